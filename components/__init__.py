@@ -1,0 +1,1 @@
+"""continuity component library: one module per concern, one ComponentResource per building block."""

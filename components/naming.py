@@ -1,0 +1,57 @@
+"""Azure resource names for one stack: deterministic, within each type's length and character rules.
+
+Names are computed, not auto-generated, so runbooks and drills can name a server before it exists
+and a re-run never renames (and so never replaces) a resource that holds data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from .regions import region_info
+
+PROJECT_CODE = "cty"
+
+
+def region_code(region: str) -> str:
+    # Short codes keep names inside the 24-character limits of Key Vault and storage accounts.
+    return region_info(region).code
+
+
+@dataclass(frozen=True)
+class Naming:
+    """Names for the resources one stack owns, in its own region or (for prod) its peer region."""
+
+    environment: str
+    region: str
+    subscription_id: str
+
+    @property
+    def suffix(self) -> str:
+        # Globally unique names (vaults, storage, servers) get a short, stable per-subscription suffix.
+        return hashlib.sha256(self.subscription_id.encode()).hexdigest()[:4]
+
+    def _base(self, region: str | None = None) -> str:
+        return f"{PROJECT_CODE}-{self.environment}-{region_code(region or self.region)}"
+
+    def resource_group(self, region: str | None = None) -> str:
+        return f"rg-{self._base(region)}"
+
+    def key_vault(self, purpose: str = "kv", region: str | None = None) -> str:
+        name = f"{purpose}-{self._base(region)}-{self.suffix}"
+        assert len(name) <= 24, name  # Key Vault: 3-24 characters
+        return name
+
+    def storage_account(self, purpose: str) -> str:
+        name = f"st{PROJECT_CODE}{purpose}{self.environment}{region_code(self.region)}{self.suffix}"
+        assert len(name) <= 24 and name.isalnum(), name  # storage: 3-24 lowercase letters and digits
+        return name
+
+    def server(self, database: str, generation: int) -> str:
+        return f"psql-{PROJECT_CODE}-{database}-{self.environment}-{region_code(self.region)}-g{generation}-{self.suffix}"
+
+    def scoped(self, kind: str, purpose: str = "", region: str | None = None) -> str:
+        """Names that only need to be unique in their resource group (workspaces, alerts, identities)."""
+        parts = [kind, self._base(region)] + ([purpose] if purpose else [])
+        return "-".join(parts)

@@ -1,0 +1,173 @@
+"""Regional Log Analytics workspace, long retention for audit tables, and an immutable audit archive."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Optional
+
+import pulumi
+from pulumi_azure_native import monitor, operationalinsights as la, storage
+
+from .diagnostics import send_diagnostics
+from .protection import Protection
+from .regions import region_info
+from .settings import Logs
+
+# Every activity-log category, so deletes, policy and health events are all kept.
+# https://learn.microsoft.com/azure/azure-monitor/platform/activity-log-schema
+ACTIVITY_LOG_CATEGORIES = (
+    "Administrative",
+    "Security",
+    "ServiceHealth",
+    "Alert",
+    "Recommendation",
+    "Policy",
+    "Autoscale",
+    "ResourceHealth",
+)
+
+
+def archive_sku(region: str) -> storage.SkuName:
+    """Geo-zone-redundant where the region has zones; geo-redundant where it has none."""
+    return storage.SkuName.STANDARD_GZRS if region_info(region).has_zones else storage.SkuName.STANDARD_GRS
+
+
+class Observability(pulumi.ComponentResource):
+    workspace_id: pulumi.Output[str]
+    workspace_name: pulumi.Output[str]
+    archive_id: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        workspace_name: str,
+        archive_account_name: str,
+        activity_log_setting_name: str,
+        location: str,
+        resource_group_name: pulumi.Input[str],
+        logs: Logs,
+        allowed_cidrs: list[str],
+        protection: Protection,
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ):
+        super().__init__("continuity:observability:Observability", name, None, opts)
+
+        self.workspace = la.Workspace(
+            f"{name}-workspace",
+            workspace_name=workspace_name,
+            location=location,
+            resource_group_name=resource_group_name,
+            sku=la.WorkspaceSkuArgs(name=la.WorkspaceSkuNameEnum.PER_GB2018),
+            retention_in_days=int(logs.retention.days),
+            features=la.WorkspaceFeaturesArgs(
+                # Entra ID only: no shared workspace keys.
+                disable_local_auth=True,
+                enable_log_access_using_only_resource_permissions=True,
+            ),
+            opts=protection.options(self),
+        )
+        protection.lock(f"{name}-workspace", self.workspace, "Holds the audit trail of the platform.", parent=self)
+
+        for table in logs.audit_tables:
+            la.Table(
+                f"{name}-retention-{table}",
+                table_name=table,
+                workspace_name=self.workspace.name,
+                resource_group_name=resource_group_name,
+                # PUT resets unspecified retention to defaults, so both values are always given.
+                retention_in_days=int(logs.retention.days),
+                total_retention_in_days=int(logs.audit_retention.days),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+
+        self.archive = storage.StorageAccount(
+            f"{name}-archive",
+            account_name=archive_account_name,
+            location=location,
+            resource_group_name=resource_group_name,
+            kind=storage.Kind.STORAGE_V2,
+            sku=storage.SkuArgs(name=archive_sku(location)),
+            access_tier=storage.AccessTier.COOL,
+            minimum_tls_version=storage.MinimumTlsVersion.TLS1_2,
+            enable_https_traffic_only=True,
+            allow_blob_public_access=False,
+            allow_shared_key_access=False,
+            default_to_o_auth_authentication=True,
+            allow_cross_tenant_replication=False,
+            allowed_copy_scope=storage.AllowedCopyScope.AAD,
+            # Reachable only by trusted Azure services (data export, diagnostic settings) and the
+            # configured CIDRs.
+            public_network_access=storage.PublicNetworkAccess.ENABLED,
+            network_rule_set=storage.NetworkRuleSetArgs(
+                default_action=storage.DefaultAction.DENY,
+                bypass=storage.Bypass.AZURE_SERVICES,
+                ip_rules=[storage.IPRuleArgs(i_p_address_or_range=cidr) for cidr in allowed_cidrs],
+            ),
+            encryption=storage.EncryptionArgs(
+                key_source=storage.KeySource.MICROSOFT_STORAGE,
+                require_infrastructure_encryption=True,
+                services=storage.EncryptionServicesArgs(
+                    blob=storage.EncryptionServiceArgs(enabled=True, key_type=storage.KeyType.ACCOUNT),
+                    file=storage.EncryptionServiceArgs(enabled=True, key_type=storage.KeyType.ACCOUNT),
+                ),
+            ),
+            # Version-level WORM for every blob in the account, including containers that data export
+            # creates itself. Append writes stay allowed because export appends to hourly blobs.
+            # https://learn.microsoft.com/azure/azure-monitor/logs/logs-data-export
+            immutable_storage_with_versioning=storage.ImmutableStorageAccountArgs(
+                enabled=True,
+                immutability_policy=storage.AccountImmutabilityPolicyPropertiesArgs(
+                    immutability_period_since_creation_in_days=int(logs.archive_immutability.days),
+                    state=storage.AccountImmutabilityPolicyState.LOCKED if logs.lock_archive else storage.AccountImmutabilityPolicyState.UNLOCKED,
+                    allow_protected_append_writes=True,
+                ),
+            ),
+            opts=protection.options(self),
+        )
+        protection.lock(f"{name}-archive", self.archive, "Immutable audit archive.", parent=self)
+        storage.BlobServiceProperties(
+            f"{name}-archive-blob-service",
+            account_name=self.archive.name,
+            resource_group_name=resource_group_name,
+            blob_services_name="default",
+            is_versioning_enabled=True,
+            delete_retention_policy=storage.DeleteRetentionPolicyArgs(enabled=True, days=30),
+            container_delete_retention_policy=storage.DeleteRetentionPolicyArgs(enabled=True, days=30),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+        la.DataExport(
+            f"{name}-archive-export",
+            data_export_name="audit-archive",
+            workspace_name=self.workspace.name,
+            resource_group_name=resource_group_name,
+            resource_id=self.archive.id,
+            table_names=list(logs.archive_tables),
+            enable=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+        # The subscription's activity log (deletes, role changes, policy, service health) to this
+        # region's workspace and archive: each region keeps its own copy of the change trail.
+        monitor.SubscriptionDiagnosticSetting(
+            f"{name}-activity-log",
+            name=activity_log_setting_name,
+            workspace_id=self.workspace.id,
+            storage_account_id=self.archive.id,
+            logs=[monitor.SubscriptionLogSettingsArgs(category=category, enabled=True) for category in ACTIVITY_LOG_CATEGORIES],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+        # Who queried the logs (LAQueryLogs) is itself audit data.
+        send_diagnostics(f"{name}-workspace", resource_id=self.workspace.id, workspace_id=self.workspace.id,
+                         category_groups=("audit",), parent=self)
+        send_diagnostics(f"{name}-archive-blob", resource_id=pulumi.Output.concat(self.archive.id, "/blobServices/default"),
+                         workspace_id=self.workspace.id, parent=self)
+
+        self.workspace_id = self.workspace.id
+        self.workspace_name = self.workspace.name
+        self.archive_id = self.archive.id
+        self.register_outputs(
+            {"workspace_id": self.workspace_id, "workspace_name": self.workspace_name, "archive_id": self.archive_id}
+        )

@@ -1,0 +1,246 @@
+"""RegionalPlatform: everything one stack (one region) declares, assembled from the components."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+import pulumi_random as random
+from pulumi_azure_native import resources
+
+from .alerts import Alerting, key_vault_rule, replication_lag_rule, server_rules
+from .backup import BackupVault
+from .database import PostgresServer, ServerPlan
+from .keyvault import RegionalKeyVault
+from .naming import Naming
+from .observability import Observability
+from .peer import PeerStack
+from .protection import Protection
+from .settings import Origin, Role, Settings
+from .tags import recovery_tags
+
+
+@dataclass(frozen=True)
+class AzureContext:
+    subscription_id: str
+    tenant_id: str
+
+
+def admin_password_secret(key: str) -> str:
+    return f"{key}-admin-password"
+
+
+def server_plan(settings: Settings, key: str) -> ServerPlan:
+    """Role-dependent choices for one server; create-only inputs never depend on these."""
+    database = settings.databases[key]
+    if settings.origin is Origin.PRIMARY:
+        return ServerPlan(Origin.PRIMARY, True, database.high_availability, None)
+    if settings.role is Role.STANDBY:
+        return ServerPlan(Origin.REPLICA, False, False, None)
+    # Promoted replica: HA only once requested in a later update (Azure disables it on promotion).
+    return ServerPlan(
+        Origin.REPLICA,
+        True,
+        database.high_availability and settings.promotion.high_availability,
+        settings.promotion.option,
+    )
+
+
+class RegionalPlatform(pulumi.ComponentResource):
+    def __init__(
+        self,
+        name: str,
+        *,
+        settings: Settings,
+        azure: AzureContext,
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ):
+        super().__init__("continuity:platform:RegionalPlatform", name, None, opts)
+        s = settings
+        naming = Naming(s.environment, s.region, azure.subscription_id)
+        protection = Protection(s.protect)
+        peer = PeerStack(s.peer.stack) if s.origin is Origin.REPLICA else None
+        child = pulumi.ResourceOptions(parent=self)
+
+        group = resources.ResourceGroup(
+            "resource-group",
+            resource_group_name=naming.resource_group(),
+            location=s.region,
+            opts=protection.options(self),
+        )
+
+        observability = Observability(
+            "observability",
+            workspace_name=naming.scoped("log"),
+            archive_account_name=naming.storage_account("audit"),
+            activity_log_setting_name=f"continuity-{s.environment}-activity-log",
+            location=s.region,
+            resource_group_name=group.name,
+            logs=s.logs,
+            allowed_cidrs=s.network.allowed_cidrs,
+            protection=protection,
+            opts=child,
+        )
+        workspace_id = observability.workspace_id
+
+        secret_tags = recovery_tags(s.secrets.rto, s.secrets.rpo)
+        vault = RegionalKeyVault(
+            "key-vault",
+            vault_name=naming.key_vault(),
+            identity_name=naming.scoped("id", "postgres-cmk"),
+            location=s.region,
+            resource_group_name=group.name,
+            tenant_id=azure.tenant_id,
+            subscription_id=azure.subscription_id,
+            allowed_cidrs=s.network.allowed_cidrs,
+            workspace_id=workspace_id,
+            archive_id=observability.archive_id,
+            protection=protection,
+            tags=secret_tags,
+            opts=child,
+        )
+        vaults = [("key-vault", vault)]
+
+        # The geo-backup key must live in the region the geo-backup is stored in: the peer region.
+        # The stack that creates the primaries owns it; the peer stack owns only its own vault.
+        geo_vault = None
+        if s.origin is Origin.PRIMARY:
+            geo_group = resources.ResourceGroup(
+                "geo-backup-resource-group",
+                resource_group_name=naming.resource_group(region=s.peer.region),
+                location=s.peer.region,
+                opts=protection.options(self),
+            )
+            geo_vault = RegionalKeyVault(
+                "geo-backup-key-vault",
+                vault_name=naming.key_vault("kvgeo", region=s.peer.region),
+                identity_name=naming.scoped("id", "postgres-geo-cmk", region=s.peer.region),
+                location=s.peer.region,
+                resource_group_name=geo_group.name,
+                tenant_id=azure.tenant_id,
+                subscription_id=azure.subscription_id,
+                allowed_cidrs=s.network.allowed_cidrs,
+                workspace_id=workspace_id,
+                archive_id=None,  # diagnostic settings can only archive within their own region
+                protection=protection,
+                tags=secret_tags,
+                opts=child,
+            )
+            vaults.append(("geo-backup-key-vault", geo_vault))
+
+        # Secrets both regions need: generated once by the primary-origin stack, read by the peer.
+        shared_secrets: dict[str, pulumi.Output[str]] = {}
+        for key in s.databases:
+            secret_name = admin_password_secret(key)
+            if s.origin is Origin.PRIMARY:
+                shared_secrets[secret_name] = random.RandomPassword(
+                    f"{key}-admin-password",
+                    length=32,
+                    special=True,
+                    override_special="-_.~!#%^*",
+                    min_lower=2,
+                    min_upper=2,
+                    min_numeric=2,
+                    opts=child,
+                ).result
+            else:
+                shared_secrets[secret_name] = peer.shared_secret(secret_name)
+            vault.store_secret(secret_name, shared_secrets[secret_name])
+
+        alerting = Alerting(
+            "alerts",
+            action_group_name=naming.scoped("ag", "oncall"),
+            short_name=f"cty-{s.environment}"[:12],
+            resource_group_name=group.name,
+            subscription_id=azure.subscription_id,
+            regions=[s.region, s.peer.region],
+            alerts=s.alerts,
+            webhook_url=s.alert_webhook_url.get_secret_value() if s.alert_webhook_url else None,
+            workspace_id=workspace_id,
+            location=s.region,
+            opts=child,
+        )
+        for key, kv in vaults:
+            alerting.watch(key, kv.vault_id, [key_vault_rule(s.alerts)])
+
+        backup_vault = BackupVault(
+            "backup-vault",
+            vault_name=naming.scoped("bvault"),
+            location=s.region,
+            resource_group_name=group.name,
+            resource_group_id=group.id,
+            subscription_id=azure.subscription_id,
+            backup=s.backup,
+            workspace_id=workspace_id,
+            protection=protection,
+            opts=child,
+        )
+
+        self.servers: dict[str, PostgresServer] = {}
+        for key, database in s.databases.items():
+            plan = server_plan(s, key)
+            server = PostgresServer(
+                f"{key}-g{database.generation}",
+                server_name=naming.server(key, database.generation),
+                database=database,
+                plan=plan,
+                location=s.region,
+                resource_group_name=group.name,
+                tenant_id=azure.tenant_id,
+                key=vault.encryption_key,
+                geo_backup_key=geo_vault.encryption_key if geo_vault else None,
+                admin_password=shared_secrets[admin_password_secret(key)] if s.origin is Origin.PRIMARY else None,
+                source_server_id=peer.source_server_id(key, database) if peer else None,
+                entra_admin=s.database_admin,
+                allowed_cidrs=s.network.allowed_cidrs,
+                workspace_id=workspace_id,
+                archive_id=observability.archive_id,
+                protection=protection,
+                tags=recovery_tags(database.rto, database.rpo),
+                opts=child,
+            )
+            self.servers[key] = server
+            rules = server_rules(s.alerts)
+            if not plan.is_primary:
+                rules.append(replication_lag_rule(s.replication_lag_threshold_seconds(key), str(database.rpo)))
+            alerting.watch(key, server.server_id, rules)
+            if plan.is_primary:
+                backup_vault.protect_server(key, server_id=server.server_id, server_name=server.server_name)
+
+        self.settings = s
+        self.resource_group_name = group.name
+        self.shared_secrets = shared_secrets
+        self.key_vault_uri = vault.vault_uri
+        self.workspace_id = workspace_id
+        self.backup_vault_id = backup_vault.vault_id
+        self.register_outputs(self.exports())
+
+    def exports(self) -> dict[str, pulumi.Input]:
+        """Stack outputs; `servers` and `sharedSecrets` are what the peer stack reads."""
+        s = self.settings
+        return {
+            "region": s.region,
+            "role": s.role.value,
+            "origin": s.origin.value,
+            "resourceGroupName": self.resource_group_name,
+            "keyVaultUri": self.key_vault_uri,
+            "workspaceId": self.workspace_id,
+            "backupVaultId": self.backup_vault_id,
+            "servers": {
+                key: {
+                    "id": server.server_id,
+                    "name": server.server_name,
+                    "fqdn": server.fqdn,
+                    "sku": s.databases[key].sku,
+                    "tier": s.databases[key].tier.value,
+                    "storageGb": s.databases[key].storage_gb,
+                    "version": s.databases[key].version,
+                    "generation": s.databases[key].generation,
+                    "rto": str(s.databases[key].rto),
+                    "rpo": str(s.databases[key].rpo),
+                }
+                for key, server in self.servers.items()
+            },
+            "sharedSecrets": pulumi.Output.secret(self.shared_secrets),
+        }

@@ -1,0 +1,400 @@
+"""Stack settings: the `continuity:*` config of one stack, validated before any resource exists.
+
+Every problem is reported at once, each naming its config key path
+(`continuity:databases.knowledge.rpo`), so a bad stack file is fixed in one pass.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from enum import Enum
+from typing import Annotated, Any, Literal, Optional
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from .durations import Duration
+from .regions import region_info
+
+NAMESPACE = "continuity"
+
+# Mandatory tag keys, case-exact; values checked below.
+MANDATORY_TAG_KEYS = ("owner", "cost-center", "data-classification")
+DATA_CLASSIFICATIONS = ("public", "internal", "confidential", "restricted")
+
+# Storage sizes a flexible server accepts (GiB); any other value fails at deployment.
+# https://learn.microsoft.com/azure/postgresql/flexible-server/concepts-storage
+STORAGE_SIZES_GB = (32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32767)
+
+# Log Analytics limits: interactive retention 30..730 days on PerGB2018, total up to 12 years.
+WORKSPACE_RETENTION_DAYS = (30, 730)
+TOTAL_RETENTION_MAX_DAYS = 4383
+
+# What DESIGN.md asks for: audit/access logs >= 90 days; security and change logs >= 1 year.
+MIN_AUDIT_LOG_DAYS = 90
+MIN_SECURITY_LOG_DAYS = 365
+
+
+class SettingsError(Exception):
+    """Every validation problem of one stack's config, each as `key path: message`."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__(
+            "invalid stack config:\n" + "\n".join(f"  - {p}" for p in problems)
+        )
+
+
+class Role(str, Enum):
+    PRIMARY = "primary"
+    STANDBY = "standby"
+
+
+class Origin(str, Enum):
+    """How this stack's servers were created; fixed for a server's life, unlike its role."""
+
+    PRIMARY = "primary"
+    REPLICA = "replica"
+
+
+class PromoteOption(str, Enum):
+    PLANNED = "Planned"
+    FORCED = "Forced"
+
+
+class SkuTier(str, Enum):
+    BURSTABLE = "Burstable"
+    GENERAL_PURPOSE = "GeneralPurpose"
+    MEMORY_OPTIMIZED = "MemoryOptimized"
+
+
+def _duration_at_least(minimum: str):
+    floor = Duration.parse(minimum)
+
+    def check(value: Duration) -> Duration:
+        if value < floor:
+            raise ValueError(f"must be at least {floor}, got {value}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _duration_at_most(maximum: str):
+    ceiling = Duration.parse(maximum)
+
+    def check(value: Duration) -> Duration:
+        if ceiling < value:
+            raise ValueError(f"must be at most {ceiling}, got {value}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _whole_days(value: Duration) -> Duration:
+    if value.seconds % 86400:
+        raise ValueError(f"must be a whole number of days, got {value}")
+    return value
+
+
+def _positive(value: Duration) -> Duration:
+    if value.seconds <= 0:
+        raise ValueError("must be greater than zero")
+    return value
+
+
+def _known_region(value: str) -> str:
+    region_info(value)
+    return value
+
+
+Region = Annotated[str, AfterValidator(_known_region)]
+Days = Annotated[Duration, AfterValidator(_whole_days)]
+
+
+class Model(BaseModel):
+    """Config objects: camelCase keys as written in YAML, unknown keys rejected."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+    )
+
+
+class Peer(Model):
+    stack: str = Field(min_length=1, description="Stack name of the other region (`prod`, `org/continuity/prod`).")
+    region: Region
+
+
+class Promotion(Model):
+    option: PromoteOption = PromoteOption.PLANNED
+    # HA cannot be enabled in the same update as the promotion; it comes in a later `pulumi up`.
+    high_availability: bool = False
+
+
+class NetworkAccess(Model):
+    # Empty: public network access disabled on vaults and servers.
+    allowed_cidrs: list[Annotated[str, Field(pattern=r"^\d{1,3}(\.\d{1,3}){3}(/\d{1,2})?$")]] = []
+
+
+class EmailReceiver(Model):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,127}$")
+    address: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class Alerts(Model):
+    emails: list[EmailReceiver] = Field(min_length=1)
+    # Replication-lag alert fires at this fraction of the RPO, leaving time to act before the target is breached.
+    lag_alert_fraction: float = Field(0.5, gt=0, lt=1)
+    cpu_percent: int = Field(80, ge=1, le=100)
+    memory_percent: int = Field(85, ge=1, le=100)
+    storage_percent: int = Field(80, ge=1, le=100)
+    failed_connections: int = Field(25, ge=1)
+    key_vault_availability_percent: float = Field(99.9, gt=0, le=100)
+
+
+TableName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{1,62}$")]
+# Log Analytics data export cannot read these tables; a rule naming them succeeds and exports nothing.
+# https://learn.microsoft.com/azure/azure-monitor/logs/logs-data-export#unsupported-tables
+UNEXPORTABLE_TABLES = ("AzureDiagnostics",)
+
+
+def _exportable(table: str) -> str:
+    if table in UNEXPORTABLE_TABLES:
+        raise ValueError(f"{table} cannot be exported by a data export rule (Azure exports nothing from it)")
+    return table
+
+
+class Logs(Model):
+    retention: Annotated[Days, _duration_at_least(f"{MIN_AUDIT_LOG_DAYS}d"), _duration_at_most(f"{WORKSPACE_RETENTION_DAYS[1]}d")] = Duration(90, "d")
+    audit_retention: Annotated[Days, _duration_at_least(f"{MIN_SECURITY_LOG_DAYS}d"), _duration_at_most(f"{TOTAL_RETENTION_MAX_DAYS}d")] = Duration(365, "d")
+    # Locked cannot be undone (nor the period shortened); leave Unlocked until the period is agreed.
+    lock_archive: bool = False
+    archive_immutability: Annotated[Days, _duration_at_least(f"{MIN_SECURITY_LOG_DAYS}d"), _duration_at_most("146000d")] = Duration(365, "d")
+    # Tables kept for auditRetention in total (interactive for `retention`, then long-term).
+    audit_tables: list[TableName] = Field(
+        default_factory=lambda: ["AzureActivity", "AzureDiagnostics", "LAQueryLogs"], min_length=1
+    )
+    # Tables copied to the immutable archive by the workspace's data export rule. Logs that land in
+    # tables export cannot read (AzureDiagnostics) go to the archive from their diagnostic settings.
+    archive_tables: list[Annotated[TableName, AfterValidator(_exportable)]] = Field(
+        default_factory=lambda: ["AzureActivity", "LAQueryLogs"], min_length=1
+    )
+
+
+class LongTermRetention(Model):
+    weekday: Literal["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"] = "Sunday"
+    time_utc: str = Field("02:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    # Every weekly backup is kept this long...
+    default: Annotated[Duration, _duration_at_least("7d"), _duration_at_most("10y")] = Duration(3, "mo")
+    # ...the first of each month this long, the first of each year this long.
+    monthly: Optional[Annotated[Duration, _duration_at_least("1mo"), _duration_at_most("10y")]] = Duration(12, "mo")
+    yearly: Optional[Annotated[Duration, _duration_at_least("1y"), _duration_at_most("10y")]] = Duration(7, "y")
+
+
+class Backup(Model):
+    vault_immutability: Literal["Disabled", "Unlocked", "Locked"] = "Unlocked"
+    # Backup vault soft delete keeps deleted backups recoverable: 14..180 days.
+    soft_delete: Annotated[Days, _duration_at_least("14d"), _duration_at_most("180d")] = Duration(14, "d")
+    long_term_retention: LongTermRetention = LongTermRetention()
+
+
+class EntraPrincipal(Model):
+    """The Microsoft Entra group (preferably) or principal that administers the servers."""
+
+    object_id: str = Field(pattern=r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+    principal_name: str = Field(min_length=1)
+    principal_type: Literal["group", "user", "servicePrincipal"] = "group"
+
+
+class Secrets(Model):
+    rto: Annotated[Duration, AfterValidator(_positive)] = Duration(15, "min")
+    rpo: Duration = Duration(0, "s")
+
+
+def _offered_storage_size(value: int) -> int:
+    if value not in STORAGE_SIZES_GB:
+        raise ValueError(f"{value} GiB is not a size Azure offers; use one of {list(STORAGE_SIZES_GB)}")
+    return value
+
+
+def _str_version(value: Any) -> Any:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class Database(Model):
+    sku: str = Field(pattern=r"^Standard_[A-Za-z0-9_]+$")
+    tier: SkuTier
+    storage_gb: Annotated[int, AfterValidator(_offered_storage_size)]
+    version: Annotated[Literal["14", "15", "16", "17", "18"], BeforeValidator(_str_version)] = "16"
+    # Extensions allowed through `azure.extensions`; `vector` is pgvector.
+    extensions: list[Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")]] = []
+    databases: list[Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")]] = Field(min_length=1)
+    rto: Annotated[Duration, AfterValidator(_positive)]
+    rpo: Annotated[Duration, AfterValidator(_positive)]
+    backup_retention: Annotated[Days, _duration_at_least("7d"), _duration_at_most("35d")] = Duration(35, "d")
+    high_availability: bool = True
+    # A rebuilt server is a new generation: a new resource, never a replacement of one holding data.
+    generation: int = Field(1, ge=1, le=99)
+
+    @model_validator(mode="after")
+    def _checks(self) -> "Database":
+        if self.high_availability and self.tier is SkuTier.BURSTABLE:
+            raise ValueError("highAvailability is not available on the Burstable tier; use GeneralPurpose or MemoryOptimized")
+        return self
+
+    @property
+    def allowed_extensions(self) -> list[str]:
+        """`azure.extensions` value: configured extensions plus pgaudit (audit logging), lowercase as documented."""
+        return sorted({e.lower() for e in self.extensions} | {"pgaudit"})
+
+
+def _database_key(name: str) -> str:
+    if not re.fullmatch(r"[a-z][a-z0-9]{1,15}", name):
+        raise ValueError(
+            f"database server key '{name}' must be 2-16 lowercase letters and digits, starting with a letter "
+            "(it becomes part of the server's DNS name)"
+        )
+    return name
+
+
+def _check_tags(tags: dict[str, str]) -> dict[str, str]:
+    missing = [k for k in MANDATORY_TAG_KEYS if k not in tags]
+    if missing:
+        raise ValueError(f"missing mandatory tag(s) {missing} (keys are case-exact)")
+    empty = [k for k, v in tags.items() if not str(v).strip()]
+    if empty:
+        raise ValueError(f"tag(s) {empty} have empty values")
+    if tags["data-classification"] not in DATA_CLASSIFICATIONS:
+        raise ValueError(
+            f"data-classification '{tags['data-classification']}' is not one of {list(DATA_CLASSIFICATIONS)}"
+        )
+    reserved = [k for k in tags if k in ("environment", "dr-role", "rto", "rpo", "managed-by")]
+    if reserved:
+        raise ValueError(f"tag(s) {reserved} are set by the program and cannot be configured")
+    return tags
+
+
+class Settings(Model):
+    """Everything one stack declares. Field names are the config keys under `continuity:`."""
+
+    role: Role
+    origin: Origin = Origin.PRIMARY
+    region: Region
+    peer: Peer
+    environment: str = Field(pattern=r"^[a-z][a-z0-9]{1,9}$")
+    tags: Annotated[dict[str, str], AfterValidator(_check_tags)]
+    # Off only for disposable test stacks: stateful resources are protected and locked.
+    protect: bool = True
+    promotion: Promotion = Promotion()
+    network: NetworkAccess = NetworkAccess()
+    alerts: Alerts
+    alert_webhook_url: Optional[SecretStr] = None
+    database_admin: Optional[EntraPrincipal] = None
+    logs: Logs = Logs()
+    backup: Backup = Backup()
+    secrets: Secrets = Secrets()
+    databases: dict[Annotated[str, AfterValidator(_database_key)], Database] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> "Settings":
+        problems = []
+        if self.peer.region == self.region:
+            problems.append("peer.region must differ from region: a standby in the same region protects nothing")
+        if self.role is Role.STANDBY and self.origin is Origin.PRIMARY:
+            problems.append(
+                "role 'standby' needs origin 'replica': a server created as a primary cannot become a replica; "
+                "rebuild it as a new generation with origin 'replica'"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    # --- derived values: computed here once, never written twice in config -------------------
+    @property
+    def is_promoted_replica(self) -> bool:
+        return self.role is Role.PRIMARY and self.origin is Origin.REPLICA
+
+    def replication_lag_threshold_seconds(self, database: str) -> int:
+        """Alert threshold for replica lag, derived from the database's RPO."""
+        return max(1, int(self.databases[database].rpo.seconds * self.alerts.lag_alert_fraction))
+
+
+# --------------------------------------------------------------------------------------------
+# Loading from Pulumi config
+
+_FIELD_KEYS = {
+    (field.alias or name): name for name, field in Settings.model_fields.items()
+}
+SECRET_KEYS = ("alertWebhookUrl",)
+
+
+def _decode(value: Any) -> Any:
+    """Pulumi passes structured config as JSON text and scalars as plain strings."""
+    if isinstance(value, str) and value.strip()[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"is not valid JSON: {exc}") from exc
+    return value
+
+
+def _key_path(loc: tuple[Any, ...]) -> str:
+    path = f"{NAMESPACE}:{loc[0]}" if loc else NAMESPACE
+    for part in loc[1:]:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif isinstance(part, str) and part.startswith(("function-", "[key]")):
+            continue  # pydantic's internal validator markers
+        else:
+            path += f".{part}"
+    return path
+
+
+def load_settings(config: Mapping[str, Any], secret_keys: frozenset[str] = frozenset()) -> Settings:
+    """Validate a stack's config (keys `continuity:<name>`, values as Pulumi passes them).
+
+    Raises SettingsError listing every problem with its key path.
+    """
+    problems: list[str] = []
+    raw: dict[str, Any] = {}
+    for full_key, value in config.items():
+        namespace, _, key = full_key.partition(":")
+        if namespace != NAMESPACE:
+            continue
+        if key not in _FIELD_KEYS:
+            problems.append(f"{full_key}: unknown key (known keys: {', '.join(sorted(_FIELD_KEYS))})")
+            continue
+        if key in SECRET_KEYS and full_key not in secret_keys:
+            problems.append(f"{full_key}: must be stored as a secret (pulumi config set --secret {full_key} ...)")
+            continue
+        try:
+            raw[key] = _decode(value)
+        except ValueError as exc:
+            problems.append(f"{full_key}: {exc}")
+    settings = None
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        for error in exc.errors():
+            message = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "missing":
+                message = "is required"
+            elif error["type"] == "extra_forbidden":
+                message = "unknown key"
+            problems.append(f"{_key_path(tuple(error['loc']))}: {message}")
+    if problems or settings is None:
+        raise SettingsError(problems)
+    return settings

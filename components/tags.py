@@ -1,0 +1,62 @@
+"""One stack-wide tag set, applied to every taggable resource by a single resource transform."""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+from collections.abc import Mapping
+from typing import Optional
+
+import pulumi
+
+from .settings import Settings
+
+
+def stack_tags(settings: Settings) -> dict[str, str]:
+    """The mandatory tags of this stack; data stores add their own `rto`/`rpo`."""
+    return {
+        **settings.tags,
+        "environment": settings.environment,
+        "dr-role": settings.role.value,
+        "managed-by": "pulumi-continuity",
+    }
+
+
+def recovery_tags(rto, rpo) -> dict[str, str]:
+    """Tags a data store carries to state its recovery targets."""
+    return {"rto": str(rto), "rpo": str(rpo)}
+
+
+@functools.lru_cache(maxsize=None)
+def is_taggable(type_token: str) -> bool:
+    """Whether a provider resource type accepts `tags`, read from the SDK's own constructor."""
+    package, _, rest = type_token.partition(":")
+    if package != "azure-native":
+        return False
+    module_name, _, class_name = rest.partition(":")
+    try:
+        module = importlib.import_module(f"pulumi_azure_native.{module_name}")
+        resource_class = getattr(module, class_name)
+    except (ImportError, AttributeError):
+        return False
+    return "tags" in inspect.signature(resource_class._internal_init).parameters
+
+
+def tagging_transform(tags: Mapping[str, str]):
+    """A resource transform that merges the stack tags into every taggable resource.
+
+    Stack tags win over tags a component sets, so no component can drop or rename a mandatory tag.
+    """
+    mandatory = dict(tags)
+
+    def transform(args: pulumi.ResourceTransformArgs) -> Optional[pulumi.ResourceTransformResult]:
+        if not args.custom or not is_taggable(args.type_):
+            return None
+        own = args.props.get("tags")
+        merged = pulumi.Output.from_input(own).apply(lambda t: {**(t or {}), **mandatory}) if isinstance(
+            own, pulumi.Output
+        ) else {**(own or {}), **mandatory}
+        return pulumi.ResourceTransformResult(props={**args.props, "tags": merged}, opts=args.opts)
+
+    return transform

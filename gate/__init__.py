@@ -1,0 +1,1 @@
+"""Offline gate: render both stacks under Pulumi's mock runtime and report on them."""
