@@ -6,6 +6,7 @@ Every problem is reported at once, each naming its config key path
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Mapping
@@ -127,7 +128,6 @@ class Model(BaseModel):
 
     model_config = ConfigDict(
         alias_generator=to_camel,
-        populate_by_name=True,
         extra="forbid",
         frozen=True,
     )
@@ -144,9 +144,17 @@ class Promotion(Model):
     high_availability: bool = False
 
 
+def _ipv4_cidr(value: str) -> str:
+    try:
+        ipaddress.IPv4Network(value, strict=False)
+    except ValueError as exc:
+        raise ValueError(f"'{value}' is not an IPv4 address or CIDR range ({exc})") from None
+    return value
+
+
 class NetworkAccess(Model):
     # Empty: public network access disabled on vaults and servers.
-    allowed_cidrs: list[Annotated[str, Field(pattern=r"^\d{1,3}(\.\d{1,3}){3}(/\d{1,2})?$")]] = []
+    allowed_cidrs: list[Annotated[str, AfterValidator(_ipv4_cidr)]] = []
 
 
 class EmailReceiver(Model):
@@ -247,7 +255,7 @@ class Database(Model):
     backup_retention: Annotated[Days, _duration_at_least("7d"), _duration_at_most("35d")] = Duration(35, "d")
     high_availability: bool = True
     # A rebuilt server is a new generation: a new resource, never a replacement of one holding data.
-    generation: int = Field(1, ge=1, le=99)
+    generation: int = Field(1, ge=1, le=99, strict=True)
 
     @model_validator(mode="after")
     def _checks(self) -> "Database":
@@ -281,7 +289,8 @@ def _check_tags(tags: dict[str, str]) -> dict[str, str]:
         raise ValueError(
             f"data-classification '{tags['data-classification']}' is not one of {list(DATA_CLASSIFICATIONS)}"
         )
-    reserved = [k for k in tags if k in ("environment", "dr-role", "rto", "rpo", "managed-by")]
+    # Azure tag names are case-insensitive: "Environment" would collide with the program's "environment".
+    reserved = [k for k in tags if k.lower() in ("environment", "dr-role", "rto", "rpo", "managed-by")]
     if reserved:
         raise ValueError(f"tag(s) {reserved} are set by the program and cannot be configured")
     return tags
@@ -307,20 +316,6 @@ class Settings(Model):
     backup: Backup = Backup()
     secrets: Secrets = Secrets()
     databases: dict[Annotated[str, AfterValidator(_database_key)], Database] = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _cross_checks(self) -> "Settings":
-        problems = []
-        if self.peer.region == self.region:
-            problems.append("peer.region must differ from region: a standby in the same region protects nothing")
-        if self.role is Role.STANDBY and self.origin is Origin.PRIMARY:
-            problems.append(
-                "role 'standby' needs origin 'replica': a server created as a primary cannot become a replica; "
-                "rebuild it as a new generation with origin 'replica'"
-            )
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
 
     # --- derived values: computed here once, never written twice in config -------------------
     @property
@@ -395,6 +390,26 @@ def load_settings(config: Mapping[str, Any], secret_keys: frozenset[str] = froze
             elif error["type"] == "extra_forbidden":
                 message = "unknown key"
             problems.append(f"{_key_path(tuple(error['loc']))}: {message}")
+    if settings is not None:
+        problems.extend(_cross_field_problems(settings))
     if problems or settings is None:
         raise SettingsError(problems)
     return settings
+
+
+def _cross_field_problems(settings: Settings) -> list[str]:
+    """Rules between keys, each reported at the key to change."""
+    key = f"{NAMESPACE}:"
+    problems = []
+    if settings.peer.region == settings.region:
+        problems.append(f"{key}peer.region: must differ from {key}region ({settings.region}): "
+                        "a standby in the same region protects nothing")
+    if settings.role is Role.STANDBY and settings.origin is Origin.PRIMARY:
+        problems.append(
+            f"{key}origin: role 'standby' needs origin 'replica': a server created as a primary cannot become a "
+            "replica; rebuild it as a new generation with origin 'replica'"
+        )
+    if settings.logs.audit_retention < settings.logs.retention:
+        problems.append(f"{key}logs.auditRetention: {settings.logs.audit_retention} is shorter than "
+                        f"logs.retention ({settings.logs.retention}); total retention cannot be below interactive retention")
+    return problems

@@ -12,11 +12,17 @@ from collections.abc import Mapping
 from typing import Any, Optional
 
 import pulumi
+from pulumi.runtime import rpc
 
 from .arm import arm_type, resource_id
 
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
 RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
+
+
+def secret(value: Any) -> dict:
+    """A value as the engine returns a secret output."""
+    return {rpc._special_sig_key: rpc._special_secret_sig, "value": value}
 
 
 def stable_uuid(*parts: str) -> str:
@@ -51,7 +57,8 @@ class OfflineAzure(pulumi.runtime.Mocks):
         if args.typ == RANDOM_PASSWORD:
             # Never a usable password: a marker that shows where a generated secret flows.
             digest = hashlib.sha256(args.name.encode()).hexdigest()[:12]
-            return f"random-{digest}", {**args.inputs, "result": f"offline-password-{digest}"}
+            # The engine marks `result` secret (additionalSecretOutputs); the mock does the same.
+            return f"random-{digest}", {**args.inputs, "result": secret(f"offline-password-{digest}")}
         if not args.typ.startswith("azure-native:"):
             raise NotImplementedError(f"offline render has no mock for resource type {args.typ}")
 

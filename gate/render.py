@@ -73,6 +73,8 @@ class RenderedResource:
     dependencies: list[str]
     # Inputs as the provider receives them; secrets are wrapped (see `is_secret`).
     inputs: dict[str, Any]
+    # What the (mock) provider answered: inputs plus computed values such as ids and principals.
+    outputs: dict[str, Any] = field(default_factory=dict)
 
     @property
     def plain_inputs(self) -> dict[str, Any]:
@@ -132,6 +134,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     protect=bool(request.protect),
                     dependencies=list(request.dependencies),
                     inputs=json_format.MessageToDict(request.object),
+                    outputs=json_format.MessageToDict(response.object),
                 )
             )
         return response

@@ -1,0 +1,46 @@
+"""Shared renders of the real stacks: rendering is deterministic, so each variant is rendered once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gate.render import Rendering, qualified, render_stack, render_stacks
+from gate.stack_files import read_stack_config
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def project_dir() -> Path:
+    return PROJECT_DIR
+
+
+@pytest.fixture(scope="session")
+def stacks() -> dict[str, Rendering]:
+    prod, dr = render_stacks(PROJECT_DIR, ["prod", "dr"])
+    return {"prod": prod, "dr": dr}
+
+
+@pytest.fixture(scope="session")
+def prod(stacks) -> Rendering:
+    return stacks["prod"]
+
+
+@pytest.fixture(scope="session")
+def dr(stacks) -> Rendering:
+    return stacks["dr"]
+
+
+def render_variant(stack: str, overrides: dict, peer: Rendering | None = None, secret_keys=frozenset()) -> Rendering:
+    """Render a stack from its committed file with some config keys replaced."""
+    config = read_stack_config(PROJECT_DIR, stack).with_overrides(overrides, frozenset(secret_keys))
+    exports = {qualified(peer.stack): peer.outputs} if peer else {}
+    return render_stack(PROJECT_DIR, config, exports)
+
+
+@pytest.fixture(scope="session")
+def promoted_dr(prod) -> Rendering:
+    """The dr stack after a drill or failover set `continuity:role primary`."""
+    return render_variant("dr", {"continuity:role": "primary"}, peer=prod)

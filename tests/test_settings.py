@@ -1,0 +1,222 @@
+"""Stack settings: the committed stacks meet the DR targets, and bad config is refused with its key path."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from components.durations import Duration
+from components.settings import Origin, Role, SettingsError, load_settings
+from gate.stack_files import read_stack_config
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+PROD = read_stack_config(PROJECT_DIR, "prod")
+
+MINUTE, HOUR, DAY = 60, 3600, 86400
+
+
+def load(stack: str):
+    config = read_stack_config(PROJECT_DIR, stack)
+    return load_settings(config.values, config.secret_keys)
+
+
+def edit(key: str, mutate: Callable[[Any], None]) -> dict[str, Any]:
+    """Overrides that replace `key` with prod's value for it (decoded from JSON) after `mutate` changed it."""
+    value = json.loads(PROD.values[key])
+    mutate(value)
+    return {key: value}
+
+
+def knowledge(field: str, value: Any) -> dict[str, Any]:
+    return edit("continuity:databases", lambda dbs: dbs["knowledge"].__setitem__(field, value))
+
+
+def problems_of(overrides: dict[str, Any], secret_keys: frozenset[str] = frozenset()) -> list[str]:
+    config = PROD.with_overrides(overrides, secret_keys=secret_keys)
+    with pytest.raises(SettingsError) as caught:
+        load_settings(config.values, config.secret_keys)
+    return caught.value.problems
+
+
+# --- 1. the committed stacks -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", ["prod", "dr"])
+def test_committed_stack_meets_targets(stack):
+    s = load(stack)
+
+    knowledge_db, operational_db = s.databases["knowledge"], s.databases["operational"]
+    assert (knowledge_db.rto.seconds, knowledge_db.rpo.seconds) == (1 * HOUR, 15 * MINUTE)
+    assert (operational_db.rto.seconds, operational_db.rpo.seconds) == (2 * HOUR, 1 * HOUR)
+    assert {"vector", "pgaudit"} <= set(knowledge_db.allowed_extensions)
+
+    assert s.logs.retention.seconds >= 90 * DAY
+    assert s.logs.audit_retention.seconds >= 365 * DAY
+
+    for db in s.databases.values():
+        assert db.backup_retention.seconds == 35 * DAY
+
+    ltr = s.backup.long_term_retention
+    assert ltr.weekday in ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+    assert (ltr.default.iso8601, ltr.monthly.iso8601, ltr.yearly.iso8601) == ("P3M", "P12M", "P7Y")
+
+    assert s.alerts.lag_alert_fraction == 0.5
+    assert s.replication_lag_threshold_seconds("knowledge") == 450
+
+    assert (s.secrets.rto.seconds, s.secrets.rpo.seconds) == (15 * MINUTE, 0)
+
+
+@pytest.mark.parametrize(
+    "stack, role, origin",
+    [("prod", Role.PRIMARY, Origin.PRIMARY), ("dr", Role.STANDBY, Origin.REPLICA)],
+)
+def test_committed_stack_role_and_origin(stack, role, origin):
+    s = load(stack)
+    assert (s.role, s.origin) == (role, origin)
+
+
+def test_webhook_url_accepted_when_stored_as_secret():
+    config = PROD.with_overrides(
+        {"continuity:alertWebhookUrl": "https://hooks.example.com/x"},
+        secret_keys=frozenset({"continuity:alertWebhookUrl"}),
+    )
+    s = load_settings(config.values, config.secret_keys)
+    assert s.alert_webhook_url.get_secret_value() == "https://hooks.example.com/x"
+
+
+# --- 2. bad configs: each refused, naming its key path ---------------------------------------
+
+
+BAD_CONFIGS = [
+    pytest.param(knowledge("rpo", "15"), "continuity:databases.knowledge.rpo", "'15' is not a duration", id="rpo-without-unit"),
+    pytest.param(knowledge("rto", "1 hour"), "continuity:databases.knowledge.rto", "'1 hour' is not a duration", id="rto-unknown-unit"),
+    pytest.param(knowledge("storageGb", 100), "continuity:databases.knowledge.storageGb", "100 GiB is not a size Azure offers", id="storage-not-azure-size"),
+    pytest.param(knowledge("tier", "Burstable"), "continuity:databases.knowledge", "not available on the Burstable tier", id="ha-on-burstable"),
+    pytest.param(knowledge("colour", "blue"), "continuity:databases.knowledge.colour", "unknown key", id="unknown-database-key"),
+    pytest.param(knowledge("backupRetention", "40d"), "continuity:databases.knowledge.backupRetention", "must be at most 35d", id="backup-retention-over-35d"),
+    pytest.param(knowledge("version", "12"), "continuity:databases.knowledge.version", "Input should be '14'", id="version-12"),
+    pytest.param(knowledge("generation", 0), "continuity:databases.knowledge.generation", "greater than or equal to 1", id="generation-0"),
+    pytest.param(
+        edit("continuity:databases", lambda dbs: dbs.__setitem__("Knowledge_DB", dbs.pop("knowledge"))),
+        "continuity:databases.Knowledge_DB", "must be 2-16 lowercase letters and digits", id="database-key-uppercase-underscore",
+    ),
+    pytest.param({"continuity:databases": "{not json"}, "continuity:databases", "is not valid JSON", id="databases-not-json"),
+    pytest.param({"continuity:colour": "blue"}, "continuity:colour", "unknown key", id="unknown-top-level-key"),
+    pytest.param({"continuity:region": None}, "continuity:region", "is required", id="region-missing"),
+    pytest.param({"continuity:region": "mars"}, "continuity:region", "region 'mars' is not in the platform's region table", id="unknown-region"),
+    pytest.param({"continuity:role": "active"}, "continuity:role", "Input should be 'primary' or 'standby'", id="role-not-primary-or-standby"),
+    # Rules between keys are reported at the key to change.
+    pytest.param({"continuity:role": "standby"}, "continuity:origin", "role 'standby' needs origin 'replica'", id="standby-with-origin-primary"),
+    pytest.param(
+        edit("continuity:peer", lambda peer: peer.__setitem__("region", "australiaeast")),
+        "continuity:peer.region", "must differ from continuity:region", id="peer-region-equals-region",
+    ),
+    pytest.param(edit("continuity:tags", lambda tags: tags.pop("owner")), "continuity:tags", "missing mandatory tag(s) ['owner']", id="tag-owner-missing"),
+    pytest.param(
+        edit("continuity:tags", lambda tags: tags.__setitem__("data-classification", "secret")),
+        "continuity:tags", "data-classification 'secret' is not one of", id="tag-data-classification-not-allowed",
+    ),
+    pytest.param(
+        edit("continuity:tags", lambda tags: tags.__setitem__("dr-role", "primary")),
+        "continuity:tags", "['dr-role'] are set by the program", id="tag-reserved-dr-role",
+    ),
+    pytest.param(
+        edit("continuity:tags", lambda tags: tags.__setitem__("Environment", "test")),
+        "continuity:tags", "are set by the program", id="tag-reserved-other-case",
+    ),
+    pytest.param(edit("continuity:logs", lambda logs: logs.__setitem__("retention", "30d")), "continuity:logs.retention", "must be at least 90d, got 30d", id="log-retention-30d"),
+    pytest.param(edit("continuity:logs", lambda logs: logs.__setitem__("auditRetention", "200d")), "continuity:logs.auditRetention", "must be at least 365d, got 200d", id="audit-retention-200d"),
+    pytest.param(edit("continuity:logs", lambda logs: logs.__setitem__("auditRetention", "365")), "continuity:logs.auditRetention", "'365' is not a duration", id="audit-retention-without-unit"),
+    pytest.param(edit("continuity:logs", lambda logs: logs.__setitem__("retentionDays", 90)), "continuity:logs.retentionDays", "unknown key", id="unknown-logs-key"),
+    pytest.param(
+        edit("continuity:logs", lambda logs: logs.__setitem__("archiveTables", ["AzureActivity", "AzureDiagnostics"])),
+        "continuity:logs.archiveTables[1]", "AzureDiagnostics cannot be exported", id="archive-azure-diagnostics",
+    ),
+    pytest.param(
+        edit("continuity:logs", lambda logs: logs.update(retention="730d", auditRetention="365d")),
+        "continuity:logs.auditRetention", "shorter than logs.retention", id="audit-retention-shorter-than-retention",
+    ),
+    pytest.param(edit("continuity:backup", lambda backup: backup.__setitem__("softDelete", "7d")), "continuity:backup.softDelete", "must be at least 14d, got 7d", id="soft-delete-7d"),
+    pytest.param(edit("continuity:alerts", lambda alerts: alerts.__setitem__("emails", [])), "continuity:alerts.emails", "at least 1 item", id="no-alert-emails"),
+    pytest.param(
+        edit("continuity:alerts", lambda alerts: alerts["emails"][0].__setitem__("address", "not-an-email")),
+        "continuity:alerts.emails[0].address", "should match pattern", id="invalid-email-address",
+    ),
+    pytest.param(edit("continuity:alerts", lambda alerts: alerts.__setitem__("lagAlertFraction", 1.5)), "continuity:alerts.lagAlertFraction", "less than 1", id="lag-alert-fraction-1.5"),
+    pytest.param({"continuity:alertWebhookUrl": "https://hooks.example.com/x"}, "continuity:alertWebhookUrl", "must be stored as a secret", id="webhook-not-secret"),
+    pytest.param(
+        {"continuity:network": {"allowedCidrs": ["999.1.1.1/99"]}},
+        "continuity:network.allowedCidrs[0]", "999.1.1.1/99", id="cidr-out-of-range",
+    ),
+]
+
+
+@pytest.mark.parametrize("overrides, key_path, fragment", BAD_CONFIGS)
+def test_bad_config_is_refused_with_its_key_path(overrides, key_path, fragment):
+    problems = problems_of(overrides)
+    matching = [p for p in problems if p.startswith(f"{key_path}: ")]
+    assert matching, f"no problem for {key_path}: {problems}"
+    assert any(fragment in p for p in matching), f"{fragment!r} not in {matching}"
+
+
+# --- 3./4. every problem at once, one per line -----------------------------------------------
+
+SEVERAL_MISTAKES = {
+    **knowledge("rpo", "15"),
+    **edit("continuity:logs", lambda logs: logs.__setitem__("retention", "30d")),
+    **edit("continuity:tags", lambda tags: tags.pop("owner")),
+    "continuity:colour": "blue",
+}
+SEVERAL_KEY_PATHS = [
+    "continuity:databases.knowledge.rpo",
+    "continuity:logs.retention",
+    "continuity:tags",
+    "continuity:colour",
+]
+
+
+def test_all_problems_reported_at_once():
+    problems = problems_of(SEVERAL_MISTAKES)
+    for key_path in SEVERAL_KEY_PATHS:
+        assert any(p.startswith(f"{key_path}: ") for p in problems), f"{key_path} missing from {problems}"
+
+
+def test_error_message_lists_each_problem_on_its_own_line():
+    config = PROD.with_overrides(SEVERAL_MISTAKES)
+    with pytest.raises(SettingsError) as caught:
+        load_settings(config.values, config.secret_keys)
+    error = caught.value
+    lines = str(error).splitlines()
+    assert len(error.problems) >= len(SEVERAL_KEY_PATHS)
+    assert lines[1:] == [f"  - {p}" for p in error.problems]
+
+
+# --- 5. durations ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, seconds, iso8601",
+    [
+        ("15min", 15 * MINUTE, "PT15M"),
+        ("1h", HOUR, "PT1H"),
+        ("90d", 90 * DAY, "P90D"),
+        ("3mo", 3 * 30 * DAY, "P3M"),
+        ("7y", 7 * 365 * DAY, "P7Y"),
+    ],
+)
+def test_duration_parse(text, seconds, iso8601):
+    duration = Duration.parse(text)
+    assert (duration.seconds, duration.iso8601, str(duration)) == (seconds, iso8601, text)
+
+
+@pytest.mark.parametrize(
+    "value, named",
+    [("15", "'15'"), (15, "got 15"), (True, "got True"), (False, "got False"), (1.5, "got 1.5")],
+)
+def test_duration_without_unit_rejected(value, named):
+    with pytest.raises(ValueError, match=re.escape(named)):
+        Duration.parse(value)
