@@ -1,33 +1,28 @@
-"""Run the real program for one stack under Pulumi's mock runtime and record what it declares.
+"""Renderings of stacks: what the real program declares for a stack's committed config.
 
-The program is `__main__.py` itself, run the way the Python language host runs it
-(`run_in_stack`), with the stack's committed config. The recording holds each resource's inputs
+Each render runs in its own process (see gate/runtime.py). A rendering holds each resource's inputs
 exactly as the provider would receive them (after stack transforms), with secrets still marked.
 """
 
 from __future__ import annotations
 
-import runpy
+import json
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-import pulumi
-from google.protobuf import json_format
-from pulumi.runtime import mocks as pulumi_mocks, rpc, settings as runtime_settings
-from pulumi.runtime.stack import run_in_stack
-from pulumi.runtime.sync_await import _sync_await
-
 from components.settings import Origin, Settings, SettingsError, load_settings
 
-from .mocks import OfflineAzure, stable_uuid
+from .mocks import stable_uuid
 from .stack_files import StackConfig, read_stack_config
 
 PROJECT = "continuity"
 ORGANIZATION = "organization"
-SECRET_SIG_KEY = rpc._special_sig_key
-SECRET_SIG = rpc._special_secret_sig
+# How the engine marks a secret value inside a property map (pulumi.runtime.rpc).
+SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 REDACTED = "[secret]"
 
 
@@ -99,52 +94,6 @@ class Rendering:
         return matches[0]
 
 
-class RecordingMonitor(pulumi_mocks.MockMonitor):
-    """The mock monitor, plus what the engine does that the stock mock skips: running stack
-    transforms before the provider sees the inputs, and keeping each registration."""
-
-    def __init__(self, mocks: pulumi.runtime.Mocks):
-        super().__init__(mocks)
-        self.records: list[RenderedResource] = []
-        self.stack_outputs: dict[str, Any] = {}
-
-    def RegisterResource(self, request):
-        if request.type != "pulumi:pulumi:Stack" and self._stack_transforms:
-            props = rpc.deserialize_properties(request.object)
-            for transform in self._stack_transforms:
-                result = transform(
-                    pulumi.ResourceTransformArgs(
-                        custom=request.custom, type_=request.type, name=request.name, props=props,
-                        opts=pulumi.ResourceOptions(),
-                    )
-                )
-                if result is not None:
-                    props = result.props
-            request.object.CopyFrom(_sync_await(rpc.serialize_properties(props, {})))
-        response = super().RegisterResource(request)
-        if request.type != "pulumi:pulumi:Stack":
-            self.records.append(
-                RenderedResource(
-                    urn=response.urn,
-                    type=request.type,
-                    name=request.name,
-                    id=response.id,
-                    custom=request.custom,
-                    parent=request.parent,
-                    protect=bool(request.protect),
-                    dependencies=list(request.dependencies),
-                    inputs=json_format.MessageToDict(request.object),
-                    outputs=json_format.MessageToDict(response.object),
-                )
-            )
-        return response
-
-    def RegisterResourceOutputs(self, request):
-        if "::pulumi:pulumi:Stack::" in request.urn:
-            self.stack_outputs = rpc.deserialize_properties(request.outputs)
-        return super().RegisterResourceOutputs(request)
-
-
 def offline_identity() -> tuple[str, str]:
     """A fixed, obviously offline subscription and tenant."""
     return stable_uuid("subscription"), stable_uuid("tenant")
@@ -155,41 +104,45 @@ def render_stack(
     config: StackConfig,
     peer_outputs: Optional[dict[str, dict[str, Any]]] = None,
 ) -> Rendering:
-    """Render one stack. Raises SettingsError (before running anything) on bad config."""
+    """Render one stack in its own Python process, as the language host runs one program per process.
+
+    Raises SettingsError (before running anything) on bad config and RenderError if the program fails.
+    """
     settings = load_settings(config.values, config.secret_keys)
     subscription_id, tenant_id = offline_identity()
-    azure = OfflineAzure(subscription_id, tenant_id, peer_outputs or {})
-    monitor = RecordingMonitor(azure)
-
-    pulumi.runtime.set_all_config(dict(config.values), sorted(config.secret_keys))
-    runtime_settings.SETTINGS.rpc_manager.clear()
-    runtime_settings.set_root_resource(None)
-    pulumi.runtime.set_mocks(azure, project=PROJECT, stack=config.stack, preview=False, monitor=monitor,
-                             organization=ORGANIZATION)
-    # run_in_stack makes the Stack resource that collects exports, as the language host does.
-    runtime_settings.set_root_resource(None)
-    main_path = str(Path(project_dir) / "__main__.py")
-    if str(project_dir) not in sys.path:
-        sys.path.insert(0, str(project_dir))
-    _sync_await(run_in_stack(lambda: runpy.run_path(main_path, run_name="__main__")))
-
+    request = {
+        "projectDir": str(Path(project_dir).resolve()),
+        "stack": config.stack,
+        "values": config.values,
+        "secretKeys": sorted(config.secret_keys),
+        "peerOutputs": peer_outputs or {},
+        "subscriptionId": subscription_id,
+        "tenantId": tenant_id,
+    }
+    worker = subprocess.run(
+        [sys.executable, "-m", "gate.runtime"],
+        input=json.dumps(request),
+        capture_output=True,
+        text=True,
+        cwd=str(Path(__file__).resolve().parent.parent),
+    )
+    try:
+        answer = json.loads(worker.stdout)
+    except json.JSONDecodeError:
+        raise RenderError(f"stack {config.stack}: the render process failed:\n{worker.stderr.strip()[-4000:]}") from None
+    if "error" in answer:
+        raise RenderError(f"stack {config.stack}: {answer['error']}")
     return Rendering(
         stack=config.stack,
         settings=settings,
         subscription_id=subscription_id,
-        resources=monitor.records,
-        outputs=monitor.stack_outputs,
+        resources=[RenderedResource(**record) for record in answer["resources"]],
+        outputs=answer["outputs"],
     )
 
 
 class RenderError(Exception):
     """The program failed while rendering a stack; the message is the root cause."""
-
-
-def _root_cause(error: BaseException) -> BaseException:
-    while error.__cause__ is not None:
-        error = error.__cause__
-    return error
 
 
 def render_stacks(project_dir: Path, stacks: list[str]) -> list[Rendering]:
@@ -217,11 +170,6 @@ def render_stacks(project_dir: Path, stacks: list[str]) -> list[Rendering]:
     exports: dict[str, dict[str, Any]] = {}
     rendered: dict[str, Rendering] = {}
     for stack in order:
-        try:
-            rendered[stack] = render_stack(project_dir, configs[stack], exports)
-        except SettingsError:
-            raise
-        except Exception as error:  # the program's own failure, reported with its root cause
-            raise RenderError(f"stack {stack}: {_root_cause(error)}") from error
+        rendered[stack] = render_stack(project_dir, configs[stack], exports)
         exports[qualified(stack)] = rendered[stack].outputs
     return [rendered[stack] for stack in stacks]

@@ -1,0 +1,120 @@
+"""The dr stack as a standby of prod, and the same stack promoted in place."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gate.render import RenderError, redact
+from gate.stack_files import read_stack_config
+
+from conftest import PROJECT_DIR, render_variant
+from helpers import *  # noqa: F403 - type tokens and queries
+
+# Inputs Azure accepts only at creation: they must not change when the standby is promoted.
+CREATE_ONLY = ("serverName", "location", "createMode", "sourceServerResourceId", "dataEncryption", "identity",
+               "administratorLogin")
+
+
+def test_standby_servers_are_replicas_of_the_prod_servers(prod, dr):
+    prod_servers = {k: server_resource(prod, k) for k in servers(prod)}
+    for key, replica in servers(dr).items():
+        source = prod_servers[key]
+        assert replica["createMode"] == "Replica"
+        assert replica["sourceServerResourceId"] == source.id
+        assert replica["location"] == "australiasoutheast"
+        for field in ("sku", "version"):
+            assert replica[field] == source.plain_inputs[field]
+        assert replica["storage"]["storageSizeGB"] == source.plain_inputs["storage"]["storageSizeGB"]
+        assert replica["backup"]["geoRedundantBackup"] == "Disabled"
+        assert replica["highAvailability"]["mode"] == "Disabled"
+        assert "replica" not in replica
+        assert "administratorLoginPassword" not in replica
+
+
+def test_standby_has_the_same_server_parameters_as_its_source(prod, dr):
+    for key in servers(dr):
+        assert parameters(dr, servers(dr)[key]["serverName"]) == parameters(prod, servers(prod)[key]["serverName"])
+
+
+def test_standby_encrypts_with_its_own_regional_key_and_owns_its_vault(dr):
+    (vault,) = dr.of_type(VAULT)
+    assert vault.plain_inputs["location"] == "australiasoutheast"
+    for server in servers(dr).values():
+        encryption = server["dataEncryption"]
+        assert encryption["primaryKeyURI"].startswith(f"https://{vault.plain_inputs['vaultName']}.")
+        assert by_id(dr, encryption["primaryUserAssignedIdentityId"]).plain_inputs["location"] == "australiasoutheast"
+        assert "geoBackupKeyURI" not in encryption
+
+
+def test_standby_writes_the_secrets_prod_generated_to_its_own_vault(prod, dr):
+    prod_values = {s.plain_inputs["secretName"]: s.plain_inputs["properties"]["value"] for s in prod.of_type(SECRET)}
+    dr_values = {s.plain_inputs["secretName"]: s.plain_inputs["properties"]["value"] for s in dr.of_type(SECRET)}
+    assert dr_values == prod_values
+    shown = json.dumps([redact(r.inputs) for r in dr.resources])
+    assert not any(value in shown for value in dr_values.values())
+    assert not dr.of_type("random:index/randomPassword:RandomPassword"), "secrets are generated once, in prod"
+
+
+def test_standby_has_a_backup_vault_ready_but_backs_up_nothing_yet(dr):
+    assert len(dr.of_type(BACKUP_VAULT)) == 1 and len(dr.of_type(BACKUP_POLICY)) == 1
+    assert dr.of_type(BACKUP_INSTANCE) == []
+
+
+def test_standby_archive_is_geo_redundant_in_a_region_without_zones(dr):
+    (archive,) = dr.of_type(STORAGE)
+    assert archive.plain_inputs["sku"]["name"] == "Standard_GRS"
+
+
+def test_replication_lag_alert_threshold_is_derived_from_rpo(dr):
+    lag = {a.plain_inputs["ruleName"]: a.plain_inputs["criteria"]["allOf"][0] for a in dr.of_type(METRIC_ALERT)
+           if a.plain_inputs["criteria"]["allOf"][0]["metricName"] == "physical_replication_delay_in_seconds"}
+    # RPO 15 min and 1 h, alerted at half the RPO (alerts.lagAlertFraction).
+    assert {name: c["threshold"] for name, c in lag.items()} == {
+        "knowledge-replication-lag": 450, "operational-replication-lag": 1800}
+    assert all(c["operator"] == "GreaterThan" and c["timeAggregation"] == "Maximum" for c in lag.values())
+
+
+def test_promotion_is_an_in_place_update(dr, promoted_dr):
+    for before in dr.of_type(SERVER):
+        (after,) = [s for s in promoted_dr.of_type(SERVER) if s.urn == before.urn]
+        for field in CREATE_ONLY:
+            assert after.plain_inputs.get(field) == before.plain_inputs.get(field), field
+        assert after.plain_inputs["backup"]["geoRedundantBackup"] == "Disabled"
+        assert after.plain_inputs["replica"] == {"promoteMode": "Standalone", "promoteOption": "Planned"}
+        # Azure disables HA on promotion; it is re-enabled in a later update.
+        assert after.plain_inputs["highAvailability"]["mode"] == "Disabled"
+
+
+def test_promoted_region_starts_long_term_retention_backups(promoted_dr):
+    instances = {i.plain_inputs["properties"]["dataSourceInfo"]["resourceID"] for i in promoted_dr.of_type(BACKUP_INSTANCE)}
+    assert instances == {s.id for s in promoted_dr.of_type(SERVER)}
+
+
+def test_promoted_servers_have_no_lag_alerts_and_get_an_entra_admin_when_configured(prod):
+    admin = {"objectId": "3f2504e0-4f89-11d3-9a0c-0305e82c3301", "principalName": "pg-admins"}
+    promoted = render_variant("dr", {"continuity:role": "primary", "continuity:databaseAdmin": admin}, peer=prod)
+    metrics = {a.plain_inputs["criteria"]["allOf"][0]["metricName"] for a in promoted.of_type(METRIC_ALERT)}
+    assert "physical_replication_delay_in_seconds" not in metrics
+    admins = promoted.of_type("azure-native:dbforpostgresql:AdministratorsMicrosoftEntra")
+    assert {a.plain_inputs["principalName"] for a in admins} == {"pg-admins"}
+    assert len(admins) == 2
+
+
+def test_forced_promotion_and_later_high_availability(prod):
+    forced = render_variant("dr", {"continuity:role": "primary",
+                                   "continuity:promotion": {"option": "Forced", "highAvailability": True}}, peer=prod)
+    for server in servers(forced).values():
+        assert server["replica"]["promoteOption"] == "Forced"
+        # Australia Southeast has no availability zones: same-zone HA is what exists there.
+        assert server["highAvailability"]["mode"] == "SameZone"
+
+
+def test_replica_declared_differently_from_its_source_is_refused(prod):
+    databases = json.loads(read_stack_config(PROJECT_DIR, "dr").values["continuity:databases"])
+    databases["knowledge"]["sku"] = "Standard_D8ds_v5"
+    # The check gates the replica's source id, so no replica is declared from a mismatching spec.
+    with pytest.raises(RenderError) as caught:
+        render_variant("dr", {"continuity:databases": databases}, peer=prod)
+    assert "continuity:databases.knowledge.sku is 'Standard_D8ds_v5' here but 'Standard_D4ds_v5'" in str(caught.value)

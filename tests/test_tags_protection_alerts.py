@@ -1,0 +1,96 @@
+"""Stack-wide tags, protection of stateful resources, alerts and the secret webhook."""
+
+from __future__ import annotations
+
+import json
+
+from components.tags import is_taggable
+from gate.render import redact
+
+from conftest import render_variant
+from helpers import *  # noqa: F403 - type tokens and queries
+
+MANDATORY = {"owner": "platform-engineering", "cost-center": "cc-4410", "data-classification": "confidential"}
+
+
+def test_every_taggable_resource_carries_the_stack_tags(prod, dr):
+    for rendering, role, environment in ((prod, "primary", "prod"), (dr, "standby", "dr")):
+        taggable = [r for r in rendering.resources if r.custom and is_taggable(r.type)]
+        assert len(taggable) > 20
+        for resource in taggable:
+            tags = resource.plain_inputs.get("tags", {})
+            assert {**tags, **MANDATORY} == tags, resource.urn
+            assert tags["environment"] == environment and tags["dr-role"] == role, resource.urn
+
+
+def test_taggability_is_read_from_the_sdk():
+    assert is_taggable("azure-native:dbforpostgresql:Server")
+    assert not is_taggable("azure-native:dbforpostgresql:Configuration")
+    assert not is_taggable("azure-native:monitor:DiagnosticSetting")
+
+
+def test_data_stores_carry_their_recovery_targets(prod):
+    for key, expected in {"knowledge": ("1h", "15min"), "operational": ("2h", "1h")}.items():
+        tags = server_resource(prod, key).plain_inputs["tags"]
+        assert (tags["rto"], tags["rpo"]) == expected
+    for vault in prod.of_type(VAULT):
+        assert (vault.plain_inputs["tags"]["rto"], vault.plain_inputs["tags"]["rpo"]) == ("15min", "0s")
+
+
+def test_stateful_resources_are_protected_and_delete_locked(prod, dr):
+    for rendering in (prod, dr):
+        locks = {l.plain_inputs["scope"]: l.plain_inputs for l in rendering.of_type(LOCK)}
+        for token in STATEFUL_TYPES:
+            for resource in rendering.of_type(token):
+                assert resource.protect, resource.urn
+                assert locks[resource.id]["level"] == "CanNotDelete", resource.urn
+        assert all(not l.protect for l in rendering.of_type(LOCK)), "locks must stay removable by the program"
+
+
+def test_disposable_stack_turns_protection_and_locks_off(prod):
+    disposable = render_variant("prod", {"continuity:protect": False})
+    assert disposable.of_type(LOCK) == []
+    assert not any(r.protect for r in disposable.resources)
+
+
+def test_every_server_has_health_alerts_to_the_action_group(prod):
+    (group,) = prod.of_type(ACTION_GROUP)
+    assert [e["emailAddress"] for e in group.plain_inputs["emailReceivers"]] == ["platform-oncall@example.com"]
+    alerts = {}
+    for alert in prod.of_type(METRIC_ALERT):
+        inputs = alert.plain_inputs
+        assert inputs["actions"] == [{"actionGroupId": group.id}]
+        alerts.setdefault(inputs["scopes"][0], set()).add(inputs["criteria"]["allOf"][0]["metricName"])
+    for server in prod.of_type(SERVER):
+        assert alerts[server.id] == {"cpu_percent", "memory_percent", "storage_percent", "connections_failed", "is_db_alive"}
+    for vault in prod.of_type(VAULT):
+        assert alerts[vault.id] == {"Availability"}
+
+
+def test_activity_log_alerts_cover_service_health_in_both_regions_and_guarded_deletes(prod):
+    alerts = {a.plain_inputs["activityLogAlertName"]: a.plain_inputs for a in prod.of_type(ACTIVITY_ALERT)}
+    health = next(a for name, a in alerts.items() if name.endswith("service-health"))
+    conditions = {c["field"]: c for c in health["condition"]["allOf"]}
+    assert conditions["category"]["equals"] == "ServiceHealth"
+    assert sorted(conditions["properties.impactedServices[*].ImpactedRegions[*].RegionName"]["containsAny"]) == [
+        "Australia East", "Australia Southeast"]
+    deletes = next(a for name, a in alerts.items() if name.endswith("guarded-deletes"))
+    operations = {leaf["equals"] for leaf in deletes["condition"]["allOf"][1]["anyOf"]}
+    assert {"Microsoft.DBforPostgreSQL/flexibleServers/delete", "Microsoft.KeyVault/vaults/delete",
+            "Microsoft.DataProtection/backupVaults/delete"} <= operations
+
+
+def test_backup_job_failures_alert_from_the_workspace(prod):
+    (rule,) = prod.of_type(QUERY_ALERT)
+    inputs = rule.plain_inputs
+    assert inputs["scopes"] == [workspace_id(prod)]
+    assert "AddonAzureBackupJobs" in inputs["criteria"]["allOf"][0]["query"]
+    assert inputs["criteria"]["allOf"][0]["threshold"] == 0
+
+
+def test_webhook_url_from_secret_config_reaches_the_action_group_only_as_a_secret():
+    url = "https://hooks.example.net/services/T000/B000/very-secret-token"
+    rendering = render_variant("prod", {"continuity:alertWebhookUrl": url}, secret_keys={"continuity:alertWebhookUrl"})
+    (group,) = rendering.of_type(ACTION_GROUP)
+    assert group.plain_inputs["webhookReceivers"][0]["serviceUri"] == url
+    assert url not in json.dumps([redact(r.inputs) for r in rendering.resources])
