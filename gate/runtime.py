@@ -69,9 +69,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return super().RegisterResourceOutputs(request)
 
 
-def run_program(request: dict[str, Any]) -> dict[str, Any]:
-    azure = OfflineAzure(request["subscriptionId"], request["tenantId"], request["peerOutputs"])
-    monitor = RecordingMonitor(azure)
+def run_program(request: dict[str, Any], monitor: RecordingMonitor) -> dict[str, Any]:
+    azure = monitor.mocks
     pulumi.runtime.set_all_config(dict(request["values"]), list(request["secretKeys"]))
     pulumi.runtime.set_mocks(azure, project=PROJECT, stack=request["stack"], preview=False, monitor=monitor,
                              organization=ORGANIZATION)
@@ -91,10 +90,11 @@ def _root_cause(error: BaseException) -> BaseException:
 
 def main() -> int:
     request = json.load(sys.stdin)
+    monitor = RecordingMonitor(OfflineAzure(request["subscriptionId"], request["tenantId"], request["peerOutputs"]))
     try:
-        answer = run_program(request)
+        answer = run_program(request, monitor)
     except Exception as error:  # the program's own failure, reported by its root cause
-        answer = {"error": str(_root_cause(error))}
+        answer = {"error": str(_root_cause(error)), "declared": len(monitor.records)}
     json.dump(answer, sys.stdout)
     return 0
 

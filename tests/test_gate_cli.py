@@ -1,0 +1,85 @@
+"""`python -m gate` as CI and people run it: plans, JSON, and clear failures with exit code 2."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from conftest import PROJECT_DIR
+
+
+def run_gate(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "gate", *args], cwd=PROJECT_DIR, capture_output=True, text=True)
+
+
+def copy_stack_files(tmp_path: Path, edit_prod=None) -> Path:
+    for name in ("Pulumi.yaml", "Pulumi.prod.yaml", "Pulumi.dr.yaml"):
+        shutil.copy(PROJECT_DIR / name, tmp_path / name)
+    if edit_prod:
+        document = yaml.safe_load((tmp_path / "Pulumi.prod.yaml").read_text())
+        edit_prod(document["config"])
+        (tmp_path / "Pulumi.prod.yaml").write_text(yaml.safe_dump(document))
+    return tmp_path
+
+
+def test_plan_lists_both_stacks_with_the_settings_that_matter():
+    result = run_gate()
+    assert result.returncode == 0, result.stderr
+    assert "Stack prod: region australiaeast, role primary" in result.stdout
+    assert "Stack dr: region australiasoutheast, role standby (servers created as replica)" in result.stdout
+    assert "createMode = Replica" in result.stdout and "highAvailability.mode = ZoneRedundant" in result.stdout
+
+
+def test_json_plan_is_complete_and_carries_no_secret(prod):
+    result = run_gate("--json")
+    assert result.returncode == 0, result.stderr
+    plan = json.loads(result.stdout)
+    assert [s["stack"] for s in plan["stacks"]] == ["prod", "dr"]
+    assert plan["stacks"][0]["resourceCount"] == sum(1 for r in prod.resources if r.custom)
+    assert plan["stacks"][0]["outputs"]["sharedSecrets"] == "[secret]"
+    passwords = {s.plain_inputs["properties"]["value"] for s in prod.of_type("azure-native:keyvault:Secret")}
+    assert passwords and not any(p in result.stdout for p in passwords)
+
+
+def test_bad_config_exits_2_naming_file_and_key_paths(tmp_path):
+    def break_prod(config):
+        config["continuity:databases"]["knowledge"]["rpo"] = "15"
+        config["continuity:logs"]["retention"] = "30d"
+
+    result = run_gate("--project-dir", str(copy_stack_files(tmp_path, break_prod)))
+    assert result.returncode == 2
+    assert "Pulumi.prod.yaml: continuity:databases.knowledge.rpo: '15' is not a duration" in result.stderr
+    assert "Pulumi.prod.yaml: continuity:logs.retention: must be at least 90d" in result.stderr
+    assert result.stdout == ""
+
+
+def test_unknown_stack_exits_2(tmp_path):
+    result = run_gate("--project-dir", str(copy_stack_files(tmp_path)), "--stack", "staging")
+    assert result.returncode == 2
+    assert "Pulumi.staging.yaml: no such stack file" in result.stderr
+
+
+def test_bad_usage_exits_2():
+    assert run_gate("--frobnicate").returncode == 2
+
+
+def test_program_itself_refuses_bad_config_before_declaring_anything():
+    """What `pulumi up` would do with the same stack file: fail with the settings errors."""
+    from gate.render import offline_identity
+    from gate.stack_files import read_stack_config
+
+    config = read_stack_config(PROJECT_DIR, "prod").with_overrides({"continuity:colour": "blue"})
+    subscription, tenant = offline_identity()
+    request = {"projectDir": str(PROJECT_DIR), "stack": "prod", "values": config.values, "secretKeys": [],
+               "peerOutputs": {}, "subscriptionId": subscription, "tenantId": tenant}
+    worker = subprocess.run([sys.executable, "-m", "gate.runtime"], input=json.dumps(request), cwd=PROJECT_DIR,
+                            capture_output=True, text=True)
+    answer = json.loads(worker.stdout)
+    assert "continuity:colour: unknown key" in answer["error"]
+    assert "stack 'prod'" in answer["error"]
+    assert answer["declared"] == 0
