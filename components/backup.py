@@ -7,6 +7,7 @@ for servers that are writable in this stack.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, timedelta
 from typing import Optional
 
@@ -91,6 +92,10 @@ def policy_properties(ltr: LongTermRetention) -> dp.BackupPolicyArgs:
     )
 
 
+def policy_digest(ltr: LongTermRetention) -> str:
+    return hashlib.sha256(ltr.model_dump_json().encode()).hexdigest()[:8]
+
+
 class BackupVault(pulumi.ComponentResource):
     vault_id: pulumi.Output[str]
     policy_id: pulumi.Output[str]
@@ -146,12 +151,15 @@ class BackupVault(pulumi.ComponentResource):
         )
         protection.lock(name, self.vault, "Holds long-term-retention backups.", parent=self)
         send_diagnostics(name, resource_id=self.vault.id, workspace_id=workspace_id, parent=self, metrics=False)
+        policy = policy_properties(backup.long_term_retention)
         self.policy = dp.BackupPolicy(
             f"{name}-postgres-ltr",
-            backup_policy_name="postgres-ltr",
+            # Azure does not update a backup policy in place, so a changed policy is a new one (the
+            # name carries a digest of its rules) and the backup instances move over to it.
+            backup_policy_name=f"postgres-ltr-{policy_digest(backup.long_term_retention)}",
             vault_name=self.vault.name,
             resource_group_name=resource_group_name,
-            properties=policy_properties(backup.long_term_retention),
+            properties=policy,
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.principal_id = self.vault.identity.apply(lambda identity: identity.principal_id if identity else None)

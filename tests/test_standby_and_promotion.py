@@ -118,3 +118,20 @@ def test_replica_declared_differently_from_its_source_is_refused(prod):
     with pytest.raises(RenderError) as caught:
         render_variant("dr", {"continuity:databases": databases}, peer=prod)
     assert "continuity:databases.knowledge.sku is 'Standard_D8ds_v5' here but 'Standard_D4ds_v5'" in str(caught.value)
+
+
+def test_a_new_generation_is_a_new_server_never_a_replacement(prod):
+    databases = json.loads(read_stack_config(PROJECT_DIR, "prod").values["continuity:databases"])
+    databases["knowledge"]["generation"] = 2
+    rebuilt = render_variant("prod", {"continuity:databases": databases})
+    before, after = server_resource(prod, "knowledge"), server_resource(rebuilt, "knowledge")
+    assert before.urn != after.urn, "a new logical resource, so Pulumi creates instead of replacing"
+    assert after.plain_inputs["serverName"].split("-g")[1].startswith("2-")
+    assert server_resource(rebuilt, "operational").urn == server_resource(prod, "operational").urn
+
+
+def test_a_changed_retention_policy_is_a_new_policy(prod):
+    changed = render_variant("prod", {"continuity:backup": {"longTermRetention": {"yearly": "10y"}}})
+    (old,), (new,) = prod.of_type(BACKUP_POLICY), changed.of_type(BACKUP_POLICY)
+    assert old.plain_inputs["backupPolicyName"] != new.plain_inputs["backupPolicyName"]
+    assert {i.plain_inputs["properties"]["policyInfo"]["policyId"] for i in changed.of_type(BACKUP_INSTANCE)} == {new.id}
