@@ -392,6 +392,10 @@ def load_settings(config: Mapping[str, Any], secret_keys: frozenset[str] = froze
             problems.append(f"{_key_path(tuple(error['loc']))}: {message}")
     if settings is not None:
         problems.extend(_cross_field_problems(settings))
+        provider_location = config.get("azure-native:location")
+        if provider_location is not None and provider_location != settings.region:
+            problems.append(f"azure-native:location: is '{provider_location}' but {NAMESPACE}:region is "
+                            f"'{settings.region}'; they must agree")
     if problems or settings is None:
         raise SettingsError(problems)
     return settings

@@ -107,6 +107,7 @@ BAD_CONFIGS = [
     pytest.param({"continuity:databases": "{not json"}, "continuity:databases", "is not valid JSON", id="databases-not-json"),
     pytest.param({"continuity:colour": "blue"}, "continuity:colour", "unknown key", id="unknown-top-level-key"),
     pytest.param({"continuity:region": None}, "continuity:region", "is required", id="region-missing"),
+    pytest.param({"azure-native:location": "westeurope"}, "azure-native:location", "must agree", id="provider-location-differs"),
     pytest.param({"continuity:region": "mars"}, "continuity:region", "region 'mars' is not in the platform's region table", id="unknown-region"),
     pytest.param({"continuity:role": "active"}, "continuity:role", "Input should be 'primary' or 'standby'", id="role-not-primary-or-standby"),
     # Rules between keys are reported at the key to change.
