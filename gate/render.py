@@ -70,6 +70,9 @@ class RenderedResource:
     inputs: dict[str, Any]
     # What the (mock) provider answered: inputs plus computed values such as ids and principals.
     outputs: dict[str, Any] = field(default_factory=dict)
+    # Input name -> URNs of the resources whose outputs it uses: how resources refer to each other
+    # even in a preview, when ids are still unknown.
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def plain_inputs(self) -> dict[str, Any]:

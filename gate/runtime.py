@@ -57,6 +57,9 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     parent=request.parent,
                     protect=bool(request.protect),
                     dependencies=list(request.dependencies),
+                    property_dependencies={
+                        key: list(deps.urns) for key, deps in request.propertyDependencies.items() if deps.urns
+                    },
                     inputs=json_format.MessageToDict(request.object),
                     outputs=json_format.MessageToDict(response.object),
                 )

@@ -1,0 +1,52 @@
+"""What the gate reports: rule metadata and findings, from the policy pack and from checkov alike."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+SEVERITIES = ("low", "medium", "high", "critical")
+ENFORCEMENTS = ("advisory", "mandatory", "disabled")
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    rule_id: str
+    source: str  # "policy" (the CrossGuard pack) or "checkov"
+    title: str
+    description: str
+    remediation: str
+    severity: str
+    enforcement: str
+    concern: str
+    # Control framework -> control ids, e.g. {"CIS Microsoft Azure Foundations": ["5.1.4"], ...}
+    controls: dict[str, list[str]] = field(default_factory=dict)
+    help_uri: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Waiver:
+    rule_id: str
+    resource: str
+    reason: str
+    owner: str
+    expires: str  # ISO date
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule_id: str
+    source: str
+    stack: str
+    urn: str
+    resource_type: str
+    resource_name: str
+    message: str
+    severity: str
+    enforcement: str
+    waiver: Optional[Waiver] = None
+
+    @property
+    def blocks(self) -> bool:
+        """A mandatory finding that no valid waiver covers fails the gate."""
+        return self.enforcement == "mandatory" and self.waiver is None

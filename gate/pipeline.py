@@ -1,0 +1,152 @@
+"""The gate: render -> check pack config -> analyze with the policy pack -> (checkov) -> waivers -> result."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from policies.rules.continuity import Assessment, assess
+from policies.rules.registry import REGISTRY
+from policies.waivers import WAIVERS_FILE, Waiver, load_waivers, unmatched, waiver_for
+
+from .analyzer import PolicyInfo, PolicyPackProcess, load_pack_config
+from .findings import Finding, RuleInfo
+from .neutral import as_stack
+from .render import Rendering, render_stacks
+
+
+class GateConfigError(Exception):
+    """Bad input to the gate (pack config, waivers): exit code 2 with every problem."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+@dataclass
+class GateResult:
+    renderings: list[Rendering]
+    rules: dict[str, RuleInfo]
+    findings: list[Finding]
+    continuity: dict[str, list[Assessment]] = field(default_factory=dict)
+    checkov_ran: bool = False
+
+    @property
+    def blocking(self) -> list[Finding]:
+        return [f for f in self.findings if f.blocks]
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.blocking else 0
+
+
+def rule_info(policy: PolicyInfo) -> RuleInfo:
+    """Rule metadata as the pack reports it over the protocol (tags carry concern and controls)."""
+    controls: dict[str, list[str]] = {}
+    concern = ""
+    for tag in policy.tags:
+        key, _, value = tag.rpartition(":")
+        if key == "concern":
+            concern = value
+        else:
+            controls.setdefault(key, []).append(value)
+    rule = REGISTRY.get(policy.name)
+    return RuleInfo(rule_id=policy.name, source="policy", title=policy.title, description=policy.description,
+                    remediation=policy.remediation, severity=policy.severity.removeprefix("policy_severity_"),
+                    enforcement=policy.enforcement, concern=concern, controls=controls,
+                    help_uri=rule.help_uri if rule else None)
+
+
+def config_consistency(renderings: list[Rendering], configs: dict[str, dict]) -> list[str]:
+    """The committed pack configs must describe the stacks as rendered, or preview and gate disagree."""
+    problems = []
+    by_stack = {r.stack: r for r in renderings}
+    for rendering in renderings:
+        s, config, name = rendering.settings, configs[rendering.stack], f"policies/config/{rendering.stack}.json"
+        expected = {
+            ("CTY-DEP-003", "peerRegion"): s.peer.region,
+            ("CTY-OBS-004", "regions"): [s.region, s.peer.region],
+            ("CTY-ACC-002", "allowedCidrs"): list(s.network.allowed_cidrs),
+            ("CTY-ACC-003", "allowedCidrs"): list(s.network.allowed_cidrs),
+            ("CTY-ACC-004", "allowedCidrs"): list(s.network.allowed_cidrs),
+        }
+        peer = by_stack.get(s.peer.stack.rsplit("/", 1)[-1])
+        if peer is not None:
+            peer_keys = sorted(peer.settings.databases)
+            is_replica_stack = s.origin.value == "replica"
+            expected[("CTY-RES-005", "peerDatabases")] = peer_keys if is_replica_stack else []
+            expected[("CTY-CON-001", "replicatedDatabases")] = [] if is_replica_stack else sorted(
+                set(s.databases) & set(peer.settings.databases) if peer.settings.origin.value == "replica" else [])
+        for (rule_id, key), value in expected.items():
+            actual = config.get(rule_id, {}).get(key)
+            if (sorted(actual) if isinstance(actual, list) else actual) != (sorted(value) if isinstance(value, list) else value):
+                problems.append(f"{name}: {rule_id}.{key} is {actual!r} but the stacks say {value!r}")
+    return problems
+
+
+def run_gate(project_dir: Path, stacks: list[str], *, checkov: bool = False,
+             today: Optional[dt.date] = None) -> GateResult:
+    renderings = render_stacks(project_dir, stacks)
+    configs = {r.stack: load_pack_config(r.stack) for r in renderings}
+    problems = config_consistency(renderings, configs)
+    if problems:
+        raise GateConfigError(problems)
+
+    with PolicyPackProcess() as pack:
+        rules = {p.name: rule_info(p) for p in pack.info()}
+        findings = analyze(renderings, configs, pack, rules)
+
+    if checkov:
+        from .checkov_scan import scan  # noqa: PLC0415 - checkov is optional and slow
+
+        checkov_findings, checkov_rules = scan(renderings)
+        findings += checkov_findings
+        rules.update(checkov_rules)
+
+    findings = apply_waivers(findings, rules, [r.stack for r in renderings], today)
+    continuity = {r.stack: assess(as_stack(r), {**REGISTRY["CTY-CON-001"].defaults(), **configs[r.stack].get("CTY-CON-001", {})})
+                  for r in renderings}
+    return GateResult(renderings, rules, findings, continuity, checkov_ran=checkov)
+
+
+def analyze(renderings: list[Rendering], configs: dict[str, dict], pack: PolicyPackProcess,
+            rules: dict[str, RuleInfo]) -> list[Finding]:
+    """Findings of the policy pack for each rendering, each stack with its own pack config."""
+    findings = []
+    for rendering in renderings:
+        pack.configure(configs[rendering.stack], rendering.stack)
+        by_urn = {r.urn: r for r in rendering.resources}
+        for diagnostic in pack.analyze(rendering):
+            resource = by_urn.get(diagnostic.urn)
+            findings.append(Finding(
+                rule_id=diagnostic.policy, source="policy", stack=rendering.stack, urn=diagnostic.urn,
+                resource_type=resource.type if resource else "", resource_name=resource.name if resource else "",
+                message=diagnostic.message, severity=rules[diagnostic.policy].severity,
+                enforcement=diagnostic.enforcement,
+            ))
+    return findings
+
+
+def apply_waivers(findings: list[Finding], rules: dict[str, RuleInfo], stacks: list[str],
+                  today: Optional[dt.date]) -> list[Finding]:
+    from .findings import Waiver as ReportedWaiver
+
+    try:
+        waivers = load_waivers(WAIVERS_FILE, known_rules=rules, today=today)
+    except Exception as error:  # WaiverError carries file:line problems
+        raise GateConfigError(getattr(error, "problems", [str(error)])) from None
+    used: set[Waiver] = set()
+    result = []
+    for finding in findings:
+        waiver = waiver_for(waivers, finding.rule_id, finding.stack, finding.urn)
+        if waiver:
+            used.add(waiver)
+            finding = Finding(**{**finding.__dict__, "waiver": ReportedWaiver(
+                waiver.rule, waiver.resource, waiver.reason, waiver.owner, waiver.expires.isoformat())})
+        result.append(finding)
+    stale = unmatched(waivers, used, stacks)
+    if stale:
+        raise GateConfigError(stale)
+    return result

@@ -1,0 +1,76 @@
+"""Turns the rule registry into CrossGuard policies: the only code between rules and the engine."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping
+
+from pulumi_policy import (EnforcementLevel, PolicyConfigSchema, ResourceValidationPolicy, Severity,
+                           StackValidationPolicy)
+
+from .rules.model import Resource, Stack
+from .rules.registry import REGISTRY, Rule
+from .waivers import load_waivers, waiver_for
+
+# The gate applies waivers itself so that it can report what was waived; under `pulumi preview`
+# the pack drops waived violations.
+REPORT_WAIVED_ENV = "CONTINUITY_REPORT_WAIVED"
+
+
+def _resource(r, property_dependencies=None) -> Resource:
+    return Resource(
+        type=r.resource_type, urn=r.urn, name=r.name, props=r.props,
+        protect=bool(getattr(r.opts, "protect", False)),
+        parent=getattr(getattr(r, "parent", None), "urn", "") or "",
+        dependencies=tuple(d.urn for d in getattr(r, "dependencies", []) or []),
+        property_dependencies={k: tuple(d.urn for d in v) for k, v in (property_dependencies or {}).items()},
+    )
+
+
+def _tags(rule: Rule) -> list[str]:
+    return [f"concern:{rule.concern}"] + [f"{framework}:{control}" for framework, ids in rule.controls.items()
+                                          for control in ids]
+
+
+def _stack_name(urn: str) -> str:
+    return urn.split("::", 1)[0].removeprefix("urn:pulumi:")
+
+
+def build_policies() -> list:
+    waivers = [] if os.environ.get(REPORT_WAIVED_ENV) else load_waivers(known_rules=REGISTRY)
+
+    def reporter(rule: Rule, report):
+        def report_unless_waived(urn: str, message: str) -> None:
+            if waiver_for(waivers, rule.rule_id, _stack_name(urn), urn) is None:
+                report(message, urn)
+        return report_unless_waived
+
+    def config_of(rule: Rule, args) -> Mapping[str, Any]:
+        return {**rule.defaults(), **(args.get_config() or {})}
+
+    policies = []
+    for rule in REGISTRY.values():
+        common = dict(
+            name=rule.rule_id,
+            description=rule.description,
+            display_name=rule.title,
+            enforcement_level=EnforcementLevel(rule.enforcement),
+            severity=Severity(rule.severity),
+            remediation_steps=rule.remediation,
+            tags=_tags(rule),
+            url=rule.help_uri,
+            config_schema=PolicyConfigSchema(properties={k: dict(v) for k, v in rule.config.items()}) if rule.config else None,
+        )
+        if rule.per_resource:
+            def validate(args, report, rule=rule):
+                stack = Stack((_resource(args),))
+                for urn, message in rule.check(stack, config_of(rule, args)):
+                    reporter(rule, report)(urn, message)
+            policies.append(ResourceValidationPolicy(validate=validate, **common))
+        else:
+            def validate_stack(args, report, rule=rule):
+                stack = Stack(tuple(_resource(r, r.property_dependencies) for r in args.resources))
+                for urn, message in rule.check(stack, config_of(rule, args)):
+                    reporter(rule, report)(urn, message)
+            policies.append(StackValidationPolicy(validate=validate_stack, **common))
+    return policies

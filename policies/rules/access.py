@@ -1,0 +1,80 @@
+"""Access: RBAC on vaults, no public network access beyond configured ranges, no shared keys."""
+
+from __future__ import annotations
+
+from . import controls as c
+from .facts import FIREWALL_RULE, SERVER, STORAGE, VAULT, WORKSPACE
+from .registry import rule
+
+ALLOWED_CIDRS = {"allowedCidrs": {"type": "array", "items": {"type": "string"}, "default": []}}
+
+
+@rule("CTY-ACC-001", concern="access", title="Key Vault RBAC",
+      description="A Key Vault authorizes data access with Azure RBAC, not access policies.",
+      remediation="Set properties.enableRbacAuthorization=true.",
+      severity="high", controls=c.merge(c.ACCESS, {c.ISO: ("A.8.2",)}, cis=("8.6",)), resource_types=(VAULT,))
+def key_vault_rbac(vault, cfg):
+    if not vault.get("properties.enableRbacAuthorization"):
+        yield "the vault uses access policies instead of RBAC"
+
+
+@rule("CTY-ACC-002", concern="access", title="Key Vault network access",
+      description="A Key Vault allows public network access only from the configured address ranges.",
+      remediation="Leave continuity:network.allowedCidrs empty (access off) or list the ranges that need it.",
+      severity="high", controls=c.merge(c.ACCESS, cis=("8.7",)), resource_types=(VAULT,), config=ALLOWED_CIDRS)
+def key_vault_network(vault, cfg):
+    props = vault.get("properties") or {}
+    if props.get("publicNetworkAccess") == "Disabled":
+        return
+    acls = props.get("networkAcls") or {}
+    if acls.get("defaultAction") != "Deny":
+        yield "public network access is open to every address"
+    extra = sorted({rule_.get("value") for rule_ in acls.get("ipRules", [])} - set(cfg["allowedCidrs"]))
+    if extra:
+        yield f"address ranges {extra} are not in the allowed list"
+
+
+@rule("CTY-ACC-003", concern="access", title="Server network access",
+      description="A PostgreSQL server allows public network access only from the configured address ranges.",
+      remediation="Leave continuity:network.allowedCidrs empty (access off) or list the ranges that need it.",
+      severity="high", controls=c.merge(c.ACCESS, cis=("4.3.7",)), config=ALLOWED_CIDRS)
+def server_network(stack, cfg):
+    import ipaddress
+
+    allowed = [ipaddress.ip_network(cidr, strict=False) for cidr in cfg["allowedCidrs"]]
+    for server in stack.of_type(SERVER):
+        for firewall in stack.referring_to(server, "serverName", FIREWALL_RULE):
+            start = ipaddress.ip_address(firewall.get("startIpAddress", "0.0.0.0"))
+            end = ipaddress.ip_address(firewall.get("endIpAddress", "255.255.255.255"))
+            if not any(start in net and end in net for net in allowed):
+                yield server.urn, f"firewall rule {start}-{end} is outside the allowed ranges"
+        if server.get("network.publicNetworkAccess") == "Enabled" and not allowed:
+            yield server.urn, "public network access is on but no address range is allowed"
+
+
+@rule("CTY-ACC-004", concern="access", title="Storage exposure",
+      description="A storage account allows no anonymous blob access, no shared-key authorization and denies networks by default.",
+      remediation="Set allowBlobPublicAccess=false, allowSharedKeyAccess=false and networkRuleSet.defaultAction=Deny.",
+      severity="high", controls=c.merge(c.ACCESS, {c.ISO: ("A.8.5",)}, cis=("3.7", "3.8")), resource_types=(STORAGE,),
+      config=ALLOWED_CIDRS)
+def storage_exposure(account, cfg):
+    if account.get("allowBlobPublicAccess") is not False:
+        yield "anonymous blob access is allowed"
+    if account.get("allowSharedKeyAccess") is not False:
+        yield "shared-key (account key) authorization is allowed"
+    if account.get("publicNetworkAccess") != "Disabled" and account.get("networkRuleSet.defaultAction") != "Deny":
+        yield "every network can reach the account"
+    extra = sorted({r.get("iPAddressOrRange") for r in account.get("networkRuleSet.ipRules", [])} - set(cfg["allowedCidrs"]))
+    if extra:
+        yield f"address ranges {extra} are not in the allowed list"
+
+
+@rule("CTY-ACC-005", concern="access", title="Entra authentication",
+      description="PostgreSQL servers accept Microsoft Entra authentication and workspaces refuse shared keys.",
+      remediation="Keep authConfig.activeDirectoryAuth=Enabled on servers and features.disableLocalAuth=true on workspaces.",
+      severity="medium", controls=c.merge(c.ACCESS, {c.ISO: ("A.8.5",)}), resource_types=(SERVER, WORKSPACE))
+def entra_authentication(resource, cfg):
+    if resource.type == SERVER and resource.get("authConfig.activeDirectoryAuth") != "Enabled":
+        yield "Microsoft Entra authentication is off"
+    if resource.type == WORKSPACE and not resource.get("features.disableLocalAuth"):
+        yield "the workspace accepts shared keys"

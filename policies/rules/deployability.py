@@ -1,0 +1,132 @@
+"""Deployability: Azure constraints that would fail a real deployment, caught before it starts."""
+
+from __future__ import annotations
+
+from components.regions import region_info
+
+from . import controls as c
+from .facts import (BACKUP_INSTANCE, BACKUP_VAULT, DATA_EXPORT, KEY, SERVER, STORAGE, TABLE, VAULT, WORKSPACE,
+                    ServerKind, server_kind)
+from .registry import rule
+
+STORAGE_SIZES_GB = (32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32767)
+# Total retention above two years takes whole years only.
+TOTAL_RETENTION_YEARS = (1095, 1460, 1826, 2191, 2556, 2922, 3288, 3653, 4018, 4383)
+ZONE_STORAGE_SKUS = ("Standard_ZRS", "Standard_GZRS", "Standard_RAGZRS", "Premium_ZRS")
+UNEXPORTABLE_TABLES = ("AzureDiagnostics",)
+
+
+def _outside(value, low, high) -> bool:
+    return value is None or not (low <= value <= high)
+
+
+@rule("CTY-DEP-001", concern="deployability", title="Values within Azure's ranges",
+      description="Retention periods, sizes and soft-delete days lie within the ranges Azure accepts.",
+      remediation="Use a value inside the range named in the message.",
+      severity="high", controls=c.CHANGE,
+      resource_types=(SERVER, WORKSPACE, TABLE, BACKUP_VAULT, STORAGE, VAULT))
+def values_in_range(resource, cfg):
+    if resource.type == SERVER:
+        if _outside(resource.get("backup.backupRetentionDays"), 7, 35):
+            yield f"backupRetentionDays {resource.get('backup.backupRetentionDays')} is outside 7..35"
+        if resource.get("storage.storageSizeGB") not in STORAGE_SIZES_GB:
+            yield f"storage size {resource.get('storage.storageSizeGB')} GiB is not one of {list(STORAGE_SIZES_GB)}"
+    elif resource.type == WORKSPACE and _outside(resource.get("retentionInDays"), 30, 730):
+        yield f"workspace retention {resource.get('retentionInDays')} is outside 30..730 days"
+    elif resource.type == TABLE:
+        interactive, total = resource.get("retentionInDays"), resource.get("totalRetentionInDays")
+        if _outside(interactive, 4, 730):
+            yield f"table retention {interactive} is outside 4..730 days"
+        if total is not None and not (4 <= total <= 730 or total in TOTAL_RETENTION_YEARS):
+            yield f"total retention {total} days is not 4..730 or a whole number of years up to 4383"
+        if total is not None and interactive is not None and total < interactive:
+            yield f"total retention {total} is below interactive retention {interactive}"
+    elif resource.type == BACKUP_VAULT:
+        days = resource.get("properties.securitySettings.softDeleteSettings.retentionDurationInDays")
+        if _outside(days, 14, 180):
+            yield f"soft delete retention {days} is outside 14..180 days"
+    elif resource.type == STORAGE:
+        days = resource.get("immutableStorageWithVersioning.immutabilityPolicy.immutabilityPeriodSinceCreationInDays")
+        if days is not None and _outside(days, 1, 146000):
+            yield f"immutability period {days} is outside 1..146000 days"
+    elif resource.type == VAULT and _outside(resource.get("properties.softDeleteRetentionInDays", 90), 7, 90):
+        yield f"soft delete retention {resource.get('properties.softDeleteRetentionInDays')} is outside 7..90 days"
+
+
+@rule("CTY-DEP-002", concern="deployability", title="HA needs a supported tier",
+      description="High availability is requested only on the GeneralPurpose or MemoryOptimized tier.",
+      remediation="Move the server to GeneralPurpose or turn highAvailability off.",
+      severity="high", controls=c.CHANGE, resource_types=(SERVER,))
+def ha_tier(server, cfg):
+    if server.get("highAvailability.mode") not in (None, "Disabled") and server.get("sku.tier") == "Burstable":
+        yield "high availability is not available on the Burstable tier"
+
+
+@rule("CTY-DEP-003", concern="deployability", title="Geo-backup key in the peer region",
+      description="A geo-backup key lives in a Key Vault in the peer region and the primary key in the server's region.",
+      remediation="Use the geo-backup key vault the prod stack declares in the peer region.",
+      severity="critical", controls=c.merge(c.CHANGE, c.CRYPTO),
+      config={"peerRegion": {"type": "string", "default": ""}})
+def geo_backup_key_region(stack, cfg):
+    for server in stack.of_type(SERVER):
+        vault_regions = set()
+        for key in stack.referenced(server, "dataEncryption", KEY):
+            vault_regions |= {vault.location for vault in stack.referenced(key, "vaultName", VAULT)}
+        if server.get("dataEncryption.type") == "AzureKeyVault" and server.location not in vault_regions:
+            yield server.urn, f"no encryption key in a vault in the server's region {server.location}"
+        if server.get("dataEncryption.geoBackupKeyURI"):
+            others = vault_regions - {server.location}
+            if not others:
+                yield server.urn, "the geo-backup key is in the server's own region; it must be where the geo-backup is stored"
+            elif cfg["peerRegion"] and cfg["peerRegion"] not in others:
+                yield server.urn, f"the geo-backup key is in {sorted(others)}, not in the peer region {cfg['peerRegion']}"
+
+
+@rule("CTY-DEP-004", concern="deployability", title="Backup vault in the server's region",
+      description="A backup instance protects a server from a backup vault in the same region.",
+      remediation="Back up each server from its own stack's backup vault.",
+      severity="high", controls=c.merge(c.CHANGE, c.BACKUP))
+def backup_vault_region(stack, cfg):
+    for instance in stack.of_type(BACKUP_INSTANCE):
+        vaults = stack.referenced(instance, "vaultName", BACKUP_VAULT)
+        servers = stack.referenced(instance, "properties", SERVER)
+        for vault in vaults:
+            for server in servers:
+                if vault.location != server.location:
+                    yield instance.urn, f"vault in {vault.location} cannot back up a server in {server.location}"
+
+
+@rule("CTY-DEP-005", concern="deployability", title="No HA or geo-backup on a replica",
+      description="A read replica requests neither high availability nor geo-redundant backup.",
+      remediation="Leave HA and geo-backup off on replicas; HA returns after promotion via continuity:promotion.highAvailability.",
+      severity="high", controls=c.CHANGE, resource_types=(SERVER,))
+def replica_features(server, cfg):
+    if server_kind(server) is not ServerKind.STANDBY:
+        return
+    if server.get("highAvailability.mode") not in (None, "Disabled"):
+        yield "high availability is not supported on a read replica"
+    if server.get("backup.geoRedundantBackup") == "Enabled":
+        yield "geo-redundant backup is not supported on a read replica"
+
+
+@rule("CTY-DEP-006", concern="deployability", title="Zone features need zones",
+      description="Zone-redundant HA and zone-redundant storage are requested only in regions with availability zones.",
+      remediation="Use SameZone HA and GRS storage in regions without zones (components.regions knows which).",
+      severity="high", controls=c.CHANGE, resource_types=(SERVER, STORAGE))
+def zone_features(resource, cfg):
+    if not resource.location or region_info(resource.location).has_zones:
+        return
+    if resource.type == SERVER and resource.get("highAvailability.mode") == "ZoneRedundant":
+        yield f"zone-redundant HA in {resource.location}, which has no availability zones"
+    if resource.type == STORAGE and resource.get("sku.name") in ZONE_STORAGE_SKUS:
+        yield f"{resource.get('sku.name')} in {resource.location}, which has no availability zones"
+
+
+@rule("CTY-DEP-007", concern="deployability", title="Exportable tables only",
+      description="A data export rule names only tables that Log Analytics can export.",
+      remediation="Archive AzureDiagnostics through diagnostic settings (send_diagnostics archive_id) instead.",
+      severity="medium", controls=c.merge(c.CHANGE, c.LOGGING), resource_types=(DATA_EXPORT,))
+def exportable_tables(export, cfg):
+    bad = sorted(set(export.get("tableNames", [])) & set(UNEXPORTABLE_TABLES))
+    if bad:
+        yield f"table(s) {bad} cannot be exported: the rule succeeds and exports nothing"

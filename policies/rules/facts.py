@@ -1,0 +1,64 @@
+"""Facts about resources that several rules need: types, what a server is, its recovery targets."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Optional
+
+from components.durations import Duration
+
+from .model import Resource
+
+SERVER = "azure-native:dbforpostgresql:Server"
+CONFIGURATION = "azure-native:dbforpostgresql:Configuration"
+FIREWALL_RULE = "azure-native:dbforpostgresql:FirewallRule"
+VAULT = "azure-native:keyvault:Vault"
+KEY = "azure-native:keyvault:Key"
+WORKSPACE = "azure-native:operationalinsights:Workspace"
+TABLE = "azure-native:operationalinsights:Table"
+DATA_EXPORT = "azure-native:operationalinsights:DataExport"
+STORAGE = "azure-native:storage:StorageAccount"
+BLOB_SERVICE = "azure-native:storage:BlobServiceProperties"
+BACKUP_VAULT = "azure-native:dataprotection:BackupVault"
+BACKUP_POLICY = "azure-native:dataprotection:BackupPolicy"
+BACKUP_INSTANCE = "azure-native:dataprotection:BackupInstance"
+DIAGNOSTIC = "azure-native:monitor:DiagnosticSetting"
+SUBSCRIPTION_DIAGNOSTIC = "azure-native:monitor:SubscriptionDiagnosticSetting"
+METRIC_ALERT = "azure-native:monitor:MetricAlert"
+ACTIVITY_ALERT = "azure-native:monitor:ActivityLogAlert"
+ACTION_GROUP = "azure-native:monitor:ActionGroup"
+LOCK = "azure-native:authorization:ManagementLockByScope"
+
+# Resources that hold data, keys or evidence: protected in Pulumi and delete-locked in Azure.
+STATEFUL = (SERVER, VAULT, BACKUP_VAULT, WORKSPACE, STORAGE)
+
+
+class ServerKind(Enum):
+    PRIMARY = "primary"  # created writable
+    STANDBY = "standby"  # a read replica
+    PROMOTED = "promoted"  # a replica promoted to writable
+
+
+def server_kind(server: Resource) -> ServerKind:
+    if server.get("createMode") != "Replica":
+        return ServerKind.PRIMARY
+    return ServerKind.PROMOTED if server.get("replica.promoteOption") else ServerKind.STANDBY
+
+
+def is_writable(server: Resource) -> bool:
+    return server_kind(server) is not ServerKind.STANDBY
+
+
+def database_key(server: Resource) -> str:
+    """The config key of a server (`knowledge` for logical name `knowledge-g1`)."""
+    return server.name.rsplit("-g", 1)[0]
+
+
+def duration_tag(resource: Resource, tag: str) -> Optional[Duration]:
+    value = resource.tags.get(tag)
+    if value is None:
+        return None
+    try:
+        return Duration.parse(value)
+    except ValueError:
+        return None

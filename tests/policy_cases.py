@@ -1,0 +1,184 @@
+"""For every rule: a way to weaken a real rendered stack so that the rule must catch it.
+
+Each case starts from a committed stack's render (which passes every rule) and changes one thing,
+the way a careless pull request would. The same table drives the in-process rule fixtures and the
+mutation tests through the policy pack process.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Callable
+
+from gate.render import Rendering, RenderedResource
+
+from helpers import (ACTION_GROUP, ACTIVITY_ALERT, BACKUP_INSTANCE, BACKUP_POLICY, BACKUP_VAULT, CONFIGURATION,
+                     DATA_EXPORT, DIAGNOSTIC, KEY, LOCK, METRIC_ALERT, SERVER, STORAGE, SUBSCRIPTION_DIAGNOSTIC,
+                     TABLE, VAULT, WORKSPACE)
+
+
+@dataclass(frozen=True)
+class Case:
+    rule_id: str
+    stack: str  # "prod", "dr" or "dr-promoted"
+    what: str
+    mutate: Callable[[Rendering], str]  # edits a copy in place, returns the URN the finding must name
+
+
+def find(rendering: Rendering, type_: str, name: str = "") -> RenderedResource:
+    matches = [r for r in rendering.resources if r.type == type_ and r.name.startswith(name)]
+    assert matches, f"no {type_} named {name}* in {rendering.stack}"
+    return matches[0]
+
+
+def set_path(resource: RenderedResource, path: str, value) -> None:
+    """Set (or with DELETE remove) a dotted path in the inputs; numeric parts index lists."""
+    target = resource.inputs
+    *parents, last = path.split(".")
+    for part in parents:
+        target = target[int(part)] if part.isdigit() else target.setdefault(part, {})
+    if value is DELETE:
+        target.pop(last, None)
+    else:
+        target[last] = value
+
+
+DELETE = object()
+
+
+def edit(type_: str, name: str, path: str, value, anchor: Callable[[Rendering], RenderedResource] | None = None):
+    def mutate(rendering: Rendering) -> str:
+        resource = find(rendering, type_, name)
+        set_path(resource, path, value)
+        return (anchor(rendering) if anchor else resource).urn
+    return mutate
+
+
+def drop(type_: str, name: str, anchor: Callable[[Rendering], RenderedResource]):
+    def mutate(rendering: Rendering) -> str:
+        victim = find(rendering, type_, name)
+        rendering.resources.remove(victim)
+        return anchor(rendering).urn
+    return mutate
+
+
+def config_value(type_: str, name: str, parameter: str, value: str):
+    """Change one server parameter (Configuration resource) of a server."""
+    def mutate(rendering: Rendering) -> str:
+        server = find(rendering, SERVER, name)
+        for config in rendering.of_type(CONFIGURATION):
+            if config.inputs["configurationName"] == parameter and server.urn in config.property_dependencies["serverName"]:
+                config.inputs["value"] = value
+        return server.urn
+    return mutate
+
+
+def server(name: str) -> Callable[[Rendering], RenderedResource]:
+    return lambda rendering: find(rendering, SERVER, name)
+
+
+def of(type_: str, name: str = "") -> Callable[[Rendering], RenderedResource]:
+    return lambda rendering: find(rendering, type_, name)
+
+
+def _yearly_one_year(rendering: Rendering) -> str:
+    policy = find(rendering, BACKUP_POLICY)
+    for policy_rule in policy.inputs["properties"]["policyRules"]:
+        if policy_rule["name"] == "Yearly":
+            policy_rule["lifecycles"][0]["deleteAfter"]["duration"] = "P1Y"
+    return policy.urn
+
+
+def _unprotect(rendering: Rendering) -> str:
+    resource = find(rendering, SERVER, "knowledge")
+    resource.protect = False
+    return resource.urn
+
+
+def _activity_log_without_security(rendering: Rendering) -> str:
+    setting = find(rendering, SUBSCRIPTION_DIAGNOSTIC)
+    setting.inputs["logs"] = [log for log in setting.inputs["logs"] if log["category"] != "Security"]
+    return find(rendering, WORKSPACE).urn
+
+
+def _service_health_one_region(rendering: Rendering) -> str:
+    alert = find(rendering, ACTIVITY_ALERT, "alerts-service-health")
+    for condition in alert.inputs["condition"]["allOf"]:
+        if condition["field"].endswith("RegionName"):
+            condition["containsAny"] = ["Australia East"]
+    return find(rendering, ACTION_GROUP).urn
+
+
+def _geo_key_in_home_region(rendering: Rendering) -> str:
+    resource = find(rendering, SERVER, "knowledge")
+    deps = resource.property_dependencies["dataEncryption"]
+    resource.property_dependencies["dataEncryption"] = [u for u in deps if "geo-backup" not in u]
+    return resource.urn
+
+
+def _public_vault(rendering: Rendering) -> str:
+    vault = find(rendering, VAULT, "key-vault")
+    vault.inputs["properties"]["publicNetworkAccess"] = "Enabled"
+    vault.inputs["properties"]["networkAcls"]["defaultAction"] = "Allow"
+    return vault.urn
+
+
+def _rename_owner_tag(rendering: Rendering) -> str:
+    resource = find(rendering, SERVER, "knowledge")
+    tags = resource.inputs["tags"]
+    tags["Owner"] = tags.pop("owner")
+    return resource.urn
+
+
+CASES = [
+    Case("CTY-RET-001", "prod", "workspace keeps 30 days", edit(WORKSPACE, "", "retentionInDays", 30)),
+    Case("CTY-RET-002", "prod", "activity table kept 90 days in total", edit(TABLE, "observability-retention-AzureActivity", "totalRetentionInDays", 90)),
+    Case("CTY-RET-003", "prod", "LAQueryLogs retention dropped", drop(TABLE, "observability-retention-LAQueryLogs", of(WORKSPACE))),
+    Case("CTY-RET-004", "prod", "PITR 7 days", edit(SERVER, "knowledge", "backup.backupRetentionDays", 7)),
+    Case("CTY-RET-005", "prod", "yearly backups kept 1 year", _yearly_one_year),
+    Case("CTY-RET-006", "prod", "backup soft delete off", edit(BACKUP_VAULT, "", "properties.securitySettings.softDeleteSettings.state", "Off")),
+    Case("CTY-RET-007", "prod", "archive immutable 30 days", edit(STORAGE, "", "immutableStorageWithVersioning.immutabilityPolicy.immutabilityPeriodSinceCreationInDays", 30)),
+    Case("CTY-RET-008", "prod", "purge protection off", edit(VAULT, "key-vault", "properties.enablePurgeProtection", False)),
+    Case("CTY-ENC-001", "prod", "service-managed key", edit(SERVER, "knowledge", "dataEncryption.type", "SystemManaged")),
+    Case("CTY-ENC-002", "prod", "geo-backup key removed", edit(SERVER, "knowledge", "dataEncryption.geoBackupKeyURI", DELETE)),
+    Case("CTY-ENC-003", "prod", "TLS 1.1 allowed", config_value(SERVER, "knowledge", "ssl_min_protocol_version", "TLSv1.1")),
+    Case("CTY-ENC-004", "prod", "secure transport off", config_value(SERVER, "operational", "require_secure_transport", "off")),
+    Case("CTY-ENC-005", "prod", "archive accepts TLS 1.0", edit(STORAGE, "", "minimumTlsVersion", "TLS1_0")),
+    Case("CTY-ENC-006", "prod", "no infrastructure encryption", edit(STORAGE, "", "encryption.requireInfrastructureEncryption", False)),
+    Case("CTY-ENC-007", "prod", "2048-bit key", edit(KEY, "key-vault", "properties.keySize", 2048)),
+    Case("CTY-TAG-001", "prod", "owner tag renamed Owner", _rename_owner_tag),
+    Case("CTY-TAG-002", "prod", "vault rto tag without unit", edit(VAULT, "key-vault", "tags.rto", "15")),
+    Case("CTY-RES-001", "prod", "geo-redundant backup off", edit(SERVER, "knowledge", "backup.geoRedundantBackup", "Disabled")),
+    Case("CTY-RES-002", "prod", "HA off", edit(SERVER, "operational", "highAvailability.mode", "Disabled")),
+    Case("CTY-RES-003", "prod", "backup vault locally redundant", edit(BACKUP_VAULT, "", "properties.storageSettings", [{"datastoreType": "VaultStore", "type": "LocallyRedundant"}])),
+    Case("CTY-RES-004", "prod", "server not protected", _unprotect),
+    Case("CTY-RES-005", "dr", "operational replica missing", drop(SERVER, "operational", server("knowledge"))),
+    Case("CTY-OBS-001", "prod", "server diagnostics removed", drop(DIAGNOSTIC, "knowledge", server("knowledge"))),
+    Case("CTY-OBS-002", "prod", "activity log without Security", _activity_log_without_security),
+    Case("CTY-OBS-003", "prod", "storage alert removed", drop(METRIC_ALERT, "alerts-knowledge-storage", server("knowledge"))),
+    Case("CTY-OBS-004", "prod", "service health for one region", _service_health_one_region),
+    Case("CTY-ACC-001", "prod", "vault access policies", edit(VAULT, "key-vault", "properties.enableRbacAuthorization", False)),
+    Case("CTY-ACC-002", "prod", "vault open to the internet", _public_vault),
+    Case("CTY-ACC-003", "prod", "server public without allowed ranges", edit(SERVER, "knowledge", "network.publicNetworkAccess", "Enabled")),
+    Case("CTY-ACC-004", "prod", "archive shared keys on", edit(STORAGE, "", "allowSharedKeyAccess", True)),
+    Case("CTY-ACC-005", "prod", "workspace shared keys on", edit(WORKSPACE, "", "features.disableLocalAuth", False)),
+    Case("CTY-CON-001", "prod", "knowledge RPO 1 minute", edit(SERVER, "knowledge", "tags.rpo", "1min")),
+    Case("CTY-CON-002", "dr", "lag alert at 1 hour for a 15 min RPO", edit(METRIC_ALERT, "alerts-knowledge-replication-lag", "criteria.allOf.0.threshold", 3600, anchor=server("knowledge"))),
+    Case("CTY-DEP-001", "prod", "100 GiB storage", edit(SERVER, "knowledge", "storage.storageSizeGB", 100)),
+    Case("CTY-DEP-002", "prod", "HA on Burstable", edit(SERVER, "knowledge", "sku.tier", "Burstable")),
+    Case("CTY-DEP-003", "prod", "geo-backup key in the home region", _geo_key_in_home_region),
+    Case("CTY-DEP-004", "prod", "backup vault in the peer region", edit(BACKUP_VAULT, "", "location", "australiasoutheast", anchor=of(BACKUP_INSTANCE, "backup-vault-knowledge"))),
+    Case("CTY-DEP-005", "dr", "HA on a replica", edit(SERVER, "knowledge", "highAvailability.mode", "SameZone")),
+    Case("CTY-DEP-006", "dr", "GZRS where there are no zones", edit(STORAGE, "", "sku.name", "Standard_GZRS")),
+    Case("CTY-DEP-007", "prod", "AzureDiagnostics exported", edit(DATA_EXPORT, "", "tableNames", ["AzureActivity", "AzureDiagnostics"])),
+]
+
+# The recorded degradation is advisory: it fires on the promoted standby, not on a mutation.
+ADVISORY_CASES = {"CTY-RES-900": ("dr-promoted", "promoted replica without geo-backup or HA")}
+
+
+def mutated(base: Rendering, case: Case) -> tuple[Rendering, str]:
+    rendering = copy.deepcopy(base)
+    urn = case.mutate(rendering)
+    return rendering, urn

@@ -1,0 +1,89 @@
+"""The rule registry: metadata meta-tests, and for every rule a passing and a violating fixture."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from gate.analyzer import load_pack_config
+from gate.neutral import as_stack
+from policies.rules import REGISTRY, evaluate
+from policies.rules.registry import FRAMEWORKS
+
+from conftest import render_variant
+from policy_cases import ADVISORY_CASES, CASES, mutated
+
+MANDATORY_CONCERNS = {"retention", "encryption", "tagging", "resilience"}
+
+
+@pytest.fixture(scope="session")
+def bases(prod, dr, promoted_dr):
+    return {"prod": prod, "dr": dr, "dr-promoted": promoted_dr}
+
+
+def violations(rendering, stack_config: str):
+    return evaluate(as_stack(rendering), load_pack_config(stack_config))
+
+
+def test_rule_ids_are_stable_and_unique():
+    assert len(REGISTRY) >= 40
+    for rule_id, rule in REGISTRY.items():
+        assert re.fullmatch(r"CTY-(RET|ENC|TAG|RES|OBS|ACC|CON|DEP)-\d{3}", rule_id)
+        assert rule.rule_id == rule_id
+        assert rule_id.split("-")[1] == {"retention": "RET", "encryption": "ENC", "tagging": "TAG",
+                                         "resilience": "RES", "observability": "OBS", "access": "ACC",
+                                         "continuity": "CON", "deployability": "DEP"}[rule.concern]
+
+
+@pytest.mark.parametrize("rule_id", sorted(REGISTRY))
+def test_rule_metadata_is_complete(rule_id):
+    rule = REGISTRY[rule_id]
+    assert re.fullmatch(r"[A-Z].{20,}[A-Za-z0-9)]\.", rule.description), "one full sentence"
+    assert rule.description.count(". ") == 0, "one sentence only"
+    assert rule.title and rule.remediation.strip()
+    assert rule.severity in ("low", "medium", "high", "critical")
+    assert rule.enforcement in ("mandatory", "advisory")
+    assert rule.controls and set(rule.controls) <= set(FRAMEWORKS)
+    assert all(ids for ids in rule.controls.values())
+    for name, schema in rule.config.items():
+        assert "default" in schema and "type" in schema, name
+    if rule.concern in MANDATORY_CONCERNS and rule_id != "CTY-RES-900":
+        assert rule.enforcement == "mandatory"
+
+
+def test_every_rule_has_a_violating_fixture():
+    covered = {case.rule_id for case in CASES} | set(ADVISORY_CASES)
+    assert covered == set(REGISTRY)
+
+
+def test_shipped_stacks_pass_every_rule(prod, dr):
+    assert violations(prod, "prod") == []
+    assert violations(dr, "dr") == []
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{c.rule_id}:{c.what}" for c in CASES])
+def test_rule_passes_the_real_stack_and_catches_its_violation(case, bases):
+    base = bases[case.stack]
+    config = case.stack.split("-")[0]
+    assert not [v for v in violations(base, config) if v[0].rule_id == case.rule_id]
+    weakened, urn = mutated(base, case)
+    caught = [(rule.rule_id, found_urn) for rule, found_urn, _ in violations(weakened, config)]
+    assert (case.rule_id, urn) in caught, caught
+
+
+def test_promotion_is_reported_as_recorded_degradation_not_a_failure(promoted_dr, prod):
+    found = violations(promoted_dr, "dr")
+    assert {rule.rule_id for rule, _, _ in found} == {"CTY-RES-900"}
+    assert all(rule.enforcement == "advisory" for rule, _, _ in found)
+    messages = [message for _, _, message in found]
+    assert any("no geo-redundant backup" in m for m in messages)
+    assert any("no high availability yet" in m for m in messages)
+    assert not [v for v in violations(prod, "prod") if v[0].rule_id == "CTY-RES-900"]
+
+
+def test_degradation_clears_when_ha_returns(prod):
+    with_ha = render_variant("dr", {"continuity:role": "primary", "continuity:promotion": {"highAvailability": True}},
+                             peer=prod)
+    messages = [m for rule, _, m in violations(with_ha, "dr") if rule.rule_id == "CTY-RES-900"]
+    assert messages and not any("high availability" in m for m in messages)
