@@ -86,8 +86,10 @@ class PolicyPackProcess:
         )
         port = self.process.stdout.readline().strip()
         if not port.isdigit():
+            self.process.wait(timeout=30)
+            reason = self.process.stderr.read().strip()
             self.close()
-            raise PolicyPackError(f"the policy pack did not start: {self.process.stderr.read().strip()[-4000:]}")
+            raise PolicyPackError(f"the policy pack did not start:\n{reason[-4000:]}")
         self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
         self.stub = analyzer_pb2_grpc.AnalyzerStub(self.channel)
 

@@ -9,7 +9,7 @@ from typing import Optional
 
 from policies.rules.continuity import Assessment, assess
 from policies.rules.registry import REGISTRY
-from policies.waivers import WAIVERS_FILE, Waiver, load_waivers, unmatched, waiver_for
+from policies.waivers import Waiver, WaiverError, load_waivers, unmatched, waiver_for
 
 from .analyzer import PolicyInfo, PolicyPackProcess, load_pack_config
 from .findings import Finding, RuleInfo
@@ -134,9 +134,9 @@ def apply_waivers(findings: list[Finding], rules: dict[str, RuleInfo], stacks: l
     from .findings import Waiver as ReportedWaiver
 
     try:
-        waivers = load_waivers(WAIVERS_FILE, known_rules=rules, today=today)
-    except Exception as error:  # WaiverError carries file:line problems
-        raise GateConfigError(getattr(error, "problems", [str(error)])) from None
+        waivers = load_waivers(known_rules=rules, today=today)
+    except WaiverError as error:
+        raise GateConfigError(error.problems) from None
     used: set[Waiver] = set()
     result = []
     for finding in findings:

@@ -8,6 +8,7 @@ unknown rule, or matches nothing is an error: stale exceptions do not accumulate
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional
@@ -15,6 +16,8 @@ from typing import Iterable, Optional
 import yaml
 
 WAIVERS_FILE = Path(__file__).resolve().parent / "waivers.yaml"
+# Another list can be named for a run (tests, a fork's own reviewed list); gate and pack both read it.
+WAIVERS_FILE_ENV = "CONTINUITY_WAIVERS_FILE"
 FIELDS = ("rule", "stack", "resource", "reason", "owner", "expires")
 
 
@@ -43,14 +46,24 @@ def _lines(text: str) -> list[int]:
     return [n for n, line in enumerate(text.splitlines(), 1) if line.startswith("- ")]
 
 
-def load_waivers(path: Path = WAIVERS_FILE, *, known_rules: Iterable[str], today: Optional[dt.date] = None) -> list[Waiver]:
+def waivers_path() -> Path:
+    return Path(os.environ.get(WAIVERS_FILE_ENV) or WAIVERS_FILE)
+
+
+def load_waivers(path: Optional[Path] = None, *, known_rules: Iterable[str], today: Optional[dt.date] = None) -> list[Waiver]:
     """Parse and check the waiver file; raises WaiverError naming file, line and field."""
+    path = path or waivers_path()
     today = today or dt.date.today()
     known = set(known_rules)
     if not path.exists():
         return []
     text = path.read_text()
-    entries = yaml.safe_load(text) or []
+    try:
+        entries = yaml.safe_load(text) or []
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise WaiverError([f"{path.name}:{mark.line + 1 if mark else '?'}: not valid YAML: "
+                           f"{getattr(exc, 'problem', exc)}"]) from None
     if not isinstance(entries, list):
         raise WaiverError([f"{path.name}: expected a list of waivers"])
     lines = _lines(text) + [0] * len(entries)
@@ -92,5 +105,5 @@ def waiver_for(waivers: Iterable[Waiver], rule_id: str, stack: str, urn: str) ->
 def unmatched(waivers: Iterable[Waiver], used: set[Waiver], stacks: Iterable[str]) -> list[str]:
     """Waivers for the analysed stacks that matched no finding: errors, so they get removed."""
     analysed = set(stacks)
-    return [f"{WAIVERS_FILE.name}:{w.line}: waiver of {w.rule} on {w.stack}/{w.resource} matches no finding; remove it"
+    return [f"{waivers_path().name}:{w.line}: waiver of {w.rule} on {w.stack}/{w.resource} matches no finding; remove it"
             for w in waivers if w.stack in analysed and w not in used]
