@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
+from policies.waivers import Waiver
+
 SEVERITIES = ("low", "medium", "high", "critical")
 ENFORCEMENTS = ("advisory", "mandatory", "disabled")
 
@@ -22,15 +24,6 @@ class RuleInfo:
     # Control framework -> control ids, e.g. {"CIS Microsoft Azure Foundations": ["5.1.4"], ...}
     controls: dict[str, list[str]] = field(default_factory=dict)
     help_uri: Optional[str] = None
-
-
-@dataclass(frozen=True)
-class Waiver:
-    rule_id: str
-    resource: str
-    reason: str
-    owner: str
-    expires: str  # ISO date
 
 
 @dataclass(frozen=True)

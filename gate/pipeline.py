@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,8 +132,6 @@ def analyze(renderings: list[Rendering], configs: dict[str, dict], pack: PolicyP
 
 def apply_waivers(findings: list[Finding], rules: dict[str, RuleInfo], stacks: list[str],
                   today: Optional[dt.date]) -> list[Finding]:
-    from .findings import Waiver as ReportedWaiver
-
     try:
         waivers = load_waivers(known_rules=rules, today=today)
     except WaiverError as error:
@@ -143,8 +142,7 @@ def apply_waivers(findings: list[Finding], rules: dict[str, RuleInfo], stacks: l
         waiver = waiver_for(waivers, finding.rule_id, finding.stack, finding.urn)
         if waiver:
             used.add(waiver)
-            finding = Finding(**{**finding.__dict__, "waiver": ReportedWaiver(
-                waiver.rule, waiver.resource, waiver.reason, waiver.owner, waiver.expires.isoformat())})
+            finding = dataclasses.replace(finding, waiver=waiver)
         result.append(finding)
     stale = unmatched(waivers, used, stacks)
     if stale:

@@ -28,7 +28,7 @@ def copy_stack_files(tmp_path: Path, edit_prod=None) -> Path:
 
 
 def test_plan_lists_both_stacks_with_the_settings_that_matter():
-    result = run_gate()
+    result = run_gate("--plan")
     assert result.returncode == 0, result.stderr
     assert "Stack prod: region australiaeast, role primary" in result.stdout
     assert "Stack dr: region australiasoutheast, role standby (servers created as replica)" in result.stdout
@@ -36,7 +36,7 @@ def test_plan_lists_both_stacks_with_the_settings_that_matter():
 
 
 def test_json_plan_is_complete_and_carries_no_secret(prod):
-    result = run_gate("--json")
+    result = run_gate("--plan", "--json", "-")
     assert result.returncode == 0, result.stderr
     plan = json.loads(result.stdout)
     assert [s["stack"] for s in plan["stacks"]] == ["prod", "dr"]
@@ -51,7 +51,7 @@ def test_bad_config_exits_2_naming_file_and_key_paths(tmp_path):
         config["continuity:databases"]["knowledge"]["rpo"] = "15"
         config["continuity:logs"]["retention"] = "30d"
 
-    result = run_gate("--project-dir", str(copy_stack_files(tmp_path, break_prod)))
+    result = run_gate("--project-dir", str(copy_stack_files(tmp_path, break_prod)), "--no-checkov")
     assert result.returncode == 2
     assert "Pulumi.prod.yaml: continuity:databases.knowledge.rpo: '15' is not a duration" in result.stderr
     assert "Pulumi.prod.yaml: continuity:logs.retention: must be at least 90d" in result.stderr
@@ -59,13 +59,40 @@ def test_bad_config_exits_2_naming_file_and_key_paths(tmp_path):
 
 
 def test_unknown_stack_exits_2(tmp_path):
-    result = run_gate("--project-dir", str(copy_stack_files(tmp_path)), "--stack", "staging")
+    result = run_gate("--project-dir", str(copy_stack_files(tmp_path)), "--stack", "staging", "--no-checkov")
     assert result.returncode == 2
     assert "Pulumi.staging.yaml: no such stack file" in result.stderr
 
 
-def test_bad_usage_exits_2():
-    assert run_gate("--frobnicate").returncode == 2
+def test_bad_usage_exits_2_with_the_reason():
+    result = run_gate("--frobnicate")
+    assert result.returncode == 2 and "unrecognized arguments: --frobnicate" in result.stderr
+
+
+def test_gate_passes_the_shipped_stacks_and_writes_every_report(tmp_path):
+    result = run_gate("--no-checkov", "--sarif", str(tmp_path / "g.sarif"), "--junit", str(tmp_path / "g.xml"),
+                      "--markdown", str(tmp_path / "g.md"), "--json", str(tmp_path / "g.json"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "PASS: 0 blocking findings" in result.stdout
+    assert json.loads((tmp_path / "g.json").read_text())["summary"]["exitCode"] == 0
+    assert json.loads((tmp_path / "g.sarif").read_text())["version"] == "2.1.0"
+    assert "**PASS**" in (tmp_path / "g.md").read_text()
+    assert "<testsuites" in (tmp_path / "g.xml").read_text()
+
+
+def test_gate_exits_1_naming_rule_and_resource_when_a_stack_is_weakened(tmp_path):
+    """End to end from a stack file: HA off on the knowledge base fails CTY-RES-002."""
+    def weaken(config):
+        config["continuity:databases"]["knowledge"]["highAvailability"] = False
+
+    project = copy_stack_files(tmp_path, weaken)
+    for name in ("__main__.py", "components", "policies"):
+        source = PROJECT_DIR / name
+        (project / name).symlink_to(source, target_is_directory=source.is_dir())
+    result = run_gate("--project-dir", str(project), "--no-checkov")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "CTY-RES-002" in result.stdout and "prod/knowledge-g1" in result.stdout
+    assert "FAIL: 1 blocking finding" in result.stdout
 
 
 def test_program_itself_refuses_bad_config_before_declaring_anything():

@@ -1,0 +1,549 @@
+"""Reports of a gate result: console text, JSON, SARIF 2.1.0, JUnit XML and a Markdown PR summary.
+
+Every function takes a `GateResult` and returns the report; only `write_reports` touches files.
+No report shows resource inputs or outputs, and every value the renderings mark as secret is
+replaced by "[secret]" wherever it would otherwise appear (a finding message that quotes one, say).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any, Iterable, Optional
+
+from policies.rules.continuity import Assessment
+from policies.rules.registry import FRAMEWORKS
+
+from .findings import Finding, RuleInfo
+from .pipeline import GateResult
+from .render import REDACTED, Rendering, is_secret, reveal
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+SARIF_VERSION = "2.1.0"
+# Source of a rule/finding -> the SARIF tool (one run each).
+TOOLS = {"policy": "continuity-policy-pack", "checkov": "checkov"}
+TOOL_URIS = {"checkov": "https://www.checkov.io/"}
+SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+# GitHub code scanning ranks alerts by a CVSS-like `security-severity`.
+SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0"}
+SRCROOT = "%SRCROOT%"
+
+
+# --- shared helpers ---------------------------------------------------------------------------
+
+def duration(seconds: Optional[int]) -> str:
+    """15min, 1h, 30s; "none" when there is no figure."""
+    if seconds is None:
+        return "none"
+    if seconds and seconds % 3600 == 0:
+        return f"{seconds // 3600}h"
+    if seconds and seconds % 60 == 0:
+        return f"{seconds // 60}min"
+    return f"{seconds}s"
+
+
+def _secret_values(result: GateResult) -> list[str]:
+    """Every string the renderings mark as secret (resource inputs, outputs, stack outputs)."""
+    found: set[str] = set()
+
+    def leaves(value: Any) -> None:
+        if isinstance(value, dict):
+            for v in value.values():
+                leaves(v)
+        elif isinstance(value, list):
+            for v in value:
+                leaves(v)
+        elif isinstance(value, str) and len(value) >= 4:
+            found.add(value)
+
+    def walk(value: Any) -> None:
+        if is_secret(value):
+            leaves(reveal(value))
+        elif isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+
+    for rendering in result.renderings:
+        walk(rendering.outputs)
+        for resource in rendering.resources:
+            walk(resource.inputs)
+            walk(resource.outputs)
+    return sorted(found, key=len, reverse=True)  # longest first: no partial replacement leftovers
+
+
+class _Scrubber:
+    def __init__(self, result: GateResult):
+        self.secrets = _secret_values(result)
+
+    def __call__(self, value: Any) -> Any:
+        if isinstance(value, str):
+            for secret in self.secrets:
+                if secret in value:
+                    value = value.replace(secret, REDACTED)
+            return value
+        if isinstance(value, dict):
+            return {self(k): self(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self(v) for v in value]
+        return value
+
+
+def _safe(result: GateResult) -> tuple[GateResult, _Scrubber]:
+    """The result with secrets scrubbed from every finding (before any escaping hides them)."""
+    scrub = _Scrubber(result)
+    if not scrub.secrets:
+        return result, scrub
+
+    def clean(finding: Finding) -> Finding:
+        waiver = finding.waiver
+        if waiver is not None:
+            waiver = dataclasses.replace(waiver, **{k: scrub(v) for k, v in vars(waiver).items()})
+        fields = {k: scrub(v) for k, v in vars(finding).items() if k != "waiver"}
+        return dataclasses.replace(finding, **fields, waiver=waiver)
+
+    return dataclasses.replace(result, findings=[clean(f) for f in result.findings]), scrub
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _logical_name(finding: Finding) -> str:
+    return finding.resource_name or (finding.urn.rsplit("::", 1)[-1] if finding.urn else "")
+
+
+def _stack_names(result: GateResult) -> list[str]:
+    names = [r.stack for r in result.renderings]
+    for stack in list(result.continuity) + [f.stack for f in result.findings]:
+        if stack not in names:
+            names.append(stack)
+    return names
+
+
+def _rendering(result: GateResult, stack: str) -> Optional[Rendering]:
+    return next((r for r in result.renderings if r.stack == stack), None)
+
+
+def _value(enum_or_str: Any) -> Optional[str]:
+    return None if enum_or_str is None else str(getattr(enum_or_str, "value", enum_or_str))
+
+
+def _stack_facts(result: GateResult, stack: str) -> dict[str, Any]:
+    rendering = _rendering(result, stack)
+    settings = rendering.settings if rendering else None
+    return {
+        "name": stack,
+        "region": getattr(settings, "region", None),
+        "role": _value(getattr(settings, "role", None)),
+        "origin": _value(getattr(settings, "origin", None)),
+        "resourceCount": len(rendering.resources) if rendering else 0,
+    }
+
+
+def _kind(finding: Finding) -> str:
+    """blocking | waived | advisory."""
+    if finding.waiver is not None:
+        return "waived"
+    return "blocking" if finding.blocks else "advisory"
+
+
+def _counts(result: GateResult) -> dict[str, int]:
+    kinds = [_kind(f) for f in result.findings]
+    return {k: kinds.count(k) for k in ("blocking", "advisory", "waived")}
+
+
+def _sorted(findings: Iterable[Finding]) -> list[Finding]:
+    return sorted(findings, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.rule_id, f.urn, f.message))
+
+
+def _status(a: Assessment) -> str:
+    return "OK" if a.meets_rto and a.meets_rpo else "MISSED"
+
+
+def _evaluated_rules(result: GateResult) -> list[str]:
+    """Rule ids the gate evaluated (disabled ones were not), plus any a finding names."""
+    ids = [rid for rid, info in result.rules.items() if info.enforcement != "disabled"]
+    for finding in result.findings:
+        if finding.rule_id not in ids:
+            ids.append(finding.rule_id)
+    return sorted(ids)
+
+
+def _rule_info(result: GateResult, rule_id: str, finding: Optional[Finding] = None) -> RuleInfo:
+    if rule_id in result.rules:
+        return result.rules[rule_id]
+    # A finding whose rule the result does not describe: describe it from the finding.
+    return RuleInfo(
+        rule_id=rule_id, source=finding.source if finding else "policy", title=rule_id,
+        description=finding.message if finding else rule_id, remediation="",
+        severity=finding.severity if finding else "medium",
+        enforcement=finding.enforcement if finding else "mandatory", concern="",
+    )
+
+
+def _control_key(control: str) -> list[Any]:
+    """Natural order: A.5.9 before A.5.12, CC6.1 before CC6.6."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", control)]
+
+
+def _controls_list(info: RuleInfo) -> list[str]:
+    return [f"{framework}:{control}" for framework, ids in info.controls.items() for control in ids]
+
+
+def _verdict(result: GateResult) -> str:
+    counts = _counts(result)
+    if counts["blocking"]:
+        return (f"FAIL: {counts['blocking']} blocking finding{'s' if counts['blocking'] != 1 else ''} "
+                f"({counts['advisory']} advisory, {counts['waived']} waived); exit code {result.exit_code}")
+    return (f"PASS: 0 blocking findings ({counts['advisory']} advisory, {counts['waived']} waived); "
+            f"exit code {result.exit_code}")
+
+
+def _waiver_text(finding: Finding) -> str:
+    w = finding.waiver
+    return f"waived by {w.owner} until {w.expires}: {_one_line(w.reason)}" if w else ""
+
+
+# --- 1. console ---------------------------------------------------------------------------------
+
+def console(result: GateResult) -> str:
+    """A readable report: per stack its findings by enforcement and its continuity, then the verdict.
+
+    Each finding is one line starting with its rule id, so `grep CTY-RES-001` finds it whole.
+    """
+    result, scrub = _safe(result)
+    lines: list[str] = []
+
+    def finding_line(f: Finding) -> str:
+        line = (f"{f.rule_id} [{f.severity}] {f.stack}/{_logical_name(f)} ({f.resource_type or 'unknown type'}): "
+                f"{_one_line(f.message)}")
+        if f.waiver:
+            line += f" -- {_waiver_text(f)}"
+        return "    " + line
+
+    for stack in _stack_names(result):
+        facts = _stack_facts(result, stack)
+        lines.append(f"== stack {stack}: region {facts['region'] or '?'}, role {facts['role'] or '?'}, "
+                     f"origin {facts['origin'] or '?'}, {facts['resourceCount']} resources")
+        findings = [f for f in result.findings if f.stack == stack]
+        groups = [
+            ("Blocking (mandatory)", [f for f in findings if _kind(f) == "blocking"]),
+            ("Waived", [f for f in findings if _kind(f) == "waived"]),
+            ("Advisory", [f for f in findings if _kind(f) == "advisory"]),
+        ]
+        if not findings:
+            lines.append("  Findings: none")
+        for title, group in groups:
+            if group:
+                lines.append(f"  {title}: {len(group)}")
+                lines.extend(finding_line(f) for f in _sorted(group))
+        assessments = result.continuity.get(stack, [])
+        if assessments:
+            lines.append("  Continuity (regional loss):")
+            width = max(len(a.database) for a in assessments)
+            for a in assessments:
+                lines.append(
+                    f"    {a.database:<{width}}  RTO target {duration(a.target_rto)} vs {duration(a.achievable_rto)}"
+                    f"  RPO target {duration(a.target_rpo)} vs {duration(a.achievable_rpo)}"
+                    f"  via {a.mechanism}  {_status(a)}")
+        lines.append("")
+    lines.append(_verdict(result))
+    return scrub("\n".join(lines)) + "\n"
+
+
+# --- 2. JSON ------------------------------------------------------------------------------------
+
+def _rule_json(info: RuleInfo) -> dict[str, Any]:
+    return {
+        "id": info.rule_id, "source": info.source, "title": info.title, "description": info.description,
+        "remediation": info.remediation, "severity": info.severity, "enforcement": info.enforcement,
+        "concern": info.concern, "controls": {k: list(v) for k, v in info.controls.items()},
+        "helpUri": info.help_uri,
+    }
+
+
+def _finding_json(f: Finding) -> dict[str, Any]:
+    return {
+        "ruleId": f.rule_id, "source": f.source, "stack": f.stack, "urn": f.urn,
+        "resourceType": f.resource_type, "resourceName": f.resource_name, "message": f.message,
+        "severity": f.severity, "enforcement": f.enforcement, "status": _kind(f), "blocks": f.blocks,
+        "waiver": None if f.waiver is None else {
+            "ruleId": f.waiver.rule, "stack": f.waiver.stack, "resource": f.waiver.resource,
+            "reason": f.waiver.reason, "owner": f.waiver.owner, "expires": f.waiver.expires.isoformat(),
+        },
+    }
+
+
+def _continuity_rows(result: GateResult) -> list[dict[str, Any]]:
+    return [
+        {"stack": stack, "urn": a.urn, "database": a.database, "mechanism": a.mechanism,
+         "targetRto": a.target_rto, "targetRpo": a.target_rpo,
+         "achievableRto": a.achievable_rto, "achievableRpo": a.achievable_rpo,
+         "meetsRto": a.meets_rto, "meetsRpo": a.meets_rpo, "status": _status(a)}
+        for stack in _stack_names(result) for a in result.continuity.get(stack, [])
+    ]
+
+
+def to_json(result: GateResult) -> dict:
+    """Everything in the result, machine-readable and `json.dumps`-able (durations in seconds)."""
+    result, scrub = _safe(result)
+    counts = _counts(result)
+    report = {
+        "stacks": [_stack_facts(result, stack) for stack in _stack_names(result)],
+        "rules": [_rule_json(result.rules[rid]) for rid in sorted(result.rules)],
+        "findings": [_finding_json(f) for f in result.findings],
+        "continuity": _continuity_rows(result),
+        "summary": {**counts, "total": len(result.findings), "exitCode": result.exit_code,
+                    "passed": result.exit_code == 0, "checkovRan": result.checkov_ran},
+    }
+    return scrub(report)
+
+
+# --- 3. SARIF -----------------------------------------------------------------------------------
+
+def _sarif_name(title: str) -> str:
+    words = re.findall(r"[A-Za-z0-9]+", title)
+    return "".join(w[:1].upper() + w[1:] for w in words) or "Rule"
+
+
+def _sarif_rule(info: RuleInfo) -> dict[str, Any]:
+    level = {"mandatory": "error", "advisory": "warning"}.get(info.enforcement, "none")
+    descriptor: dict[str, Any] = {
+        "id": info.rule_id,
+        "name": _sarif_name(info.title),
+        "shortDescription": {"text": info.title or info.rule_id},
+        "fullDescription": {"text": info.description or info.title or info.rule_id},
+        "help": {"text": info.remediation or info.description or info.rule_id,
+                 "markdown": f"**Remediation:** {info.remediation or info.description or info.rule_id}"},
+        "defaultConfiguration": {"level": level, "enabled": info.enforcement != "disabled"},
+        "properties": {
+            "severity": info.severity,
+            "enforcement": info.enforcement,
+            "concern": info.concern,
+            "controls": _controls_list(info),
+            "tags": [t for t in dict.fromkeys([info.source, info.concern, *info.controls]) if t],
+            "security-severity": SECURITY_SEVERITY.get(info.severity, "5.5"),
+        },
+    }
+    if info.help_uri:
+        descriptor["helpUri"] = info.help_uri
+    return descriptor
+
+
+def _sarif_level(f: Finding) -> str:
+    return {"blocking": "error", "advisory": "warning", "waived": "note"}[_kind(f)]
+
+
+def _sarif_result(f: Finding, index: int) -> dict[str, Any]:
+    name = _logical_name(f)
+    fqn = f.urn or f"{f.stack}::{f.resource_type}::{name}"
+    where = f"{name} ({f.resource_type})" if f.resource_type else name
+    sarif: dict[str, Any] = {
+        "ruleId": f.rule_id,
+        "ruleIndex": index,
+        "level": _sarif_level(f),
+        "message": {"text": f"{f.stack}/{where}: {f.message}"},
+        "locations": [{
+            "physicalLocation": {
+                "artifactLocation": {"uri": f"Pulumi.{f.stack}.yaml", "uriBaseId": SRCROOT},
+                "region": {"startLine": 1},
+            },
+            "logicalLocations": [{"fullyQualifiedName": fqn, "name": name or fqn, "kind": "resource"}],
+        }],
+        "partialFingerprints": {
+            "continuityFinding/v1": hashlib.sha256(
+                "\0".join((f.rule_id, f.stack, fqn, f.message)).encode()).hexdigest(),
+        },
+        "properties": {"stack": f.stack, "urn": f.urn, "resourceType": f.resource_type,
+                       "severity": f.severity, "enforcement": f.enforcement},
+    }
+    if f.waiver is not None:
+        sarif["suppressions"] = [{"kind": "external", "status": "accepted", "justification": f.waiver.reason}]
+        sarif["properties"].update(owner=f.waiver.owner, expires=f.waiver.expires.isoformat())
+    return sarif
+
+
+def to_sarif(result: GateResult) -> dict:
+    """SARIF 2.1.0, one run per tool (the policy pack, checkov), ready for GitHub code scanning."""
+    result, scrub = _safe(result)
+    sources = list(dict.fromkeys(
+        [info.source for info in result.rules.values()] + [f.source for f in result.findings]
+        + (["checkov"] if result.checkov_ran else [])))
+    sources.sort(key=lambda s: (list(TOOLS).index(s) if s in TOOLS else len(TOOLS), s))
+    runs = []
+    for source in sources:
+        infos = {rid: info for rid, info in sorted(result.rules.items()) if info.source == source}
+        findings = [f for f in result.findings if f.source == source]
+        for f in findings:
+            if f.rule_id not in infos:
+                infos[f.rule_id] = _rule_info(result, f.rule_id, f)
+        index = {rid: i for i, rid in enumerate(infos)}
+        driver: dict[str, Any] = {"name": TOOLS.get(source, source), "rules": [_sarif_rule(i) for i in infos.values()]}
+        if source in TOOL_URIS:
+            driver["informationUri"] = TOOL_URIS[source]
+        runs.append({
+            "tool": {"driver": driver},
+            "invocations": [{"executionSuccessful": True}],
+            "columnKind": "unicodeCodePoints",
+            "results": [_sarif_result(f, index[f.rule_id]) for f in findings],
+        })
+    return scrub({"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": runs})
+
+
+# --- 4. JUnit -----------------------------------------------------------------------------------
+
+def to_junit(result: GateResult) -> str:
+    """JUnit XML: a testsuite per stack, a testcase per evaluated rule in it.
+
+    A testcase fails on blocking findings, is skipped when every finding is waived (failure wins
+    over waivers), and carries advisory (and, when failing, waived) findings in <system-out>.
+    """
+    result, scrub = _safe(result)
+    root = ET.Element("testsuites", name="continuity-gate")
+    totals = {"tests": 0, "failures": 0, "skipped": 0}
+    rule_ids = _evaluated_rules(result)
+
+    def describe(f: Finding) -> str:
+        return f"{_logical_name(f)} ({f.resource_type or 'unknown type'}) {f.urn}: {_one_line(f.message)}"
+
+    for stack in _stack_names(result):
+        facts = _stack_facts(result, stack)
+        suite = ET.SubElement(root, "testsuite", name=stack)
+        properties = ET.SubElement(suite, "properties")
+        for key in ("region", "role", "origin", "resourceCount"):
+            ET.SubElement(properties, "property", name=key, value=str(facts[key]))
+        counts = {"tests": 0, "failures": 0, "skipped": 0}
+        for rule_id in rule_ids:
+            findings = [f for f in result.findings if f.stack == stack and f.rule_id == rule_id]
+            info = _rule_info(result, rule_id, findings[0] if findings else None)
+            case = ET.SubElement(suite, "testcase", classname=f"{stack}.{info.concern or info.source}",
+                                 name=f"{rule_id} {info.title}")
+            blocking = [f for f in findings if _kind(f) == "blocking"]
+            waived = [f for f in findings if _kind(f) == "waived"]
+            advisory = [f for f in findings if _kind(f) == "advisory"]
+            counts["tests"] += 1
+            out: list[str] = []
+            if blocking:
+                counts["failures"] += 1
+                failure = ET.SubElement(case, "failure", type=f"{info.severity}/mandatory",
+                                        message=scrub("; ".join(_one_line(f.message) for f in blocking)))
+                failure.text = scrub("\n".join(describe(f) for f in blocking))
+                out += [f"waived: {describe(f)} -- {_waiver_text(f)}" for f in waived]
+            elif waived:
+                counts["skipped"] += 1
+                ET.SubElement(case, "skipped", message=scrub("; ".join(_waiver_text(f) for f in waived)))
+            out += [f"advisory: {describe(f)}" for f in advisory]
+            if out:
+                ET.SubElement(case, "system-out").text = scrub("\n".join(out))
+        suite.set("tests", str(counts["tests"]))
+        suite.set("failures", str(counts["failures"]))
+        suite.set("errors", "0")
+        suite.set("skipped", str(counts["skipped"]))
+        for key in totals:
+            totals[key] += counts[key]
+    for key, value in totals.items():
+        root.set(key, str(value))
+    root.set("errors", "0")
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+# --- 5. Markdown --------------------------------------------------------------------------------
+
+def _cell(text: Any) -> str:
+    return _one_line(str(text)).replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _controls_coverage(result: GateResult) -> list[tuple[str, str, list[str], str]]:
+    """(framework, control, rule ids, pass|fail|not evaluated) for every control a rule maps to."""
+    failing = {f.rule_id for f in result.blocking}
+    mapped: dict[tuple[str, str], list[str]] = {}
+    for rid in sorted(result.rules):
+        for framework, ids in result.rules[rid].controls.items():
+            for control in ids:
+                mapped.setdefault((framework, control), []).append(rid)
+    order = {framework: i for i, framework in enumerate(FRAMEWORKS)}
+    rows = []
+    for (framework, control), rids in sorted(
+            mapped.items(), key=lambda kv: (order.get(kv[0][0], len(order)), kv[0][0], _control_key(kv[0][1]))):
+        active = [rid for rid in rids if result.rules[rid].enforcement != "disabled"]
+        status = "not evaluated" if not active else "fail" if failing & set(active) else "pass"
+        rows.append((framework, control, rids, status))
+    return rows
+
+
+def to_markdown(result: GateResult) -> str:
+    """A pull-request summary: verdict, blocking findings, continuity matrix, controls coverage."""
+    result, scrub = _safe(result)
+    counts = _counts(result)
+    out: list[str] = ["## Continuity gate", ""]
+    if counts["blocking"]:
+        out.append(f"**FAIL**: {counts['blocking']} blocking finding{'s' if counts['blocking'] != 1 else ''}, "
+                   f"{counts['advisory']} advisory, {counts['waived']} waived (exit code {result.exit_code})")
+    else:
+        out.append(f"**PASS**: 0 blocking findings, {counts['advisory']} advisory, {counts['waived']} waived "
+                   f"(exit code {result.exit_code})")
+    stacks = ", ".join(
+        f"`{s['name']}` ({s['region']}, {s['role']})" for s in (_stack_facts(result, n) for n in _stack_names(result)))
+    out += ["", f"Stacks: {stacks}", ""]
+
+    if counts["blocking"]:
+        out += ["### Blocking findings", "", "| Rule | Stack | Resource | Message |", "| --- | --- | --- | --- |"]
+        for f in _sorted(result.blocking):
+            resource = f"`{_cell(_logical_name(f))}` ({_cell(f.resource_type)})" if f.resource_type else \
+                f"`{_cell(_logical_name(f))}`"
+            out.append(f"| {f.rule_id} | {f.stack} | {resource} | {_cell(f.message)} |")
+        out.append("")
+
+    waived = [f for f in result.findings if _kind(f) == "waived"]
+    advisory = [f for f in result.findings if _kind(f) == "advisory"]
+    out.append(f"Waived: {len(waived)}, advisory: {len(advisory)}.")
+    if waived or advisory:
+        out += ["", f"<details><summary>{len(waived)} waived, {len(advisory)} advisory</summary>", "",
+                "| Status | Rule | Stack | Resource | Message | Waiver |", "| --- | --- | --- | --- | --- | --- |"]
+        for f in _sorted(waived) + _sorted(advisory):
+            out.append(f"| {_kind(f)} | {f.rule_id} | {f.stack} | `{_cell(_logical_name(f))}` | {_cell(f.message)} "
+                       f"| {_cell(_waiver_text(f)) if f.waiver else ''} |")
+        out += ["", "</details>"]
+    out.append("")
+
+    out += ["### Continuity (regional loss)", "",
+            "| Stack | Database | RTO target | RTO achievable | RPO target | RPO achievable | Mechanism | Status |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for stack in _stack_names(result):
+        for a in result.continuity.get(stack, []):
+            out.append(f"| {stack} | {a.database} | {duration(a.target_rto)} | {duration(a.achievable_rto)} "
+                       f"| {duration(a.target_rpo)} | {duration(a.achievable_rpo)} | {a.mechanism} | {_status(a)} |")
+    out.append("")
+
+    out += ["### Controls coverage", "", "| Framework | Control | Rules | Status |", "| --- | --- | --- | --- |"]
+    for framework, control, rids, status in _controls_coverage(result):
+        out.append(f"| {_cell(framework)} | {_cell(control)} | {', '.join(rids)} | {status} |")
+    out.append("")
+    return scrub("\n".join(out))
+
+
+# --- 6. files -----------------------------------------------------------------------------------
+
+def write_reports(result: GateResult, *, json_path: Optional[Path] = None, sarif_path: Optional[Path] = None,
+                  junit_path: Optional[Path] = None, markdown_path: Optional[Path] = None) -> list[Path]:
+    """Write the chosen reports (creating their folders); returns the paths written."""
+    written = []
+    for path, render in ((json_path, lambda: json.dumps(to_json(result), indent=2) + "\n"),
+                         (sarif_path, lambda: json.dumps(to_sarif(result), indent=2) + "\n"),
+                         (junit_path, lambda: to_junit(result)),
+                         (markdown_path, lambda: to_markdown(result))):
+        if path is None:
+            continue
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(render(), encoding="utf-8")
+        written.append(path)
+    return written
