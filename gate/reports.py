@@ -461,7 +461,7 @@ def _cell(text: Any) -> str:
     return _one_line(str(text)).replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _controls_coverage(result: GateResult) -> list[tuple[str, str, list[str], str]]:
+def controls_coverage(result: GateResult) -> list[tuple[str, str, list[str], str]]:
     """(framework, control, rule ids, pass|fail|not evaluated) for every control a rule maps to."""
     failing = {f.rule_id for f in result.blocking}
     mapped: dict[tuple[str, str], list[str]] = {}
@@ -524,7 +524,7 @@ def to_markdown(result: GateResult) -> str:
     out.append("")
 
     out += ["### Controls coverage", "", "| Framework | Control | Rules | Status |", "| --- | --- | --- | --- |"]
-    for framework, control, rids, status in _controls_coverage(result):
+    for framework, control, rids, status in controls_coverage(result):
         out.append(f"| {_cell(framework)} | {_cell(control)} | {', '.join(rids)} | {status} |")
     out.append("")
     return scrub("\n".join(out))

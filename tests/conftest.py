@@ -44,3 +44,11 @@ def render_variant(stack: str, overrides: dict, peer: Rendering | None = None, s
 def promoted_dr(prod) -> Rendering:
     """The dr stack after a drill or failover set `continuity:role primary`."""
     return render_variant("dr", {"continuity:role": "primary"}, peer=prod)
+
+
+@pytest.fixture(scope="session")
+def gate_result():
+    """One run of the gate (policy pack, no checkov) over the committed stacks."""
+    from gate.pipeline import run_gate
+
+    return run_gate(PROJECT_DIR, ["prod", "dr"], checkov=False)
