@@ -4,32 +4,21 @@ from __future__ import annotations
 
 from gate.render import Rendering, RenderedResource
 
-SERVER = "azure-native:dbforpostgresql:Server"
-CONFIGURATION = "azure-native:dbforpostgresql:Configuration"
+# Type tokens the rules know, plus a few only the tests query.
+from policies.rules.facts import (  # noqa: E402,F401
+    ACTION_GROUP, ACTIVITY_ALERT, BACKUP_INSTANCE, BACKUP_POLICY, BACKUP_VAULT, BLOB_SERVICE, CONFIGURATION,
+    DATA_EXPORT, DIAGNOSTIC, KEY, LOCK, METRIC_ALERT, SERVER, STATEFUL, STORAGE, SUBSCRIPTION_DIAGNOSTIC, TABLE,
+    VAULT, WORKSPACE,
+)
+
 DATABASE = "azure-native:dbforpostgresql:Database"
-VAULT = "azure-native:keyvault:Vault"
-KEY = "azure-native:keyvault:Key"
 SECRET = "azure-native:keyvault:Secret"
 IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
-WORKSPACE = "azure-native:operationalinsights:Workspace"
-TABLE = "azure-native:operationalinsights:Table"
-DATA_EXPORT = "azure-native:operationalinsights:DataExport"
-STORAGE = "azure-native:storage:StorageAccount"
-BLOB_SERVICE = "azure-native:storage:BlobServiceProperties"
-BACKUP_VAULT = "azure-native:dataprotection:BackupVault"
-BACKUP_POLICY = "azure-native:dataprotection:BackupPolicy"
-BACKUP_INSTANCE = "azure-native:dataprotection:BackupInstance"
-DIAGNOSTIC = "azure-native:monitor:DiagnosticSetting"
-SUBSCRIPTION_DIAGNOSTIC = "azure-native:monitor:SubscriptionDiagnosticSetting"
-METRIC_ALERT = "azure-native:monitor:MetricAlert"
-ACTIVITY_ALERT = "azure-native:monitor:ActivityLogAlert"
 QUERY_ALERT = "azure-native:monitor:ScheduledQueryRule"
-ACTION_GROUP = "azure-native:monitor:ActionGroup"
 ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
-LOCK = "azure-native:authorization:ManagementLockByScope"
 RESOURCE_GROUP = "azure-native:resources:ResourceGroup"
 
-STATEFUL_TYPES = (SERVER, VAULT, BACKUP_VAULT, WORKSPACE, STORAGE)
+STATEFUL_TYPES = STATEFUL
 
 
 def servers(rendering: Rendering) -> dict[str, dict]:

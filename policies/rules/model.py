@@ -7,6 +7,7 @@ in a preview of new resources ids are still unknown.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Iterable, Mapping, Optional
 
 
@@ -43,11 +44,24 @@ class Resource:
 class Stack:
     resources: tuple[Resource, ...]
 
+    @cached_property
+    def _by_urn(self) -> dict[str, Resource]:
+        return {r.urn: r for r in self.resources}
+
+    @cached_property
+    def _by_type(self) -> dict[str, list[Resource]]:
+        index: dict[str, list[Resource]] = {}
+        for r in self.resources:
+            index.setdefault(r.type, []).append(r)
+        return index
+
     def of_type(self, *types: str) -> list[Resource]:
+        if len(types) == 1:
+            return list(self._by_type.get(types[0], ()))
         return [r for r in self.resources if r.type in types]
 
     def by_urn(self, urn: str) -> Optional[Resource]:
-        return next((r for r in self.resources if r.urn == urn), None)
+        return self._by_urn.get(urn)
 
     def referenced(self, resource: Resource, prop: str, type_: Optional[str] = None) -> list[Resource]:
         """Resources whose outputs feed `resource`'s input `prop`."""
