@@ -61,8 +61,8 @@ class RegionalKeyVault(pulumi.ComponentResource):
         opts: Optional[pulumi.ResourceOptions] = None,
     ):
         super().__init__("continuity:keyvault:RegionalKeyVault", name, None, opts)
+        self._name = name
         self._resource_group_name = resource_group_name
-        self._vault_name = vault_name
 
         self.vault = keyvault.Vault(
             name,
@@ -149,7 +149,7 @@ class RegionalKeyVault(pulumi.ComponentResource):
     def store_secret(self, name: str, value: pulumi.Input[str]) -> keyvault.Secret:
         """Write a secret (already a Pulumi secret) to this vault."""
         return keyvault.Secret(
-            f"{self._vault_name}-{name}",
+            f"{self._name}-{name}",
             secret_name=name,
             vault_name=self.vault.name,
             resource_group_name=self._resource_group_name,

@@ -18,6 +18,7 @@ from pathlib import Path
 from components.settings import SettingsError
 
 from .analyzer import PolicyPackError
+from .checkov import CheckovError
 from .pipeline import GateConfigError, run_gate
 from .plan import plan_json, plan_text
 from .render import RenderError, render_stacks
@@ -48,6 +49,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="stack to check (repeatable; default: prod and dr)")
     parser.add_argument("--plan", action="store_true", help="only render and print the plans (no analysis)")
     parser.add_argument("--no-checkov", action="store_true", help="skip checkov (policy pack only)")
+    parser.add_argument("--arm-dir", type=Path, help="where to write the ARM templates (default: build/arm)")
     for name in REPORTS:
         parser.add_argument(f"--{name}", metavar="FILE", help=f"write the {name} report to FILE ('-' for stdout)")
     return parser.parse_args(argv)
@@ -73,8 +75,8 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 print("\n\n".join(plan_text(r) for r in renderings))
             return EXIT_OK
-        result = run_gate(args.project_dir, stacks, checkov=not args.no_checkov)
-    except (SettingsError, StackFileError, RenderError, GateConfigError, PolicyPackError) as error:
+        result = run_gate(args.project_dir, stacks, checkov=not args.no_checkov, arm_dir=args.arm_dir)
+    except (SettingsError, StackFileError, RenderError, GateConfigError, PolicyPackError, CheckovError) as error:
         print(f"gate: {error}", file=sys.stderr)
         return EXIT_USAGE
     to_stdout = [name for name in REPORTS if getattr(args, name) == "-"]

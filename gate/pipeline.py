@@ -13,6 +13,8 @@ from policies.rules.registry import REGISTRY
 from policies.waivers import Waiver, WaiverError, load_waivers, unmatched, waiver_for
 
 from .analyzer import PolicyInfo, PolicyPackProcess, load_pack_config
+from .arm_export import write_templates
+from .checkov import checkov_rules, findings as checkov_findings, scan_templates
 from .findings import Finding, RuleInfo
 from .neutral import as_stack
 from .render import Rendering, render_stacks
@@ -87,7 +89,7 @@ def config_consistency(renderings: list[Rendering], configs: dict[str, dict]) ->
     return problems
 
 
-def run_gate(project_dir: Path, stacks: list[str], *, checkov: bool = False,
+def run_gate(project_dir: Path, stacks: list[str], *, checkov: bool = False, arm_dir: Optional[Path] = None,
              today: Optional[dt.date] = None) -> GateResult:
     renderings = render_stacks(project_dir, stacks)
     configs = {r.stack: load_pack_config(r.stack) for r in renderings}
@@ -100,16 +102,22 @@ def run_gate(project_dir: Path, stacks: list[str], *, checkov: bool = False,
         findings = analyze(renderings, configs, pack, rules)
 
     if checkov:
-        from .checkov_scan import scan  # noqa: PLC0415 - checkov is optional and slow
-
-        checkov_findings, checkov_rules = scan(renderings)
+        checkov_findings, checkov_rules = scan_with_checkov(renderings, arm_dir or project_dir / "build" / "arm")
         findings += checkov_findings
         rules.update(checkov_rules)
 
-    findings = apply_waivers(findings, rules, [r.stack for r in renderings], today)
+    findings = apply_waivers(findings, rules, [r.stack for r in renderings], today, checkov_ran=checkov)
     continuity = {r.stack: assess(as_stack(r), {**REGISTRY["CTY-CON-001"].defaults(), **configs[r.stack].get("CTY-CON-001", {})})
                   for r in renderings}
     return GateResult(renderings, rules, findings, continuity, checkov_ran=checkov)
+
+
+def scan_with_checkov(renderings: list[Rendering], arm_dir: Path) -> tuple[list[Finding], dict[str, RuleInfo]]:
+    """Write each stack's ARM template to `arm_dir` and scan them all in one checkov run."""
+    templates = write_templates(renderings, arm_dir)
+    outcomes = scan_templates(templates.values())
+    found = [finding for stack, path in templates.items() for finding in checkov_findings(outcomes[path], stack)]
+    return found, checkov_rules([o for results in outcomes.values() for o in results])
 
 
 def analyze(renderings: list[Rendering], configs: dict[str, dict], pack: PolicyPackProcess,
@@ -131,9 +139,9 @@ def analyze(renderings: list[Rendering], configs: dict[str, dict], pack: PolicyP
 
 
 def apply_waivers(findings: list[Finding], rules: dict[str, RuleInfo], stacks: list[str],
-                  today: Optional[dt.date]) -> list[Finding]:
+                  today: Optional[dt.date], checkov_ran: bool = False) -> list[Finding]:
     try:
-        waivers = load_waivers(known_rules=rules, today=today)
+        waivers = load_waivers(known_rules=rules, today=today, checkov_ran=checkov_ran)
     except WaiverError as error:
         raise GateConfigError(error.problems) from None
     used: set[Waiver] = set()
@@ -144,7 +152,7 @@ def apply_waivers(findings: list[Finding], rules: dict[str, RuleInfo], stacks: l
             used.add(waiver)
             finding = dataclasses.replace(finding, waiver=waiver)
         result.append(finding)
-    stale = unmatched(waivers, used, stacks)
+    stale = unmatched(waivers, used, stacks, rules_run=rules)
     if stale:
         raise GateConfigError(stale)
     return result

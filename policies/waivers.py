@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional
@@ -19,6 +20,8 @@ WAIVERS_FILE = Path(__file__).resolve().parent / "waivers.yaml"
 # Another list can be named for a run (tests, a fork's own reviewed list); gate and pack both read it.
 WAIVERS_FILE_ENV = "CONTINUITY_WAIVERS_FILE"
 FIELDS = ("rule", "stack", "resource", "reason", "owner", "expires")
+# Waivers of checkov checks share the file; a run without checkov cannot validate them.
+CHECKOV_RULE = re.compile(r"^CKV2?_[A-Z0-9_]+$")
 
 
 class WaiverError(Exception):
@@ -50,8 +53,12 @@ def waivers_path() -> Path:
     return Path(os.environ.get(WAIVERS_FILE_ENV) or WAIVERS_FILE)
 
 
-def load_waivers(path: Optional[Path] = None, *, known_rules: Iterable[str], today: Optional[dt.date] = None) -> list[Waiver]:
-    """Parse and check the waiver file; raises WaiverError naming file, line and field."""
+def load_waivers(path: Optional[Path] = None, *, known_rules: Iterable[str], today: Optional[dt.date] = None,
+                 checkov_ran: bool = False) -> list[Waiver]:
+    """Parse and check the waiver file; raises WaiverError naming file, line and field.
+
+    Without a checkov run, waivers of checkov ids are kept but their ids cannot be checked.
+    """
     path = path or waivers_path()
     today = today or dt.date.today()
     known = set(known_rules)
@@ -84,7 +91,8 @@ def load_waivers(path: Optional[Path] = None, *, known_rules: Iterable[str], tod
         except ValueError:
             problems.append(f"{where}: expires {entry['expires']!r} is not a date (YYYY-MM-DD)")
             continue
-        if entry["rule"] not in known:
+        unverifiable = not checkov_ran and CHECKOV_RULE.match(str(entry["rule"]))
+        if entry["rule"] not in known and not unverifiable:
             problems.append(f"{where}: unknown rule {entry['rule']!r}")
             continue
         if expires < today:
@@ -102,8 +110,8 @@ def waiver_for(waivers: Iterable[Waiver], rule_id: str, stack: str, urn: str) ->
     return next((w for w in waivers if w.matches(rule_id, stack, urn)), None)
 
 
-def unmatched(waivers: Iterable[Waiver], used: set[Waiver], stacks: Iterable[str]) -> list[str]:
-    """Waivers for the analysed stacks that matched no finding: errors, so they get removed."""
-    analysed = set(stacks)
+def unmatched(waivers: Iterable[Waiver], used: set[Waiver], stacks: Iterable[str], rules_run: Iterable[str]) -> list[str]:
+    """Waivers of rules that ran on the analysed stacks but matched no finding: errors, so they get removed."""
+    analysed, ran = set(stacks), set(rules_run)
     return [f"{waivers_path().name}:{w.line}: waiver of {w.rule} on {w.stack}/{w.resource} matches no finding; remove it"
-            for w in waivers if w.stack in analysed and w not in used]
+            for w in waivers if w.stack in analysed and w.rule in ran and w not in used]

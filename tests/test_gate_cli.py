@@ -80,6 +80,17 @@ def test_gate_passes_the_shipped_stacks_and_writes_every_report(tmp_path):
     assert "<testsuites" in (tmp_path / "g.xml").read_text()
 
 
+def test_full_gate_with_checkov_passes_with_the_reviewed_waivers(tmp_path):
+    result = run_gate("--arm-dir", str(tmp_path / "arm"), "--json", str(tmp_path / "g.json"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads((tmp_path / "g.json").read_text())
+    waived = {(f["ruleId"], f["stack"]) for f in report["findings"] if f["status"] == "waived"}
+    assert waived == {("CKV_AZURE_41", "prod"), ("CKV_AZURE_41", "dr"), ("CKV_AZURE_59", "prod"), ("CKV_AZURE_59", "dr")}
+    assert report["summary"]["blocking"] == 0 and report["summary"]["checkovRan"] is True
+    template = json.loads((tmp_path / "arm" / "prod.json").read_text())
+    assert template["contentVersion"] == "1.0.0.0" and template["$schema"].endswith("deploymentTemplate.json#")
+
+
 def test_gate_exits_1_naming_rule_and_resource_when_a_stack_is_weakened(tmp_path):
     """End to end from a stack file: HA off on the knowledge base fails CTY-RES-002."""
     def weaken(config):

@@ -102,3 +102,12 @@ def test_pack_refuses_to_start_with_an_expired_waiver(tmp_path, monkeypatch):
     with pytest.raises(PolicyPackError) as caught:
         PolicyPackProcess(report_waived=False)
     assert "expired on 2020-01-01" in str(caught.value)
+
+
+def test_checkov_waivers_are_verified_only_when_checkov_ran(tmp_path):
+    text = VALID.replace("CTY-RES-001", "CKV_AZURE_999")
+    (kept,) = load_waivers(write(tmp_path, text), known_rules=REGISTRY, today=TODAY)
+    assert kept.rule == "CKV_AZURE_999"
+    with pytest.raises(WaiverError) as caught:
+        load_waivers(write(tmp_path, text), known_rules=REGISTRY, today=TODAY, checkov_ran=True)
+    assert "unknown rule 'CKV_AZURE_999'" in str(caught.value)
