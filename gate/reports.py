@@ -143,7 +143,8 @@ def _stack_facts(result: GateResult, stack: str) -> dict[str, Any]:
         "region": getattr(settings, "region", None),
         "role": _value(getattr(settings, "role", None)),
         "origin": _value(getattr(settings, "origin", None)),
-        "resourceCount": len(rendering.resources) if rendering else 0,
+        # Provider resources, as in the plan; components are only grouping.
+        "resourceCount": sum(1 for r in rendering.resources if r.custom) if rendering else 0,
     }
 
 
