@@ -141,7 +141,9 @@ class PostgresServer(pulumi.ComponentResource):
                     pg.ServerPublicNetworkAccessState.ENABLED if allowed_cidrs else pg.ServerPublicNetworkAccessState.DISABLED
                 )
             ),
-            opts=protection.options(self),
+            # The source id is create-only; once the replica exists, a peer that exports another
+            # server (after a failback, a new generation) must never turn into a replacement.
+            opts=protection.options(self, ignore_changes=["sourceServerResourceId"] if from_replica else None),
         )
         protection.lock(name, self.server, "Holds a database: removing the server loses its data and backups.", parent=self)
         # Server logs (pgaudit included) land in AzureDiagnostics, which data export cannot read,

@@ -68,6 +68,7 @@ class RenderedResource:
     dependencies: list[str]
     # Inputs as the provider receives them; secrets are wrapped (see `is_secret`).
     inputs: dict[str, Any]
+    ignore_changes: list[str] = field(default_factory=list)
     # What the (mock) provider answered: inputs plus computed values such as ids and principals.
     outputs: dict[str, Any] = field(default_factory=dict)
     # Input name -> URNs of the resources whose outputs it uses: how resources refer to each other
@@ -148,9 +149,11 @@ class RenderError(Exception):
     """The program failed while rendering a stack; the message is the root cause."""
 
 
-def render_stacks(project_dir: Path, stacks: list[str]) -> list[Rendering]:
+def render_stacks(project_dir: Path, stacks: list[str],
+                  overrides: Optional[dict[str, dict[str, Any]]] = None) -> list[Rendering]:
     """Render the given stacks, each replica-origin stack after the stack it replicates.
 
+    `overrides` replaces config keys per stack (a drill renders dr with `continuity:role primary`).
     Returns the renderings of the requested stacks, in the order given. Raises SettingsError (with
     the stack file named), StackFileError or RenderError.
     """
@@ -161,7 +164,7 @@ def render_stacks(project_dir: Path, stacks: list[str]) -> list[Rendering]:
         stack = pending.pop(0)
         if stack in configs:
             continue
-        configs[stack] = read_stack_config(project_dir, stack)
+        configs[stack] = read_stack_config(project_dir, stack).with_overrides((overrides or {}).get(stack, {}))
         try:
             settings[stack] = load_settings(configs[stack].values, configs[stack].secret_keys)
         except SettingsError as error:

@@ -57,6 +57,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     parent=request.parent,
                     protect=bool(request.protect),
                     dependencies=list(request.dependencies),
+                    ignore_changes=list(request.ignoreChanges),
                     property_dependencies={
                         key: list(deps.urns) for key, deps in request.propertyDependencies.items() if deps.urns
                     },

@@ -33,6 +33,14 @@ def test_standby_servers_are_replicas_of_the_prod_servers(prod, dr):
         assert "administratorLoginPassword" not in replica
 
 
+def test_a_replica_never_follows_a_changed_source_id(prod, dr):
+    """After a failback the peer exports a new generation; the existing replica must not be replaced."""
+    for replica in dr.of_type(SERVER):
+        assert "sourceServerResourceId" in replica.ignore_changes
+    for primary in prod.of_type(SERVER):
+        assert primary.ignore_changes == []
+
+
 def test_standby_has_the_same_server_parameters_as_its_source(prod, dr):
     for key in servers(dr):
         assert parameters(dr, servers(dr)[key]["serverName"]) == parameters(prod, servers(prod)[key]["serverName"])
