@@ -148,7 +148,11 @@ class PolicyPackProcess:
 
     @staticmethod
     def _diagnostic(d, default_urn: str) -> Diagnostic:
-        return Diagnostic(d.policyName, d.urn or default_urn, d.message, ENFORCEMENT[d.enforcementLevel])
+        # pulumi_policy prefixes each violation with the policy's description; keep the finding itself.
+        message = d.message
+        if d.description and message.startswith(d.description):
+            message = message[len(d.description):].lstrip("\n") or message
+        return Diagnostic(d.policyName, d.urn or default_urn, message, ENFORCEMENT[d.enforcementLevel])
 
 
 def load_pack_config(stack: str, pack_dir: Path = PACK_DIR) -> dict[str, dict[str, Any]]:

@@ -1,0 +1,266 @@
+"""`python -m drill`: rehearse regional failover, measure RTO/RPO, keep the evidence.
+
+  plan                      what the drill will do, preflight results, targets and exact steps
+  run --scenario S          promote the standby stack through Pulumi's Automation API and measure
+  resume DRILL_ID           continue an interrupted drill from its saved state
+  report RECORD.json        a drill record as Markdown
+  failback plan             the steps back after a failover, with the config each step needs
+  rehearse                  the whole drill on two local PostgreSQL servers, then print the report
+
+Database credentials come from the environment (CONTINUITY_DRILL_PASSWORD or PGPASSWORD) or from
+Key Vault (--password-secret, read with the Azure CLI); they are never printed or recorded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Optional
+
+from components.settings import Settings, load_settings
+from gate.stack_files import read_stack_config
+
+from .control import LocalControlPlane, PulumiControlPlane
+from .failback import failback_plan, render
+from .preflight import Check, Preflight, gate_on_promoted, replica_checks
+from .record import DrillRecord
+from .report import markdown
+from .runner import DataPlane, DrillOptions, DrillRunner, PreflightFailed
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+DRILLS_DIR = PROJECT_DIR / "drills"
+OPTIONS = {"planned": "Planned", "forced": "Forced"}
+
+
+def stack_settings(stack: str) -> Settings:
+    config = read_stack_config(PROJECT_DIR, stack)
+    return load_settings(config.values, config.secret_keys)
+
+
+def versions() -> dict[str, str]:
+    found = {name: metadata.version(name) for name in ("pulumi", "pulumi-azure-native", "pulumi-policy", "psycopg")}
+    try:
+        cli = subprocess.run(["pulumi", "version"], capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        cli = ""
+    found["pulumi-cli"] = cli or "not installed"
+    return found
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_DIR, capture_output=True, text=True,
+                              timeout=10).stdout.strip() or "unknown"
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+
+
+def password(args) -> Optional[str]:
+    if getattr(args, "password_secret", None):
+        run = subprocess.run(["az", "keyvault", "secret", "show", "--id", args.password_secret, "--query", "value",
+                              "-o", "tsv"], capture_output=True, text=True, timeout=60)
+        if run.returncode != 0:
+            raise SystemExit(f"drill: could not read {args.password_secret} from Key Vault (az exit {run.returncode})")
+        return run.stdout.strip()
+    return os.environ.get("CONTINUITY_DRILL_PASSWORD") or os.environ.get("PGPASSWORD")
+
+
+def new_record(scenario: str, database: str, primary: Settings, standby: Settings, primary_stack: str,
+               standby_stack: str, control_plane: str, suffix: str = "") -> DrillRecord:
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    target = standby.databases[database]
+    record = DrillRecord(
+        drill_id=f"{stamp}-{scenario}-{database}{suffix}", scenario=scenario, database=database,
+        primary={"stack": primary_stack, "region": primary.region},
+        standby={"stack": standby_stack, "region": standby.region},
+        git_commit=git_commit(), versions=versions(), control_plane=control_plane,
+    )
+    record.rto.target_seconds = float(target.rto.seconds)
+    record.rpo.target_seconds = float(target.rpo.seconds)
+    return record
+
+
+def steps_text(scenario: str, primary_stack: str, standby_stack: str) -> str:
+    option = OPTIONS[scenario]
+    return "\n".join([
+        "  1. preflight: policy gate on the standby rendered as primary; replica connected, lag below the RPO",
+        "  2. baseline: heartbeats (sequence, commit time, client acknowledgement) on the writer; table checksums",
+        "  3. fault: " + ("switchover starts (writes quiesced)" if scenario == "planned"
+                          else "primary fenced (--fence-command); detection = first failed heartbeat"),
+        f"  4. promote: pulumi config set continuity:role primary -s {standby_stack}; "
+        f"pulumi config set --path continuity:promotion.option {option} -s {standby_stack}; "
+        f"pulumi up -s {standby_stack} --policy-pack policies",
+        "  5. verify: first acknowledged write on the promoted server (RTO), heartbeats present (RPO, lost), checksums",
+        "  6. report: drills/<id>/record.json and report.md, drills/index.md",
+    ])
+
+
+def cmd_plan(args) -> int:
+    primary, standby = stack_settings(args.primary_stack), stack_settings(args.standby_stack)
+    target = standby.databases[args.database]
+    print(f"Drill plan: {args.scenario} failover of {args.database} from {args.primary_stack} ({primary.region}) "
+          f"to {args.standby_stack} ({standby.region})")
+    print(f"Targets: RTO {target.rto}, RPO {target.rpo}")
+    print("Steps:\n" + steps_text(args.scenario, args.primary_stack, args.standby_stack))
+    result = run_preflight(args, standby)
+    print("Preflight:")
+    for check in result.checks:
+        print(f"  {'ok    ' if check.ok else 'FAILED'} {check.name}: {check.detail}")
+    return 0 if result.ok else 1
+
+
+def run_preflight(args, standby: Settings) -> Preflight:
+    result = Preflight()
+    check, result.gate = gate_on_promoted(PROJECT_DIR, args.primary_stack, args.standby_stack)
+    result.checks.append(check)
+    primary_dsn, standby_dsn = os.environ.get("CONTINUITY_DRILL_PRIMARY_DSN"), os.environ.get("CONTINUITY_DRILL_STANDBY_DSN")
+    if primary_dsn and standby_dsn:
+        checks, result.lag = replica_checks(primary_dsn, standby_dsn, password(args),
+                                            standby.databases[args.database].rpo.seconds)
+        result.checks += checks
+    else:
+        result.checks.append(Check("replica state and lag", False,
+                                   "set CONTINUITY_DRILL_PRIMARY_DSN and CONTINUITY_DRILL_STANDBY_DSN (no password in them)"))
+    return result
+
+
+def cmd_run(args) -> int:
+    if args.force and not (args.reason and len(args.reason) >= 10):
+        print("drill: --force needs --reason with at least 10 characters; it is recorded", file=sys.stderr)
+        return 2
+    primary, standby = stack_settings(args.primary_stack), stack_settings(args.standby_stack)
+    record = new_record(args.scenario, args.database, primary, standby, args.primary_stack, args.standby_stack, "pulumi")
+    if args.force:
+        record.forced = {"reason": args.reason, "by": os.environ.get("USER", "unknown")}
+    folder = DRILLS_DIR / record.drill_id
+    data = DataPlane(os.environ.get("CONTINUITY_DRILL_PRIMARY_DSN", ""), os.environ.get("CONTINUITY_DRILL_STANDBY_DSN", ""),
+                     password(args), args.table or [])
+    preflight = lambda: run_preflight(args, standby)  # noqa: E731
+    if args.dry_run:
+        result = preflight()
+        record.preflight, record.gate = result.to_json(), result.gate
+        record.notes.append("dry run: stopped before changing anything")
+        record.verdict = "aborted"
+        print(f"dry run: preflight {'passed' if result.ok else 'FAILED'}; record {record.save(folder)}")
+        return 0 if result.ok else 1
+    log = (folder / "pulumi.log")
+    folder.mkdir(parents=True, exist_ok=True)
+    control = PulumiControlPlane(args.standby_stack, fence_command=args.fence_command,
+                                 log=lambda line: log.open("a").write(line + "\n"))
+    return execute(DrillRunner(record, folder, data, control, DrillOptions(OPTIONS[args.scenario]), preflight))
+
+
+def execute(runner: DrillRunner, stop_after: Optional[str] = None) -> int:
+    try:
+        record = runner.run(stop_after=stop_after)
+    except PreflightFailed as error:
+        print(f"drill: {error}", file=sys.stderr)
+        return 1
+    if record.next_step() is not None:
+        print(f"drill {record.drill_id} stopped after {record.completed_steps[-1]}; "
+              f"continue with: python -m drill resume {record.drill_id}")
+        return 3
+    print(markdown(record))
+    return 0 if record.verdict == "pass" else 1
+
+
+def cmd_resume(args) -> int:
+    folder = DRILLS_DIR / args.drill_id
+    record = DrillRecord.load(folder)
+    if record.control_plane != "pulumi":
+        print("drill: only Pulumi drills resume from the CLI; a local rehearsal is simply run again", file=sys.stderr)
+        return 2
+    standby = stack_settings(record.standby["stack"])
+    args.primary_stack, args.standby_stack, args.database = record.primary["stack"], record.standby["stack"], record.database
+    data = DataPlane(os.environ.get("CONTINUITY_DRILL_PRIMARY_DSN", ""), os.environ.get("CONTINUITY_DRILL_STANDBY_DSN", ""),
+                     password(args), args.table or [])
+    control = PulumiControlPlane(record.standby["stack"], fence_command=args.fence_command)
+    runner = DrillRunner(record, folder, data, control, DrillOptions(OPTIONS[record.scenario]),
+                         lambda: run_preflight(args, standby))
+    return execute(runner)
+
+
+def cmd_report(args) -> int:
+    import json
+
+    print(markdown(DrillRecord.from_json(json.loads(Path(args.record).read_text()))))
+    return 0
+
+
+def cmd_failback(args) -> int:
+    print(render(failback_plan(args.failed, stack_settings(args.failed), args.survivor, stack_settings(args.survivor))))
+    return 0
+
+
+def cmd_rehearse(args) -> int:
+    from .rehearsal import rehearse
+
+    # Rehearsals are practice, not evidence: they are kept out of drills/ (and out of git).
+    record, folder = rehearse(args.scenario, PROJECT_DIR / "build" / "rehearsals", held_back=args.held_back)
+    print(f"record: {folder / 'record.json'}", file=sys.stderr)
+    print(markdown(record))
+    return 0 if record.verdict == "pass" or args.scenario == "forced" else 1
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="python -m drill", description=__doc__.split("\n\n")[0],
+                                   formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    commands = root.add_subparsers(dest="command", required=True)
+
+    def stacks(sub):
+        sub.add_argument("--primary-stack", default="prod")
+        sub.add_argument("--standby-stack", default="dr")
+        sub.add_argument("--database", default="knowledge")
+        sub.add_argument("--table", action="append", help="table to checksum before and after (repeatable)")
+        sub.add_argument("--password-secret", help="Key Vault secret id of the database password")
+
+    plan = commands.add_parser("plan", help="preflight and the exact steps")
+    stacks(plan)
+    plan.add_argument("--scenario", choices=OPTIONS, default="planned")
+    plan.set_defaults(func=cmd_plan)
+
+    run = commands.add_parser("run", help="run a drill through Pulumi")
+    stacks(run)
+    run.add_argument("--scenario", choices=OPTIONS, required=True)
+    run.add_argument("--dry-run", action="store_true", help="preflight only; change nothing")
+    run.add_argument("--force", action="store_true", help="start even if preflight fails (needs --reason)")
+    run.add_argument("--reason", help="why preflight is overridden; recorded in the report")
+    run.add_argument("--fence-command", help="command that blocks writes to the old primary (forced scenario)")
+    run.set_defaults(func=cmd_run)
+
+    resume = commands.add_parser("resume", help="continue an interrupted drill")
+    resume.add_argument("drill_id")
+    resume.add_argument("--table", action="append")
+    resume.add_argument("--password-secret")
+    resume.add_argument("--fence-command")
+    resume.set_defaults(func=cmd_resume)
+
+    report = commands.add_parser("report", help="a drill record as Markdown")
+    report.add_argument("record")
+    report.set_defaults(func=cmd_report)
+
+    failback = commands.add_parser("failback", help="failback plan")
+    failback.add_argument("action", choices=["plan"])
+    failback.add_argument("--failed", default="prod", help="the stack whose region was lost")
+    failback.add_argument("--survivor", default="dr", help="the promoted stack")
+    failback.set_defaults(func=cmd_failback)
+
+    rehearse = commands.add_parser("rehearse", help="the drill on two local PostgreSQL servers")
+    rehearse.add_argument("--scenario", choices=OPTIONS, default="planned")
+    rehearse.add_argument("--held-back", type=int, default=7, help="forced: heartbeats written while the standby is held back")
+    rehearse.set_defaults(func=cmd_rehearse)
+    return root
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

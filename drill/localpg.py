@@ -1,0 +1,453 @@
+"""A local primary and streaming standby, for rehearsing a drill's data plane without Azure.
+
+`LocalCluster` runs two PostgreSQL servers from the distribution's binaries, in a temporary folder,
+on 127.0.0.1 only: a primary, and a physical standby made from it with `pg_basebackup -R` that
+streams WAL from it, as an Azure read replica does. It can hold the standby back (a replica that
+stopped receiving, so what the primary writes next is lost on promotion), stop the primary as a
+region loss would, and promote the standby.
+
+initdb and pg_ctl refuse to run as root, and CI runs as root: when root, every server command runs
+as an unprivileged OS user (`nobody` unless told otherwise) through runuser, and the folder is
+owned by that user. Clients (psycopg in this process) connect over TCP with SCRAM passwords.
+
+The drill role's password is generated per cluster. It is written only to files inside the
+cluster's private folder (initdb's password file, deleted after use, and the standby's passfile),
+never to a command line, a DSN, a log, a repr or an exception.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Optional
+
+import psycopg
+from psycopg import sql
+
+from .probes import REDACTED, connect
+
+log = logging.getLogger(__name__)
+
+PG_BIN_DIR = Path(os.environ.get("CONTINUITY_PG_BIN", "/usr/lib/postgresql/15/bin"))
+REQUIRED_BINARIES = ("initdb", "pg_ctl", "pg_basebackup", "postgres")
+DEFAULT_OS_USER = "nobody"
+ROLE = "drill"
+STANDBY_NAME = "continuity_standby"  # application_name of the standby's walreceiver
+COMMAND_TIMEOUT_S = 60.0
+
+
+def missing_binaries(bin_dir: Path = PG_BIN_DIR) -> list[str]:
+    """The server programs a LocalCluster needs that are not there (empty when it can run)."""
+    return [name for name in REQUIRED_BINARIES if not os.access(bin_dir / name, os.X_OK)]
+
+
+class LocalClusterError(RuntimeError):
+    pass
+
+
+def _free_port() -> int:
+    # The kernel picks a free port; another process could take it before the server binds, which
+    # `_start` detects and retries with a new one.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _conninfo(**params: object) -> str:
+    return " ".join(f"{key}={value}" for key, value in params.items())
+
+
+class _Server:
+    """One PostgreSQL data directory and, while running, its postmaster."""
+
+    def __init__(self, name: str, data_dir: Path, log_file: Path):
+        self.name = name
+        self.data_dir = data_dir
+        self.log_file = log_file
+        self.port: Optional[int] = None
+        self.running = False
+
+    def dsn(self) -> str:
+        if self.port is None:
+            raise LocalClusterError(f"the {self.name} server has not been started")
+        return _conninfo(host="127.0.0.1", port=self.port, dbname="postgres", user=ROLE)
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no server log)"
+
+    def postmaster_pid(self) -> Optional[int]:
+        try:
+            return int((self.data_dir / "postmaster.pid").read_text().splitlines()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+
+class LocalCluster:
+    """A primary and its streaming standby on loopback, removed with everything they wrote on exit.
+
+    Use as a context manager. DSNs have no password: pass `cluster.password` separately.
+    """
+
+    def __init__(self, *, bin_dir: Path = PG_BIN_DIR, os_user: Optional[str] = None,
+                 timeout: float = COMMAND_TIMEOUT_S):
+        self.bin_dir = bin_dir
+        self.timeout = timeout
+        self._password = secrets.token_urlsafe(24)
+        self._base: Optional[Path] = None
+        self._primary: Optional[_Server] = None
+        self._standby: Optional[_Server] = None
+        self._held_back = False
+        # Run the servers as another user only when root: a developer's own account can run them.
+        self._os_user = os_user or (DEFAULT_OS_USER if os.geteuid() == 0 else None)
+
+    # --- public surface ------------------------------------------------------------------------
+
+    @property
+    def password(self) -> str:
+        return self._password
+
+    @property
+    def primary_dsn(self) -> str:
+        return self._server("primary").dsn()
+
+    @property
+    def standby_dsn(self) -> str:
+        return self._server("standby").dsn()
+
+    @property
+    def held_back(self) -> bool:
+        return self._held_back
+
+    def __repr__(self) -> str:
+        ports = {s.name: s.port for s in (self._primary, self._standby) if s is not None}
+        return f"LocalCluster(base={str(self._base)!r}, ports={ports}, role={ROLE!r}, password={REDACTED!r})"
+
+    __str__ = __repr__
+
+    def __enter__(self) -> "LocalCluster":
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def server_logs(self) -> dict[str, str]:
+        """Each server's log so far (for diagnostics, and to check what the servers wrote)."""
+        return {s.name: s.log_file.read_text(errors="replace") if s.log_file.exists() else ""
+                for s in (self._primary, self._standby) if s is not None}
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        missing = missing_binaries(self.bin_dir)
+        if missing:
+            raise LocalClusterError(f"PostgreSQL server programs missing in {self.bin_dir}: {', '.join(missing)}")
+        base = self._base = Path(tempfile.mkdtemp(prefix="continuity-drill-"))
+        self._own(base)  # mkdtemp made it 0700: private to the server user, and holds its sockets
+        self._primary = _Server("primary", base / "primary", base / "primary.log")
+        self._standby = _Server("standby", base / "standby", base / "standby.log")
+
+        self._init_primary()
+        self._start(self._primary)
+        self._create_standby()
+        self._start(self._standby)
+        self._wait_streaming()
+        log.info("local cluster up: primary on port %s, standby on port %s", self._primary.port, self._standby.port)
+
+    def close(self) -> None:
+        """Stop whatever still runs and delete the folder; never raises, so it is safe in cleanup."""
+        for server in (self._standby, self._primary):
+            if server is not None and server.running:
+                self._stop(server, mode="fast")
+        if self._base is not None:
+            shutil.rmtree(self._base, ignore_errors=True)
+            log.info("local cluster removed: %s", self._base)
+            self._base = None
+
+    # --- replication control ---------------------------------------------------------------------
+
+    def hold_back_standby(self, timeout: float = 30.0) -> None:
+        """Stop the standby RECEIVING WAL (not just replaying it), until `release_standby()`.
+
+        Pausing replay is not enough: promotion replays everything already received, so the
+        "lost" writes would survive. The standby is pointed at a port nobody listens on, which
+        makes its walreceiver restart (PostgreSQL 13+ restarts it when primary_conninfo changes on
+        reload), and any walsender left on the primary is terminated. Done only once the primary
+        shows no standby connected and the standby's walreceiver, if any, is not the old one.
+        """
+        if self._held_back:
+            return
+        dead_port = _free_port()
+        self._set_primary_conninfo(self._standby_conninfo(port=dead_port))
+        self._held_back = True
+        deadline = time.monotonic() + timeout
+        quiet_since: Optional[float] = None
+        while True:
+            with self._connect(self.primary_dsn) as conn:
+                senders = conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_replication"
+                                       " WHERE application_name = %s", (STANDBY_NAME,)).fetchall()
+            with self._connect(self.standby_dsn) as conn:
+                receiver = conn.execute("SELECT status, conninfo FROM pg_stat_wal_receiver").fetchone()
+            old_receiver = receiver is not None and f"port={dead_port}" not in (receiver[1] or "").split()
+            now = time.monotonic()
+            if senders or old_receiver:
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = now
+            # Disconnected for a whole second, i.e. across the walreceiver's retry interval: a
+            # reconnection to the primary would have shown up by then.
+            if quiet_since is not None and now - quiet_since >= 1.0:
+                log.info("standby held back: no walsender on the primary, walreceiver aimed at port %s", dead_port)
+                return
+            if now >= deadline:
+                raise LocalClusterError(f"standby still connected to the primary after {timeout:g} s")
+            time.sleep(0.1)
+
+    def release_standby(self, timeout: float = 30.0) -> None:
+        """Reconnect the standby to the primary and wait until it streams again."""
+        if not self._held_back:
+            return
+        self._set_primary_conninfo(self._standby_conninfo())
+        self._held_back = False
+        self._wait_streaming(timeout)
+
+    def wait_caught_up(self, timeout: float = 30.0) -> str:
+        """Wait until the standby has replayed all WAL the primary had written when called; returns that LSN."""
+        with self._connect(self.primary_dsn) as conn:
+            target = str(conn.execute("SELECT pg_current_wal_lsn()").fetchone()[0])  # type: ignore[index]
+        deadline = time.monotonic() + timeout
+        with self._connect(self.standby_dsn) as conn:
+            while True:
+                replayed, behind = conn.execute(
+                    "SELECT pg_last_wal_replay_lsn(), pg_wal_lsn_diff(%s::pg_lsn, pg_last_wal_replay_lsn())",
+                    (target,)).fetchone()  # type: ignore[misc]
+                if behind is not None and behind <= 0:
+                    return target
+                if time.monotonic() >= deadline:
+                    raise TimeoutError(f"standby replayed up to {replayed}, primary is at {target}: "
+                                       f"not caught up within {timeout:g} s")
+                time.sleep(0.05)
+
+    def replication_lag(self) -> tuple[int, Optional[float]]:
+        """(bytes, seconds) the standby is behind, from SQL on both servers.
+
+        bytes: primary's current WAL position minus the standby's replay position (measured from
+        both ends, so it is right even while the standby is disconnected).
+        seconds: 0 when nothing is behind; else the primary's replay_lag for the standby while it
+        streams; else, disconnected, the age of the last transaction the standby replayed (an upper
+        bound); None when the standby has never replayed a transaction.
+        """
+        with self._connect(self.primary_dsn) as conn:
+            current = str(conn.execute("SELECT pg_current_wal_lsn()").fetchone()[0])  # type: ignore[index]
+            row = conn.execute("SELECT extract(epoch FROM replay_lag) FROM pg_stat_replication"
+                               " WHERE application_name = %s", (STANDBY_NAME,)).fetchone()
+            streaming_lag = float(row[0]) if row and row[0] is not None else None
+        with self._connect(self.standby_dsn) as conn:
+            behind, age = conn.execute(
+                "SELECT pg_wal_lsn_diff(%s::pg_lsn, pg_last_wal_replay_lsn()),"
+                " extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())",
+                (current,)).fetchone()  # type: ignore[misc]
+        lag_bytes = max(0, int(behind or 0))
+        if lag_bytes == 0:
+            return 0, 0.0
+        if streaming_lag is not None:
+            return lag_bytes, streaming_lag
+        return lag_bytes, float(age) if age is not None else None
+
+    # --- failover ----------------------------------------------------------------------------------
+
+    def stop_primary(self) -> None:
+        """Immediate shutdown, as a region loss: no checkpoint, nothing more sent to the standby."""
+        self._stop(self._server("primary"), mode="immediate")
+
+    def promote_standby(self, wait: bool = True, timeout: int = 60) -> bool:
+        """`pg_promote()` on the standby; with wait, raise unless it left recovery within `timeout` s."""
+        with self._connect(self.standby_dsn) as conn:
+            done = bool(conn.execute("SELECT pg_promote(%s, %s)", (wait, timeout)).fetchone()[0])  # type: ignore[index]
+        if wait and not done:
+            raise TimeoutError(f"standby not promoted within {timeout} s:\n{self._server('standby').log_tail()}")
+        log.info("standby promotion %s", "done" if wait else "requested")
+        return done
+
+    def is_in_recovery(self, dsn: str) -> bool:
+        with self._connect(dsn) as conn:
+            return bool(conn.execute("SELECT pg_is_in_recovery()").fetchone()[0])  # type: ignore[index]
+
+    # --- internals -------------------------------------------------------------------------------
+
+    def _server(self, name: str) -> _Server:
+        server = self._primary if name == "primary" else self._standby
+        if server is None:
+            raise LocalClusterError("the cluster has not been started")
+        return server
+
+    def _connect(self, dsn: str) -> psycopg.Connection:
+        return connect(dsn, self._password, autocommit=True)
+
+    def _user_ids(self) -> Optional[tuple[int, int]]:
+        if self._os_user is None:
+            return None
+        try:
+            entry = pwd.getpwnam(self._os_user)
+        except KeyError:
+            raise LocalClusterError(f"OS user {self._os_user!r} to run PostgreSQL as does not exist") from None
+        return entry.pw_uid, entry.pw_gid
+
+    def _own(self, path: Path) -> None:
+        ids = self._user_ids()
+        if ids is not None:
+            os.chown(path, *ids)
+
+    def _write_private(self, path: Path, text: str) -> None:
+        """A file only the server user can read (password files, configuration)."""
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        self._own(path)
+
+    def _run(self, program: str, *args: str, env: Optional[dict[str, str]] = None,
+             timeout: Optional[float] = None) -> subprocess.CompletedProcess[str]:
+        command: list[str] = [str(self.bin_dir / program), *args]
+        if self._os_user is not None:
+            command = ["runuser", "-u", self._os_user, "--", *command]
+        # Nothing of the caller's libpq environment (PGPASSWORD, PGHOST...) leaks into the tools.
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        environment.update(env or {})
+        assert self._base is not None
+        try:
+            done = subprocess.run(command, cwd=self._base, env=environment, capture_output=True, text=True,
+                                  timeout=timeout or self.timeout, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            raise LocalClusterError(f"{program} did not finish within {timeout or self.timeout:g} s") from None
+        if done.returncode != 0:
+            output = (done.stderr or done.stdout).strip()[-2000:].replace(self._password, REDACTED)
+            raise LocalClusterError(f"{program} failed (exit {done.returncode}): {output}")
+        return done
+
+    def _init_primary(self) -> None:
+        primary = self._server("primary")
+        assert self._base is not None
+        pwfile = self._base / "initdb.pw"
+        self._write_private(pwfile, self._password + "\n")
+        try:
+            # --no-sync and locale C: fast, and the same on every machine; SCRAM for every connection.
+            self._run("initdb", "-D", str(primary.data_dir), "-U", ROLE, f"--pwfile={pwfile}",
+                      "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C", "--no-sync")
+        finally:
+            pwfile.unlink(missing_ok=True)
+        # Replaces initdb's file: password authentication, from loopback only, nothing else.
+        self._write_private(primary.data_dir / "pg_hba.conf", "\n".join([
+            "# drill.localpg: SCRAM passwords only, loopback only",
+            f"local  all          {ROLE}                 scram-sha-256",
+            f"host   all          {ROLE}  127.0.0.1/32   scram-sha-256",
+            f"host   replication  {ROLE}  127.0.0.1/32   scram-sha-256",
+            "",
+        ]))
+        settings = {
+            "listen_addresses": "'127.0.0.1'",
+            "unix_socket_directories": f"'{self._base}'",  # not /var/run/postgresql: root-owned
+            "wal_level": "replica",
+            "max_wal_senders": "4",
+            "wal_keep_size": "'256MB'",  # a held-back standby can catch up again without a slot
+            "hot_standby": "on",
+            "wal_receiver_status_interval": "'1s'",  # fresher replay_lag / pg_stat_replication
+            "wal_retrieve_retry_interval": "'500ms'",  # a released standby reconnects quickly
+            "max_connections": "30",
+            "shared_buffers": "'16MB'",
+            "password_encryption": "'scram-sha-256'",
+            "log_line_prefix": "'%m [%p] '",
+        }
+        with open(primary.data_dir / "postgresql.conf", "a") as conf:
+            conf.write("\n# drill.localpg\n" + "".join(f"{k} = {v}\n" for k, v in settings.items()))
+
+    def _standby_conninfo(self, port: Optional[int] = None) -> str:
+        primary = self._server("primary")
+        assert self._base is not None
+        return _conninfo(host="127.0.0.1", port=port or primary.port, user=ROLE, passfile=self._base / "pgpass",
+                         application_name=STANDBY_NAME, connect_timeout=5)
+
+    def _create_standby(self) -> None:
+        primary, standby = self._server("primary"), self._server("standby")
+        assert self._base is not None
+        passfile = self._base / "pgpass"
+        # The only copy of the password the servers keep: the walreceiver reads it from here.
+        escaped = self._password.replace("\\", "\\\\").replace(":", "\\:")
+        self._write_private(passfile, f"127.0.0.1:*:*:{ROLE}:{escaped}\n")
+        self._run("pg_basebackup", "-D", str(standby.data_dir), "-h", "127.0.0.1", "-p", str(primary.port),
+                  "-U", ROLE, "-w", "-R", "-X", "stream", "-c", "fast", "--no-sync",
+                  env={"PGPASSFILE": str(passfile)})
+        # -R wrote standby.signal and a primary_conninfo spelling out every libpq option in force
+        # (it would include the password, had it come from PGPASSWORD rather than the passfile).
+        # Replace it with a short one of our own, which hold_back/release_standby vary.
+        auto_conf = standby.data_dir / "postgresql.auto.conf"
+        kept = [line for line in auto_conf.read_text().splitlines() if not line.startswith("primary_conninfo")]
+        kept.append(f"primary_conninfo = '{self._standby_conninfo()}'")
+        self._write_private(auto_conf, "\n".join(kept) + "\n")
+
+    def _set_primary_conninfo(self, conninfo: str) -> None:
+        with self._connect(self.standby_dsn) as conn:
+            conn.execute(sql.SQL("ALTER SYSTEM SET primary_conninfo = {}").format(sql.Literal(conninfo)))
+            conn.execute("SELECT pg_reload_conf()")
+
+    def _start(self, server: _Server, attempts: int = 3) -> None:
+        for attempt in range(1, attempts + 1):
+            server.port = _free_port()
+            try:
+                # The port is given on the command line, not in the configuration: the standby's
+                # copy of postgresql.conf must not inherit the primary's.
+                self._run("pg_ctl", "start", "-D", str(server.data_dir), "-l", str(server.log_file), "-w",
+                          "-t", str(int(self.timeout)), "-o", f"-p {server.port}", timeout=self.timeout + 10)
+                server.running = True
+                return
+            except LocalClusterError as exc:
+                if "already in use" in server.log_tail() and attempt < attempts:
+                    log.warning("port %s was taken before the %s server bound it; retrying", server.port, server.name)
+                    continue
+                raise LocalClusterError(f"{exc}\n{server.name} log:\n{server.log_tail()}") from None
+
+    def _stop(self, server: _Server, mode: str) -> None:
+        """Stop a server; escalate to immediate, then to SIGKILL of its own postmaster."""
+        for how in dict.fromkeys([mode, "immediate"]):
+            try:
+                self._run("pg_ctl", "stop", "-D", str(server.data_dir), "-m", how, "-w", "-t", "30", timeout=40)
+                server.running = False
+                log.info("%s server stopped (%s)", server.name, how)
+                return
+            except LocalClusterError as exc:
+                log.warning("stopping the %s server (%s) failed: %s", server.name, how, exc)
+        pid = server.postmaster_pid()
+        if pid is not None:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        server.running = False
+
+    def _wait_streaming(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._connect(self.primary_dsn) as conn:
+                row = conn.execute("SELECT state FROM pg_stat_replication WHERE application_name = %s",
+                                   (STANDBY_NAME,)).fetchone()
+            if row is not None and row[0] == "streaming":
+                return
+            if time.monotonic() >= deadline:
+                raise LocalClusterError(f"standby not streaming after {timeout:g} s (state {row[0] if row else 'absent'})"
+                                        f"\nstandby log:\n{self._server('standby').log_tail()}")
+            time.sleep(0.1)

@@ -1,0 +1,108 @@
+"""The drill record: what happened, measured against the targets, kept as JSON evidence.
+
+The record is also the state of a drill in progress: it is saved after every step, so an
+interrupted drill resumes from the step after the last one completed (`python -m drill resume`).
+Its JSON form is published as drill/drill-record.schema.json.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+SCHEMA_FILE = Path(__file__).resolve().parent / "drill-record.schema.json"
+SCHEMA_VERSION = 1
+STEPS = ("preflight", "baseline", "fault", "promote", "verify", "report")
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+@dataclass
+class Heartbeat:
+    seq: int
+    committed_at: str  # server time of the commit
+    acked_at: str  # client time the commit returned
+
+
+@dataclass
+class Measurement:
+    target_seconds: Optional[float] = None
+    measured_seconds: Optional[float] = None
+    met: Optional[bool] = None
+
+
+@dataclass
+class DrillRecord:
+    drill_id: str
+    scenario: str  # planned | forced
+    database: str
+    primary: dict[str, str]  # {"stack": ..., "region": ...}
+    standby: dict[str, str]
+    git_commit: str
+    versions: dict[str, str]
+    control_plane: str  # pulumi | local
+    schema_version: int = SCHEMA_VERSION
+    completed_steps: list[str] = field(default_factory=list)
+    timestamps: dict[str, str] = field(default_factory=dict)
+    preflight: dict[str, Any] = field(default_factory=dict)
+    forced: Optional[dict[str, str]] = None  # {"reason": ..., "by": ...} when preflight was overridden
+    heartbeats: list[Heartbeat] = field(default_factory=list)
+    pre_failover_lag: dict[str, Optional[float]] = field(default_factory=dict)
+    update_summary: dict[str, Any] = field(default_factory=dict)
+    gate: dict[str, Any] = field(default_factory=dict)
+    rto: Measurement = field(default_factory=Measurement)
+    rto_split: dict[str, float] = field(default_factory=dict)
+    rpo: Measurement = field(default_factory=Measurement)
+    lost_heartbeats: list[int] = field(default_factory=list)
+    integrity: dict[str, Any] = field(default_factory=dict)
+    verdict: Optional[str] = None  # pass | fail | aborted
+    notes: list[str] = field(default_factory=list)
+
+    # --- steps --------------------------------------------------------------------------------
+    def next_step(self) -> Optional[str]:
+        return next((step for step in STEPS if step not in self.completed_steps), None)
+
+    def complete(self, step: str) -> None:
+        if step != self.next_step():
+            raise ValueError(f"step {step} completed out of order (next is {self.next_step()})")
+        self.completed_steps.append(step)
+        self.timestamps[f"{step}_completed_at"] = now()
+
+    def stamp(self, name: str, value: Optional[str] = None) -> str:
+        self.timestamps[name] = value or now()
+        return self.timestamps[name]
+
+    # --- JSON ---------------------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "DrillRecord":
+        data = dict(data)
+        if data.get("schema_version") != SCHEMA_VERSION:
+            raise ValueError(f"drill record schema version {data.get('schema_version')} is not {SCHEMA_VERSION}")
+        data["heartbeats"] = [Heartbeat(**h) for h in data.get("heartbeats", [])]
+        data["rto"] = Measurement(**data.get("rto", {}))
+        data["rpo"] = Measurement(**data.get("rpo", {}))
+        return cls(**data)
+
+    def save(self, folder: Path) -> Path:
+        """Write atomically: a crash mid-write must not lose the previous state."""
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "record.json"
+        temporary = path.with_suffix(".json.tmp")
+        temporary.write_text(json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n")
+        temporary.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, folder: Path) -> "DrillRecord":
+        path = folder / "record.json"
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no drill record (was the drill started with `python -m drill run`?)")
+        return cls.from_json(json.loads(path.read_text()))

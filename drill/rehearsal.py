@@ -1,0 +1,81 @@
+"""A drill rehearsed on two local PostgreSQL servers: the real data plane, a local control plane.
+
+`python -m drill rehearse` starts a primary and a streaming standby on loopback, seeds a knowledge
+table (with an embedding column) and an operational table, and runs the same DrillRunner a real
+drill runs, with `pg_promote()` in place of `pulumi up`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+
+from .control import LocalControlPlane
+from .localpg import LocalCluster
+from .preflight import Preflight, gate_on_promoted, replica_checks
+from .record import DrillRecord
+from .runner import DataPlane, DrillOptions, DrillRunner
+
+TABLES = ["public.knowledge_chunks", "public.decisions"]
+
+
+def seed(dsn: str, password: str) -> str:
+    """Demo tables; the embedding is pgvector's `vector` where the extension exists, else real[]."""
+    with psycopg.connect(dsn, password=password, autocommit=True) as connection:
+        try:
+            connection.execute("CREATE EXTENSION IF NOT EXISTS vector")
+            embedding = "vector(3)"
+        except psycopg.Error:
+            embedding = "real[]"
+        connection.execute(f"CREATE TABLE IF NOT EXISTS knowledge_chunks (id bigint PRIMARY KEY, content text, "
+                           f"embedding {embedding})")
+        connection.execute("CREATE TABLE IF NOT EXISTS decisions (id bigint PRIMARY KEY, decided_at timestamptz, "
+                           "summary text)")
+        literal = "'[0.1,0.2,0.3]'" if embedding.startswith("vector") else "ARRAY[0.1,0.2,0.3]::real[]"
+        connection.execute(f"INSERT INTO knowledge_chunks SELECT g, 'chunk ' || g, {literal} "
+                           "FROM generate_series(1, 200) g ON CONFLICT DO NOTHING")
+        connection.execute("INSERT INTO decisions SELECT g, now(), 'decision ' || g FROM generate_series(1, 50) g "
+                           "ON CONFLICT DO NOTHING")
+    return embedding
+
+
+def rehearse(scenario: str, drills_dir: Path, *, held_back: int = 7, stop_after: str | None = None,
+             cluster: LocalCluster | None = None, gate_check=None) -> tuple[DrillRecord, Path]:
+    """Run a whole drill locally. `gate_check` reuses an earlier (check, summary) of the policy gate."""
+    from .__main__ import new_record, stack_settings
+
+    primary_settings, standby_settings = stack_settings("prod"), stack_settings("dr")
+    record = new_record(scenario, "knowledge", primary_settings, standby_settings, "prod", "dr", "local",
+                        suffix="-rehearsal")
+    record.primary["endpoint"] = "local primary (loopback)"
+    record.standby["endpoint"] = "local standby (loopback)"
+    folder = drills_dir / record.drill_id
+
+    def run(local: LocalCluster) -> DrillRecord:
+        embedding = seed(local.primary_dsn, local.password)
+        record.notes.append(f"knowledge_chunks.embedding is {embedding} on the local servers")
+        local.wait_caught_up(timeout=60)
+
+        def preflight() -> Preflight:
+            result = Preflight()
+            check, result.gate = gate_check or gate_on_promoted(Path(__file__).resolve().parent.parent, "prod", "dr")
+            result.checks.append(check)
+            checks, result.lag = replica_checks(local.primary_dsn, local.standby_dsn, local.password,
+                                                standby_settings.databases["knowledge"].rpo.seconds)
+            result.checks += checks
+            return result
+
+        options = DrillOptions(
+            "Planned" if scenario == "planned" else "Forced",
+            held_back_heartbeats=held_back if scenario == "forced" else 0,
+            hold_back=local.hold_back_standby,
+            first_write_timeout=60,
+        )
+        data = DataPlane(local.primary_dsn, local.standby_dsn, local.password, TABLES)
+        return DrillRunner(record, folder, data, LocalControlPlane(local), options, preflight).run(stop_after)
+
+    if cluster is not None:
+        return run(cluster), folder
+    with LocalCluster() as local:
+        return run(local), folder

@@ -1,0 +1,229 @@
+"""The drill end to end: local rehearsals on real PostgreSQL, preflight, resume, the Pulumi adapter.
+
+The data plane runs against two local PostgreSQL 15 servers (drill.localpg); the Pulumi control
+plane is tested against a fake Automation API stack that records the exact calls.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from drill.__main__ import main as drill_main
+from drill.control import PulumiControlPlane
+from drill.preflight import Check, Preflight, gate_on_promoted
+from drill.record import SCHEMA_FILE, DrillRecord
+from drill.rehearsal import rehearse
+from drill.runner import DataPlane, DrillOptions, DrillRunner, PreflightFailed
+
+from conftest import PROJECT_DIR
+from pg_fixtures import require_postgres
+
+
+@pytest.fixture(scope="module")
+def gate_check():
+    """The policy gate on dr rendered as primary, computed once for every rehearsal here."""
+    return gate_on_promoted(PROJECT_DIR, "prod", "dr")
+
+
+@pytest.fixture(scope="module")
+def schema_validator():
+    import jsonschema
+
+    schema = json.loads(SCHEMA_FILE.read_text())
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+def files_text(folder: Path) -> str:
+    return "\n".join(p.read_text() for p in folder.rglob("*") if p.is_file())
+
+
+@pytest.fixture(scope="module")
+def planned(tmp_path_factory, gate_check):
+    require_postgres()
+    drills = tmp_path_factory.mktemp("drills")
+    from drill.localpg import LocalCluster
+
+    with LocalCluster() as cluster:
+        record, folder = rehearse("planned", drills, cluster=cluster, gate_check=gate_check)
+        return record, folder, cluster.password
+
+
+@pytest.fixture(scope="module")
+def forced(tmp_path_factory, gate_check):
+    require_postgres()
+    drills = tmp_path_factory.mktemp("drills")
+    from drill.localpg import LocalCluster
+
+    with LocalCluster() as cluster:
+        record, folder = rehearse("forced", drills, held_back=7, cluster=cluster, gate_check=gate_check)
+        return record, folder, cluster.password
+
+
+def test_planned_drill_loses_nothing_and_passes(planned, schema_validator):
+    record, folder, _ = planned
+    assert record.verdict == "pass", record.notes
+    assert record.lost_heartbeats == [] and record.rpo.measured_seconds == 0
+    assert record.rto.met and record.rpo.met
+    assert len(record.heartbeats) >= 20
+    assert sum(record.rto_split.values()) == pytest.approx(record.rto.measured_seconds, abs=1e-3)
+    assert record.integrity["differences"] == [] and len(record.integrity["after"]) == 2
+    assert record.completed_steps == ["preflight", "baseline", "fault", "promote", "verify", "report"]
+    schema_validator.validate(json.loads((folder / "record.json").read_text()))
+    assert "**Verdict: PASS**" in (folder / "report.md").read_text()
+    assert record.drill_id in (folder.parent / "index.md").read_text()
+
+
+def test_forced_drill_with_the_standby_held_back_loses_exactly_those_heartbeats(forced, schema_validator):
+    record, folder, _ = forced
+    acked = [h.seq for h in record.heartbeats]
+    # The 7 heartbeats written while the standby was held back, and nothing else, are gone.
+    held_back = acked[20:27]
+    assert record.lost_heartbeats == held_back
+    assert record.rpo.measured_seconds > 0  # measured from the commit times, not assumed
+    last, newest = record.heartbeats[26], record.heartbeats[19]
+    import datetime as dt
+    expected = (dt.datetime.fromisoformat(last.committed_at) - dt.datetime.fromisoformat(newest.committed_at)).total_seconds()
+    assert record.rpo.measured_seconds == pytest.approx(expected, abs=1e-3)
+    assert any(note.startswith("fault: primary stopped") for note in record.notes)
+    schema_validator.validate(json.loads((folder / "record.json").read_text()))
+    assert f"lost after promotion: 7 (sequence numbers {held_back})" in (folder / "report.md").read_text()
+
+
+def test_reports_and_records_never_contain_the_password(planned, forced):
+    for record, folder, password in (planned, forced):
+        assert password and password not in files_text(folder)
+        assert password not in json.dumps(record.to_json())
+
+
+class RecordingControl:
+    name = "local"
+
+    def __init__(self):
+        self.calls = []
+
+    def inject_fault(self):
+        self.calls.append("fault")
+        return "recorded"
+
+    def promote(self, option):
+        self.calls.append(f"promote {option}")
+        return {"operation": "fake", "result": "succeeded", "resource_changes": {}}
+
+
+def failing_preflight() -> Preflight:
+    return Preflight(checks=[Check("lag within the RPO target", False, "1200.0s replay lag, target 900s")])
+
+
+def blank_record(tmp_path) -> DrillRecord:
+    return DrillRecord(drill_id="20261127T000000Z-planned-knowledge", scenario="planned", database="knowledge",
+                       primary={"stack": "prod", "region": "australiaeast"},
+                       standby={"stack": "dr", "region": "australiasoutheast"}, git_commit="x", versions={},
+                       control_plane="local")
+
+
+def test_failed_preflight_blocks_the_drill_and_changes_nothing(tmp_path):
+    control = RecordingControl()
+    record = blank_record(tmp_path)
+    runner = DrillRunner(record, tmp_path / "d", DataPlane("", "", None), control, DrillOptions("Planned"),
+                         failing_preflight)
+    with pytest.raises(PreflightFailed) as caught:
+        runner.run()
+    assert "lag within the RPO target: 1200.0s replay lag" in str(caught.value)
+    assert control.calls == [] and record.verdict == "aborted"
+    saved = DrillRecord.load(tmp_path / "d")
+    assert saved.verdict == "aborted" and saved.completed_steps == []
+
+
+def test_forced_override_is_recorded_with_its_reason(tmp_path):
+    record = blank_record(tmp_path)
+    record.forced = {"reason": "region outage declared by incident INC-42", "by": "oncall"}
+    runner = DrillRunner(record, tmp_path / "d", DataPlane("", "", None), RecordingControl(), DrillOptions("Planned"),
+                         failing_preflight)
+    runner.run(stop_after="preflight")
+    saved = DrillRecord.load(tmp_path / "d")
+    assert saved.completed_steps == ["preflight"]
+    assert saved.forced["reason"] == "region outage declared by incident INC-42"
+    assert any("overridden: region outage declared by incident INC-42" in note for note in saved.notes)
+
+
+def test_run_with_force_needs_a_reason(capsys):
+    assert drill_main(["run", "--scenario", "forced", "--force"]) == 2
+    assert "--force needs --reason" in capsys.readouterr().err
+
+
+def test_interrupted_drill_resumes_from_its_state(tmp_path, gate_check):
+    require_postgres()
+    from drill.localpg import LocalCluster
+
+    with LocalCluster() as cluster:
+        record, folder = rehearse("planned", tmp_path, cluster=cluster, gate_check=gate_check, stop_after="promote")
+        assert record.completed_steps == ["preflight", "baseline", "fault", "promote"] and record.verdict is None
+        # A new process would load the state file and go on with the same servers.
+        resumed = DrillRecord.load(folder)
+        from drill.control import LocalControlPlane
+        from drill.rehearsal import TABLES
+
+        runner = DrillRunner(resumed, folder, DataPlane(cluster.primary_dsn, cluster.standby_dsn, cluster.password, TABLES),
+                             LocalControlPlane(cluster), DrillOptions("Planned"), failing_preflight)
+        final = runner.run()
+    assert final.completed_steps[-2:] == ["verify", "report"]
+    assert final.verdict == "pass" and final.lost_heartbeats == []
+    assert final.heartbeats == record.heartbeats
+
+
+class FakeStack:
+    """Stands in for pulumi.automation.Stack and records every call."""
+
+    def __init__(self):
+        self.calls = []
+
+    def set_config(self, key, value, *, path=False):
+        self.calls.append(("set_config", key, value.value, value.secret, path))
+
+    def up(self, **kwargs):
+        self.calls.append(("up", kwargs))
+        kwargs["on_output"]("Updating (dr): ... resources: 2 updated")
+        return SimpleNamespace(summary=SimpleNamespace(result="succeeded", resource_changes={"update": 2, "same": 60}))
+
+
+def test_pulumi_control_plane_promotes_in_place_through_the_automation_api(tmp_path):
+    stack, selected, lines = FakeStack(), {}, []
+
+    def select_stack(**kwargs):
+        selected.update(kwargs)
+        return stack
+
+    control = PulumiControlPlane("organization/continuity/dr", work_dir=PROJECT_DIR, select_stack=select_stack,
+                                 log=lines.append)
+    summary = control.promote("Forced")
+    assert selected == {"stack_name": "organization/continuity/dr", "work_dir": str(PROJECT_DIR)}
+    assert stack.calls[:2] == [("set_config", "continuity:role", "primary", False, False),
+                               ("set_config", "continuity:promotion.option", "Forced", False, True)]
+    up = stack.calls[2][1]
+    assert up["policy_packs"] == [str(PROJECT_DIR / "policies")]
+    assert up["policy_pack_configs"] == [str(PROJECT_DIR / "policies" / "config" / "dr.json")]
+    assert up["show_secrets"] is False and up["suppress_outputs"] is True
+    assert summary["result"] == "succeeded" and summary["resource_changes"] == {"update": 2, "same": 60}
+    assert lines == ["Updating (dr): ... resources: 2 updated"]
+    assert control.inject_fault().startswith("no fence command given")
+
+
+def test_report_command_turns_a_record_into_markdown(planned, capsys):
+    _, folder, _ = planned
+    assert drill_main(["report", str(folder / "record.json")]) == 0
+    assert "## Objectives" in capsys.readouterr().out
+
+
+def test_failback_plan_names_commands_and_checks(capsys):
+    assert drill_main(["failback", "plan"]) == 0
+    out = capsys.readouterr().out
+    assert "pulumi config set continuity:origin replica -s prod" in out
+    assert "pulumi config set --path 'continuity:databases.knowledge.generation' 2 -s prod" in out
+    assert "pulumi state unprotect" in out and "check:" in out
+    assert "python -m drill run --scenario planned --primary-stack dr --standby-stack prod" in out
