@@ -148,11 +148,18 @@ def cmd_run(args) -> int:
         record.verdict = "aborted"
         print(f"dry run: preflight {'passed' if result.ok else 'FAILED'}; record {record.save(folder)}")
         return 0 if result.ok else 1
-    log = (folder / "pulumi.log")
     folder.mkdir(parents=True, exist_ok=True)
     control = PulumiControlPlane(args.standby_stack, fence_command=args.fence_command,
-                                 log=lambda line: log.open("a").write(line + "\n"))
+                                 log=engine_log(folder / "pulumi.log"))
     return execute(DrillRunner(record, folder, data, control, DrillOptions(OPTIONS[args.scenario]), preflight))
+
+
+def engine_log(path: Path):
+    """Append the engine's output to the drill folder (secrets are masked by `up` itself)."""
+    def write(line: str) -> None:
+        with path.open("a") as handle:
+            handle.write(line.rstrip("\n") + "\n")
+    return write
 
 
 def execute(runner: DrillRunner, stop_after: Optional[str] = None) -> int:
@@ -179,7 +186,8 @@ def cmd_resume(args) -> int:
     args.primary_stack, args.standby_stack, args.database = record.primary["stack"], record.standby["stack"], record.database
     data = DataPlane(os.environ.get("CONTINUITY_DRILL_PRIMARY_DSN", ""), os.environ.get("CONTINUITY_DRILL_STANDBY_DSN", ""),
                      password(args), args.table or [])
-    control = PulumiControlPlane(record.standby["stack"], fence_command=args.fence_command)
+    control = PulumiControlPlane(record.standby["stack"], fence_command=args.fence_command,
+                                 log=engine_log(folder / "pulumi.log"))
     runner = DrillRunner(record, folder, data, control, DrillOptions(OPTIONS[record.scenario]),
                          lambda: run_preflight(args, standby))
     return execute(runner)

@@ -22,7 +22,8 @@ from typing import Callable, Optional
 from .control import ControlPlane
 from .measure import measure_rpo, measure_rto
 from .preflight import Preflight
-from .probes import Ack, HeartbeatWriter, compare, first_acknowledged_write, read_heartbeats, snapshot
+from .probes import (Ack, HeartbeatWriter, TableSnapshot, compare, first_acknowledged_write, read_heartbeats,
+                     snapshot)
 from .record import DrillRecord, Heartbeat, now
 from .report import finish
 
@@ -159,13 +160,7 @@ class DrillRunner:
         after = snapshot(self.data.standby_dsn, self.data.password, self.data.tables)
         baseline = self.record.integrity.get("baseline", [])
         self.record.integrity["after"] = [vars(s) for s in after]
-        self.record.integrity["differences"] = compare_json(baseline, after)
+        self.record.integrity["differences"] = compare([TableSnapshot(**s) for s in baseline], after)
 
     def _report(self) -> None:
         finish(self.record, self.folder)
-
-
-def compare_json(baseline: list[dict], after) -> list[str]:
-    from .probes import TableSnapshot
-
-    return compare([TableSnapshot(**s) for s in baseline], list(after))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from . import controls as c
 from .facts import FIREWALL_RULE, SERVER, STORAGE, VAULT, WORKSPACE
 from .registry import rule
@@ -39,8 +41,6 @@ def key_vault_network(vault, cfg):
       remediation="Leave continuity:network.allowedCidrs empty (access off) or list the ranges that need it.",
       severity="high", controls=c.merge(c.ACCESS, cis=("4.3.7",)), config=ALLOWED_CIDRS)
 def server_network(stack, cfg):
-    import ipaddress
-
     allowed = [ipaddress.ip_network(cidr, strict=False) for cidr in cfg["allowedCidrs"]]
     for server in stack.of_type(SERVER):
         for firewall in stack.referring_to(server, "serverName", FIREWALL_RULE):

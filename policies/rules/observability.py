@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from components.regions import region_info
+
 from . import controls as c
 from .facts import (ACTION_GROUP, ACTIVITY_ALERT, BACKUP_VAULT, BLOB_SERVICE, DIAGNOSTIC, METRIC_ALERT, SERVER,
                     STORAGE, SUBSCRIPTION_DIAGNOSTIC, VAULT, WORKSPACE, ServerKind, server_kind)
@@ -79,8 +81,6 @@ def server_health_alerts(stack, cfg):
       severity="medium", controls=c.merge(c.LOGGING, c.CONTINUITY),
       config={"regions": {"type": "array", "items": {"type": "string"}, "default": []}})
 def service_health_both_regions(stack, cfg):
-    from components.regions import region_info
-
     wanted = {region_info(r).display_name for r in cfg["regions"]}
     covered = set()
     for alert in stack.of_type(ACTIVITY_ALERT):
