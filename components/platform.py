@@ -204,9 +204,12 @@ class RegionalPlatform(pulumi.ComponentResource):
             rules = server_rules(s.alerts)
             if not plan.is_primary:
                 rules.append(replication_lag_rule(s.replication_lag_threshold_seconds(key), str(database.rpo)))
-            alerting.watch(key, server.server_id, rules)
+            # Per-server names carry the generation: a retired generation's alerts and grants stay in
+            # Azure until removed, and a rebuilt server must not collide with them.
+            instance = f"{key}-g{database.generation}"
+            alerting.watch(instance, server.server_id, rules)
             if plan.is_primary:
-                backup_vault.protect_server(key, server_id=server.server_id, server_name=server.server_name)
+                backup_vault.protect_server(instance, server_id=server.server_id, server_name=server.server_name)
 
         self.settings = s
         self.resource_group_name = group.name

@@ -94,7 +94,7 @@ def steps_text(scenario: str, primary_stack: str, standby_stack: str) -> str:
                           else "primary fenced (--fence-command); detection = first failed heartbeat"),
         f"  4. promote: pulumi config set continuity:role primary -s {standby_stack}; "
         f"pulumi config set --path continuity:promotion.option {option} -s {standby_stack}; "
-        f"pulumi up -s {standby_stack} --policy-pack policies",
+        f"pulumi up -s {standby_stack} --policy-pack policies --policy-pack-config policies/config/{standby_stack}.json",
         "  5. verify: first acknowledged write on the promoted server (RTO), heartbeats present (RPO, lost), checksums",
         "  6. report: drills/<id>/record.json and report.md, drills/index.md",
     ])

@@ -25,14 +25,21 @@ def _generation_bumps(stack: str, settings: Settings) -> list[str]:
             for key, db in settings.databases.items()]
 
 
-def _retain(stack: str, settings: Settings, what: str) -> list[str]:
-    """Commands that drop resources from one stack's state without touching Azure."""
-    urns = [f"$(pulumi stack -s {stack} --show-urns | grep -o 'urn:[^ ]*::{key}-g{db.generation}$')"
-            for key, db in settings.databases.items()]
-    commands = [f"pulumi state unprotect --yes -s {stack} {urn}" for urn in urns]
-    commands += [f"pulumi state delete --yes --target-dependents -s {stack} {urn}" for urn in urns]
-    commands.append(f"# {what}: the Azure servers and their CanNotDelete locks stay; record their names in the drill notes")
+def _urn(stack: str, logical_name: str) -> str:
+    return f"\"$(pulumi stack -s {stack} --show-urns | grep -oE 'urn:pulumi:[^ ]+::{logical_name}$')\""
+
+
+def _retain(stack: str, logical_names: list[str], what: str) -> list[str]:
+    """Commands that drop resources (and their protected children) from one stack's state without
+    touching Azure: `--force` because they are protected, `--target-dependents` for their children."""
+    commands = [f"pulumi state delete --yes --force --target-dependents -s {stack} {_urn(stack, name)}"
+                for name in logical_names]
+    commands.append(f"# {what}: the Azure resources and their CanNotDelete locks stay; record their names in the drill notes")
     return commands
+
+
+def _servers(settings: Settings) -> list[str]:
+    return [f"{key}-g{db.generation}" for key, db in settings.databases.items()]
 
 
 def failback_plan(failed: str, failed_settings: Settings, survivor: str, survivor_settings: Settings) -> list[Step]:
@@ -45,9 +52,11 @@ def failback_plan(failed: str, failed_settings: Settings, survivor: str, survivo
             f"{survivor} servers are writable; Azure Service Health shows {failed_settings.region} healthy",
         ),
         Step(
-            f"Retire {failed}'s old servers from Pulumi state (kept in Azure)",
-            _retain(failed, failed_settings, "old primaries retained for forensics and lost writes"),
-            f"`pulumi preview -s {failed}` no longer lists the old servers; `az postgres flexible-server list` still does",
+            f"Retire {failed}'s old servers (and, as it stops creating primaries, its geo-backup key vault) "
+            "from Pulumi state; they stay in Azure",
+            _retain(failed, _servers(failed_settings) + ["geo-backup-key-vault", "geo-backup-resource-group"],
+                    "old primaries retained for forensics and lost writes"),
+            f"`pulumi preview -s {failed}` no longer lists them; `az postgres flexible-server list` still does",
         ),
         Step(
             f"Rebuild {failed} as replicas of {survivor} (new generation)",
@@ -55,29 +64,33 @@ def failback_plan(failed: str, failed_settings: Settings, survivor: str, survivo
              f"pulumi config set continuity:role standby -s {failed}",
              f"pulumi config set --path continuity:peer.stack {survivor} -s {failed}",
              *_generation_bumps(failed, failed_settings),
-             f".venv/bin/python -m gate --stack {failed} --stack {survivor}",
+             f"edit policies/config/{failed}.json: CTY-RES-005.peerDatabases = the database keys; "
+             f"policies/config/{survivor}.json: CTY-CON-001.replicatedDatabases = the same keys",
              f"pulumi up -s {failed} --policy-pack policies --policy-pack-config policies/config/{failed}.json"],
             "new replicas exist in the former primary region; replication-lag alerts are quiet",
         ),
         Step(
             "Planned switchover back (drill, planned scenario)",
-            [f".venv/bin/python -m drill run --scenario planned --primary-stack {survivor} --standby-stack {failed}"],
+            [f".venv/bin/python -m drill run --scenario planned --primary-stack {survivor} --standby-stack {failed} "
+             "--force --reason 'failback: both stacks are replica-origin, the offline gate cannot render them'"],
             "the drill report shows every acknowledged heartbeat present (RPO 0 rows) and RTO within target",
         ),
         Step(
             f"Retire {survivor}'s promoted servers and rebuild {survivor} as replicas (new generation)",
-            [*_retain(survivor, survivor_settings, "former writers retained"),
+            [*_retain(survivor, _servers(survivor_settings), "former writers retained"),
              f"pulumi config set continuity:role standby -s {survivor}",
+             f"pulumi config set --path continuity:promotion.highAvailability false -s {survivor}",
              f"pulumi config set --path continuity:peer.stack {failed} -s {survivor}",
              *_generation_bumps(survivor, survivor_settings),
              f"pulumi up -s {survivor} --policy-pack policies --policy-pack-config policies/config/{survivor}.json"],
-            f"{survivor} holds replicas of {failed}; `python -m gate` passes for both stacks",
+            f"{survivor} holds replicas of {failed}; the replication-lag alerts are quiet",
         ),
         Step(
-            "Update the policy pack configs and commit the stack files",
-            ["edit policies/config/*.json (replicatedDatabases, peerDatabases) until `python -m gate` exits 0",
-             "git add Pulumi.*.yaml policies/config && git commit -m 'Failback complete'"],
-            "CI gate green; drills/index.md lists the switchover",
+            "Commit the stack files and policy configs",
+            ["git add Pulumi.*.yaml policies/config && git commit -m 'Failback complete'"],
+            "drills/index.md lists the switchover; note that both stacks are now origin replica: the "
+            f"servers in {failed} have no geo-redundant backup (creation-only) and the offline gate refuses "
+            "mutually replicating stacks until one side is rebuilt as a generation created as primary",
         ),
     ]
 

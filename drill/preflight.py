@@ -39,10 +39,15 @@ def gate_on_promoted(project_dir: Path, primary_stack: str, standby_stack: str) 
     """The policy pack over the standby stack as it will be after `continuity:role primary`."""
     from gate.analyzer import PolicyPackProcess, load_pack_config
     from gate.pipeline import analyze, rule_info
-    from gate.render import render_stacks
+    from gate.render import RenderError, render_stacks
 
-    _, promoted = render_stacks(project_dir, [primary_stack, standby_stack],
-                                overrides={standby_stack: {"continuity:role": "primary"}})
+    try:
+        _, promoted = render_stacks(project_dir, [primary_stack, standby_stack],
+                                    overrides={standby_stack: {"continuity:role": "primary"}})
+    except RenderError as error:
+        # e.g. mutually replicating stacks during a failback: a failed check, overridable with --force.
+        return Check("policy gate on the promoted standby", False, f"cannot render: {error}"), {
+            "stack": standby_stack, "renderedAs": "primary", "error": str(error)}
     with PolicyPackProcess() as pack:
         rules = {p.name: rule_info(p) for p in pack.info()}
         findings = analyze([promoted], {standby_stack: load_pack_config(standby_stack)}, pack, rules)

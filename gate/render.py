@@ -24,6 +24,8 @@ ORGANIZATION = "organization"
 SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 REDACTED = "[secret]"
+# A render of the default stacks takes seconds; a 100-server synthetic stack under a minute.
+RENDER_TIMEOUT_SECONDS = 600
 
 
 def qualified(stack: str) -> str:
@@ -123,13 +125,17 @@ def render_stack(
         "subscriptionId": subscription_id,
         "tenantId": tenant_id,
     }
-    worker = subprocess.run(
-        [sys.executable, "-m", "gate.runtime"],
-        input=json.dumps(request),
-        capture_output=True,
-        text=True,
-        cwd=str(Path(__file__).resolve().parent.parent),
-    )
+    try:
+        worker = subprocess.run(
+            [sys.executable, "-m", "gate.runtime"],
+            input=json.dumps(request),
+            capture_output=True,
+            text=True,
+            cwd=str(Path(__file__).resolve().parent.parent),
+            timeout=RENDER_TIMEOUT_SECONDS,
+        )
+    except subprocess.TimeoutExpired:
+        raise RenderError(f"stack {config.stack}: the program did not finish within {RENDER_TIMEOUT_SECONDS} s") from None
     try:
         answer = json.loads(worker.stdout)
     except json.JSONDecodeError:
@@ -172,6 +178,15 @@ def render_stacks(project_dir: Path, stacks: list[str],
         if settings[stack].origin is Origin.REPLICA:
             pending.append(settings[stack].peer.stack.rsplit("/", 1)[-1])
 
+    replica_peers = {stack: settings[stack].peer.stack.rsplit("/", 1)[-1] for stack in configs
+                     if settings[stack].origin is Origin.REPLICA}
+    for stack, peer in replica_peers.items():
+        if replica_peers.get(peer) == stack:
+            raise RenderError(
+                f"stacks {stack} and {peer} are both origin 'replica' and each reads the other's servers: "
+                "one of them must be the stack whose servers were created as primaries "
+                "(after a failback, rebuild one side as a new generation with origin primary or keep one stack's "
+                "references one-way)")
     order = sorted(configs, key=lambda st: settings[st].origin is Origin.REPLICA)
     exports: dict[str, dict[str, Any]] = {}
     rendered: dict[str, Rendering] = {}

@@ -225,5 +225,24 @@ def test_failback_plan_names_commands_and_checks(capsys):
     out = capsys.readouterr().out
     assert "pulumi config set continuity:origin replica -s prod" in out
     assert "pulumi config set --path 'continuity:databases.knowledge.generation' 2 -s prod" in out
-    assert "pulumi state unprotect" in out and "check:" in out
-    assert "python -m drill run --scenario planned --primary-stack dr --standby-stack prod" in out
+    assert "pulumi state delete --yes --force --target-dependents -s prod" in out and "check:" in out
+    assert "geo-backup-key-vault" in out
+    assert "pulumi config set --path continuity:promotion.highAvailability false -s dr" in out
+    assert "python -m drill run --scenario planned --primary-stack dr --standby-stack prod --force" in out
+
+
+def test_mutually_replicating_stacks_fail_clearly_instead_of_hanging(tmp_path):
+    import shutil
+
+    import yaml
+
+    from gate.render import RenderError, render_stacks
+
+    for name in ("Pulumi.yaml", "Pulumi.prod.yaml", "Pulumi.dr.yaml"):
+        shutil.copy(PROJECT_DIR / name, tmp_path / name)
+    prod = yaml.safe_load((tmp_path / "Pulumi.prod.yaml").read_text())
+    prod["config"].update({"continuity:origin": "replica", "continuity:role": "standby"})
+    (tmp_path / "Pulumi.prod.yaml").write_text(yaml.safe_dump(prod))
+    with pytest.raises(RenderError) as caught:
+        render_stacks(tmp_path, ["prod", "dr"])
+    assert "both origin 'replica' and each reads the other's servers" in str(caught.value)

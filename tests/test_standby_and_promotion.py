@@ -80,7 +80,7 @@ def test_replication_lag_alert_threshold_is_derived_from_rpo(dr):
            if a.plain_inputs["criteria"]["allOf"][0]["metricName"] == "physical_replication_delay_in_seconds"}
     # RPO 15 min and 1 h, alerted at half the RPO (alerts.lagAlertFraction).
     assert {name: c["threshold"] for name, c in lag.items()} == {
-        "knowledge-replication-lag": 450, "operational-replication-lag": 1800}
+        "knowledge-g1-replication-lag": 450, "operational-g1-replication-lag": 1800}
     assert all(c["operator"] == "GreaterThan" and c["timeAggregation"] == "Maximum" for c in lag.values())
 
 
@@ -136,6 +136,11 @@ def test_a_new_generation_is_a_new_server_never_a_replacement(prod):
     assert before.urn != after.urn, "a new logical resource, so Pulumi creates instead of replacing"
     assert after.plain_inputs["serverName"].split("-g")[1].startswith("2-")
     assert server_resource(rebuilt, "operational").urn == server_resource(prod, "operational").urn
+    # The old generation's alerts and role grants stay in Azure until removed: no name may collide.
+    def names(rendering, token, field):
+        return {r.plain_inputs[field] for r in rendering.of_type(token) if "knowledge" in r.name}
+    assert not names(prod, METRIC_ALERT, "ruleName") & names(rebuilt, METRIC_ALERT, "ruleName")
+    assert not names(prod, ROLE_ASSIGNMENT, "roleAssignmentName") & names(rebuilt, ROLE_ASSIGNMENT, "roleAssignmentName")
 
 
 def test_a_changed_retention_policy_is_a_new_policy(prod):
