@@ -47,3 +47,15 @@ def parameters(rendering: Rendering, server_name: str) -> dict[str, str]:
 def workspace_id(rendering: Rendering) -> str:
     (workspace,) = rendering.of_type(WORKSPACE)
     return workspace.id
+
+
+def schema_validator(path):
+    """A validator for a JSON schema file, in the schema's own draft, with format checks."""
+    import json
+
+    import jsonschema
+
+    schema = json.loads(path.read_text())
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)

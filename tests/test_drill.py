@@ -20,6 +20,7 @@ from drill.rehearsal import rehearse
 from drill.runner import DataPlane, DrillOptions, DrillRunner, PreflightFailed
 
 from conftest import PROJECT_DIR
+from helpers import schema_validator
 from pg_fixtures import require_postgres
 
 
@@ -30,13 +31,8 @@ def gate_check():
 
 
 @pytest.fixture(scope="module")
-def schema_validator():
-    import jsonschema
-
-    schema = json.loads(SCHEMA_FILE.read_text())
-    cls = jsonschema.validators.validator_for(schema)
-    cls.check_schema(schema)
-    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+def record_validator():
+    return schema_validator(SCHEMA_FILE)
 
 
 def files_text(folder: Path) -> str:
@@ -65,7 +61,7 @@ def forced(tmp_path_factory, gate_check):
         return record, folder, cluster.password
 
 
-def test_planned_drill_loses_nothing_and_passes(planned, schema_validator):
+def test_planned_drill_loses_nothing_and_passes(planned, record_validator):
     record, folder, _ = planned
     assert record.verdict == "pass", record.notes
     assert record.lost_heartbeats == [] and record.rpo.measured_seconds == 0
@@ -74,12 +70,12 @@ def test_planned_drill_loses_nothing_and_passes(planned, schema_validator):
     assert sum(record.rto_split.values()) == pytest.approx(record.rto.measured_seconds, abs=1e-3)
     assert record.integrity["differences"] == [] and len(record.integrity["after"]) == 2
     assert record.completed_steps == ["preflight", "baseline", "fault", "promote", "verify", "report"]
-    schema_validator.validate(json.loads((folder / "record.json").read_text()))
+    record_validator.validate(json.loads((folder / "record.json").read_text()))
     assert "**Verdict: PASS**" in (folder / "report.md").read_text()
     assert record.drill_id in (folder.parent / "index.md").read_text()
 
 
-def test_forced_drill_with_the_standby_held_back_loses_exactly_those_heartbeats(forced, schema_validator):
+def test_forced_drill_with_the_standby_held_back_loses_exactly_those_heartbeats(forced, record_validator):
     record, folder, _ = forced
     acked = [h.seq for h in record.heartbeats]
     # The 7 heartbeats written while the standby was held back, and nothing else, are gone.
@@ -91,7 +87,7 @@ def test_forced_drill_with_the_standby_held_back_loses_exactly_those_heartbeats(
     expected = (dt.datetime.fromisoformat(last.committed_at) - dt.datetime.fromisoformat(newest.committed_at)).total_seconds()
     assert record.rpo.measured_seconds == pytest.approx(expected, abs=1e-3)
     assert any(note.startswith("fault: primary stopped") for note in record.notes)
-    schema_validator.validate(json.loads((folder / "record.json").read_text()))
+    record_validator.validate(json.loads((folder / "record.json").read_text()))
     assert f"lost after promotion: 7 (sequence numbers {held_back})" in (folder / "report.md").read_text()
 
 

@@ -13,6 +13,7 @@ import pytest
 from gate.findings import Finding, RuleInfo
 from policies.waivers import Waiver
 from gate.pipeline import GateResult
+from helpers import schema_validator
 from gate.reports import console, duration, to_json, to_junit, to_markdown, to_sarif, write_reports
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -74,12 +75,7 @@ def with_checkov(clean) -> GateResult:
 
 @pytest.fixture(scope="module")
 def sarif_validator():
-    import jsonschema
-
-    schema = json.loads(SARIF_SCHEMA_FILE.read_text())
-    cls = jsonschema.validators.validator_for(schema)
-    cls.check_schema(schema)
-    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+    return schema_validator(SARIF_SCHEMA_FILE)
 
 
 def all_reports(result: GateResult) -> dict[str, str]:
