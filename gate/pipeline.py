@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from components.settings import Origin
 from policies.rules.continuity import Assessment, assess
 from policies.rules.registry import REGISTRY
 from policies.waivers import Waiver, WaiverError, load_waivers, unmatched, waiver_for
 
-from .analyzer import PolicyInfo, PolicyPackProcess, load_pack_config
+from .analyzer import PACK_DIR, PolicyInfo, PolicyPackProcess, load_pack_config
 from .arm_export import write_templates
 from .checkov import checkov_rules, findings as checkov_findings, scan_templates
 from .findings import Finding, RuleInfo
@@ -62,42 +63,55 @@ def rule_info(policy: PolicyInfo) -> RuleInfo:
                     help_uri=rule.help_uri if rule else None)
 
 
+def _comparable(value):
+    return sorted(value) if isinstance(value, list) else value
+
+
+def expected_pack_config(rendering: Rendering, peer: Optional[Rendering]) -> dict[tuple[str, str], object]:
+    """The per-stack pack config values that follow from the stack files."""
+    s = rendering.settings
+    cidrs = list(s.network.allowed_cidrs)
+    expected: dict[tuple[str, str], object] = {
+        ("CTY-DEP-003", "peerRegion"): s.peer.region,
+        ("CTY-OBS-004", "regions"): [s.region, s.peer.region],
+        ("CTY-ACC-002", "allowedCidrs"): cidrs,
+        ("CTY-ACC-003", "allowedCidrs"): cidrs,
+        ("CTY-ACC-004", "allowedCidrs"): cidrs,
+    }
+    if peer is not None:
+        replicas_here = s.origin is Origin.REPLICA
+        replicas_there = peer.settings.origin is Origin.REPLICA
+        # The standby checks it has a replica of each peer database; the primary side counts the
+        # databases replicated in the peer when it judges its RTO/RPO.
+        expected[("CTY-RES-005", "peerDatabases")] = sorted(peer.settings.databases) if replicas_here else []
+        expected[("CTY-CON-001", "replicatedDatabases")] = (
+            sorted(set(s.databases) & set(peer.settings.databases)) if replicas_there and not replicas_here else [])
+    return expected
+
+
 def config_consistency(renderings: list[Rendering], configs: dict[str, dict]) -> list[str]:
     """The committed pack configs must describe the stacks as rendered, or preview and gate disagree."""
     problems = []
     by_stack = {r.stack: r for r in renderings}
     for rendering in renderings:
-        s, config, name = rendering.settings, configs[rendering.stack], f"policies/config/{rendering.stack}.json"
-        expected = {
-            ("CTY-DEP-003", "peerRegion"): s.peer.region,
-            ("CTY-OBS-004", "regions"): [s.region, s.peer.region],
-            ("CTY-ACC-002", "allowedCidrs"): list(s.network.allowed_cidrs),
-            ("CTY-ACC-003", "allowedCidrs"): list(s.network.allowed_cidrs),
-            ("CTY-ACC-004", "allowedCidrs"): list(s.network.allowed_cidrs),
-        }
-        peer = by_stack.get(s.peer.stack.rsplit("/", 1)[-1])
-        if peer is not None:
-            peer_keys = sorted(peer.settings.databases)
-            is_replica_stack = s.origin.value == "replica"
-            expected[("CTY-RES-005", "peerDatabases")] = peer_keys if is_replica_stack else []
-            expected[("CTY-CON-001", "replicatedDatabases")] = [] if is_replica_stack else sorted(
-                set(s.databases) & set(peer.settings.databases) if peer.settings.origin.value == "replica" else [])
-        for (rule_id, key), value in expected.items():
+        config, name = configs[rendering.stack], f"policies/config/{rendering.stack}.json"
+        peer = by_stack.get(rendering.settings.peer.stack.rsplit("/", 1)[-1])
+        for (rule_id, key), value in expected_pack_config(rendering, peer).items():
             actual = config.get(rule_id, {}).get(key)
-            if (sorted(actual) if isinstance(actual, list) else actual) != (sorted(value) if isinstance(value, list) else value):
+            if _comparable(actual) != _comparable(value):
                 problems.append(f"{name}: {rule_id}.{key} is {actual!r} but the stacks say {value!r}")
     return problems
 
 
 def run_gate(project_dir: Path, stacks: list[str], *, checkov: bool = False, arm_dir: Optional[Path] = None,
-             today: Optional[dt.date] = None) -> GateResult:
+             today: Optional[dt.date] = None, pack_dir: Path = PACK_DIR) -> GateResult:
     renderings = render_stacks(project_dir, stacks)
-    configs = {r.stack: load_pack_config(r.stack) for r in renderings}
+    configs = {r.stack: load_pack_config(r.stack, pack_dir) for r in renderings}
     problems = config_consistency(renderings, configs)
     if problems:
         raise GateConfigError(problems)
 
-    with PolicyPackProcess() as pack:
+    with PolicyPackProcess(pack_dir) as pack:
         rules = {p.name: rule_info(p) for p in pack.info()}
         findings = analyze(renderings, configs, pack, rules)
 

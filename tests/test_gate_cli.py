@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from conftest import PROJECT_DIR
@@ -121,3 +122,18 @@ def test_program_itself_refuses_bad_config_before_declaring_anything():
     assert "continuity:colour: unknown key" in answer["error"]
     assert "stack 'prod'" in answer["error"]
     assert answer["declared"] == 0
+
+
+def test_pack_config_out_of_step_with_the_stacks_is_refused(tmp_path):
+    """policies/config/<stack>.json is what `pulumi preview` uses: the gate refuses to disagree with it."""
+    from gate.pipeline import GateConfigError, run_gate as run
+
+    pack = tmp_path / "policies"
+    shutil.copytree(PROJECT_DIR / "policies", pack, ignore=shutil.ignore_patterns("__pycache__", "venv"))
+    config = json.loads((pack / "config" / "prod.json").read_text())
+    config["CTY-DEP-003"]["peerRegion"] = "westeurope"
+    (pack / "config" / "prod.json").write_text(json.dumps(config))
+    with pytest.raises(GateConfigError) as caught:
+        run(PROJECT_DIR, ["prod", "dr"], pack_dir=pack)
+    assert ("policies/config/prod.json: CTY-DEP-003.peerRegion is 'westeurope' but the stacks say "
+            "'australiasoutheast'") in str(caught.value)
