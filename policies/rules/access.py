@@ -11,6 +11,13 @@ from .registry import rule
 ALLOWED_CIDRS = {"allowedCidrs": {"type": "array", "items": {"type": "string"}, "default": []}}
 
 
+def _unlisted_ranges(ranges, cfg):
+    """Firewall address ranges that the pack config does not allow."""
+    extra = sorted(set(ranges) - set(cfg["allowedCidrs"]))
+    if extra:
+        yield f"address ranges {extra} are not in the allowed list"
+
+
 @rule("CTY-ACC-001", concern="access", title="Key Vault RBAC",
       description="A Key Vault authorizes data access with Azure RBAC, not access policies.",
       remediation="Set properties.enableRbacAuthorization=true.",
@@ -31,9 +38,7 @@ def key_vault_network(vault, cfg):
     acls = props.get("networkAcls") or {}
     if acls.get("defaultAction") != "Deny":
         yield "public network access is open to every address"
-    extra = sorted({rule_.get("value") for rule_ in acls.get("ipRules", [])} - set(cfg["allowedCidrs"]))
-    if extra:
-        yield f"address ranges {extra} are not in the allowed list"
+    yield from _unlisted_ranges((r.get("value") for r in acls.get("ipRules", [])), cfg)
 
 
 @rule("CTY-ACC-003", concern="access", title="Server network access",
@@ -64,9 +69,7 @@ def storage_exposure(account, cfg):
         yield "shared-key (account key) authorization is allowed"
     if account.get("publicNetworkAccess") != "Disabled" and account.get("networkRuleSet.defaultAction") != "Deny":
         yield "every network can reach the account"
-    extra = sorted({r.get("iPAddressOrRange") for r in account.get("networkRuleSet.ipRules", [])} - set(cfg["allowedCidrs"]))
-    if extra:
-        yield f"address ranges {extra} are not in the allowed list"
+    yield from _unlisted_ranges((r.get("iPAddressOrRange") for r in account.get("networkRuleSet.ipRules", [])), cfg)
 
 
 @rule("CTY-ACC-005", concern="access", title="Entra authentication",
