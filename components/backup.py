@@ -3,6 +3,12 @@
 The vault is geo-redundant with cross-region restore, so an LTR copy survives the loss of its
 region. Every stack has a vault (a standby's waits, ready for promotion); backup instances exist only
 for servers that are writable in this stack.
+
+The vault's identity needs "PostgreSQL Flexible Server Long Term Retention Backup" on the server and
+"Reader" on the server's resource group (backup-azure-database-postgresql-flex-overview; the same
+pair in Az.DataProtection's AzureDatabaseForPGFlexServer.json manifest). Both are granted on the
+resource group, once per stack and whatever the role: a promotion then needs no new grant (and no
+wait for one), and no grant lies beneath a server's delete lock, where it could never be removed.
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ from pulumi_azure_native import dataprotection as dp
 from . import roles
 from .diagnostics import send_diagnostics
 from .protection import Protection
-from .settings import Backup, LongTermRetention
+from .settings import Backup, LongTermRetention, Waits
+from .waits import wait
 
 DATASOURCE_TYPE = "Microsoft.DBforPostgreSQL/flexibleServers"
 # A fixed past Sunday anchors the weekly schedule; the weekday itself comes from config.
@@ -111,6 +118,7 @@ class BackupVault(pulumi.ComponentResource):
         resource_group_id: pulumi.Input[str],
         subscription_id: str,
         backup: Backup,
+        waits: Waits,
         workspace_id: pulumi.Input[str],
         protection: Protection,
         opts: Optional[pulumi.ResourceOptions] = None,
@@ -119,7 +127,6 @@ class BackupVault(pulumi.ComponentResource):
         self._name = name
         self._location = location
         self._resource_group_name = resource_group_name
-        self._subscription_id = subscription_id
         self.vault = dp.BackupVault(
             name,
             vault_name=vault_name,
@@ -160,18 +167,20 @@ class BackupVault(pulumi.ComponentResource):
             vault_name=self.vault.name,
             resource_group_name=resource_group_name,
             properties=policy,
-            opts=pulumi.ResourceOptions(parent=self),
+            # A superseded policy is left in the vault, not deleted: the delete would fail beneath the
+            # vault's delete lock and, while instances still use it, with UserErrorDppPolicyObjectInUse.
+            # docs/runbooks/protection-and-unlocking.md removes old policies deliberately.
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )
         self.principal_id = self.vault.identity.apply(lambda identity: identity.principal_id if identity else None)
-        # The vault discovers servers through their resource group.
-        self._reader = roles.grant(
-            f"{name}-reader",
-            role=roles.READER,
-            principal_id=self.principal_id,
-            scope=resource_group_id,
-            subscription_id=subscription_id,
-            parent=self,
-        )
+        grants = {
+            suffix: roles.grant(f"{name}-{suffix}", role=role, principal_id=self.principal_id, scope=resource_group_id,
+                                subscription_id=subscription_id, parent=self)
+            for suffix, role in (("reader", roles.READER), ("ltr-backup", roles.POSTGRESQL_FLEXIBLE_SERVER_LTR_BACKUP))
+        }
+        # Azure validates the grants when a backup instance is created.
+        self._access = wait(f"{name}-access", duration=waits.rbac_propagation, after=list(grants.values()),
+                            parent=self, triggers={suffix: grant.id for suffix, grant in grants.items()})
         self.vault_id = self.vault.id
         self.policy_id = self.policy.id
         self.register_outputs({"vault_id": self.vault_id, "policy_id": self.policy_id, "principal_id": self.principal_id})
@@ -182,19 +191,24 @@ class BackupVault(pulumi.ComponentResource):
         *,
         server_id: pulumi.Output[str],
         server_name: pulumi.Output[str],
+        after: pulumi.Resource,
     ) -> dp.BackupInstance:
-        """Back up one server with the LTR policy, after granting the vault what it needs to read it."""
-        grants = [
-            self._reader,
-            roles.grant(
-                f"{self._name}-{key}-ltr-role",
-                role=roles.POSTGRESQL_FLEXIBLE_SERVER_LTR_BACKUP,
-                principal_id=self.principal_id,
-                scope=server_id,
-                subscription_id=self._subscription_id,
-                parent=self,
-            ),
-        ]
+        """Back up one server with the LTR policy, once the vault's grants apply and the server is idle.
+
+        The body follows Microsoft's REST guide for PostgreSQL flexible server (backup-azure-database-
+        postgresql-flex-use-rest-api): `dataSourceInfo` and `dataSourceSetInfo` both name the server.
+        """
+        def datasource(args_class, object_type: str):
+            return args_class(
+                object_type=object_type,
+                resource_id=server_id,
+                resource_uri="",  # as in the REST guide's body
+                resource_name=server_name,
+                resource_location=self._location,
+                resource_type=DATASOURCE_TYPE,
+                datasource_type=DATASOURCE_TYPE,
+            )
+
         return dp.BackupInstance(
             f"{self._name}-{key}",
             backup_instance_name=server_name,
@@ -203,16 +217,9 @@ class BackupVault(pulumi.ComponentResource):
             properties=dp.BackupInstanceArgs(
                 object_type="BackupInstance",
                 friendly_name=server_name,
-                data_source_info=dp.DatasourceArgs(
-                    object_type="Datasource",
-                    resource_id=server_id,
-                    resource_uri=server_id,
-                    resource_name=server_name,
-                    resource_location=self._location,
-                    resource_type=DATASOURCE_TYPE,
-                    datasource_type=DATASOURCE_TYPE,
-                ),
+                data_source_info=datasource(dp.DatasourceArgs, "Datasource"),
+                data_source_set_info=datasource(dp.DatasourceSetArgs, "DatasourceSet"),
                 policy_info=dp.PolicyInfoArgs(policy_id=self.policy_id),
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=grants),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self._access, after]),
         )

@@ -1,4 +1,20 @@
-"""Key Vaults: a regional vault with a customer-managed key for PostgreSQL and the stack's secrets."""
+"""Key Vaults: a regional vault with a customer-managed key for PostgreSQL and the stack's secrets.
+
+Keys and secrets are never deleted by Pulumi (`retain_on_delete`):
+- ARM has no DELETE for either (Microsoft.KeyVault 2024-11-01 keys.json and secrets.json); the
+  provider deletes them through the vault's data plane (custom_keyvault.go: `azkeys` `DeleteKey`,
+  `azsecrets` `DeleteSecret`), which a vault with public access off refuses from outside its network.
+- A customer-managed key still unwraps older backups and the geo-backup after it is replaced.
+A vault's deletion takes its keys and secrets along (soft-deleted with it, purge-protected), which
+is how a disposable stack is torn down; deleting one secret is a deliberate runbook step
+(docs/runbooks/key-vault-recovery.md).
+
+ARM creates a key only if it does not exist: "If it already exists, then the existing key is
+returned without any write operations being performed. This API does not create subsequent
+versions, and does not update existing keys" (Keys_CreateIfNotExist). A changed rotation policy
+would be silently ignored, so the program compares it with the live key and refuses the deployment
+until the policy has been applied through the data plane (docs/runbooks/key-rotation-policy.md).
+"""
 
 from __future__ import annotations
 
@@ -9,9 +25,13 @@ from typing import Optional
 import pulumi
 from pulumi_azure_native import keyvault, managedidentity
 
-from . import roles
+from . import existing, roles
 from .diagnostics import send_diagnostics
 from .protection import Protection
+
+CMK_KEY_NAME = "postgres-cmk"
+CMK_KEY_TYPE = keyvault.JsonWebKeyType.RS_A_HSM
+CMK_KEY_SIZE = 3072
 
 
 @dataclass(frozen=True)
@@ -29,6 +49,66 @@ class KeyRotation:
     rotate_after: str = "P1Y"
     expires_after: str = "P2Y"
     notify_before_expiry: str = "P30D"
+
+    def policy(self) -> keyvault.RotationPolicyArgs:
+        return keyvault.RotationPolicyArgs(
+            attributes=keyvault.KeyRotationPolicyAttributesArgs(expiry_time=self.expires_after),
+            lifetime_actions=[
+                keyvault.LifetimeActionArgs(
+                    action=keyvault.ActionArgs(type=keyvault.KeyRotationPolicyActionType.ROTATE),
+                    trigger=keyvault.TriggerArgs(time_after_create=self.rotate_after),
+                ),
+                keyvault.LifetimeActionArgs(
+                    action=keyvault.ActionArgs(type=keyvault.KeyRotationPolicyActionType.NOTIFY),
+                    trigger=keyvault.TriggerArgs(time_before_expiry=self.notify_before_expiry),
+                ),
+            ],
+        )
+
+    def summary(self) -> dict[str, str]:
+        return {"rotate": self.rotate_after, "expires": self.expires_after, "notify": self.notify_before_expiry}
+
+
+ROTATION = KeyRotation()
+
+
+def check_live_key(resource_group: str, vault_name: str, rotation: KeyRotation = ROTATION) -> None:
+    """Refuse a deployment whose key differs from the live one: ARM would silently keep the old."""
+    live = existing.live_key(resource_group, vault_name, CMK_KEY_NAME)
+    drift = key_drift(live, rotation) if live is not None else []
+    if drift:
+        raise existing.ExistingStateError(
+            f"key {CMK_KEY_NAME} in vault {vault_name} has {'; '.join(drift)}. ARM cannot update an existing key "
+            "(Keys_CreateIfNotExist), so the change would be silently ignored: apply it through the vault's data "
+            "plane first (docs/runbooks/key-rotation-policy.md), then deploy again")
+
+
+def live_rotation(key) -> dict[str, str] | None:
+    """The rotation policy of a live key (a getKey result) in `KeyRotation.summary` form."""
+    policy = getattr(key, "rotation_policy", None)
+    if policy is None:
+        return None
+    summary = {"expires": getattr(policy.attributes, "expiry_time", None) if policy.attributes else None}
+    for action in policy.lifetime_actions or []:
+        kind = str(action.action.type).lower() if action.action else ""
+        if kind == "rotate":
+            summary["rotate"] = action.trigger.time_after_create if action.trigger else None
+        elif kind == "notify":
+            summary["notify"] = action.trigger.time_before_expiry if action.trigger else None
+    return summary
+
+
+def key_drift(live, rotation: KeyRotation) -> list[str]:
+    """What differs between a live key (a getKey result) and the key the program declares."""
+    found = []
+    if getattr(live, "kty", None) not in (None, CMK_KEY_TYPE.value):
+        found.append(f"type {live.kty} (declared {CMK_KEY_TYPE.value})")
+    if getattr(live, "key_size", None) not in (None, CMK_KEY_SIZE):
+        found.append(f"size {live.key_size} (declared {CMK_KEY_SIZE})")
+    live_policy = live_rotation(live)
+    if live_policy is not None and live_policy != rotation.summary():
+        found.append(f"rotation policy {live_policy} (declared {rotation.summary()})")
+    return found
 
 
 class RegionalKeyVault(pulumi.ComponentResource):
@@ -50,6 +130,7 @@ class RegionalKeyVault(pulumi.ComponentResource):
         identity_name: str,
         location: str,
         resource_group_name: pulumi.Input[str],
+        resource_group_id: pulumi.Input[str],
         tenant_id: str,
         subscription_id: str,
         allowed_cidrs: Sequence[str],
@@ -57,7 +138,7 @@ class RegionalKeyVault(pulumi.ComponentResource):
         archive_id: Optional[pulumi.Input[str]],
         protection: Protection,
         tags: Mapping[str, str],
-        rotation: KeyRotation = KeyRotation(),
+        rotation: KeyRotation = ROTATION,
         opts: Optional[pulumi.ResourceOptions] = None,
     ):
         super().__init__("continuity:keyvault:RegionalKeyVault", name, None, opts)
@@ -96,28 +177,16 @@ class RegionalKeyVault(pulumi.ComponentResource):
 
         key = keyvault.Key(
             f"{name}-postgres-cmk",
-            key_name="postgres-cmk",
+            key_name=CMK_KEY_NAME,
             vault_name=self.vault.name,
             resource_group_name=resource_group_name,
             properties=keyvault.KeyPropertiesArgs(
-                kty=keyvault.JsonWebKeyType.RS_A_HSM,
-                key_size=3072,
+                kty=CMK_KEY_TYPE,
+                key_size=CMK_KEY_SIZE,
                 key_ops=[keyvault.JsonWebKeyOperation.WRAP_KEY, keyvault.JsonWebKeyOperation.UNWRAP_KEY],
-                rotation_policy=keyvault.RotationPolicyArgs(
-                    attributes=keyvault.KeyRotationPolicyAttributesArgs(expiry_time=rotation.expires_after),
-                    lifetime_actions=[
-                        keyvault.LifetimeActionArgs(
-                            action=keyvault.ActionArgs(type=keyvault.KeyRotationPolicyActionType.ROTATE),
-                            trigger=keyvault.TriggerArgs(time_after_create=rotation.rotate_after),
-                        ),
-                        keyvault.LifetimeActionArgs(
-                            action=keyvault.ActionArgs(type=keyvault.KeyRotationPolicyActionType.NOTIFY),
-                            trigger=keyvault.TriggerArgs(time_before_expiry=rotation.notify_before_expiry),
-                        ),
-                    ],
-                ),
+                rotation_policy=rotation.policy(),
             ),
-            opts=protection.options(self),
+            opts=protection.options(self, retain_on_delete=True),
         )
         identity = managedidentity.UserAssignedIdentity(
             f"{name}-postgres-identity",
@@ -126,11 +195,14 @@ class RegionalKeyVault(pulumi.ComponentResource):
             resource_group_name=resource_group_name,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        roles.grant(
+        # Granted on the resource group, not the key: a grant beneath the vault's delete lock could
+        # never be removed ("A cannot-delete lock on a resource or resource group prevents the
+        # deletion of Azure RBAC assignments", lock-resources). The group holds this vault alone.
+        self.key_grant = roles.grant(
             f"{name}-postgres-key-access",
             role=roles.KEY_VAULT_CRYPTO_SERVICE_ENCRYPTION_USER,
             principal_id=identity.principal_id,
-            scope=key.id,
+            scope=resource_group_id,
             subscription_id=subscription_id,
             parent=self,
         )
@@ -154,5 +226,5 @@ class RegionalKeyVault(pulumi.ComponentResource):
             vault_name=self.vault.name,
             resource_group_name=self._resource_group_name,
             properties=keyvault.SecretPropertiesArgs(value=pulumi.Output.secret(value), content_type="text/plain"),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Optional
 
 import pulumi
 from pulumi_azure_native import monitor, operationalinsights as la, storage
 
+from . import existing
+from .arm import resource_id
 from .diagnostics import send_diagnostics
 from .protection import Protection
 from .regions import region_info
 from .settings import Logs
+
+TABLE = "azure-native:operationalinsights:Table"
 
 # Every activity-log category, so deletes, policy and health events are all kept.
 # https://learn.microsoft.com/azure/azure-monitor/platform/activity-log-schema
@@ -45,6 +48,8 @@ class Observability(pulumi.ComponentResource):
         archive_account_name: str,
         activity_log_setting_name: str,
         location: str,
+        subscription_id: str,
+        resource_group: str,
         resource_group_name: pulumi.Input[str],
         logs: Logs,
         allowed_cidrs: list[str],
@@ -69,16 +74,24 @@ class Observability(pulumi.ComponentResource):
         )
         protection.lock(f"{name}-workspace", self.workspace, "Holds the audit trail of the platform.", parent=self)
 
+        # The audit tables are Azure's built-in tables: they exist as soon as the workspace does, and
+        # the provider neither creates an existing table nor lists tables among the resources it
+        # adopts (provider/pkg/openapi/defaults/defaultResourcesState.go). So each is adopted with
+        # `import` and updated to the declared retention; Azure tables cannot be deleted ("An Azure
+        # table ... can't be deleted", manage-logs-tables), so dropping one from the list leaves its
+        # retention as it was instead of failing.
         for table in logs.audit_tables:
+            table_id = resource_id(TABLE, {"resourceGroupName": resource_group, "workspaceName": workspace_name,
+                                           "tableName": table}, subscription_id)
             la.Table(
                 f"{name}-retention-{table}",
                 table_name=table,
                 workspace_name=self.workspace.name,
                 resource_group_name=resource_group_name,
-                # PUT resets unspecified retention to defaults, so both values are always given.
+                # A PUT resets unspecified retention to the defaults, so both values are always given.
                 retention_in_days=int(logs.retention.days),
                 total_retention_in_days=int(logs.audit_retention.days),
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=pulumi.ResourceOptions(parent=self, import_=existing.adopt(table_id), retain_on_delete=True),
             )
 
         self.archive = storage.StorageAccount(

@@ -7,40 +7,50 @@ created the sources. Values come from the peer's state, which outlives an Azure 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 
-from .settings import Database, NAMESPACE
-
-# Inputs a replica must share with its source (Azure requires replica >= source; the platform keeps
-# them equal so a promoted replica carries the same load and a switchover needs no resize).
-MATCHING_FIELDS = {"sku": "sku", "tier": "tier", "storageGb": "storage_gb", "version": "version"}
+from .settings import NAMESPACE, Database
+from .skus import UnknownSku, replica_shortfalls
 
 
 def qualified_stack_name(stack: str) -> str:
     return stack if "/" in stack else f"{pulumi.get_organization()}/{pulumi.get_project()}/{stack}"
 
 
-def _comparable(value: Any) -> Any:
-    # State round-trips numbers as floats (protobuf Struct): 256 and 256.0 are the same size.
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    return str(value)
+class ReplicaMismatch(ValueError):
+    """A replica declared smaller than, or a different version from, the server it replicates."""
 
 
-def check_matches_source(key: str, database: Database, source: Mapping[str, Any], peer_stack: str) -> None:
-    """Raise if this stack's declaration of a server differs from the source it replicates."""
-    mismatches = []
-    for export_name, field in MATCHING_FIELDS.items():
-        ours = getattr(database, field)
-        ours = ours.value if hasattr(ours, "value") else ours
-        if _comparable(source.get(export_name)) != _comparable(ours):
-            mismatches.append(
-                f"{NAMESPACE}:databases.{key}.{export_name} is {ours!r} here but {source.get(export_name)!r} in {peer_stack}"
-            )
-    if mismatches:
-        raise ValueError("a replica must match its source server: " + "; ".join(mismatches))
+def check_fits_source(key: str, database: Database, source: Mapping[str, Any], peer_stack: str) -> None:
+    """Raise unless this stack's replica of `key` is at least as large as its source, same version.
+
+    Microsoft: "Compute on the primary must always be equal or smaller than the compute on the
+    smallest replica", and likewise storage (concepts-read-replicas, "Scale"); so a replica may be
+    larger (it is scaled up first) but never smaller. Its storage also follows the source's growth
+    (components.database), so only the configured sizes are compared here.
+    """
+    where = f"{NAMESPACE}:databases.{key}"
+    problems = []
+    if str(source.get("version")) != database.version:
+        problems.append(f"{where}.version is {database.version!r} here but {source.get('version')!r} in {peer_stack}")
+    try:
+        problems += [f"{where}: {reason}" for reason in replica_shortfalls(
+            database.sku, database.tier.value, database.storage_gb,
+            str(source.get("sku")), str(source.get("tier")), int(source.get("storageGb") or 0))]
+    except UnknownSku as error:
+        problems.append(f"{where}: the source in {peer_stack}: {error}")
+    if problems:
+        raise ReplicaMismatch("a replica must be at least as large as its source (scale the replica up first, "
+                              "docs/runbooks/scaling.md): " + "; ".join(problems))
+
+
+@dataclass(frozen=True)
+class SourceServer:
+    id: pulumi.Output[str]
+    requested_storage_gb: pulumi.Output[int]
 
 
 class PeerStack:
@@ -48,19 +58,23 @@ class PeerStack:
         self.name = qualified_stack_name(stack)
         self.reference = pulumi.StackReference(self.name)
 
-    def source_server_id(self, key: str, database: Database) -> pulumi.Output[str]:
-        """The id of the peer's server `key`, released only if this stack declares it identically."""
+    def source_server(self, key: str, database: Database) -> SourceServer:
+        """The peer's server `key`, released only if this stack's replica of it is large enough."""
 
-        def checked(servers: Mapping[str, Any]) -> str:
+        def checked(servers: Mapping[str, Any]) -> Mapping[str, Any]:
             if not servers or key not in servers:
                 raise ValueError(
                     f"{NAMESPACE}:databases.{key}: stack {self.name} exports no server '{key}' to replicate "
                     f"(it exports: {sorted(servers or {})})"
                 )
-            check_matches_source(key, database, servers[key], self.name)
-            return servers[key]["id"]
+            check_fits_source(key, database, servers[key], self.name)
+            return servers[key]
 
-        return self.reference.get_output("servers").apply(checked)
+        source = self.reference.get_output("servers").apply(checked)
+        return SourceServer(
+            id=source.apply(lambda server: server["id"]),
+            requested_storage_gb=source.apply(lambda server: int(server["requestedStorageGb"])),
+        )
 
     def shared_secret(self, name: str) -> pulumi.Output[str]:
         def pick(secrets: Mapping[str, str]) -> str:

@@ -7,18 +7,20 @@ from typing import Optional
 
 import pulumi
 import pulumi_random as random
-from pulumi_azure_native import resources
+from pulumi_azure_native import dbforpostgresql as pg, resources
 
+from . import existing
 from .alerts import Alerting, key_vault_rule, replication_lag_rule, server_rules
 from .backup import BackupVault
-from .database import PostgresServer, ServerPlan
-from .keyvault import RegionalKeyVault
+from .database import Placement, PostgresServer, ServerPlan
+from .keyvault import RegionalKeyVault, check_live_key
 from .naming import Naming
 from .observability import Observability
 from .peer import PeerStack
 from .protection import Protection
 from .settings import Origin, Role, Settings
 from .tags import recovery_tags
+from .waits import wait
 
 
 @dataclass(frozen=True)
@@ -35,16 +37,42 @@ def server_plan(settings: Settings, key: str) -> ServerPlan:
     """Role-dependent choices for one server; create-only inputs never depend on these."""
     database = settings.databases[key]
     if settings.origin is Origin.PRIMARY:
-        return ServerPlan(Origin.PRIMARY, True, database.high_availability, None)
+        return ServerPlan(Origin.PRIMARY, True, database.high_availability, pg.CreateMode.CREATE)
     if settings.role is Role.STANDBY:
-        return ServerPlan(Origin.REPLICA, False, False, None)
-    # Promoted replica: HA only once requested in a later update (Azure disables it on promotion).
+        return ServerPlan(Origin.REPLICA, False, False, pg.CreateMode.REPLICA)
+    # Promoted replica (promoted by `python -m drill promote`): the server exists and is no longer a
+    # replica, so the body asks for an update. HA only once requested in a later update: Azure turns
+    # it off on promotion ("we disable HA during the initial promotion", concepts-read-replicas-promote).
     return ServerPlan(
         Origin.REPLICA,
         True,
         database.high_availability and settings.promotion.high_availability,
-        settings.promotion.option,
+        pg.CreateMode.UPDATE,
     )
+
+
+def observe(settings: Settings, azure: AzureContext) -> existing.LiveState:
+    """Read what the stack's resources already are in Azure, before any resource is declared.
+
+    Refuses (ExistingStateError) when the live state rules the deployment out, so that nothing is
+    half-applied: a key whose properties ARM would silently keep.
+    """
+    s = settings
+    naming = Naming(s.environment, s.region, azure.subscription_id)
+    check_live_key(naming.resource_group(), naming.key_vault())
+    if s.origin is Origin.PRIMARY:
+        check_live_key(naming.resource_group(region=s.peer.region), naming.key_vault("kvgeo", region=s.peer.region))
+    storage: dict[str, int] = {}
+    admins: set[str] = set()
+    for key, database in s.databases.items():
+        server_name = naming.server(key, database.generation)
+        size = existing.live_storage_gb(naming.resource_group(), server_name)
+        if size is not None:
+            storage[server_name] = size
+        if s.database_admin and s.is_promoted_replica and existing.live_entra_admin(
+                naming.resource_group(), server_name, s.database_admin.object_id):
+            admins.add(server_name)
+    return existing.LiveState(storage_gb=storage, entra_admins=frozenset(admins))
 
 
 class RegionalPlatform(pulumi.ComponentResource):
@@ -54,6 +82,7 @@ class RegionalPlatform(pulumi.ComponentResource):
         *,
         settings: Settings,
         azure: AzureContext,
+        live: existing.LiveState = existing.LiveState(),
         opts: Optional[pulumi.ResourceOptions] = None,
     ):
         super().__init__("continuity:platform:RegionalPlatform", name, None, opts)
@@ -76,6 +105,8 @@ class RegionalPlatform(pulumi.ComponentResource):
             archive_account_name=naming.storage_account("audit"),
             activity_log_setting_name=f"continuity-{s.environment}-activity-log",
             location=s.region,
+            subscription_id=azure.subscription_id,
+            resource_group=naming.resource_group(),
             resource_group_name=group.name,
             logs=s.logs,
             allowed_cidrs=s.network.allowed_cidrs,
@@ -91,6 +122,7 @@ class RegionalPlatform(pulumi.ComponentResource):
             identity_name=naming.scoped("id", "postgres-cmk"),
             location=s.region,
             resource_group_name=group.name,
+            resource_group_id=group.id,
             tenant_id=azure.tenant_id,
             subscription_id=azure.subscription_id,
             allowed_cidrs=s.network.allowed_cidrs,
@@ -118,6 +150,7 @@ class RegionalPlatform(pulumi.ComponentResource):
                 identity_name=naming.scoped("id", "postgres-geo-cmk", region=s.peer.region),
                 location=s.peer.region,
                 resource_group_name=geo_group.name,
+                resource_group_id=geo_group.id,
                 tenant_id=azure.tenant_id,
                 subscription_id=azure.subscription_id,
                 allowed_cidrs=s.network.allowed_cidrs,
@@ -172,31 +205,45 @@ class RegionalPlatform(pulumi.ComponentResource):
             resource_group_id=group.id,
             subscription_id=azure.subscription_id,
             backup=s.backup,
+            waits=s.waits,
             workspace_id=workspace_id,
             protection=protection,
             opts=child,
         )
 
+        # The servers' identities must be able to unwrap with their keys before Azure validates them.
+        key_grants = [kv.key_grant for _, kv in vaults]
+        key_access = wait("key-access", duration=s.waits.rbac_propagation, after=key_grants, parent=self,
+                          triggers={name: kv.key_grant.id for name, kv in vaults})
+        placement = Placement(azure.subscription_id, naming.resource_group(), group.name, s.region)
+
         self.servers: dict[str, PostgresServer] = {}
         for key, database in s.databases.items():
             plan = server_plan(s, key)
+            source = peer.source_server(key, database) if peer else None
+            server_name = naming.server(key, database.generation)
             server = PostgresServer(
                 f"{key}-g{database.generation}",
-                server_name=naming.server(key, database.generation),
+                key=key,
+                server_name=server_name,
                 database=database,
                 plan=plan,
-                location=s.region,
-                resource_group_name=group.name,
+                placement=placement,
                 tenant_id=azure.tenant_id,
-                key=vault.encryption_key,
+                encryption_key=vault.encryption_key,
                 geo_backup_key=geo_vault.encryption_key if geo_vault else None,
+                key_access=key_access,
                 admin_password=shared_secrets[admin_password_secret(key)] if s.origin is Origin.PRIMARY else None,
-                source_server_id=peer.source_server_id(key, database) if peer else None,
+                source_server_id=source.id if source else None,
+                source_storage_gb=source.requested_storage_gb if source else None,
                 entra_admin=s.database_admin,
+                entra_admin_exists=server_name in live.entra_admins,
+                live_storage_gb=live.storage_gb.get(server_name),
                 allowed_cidrs=s.network.allowed_cidrs,
                 workspace_id=workspace_id,
                 archive_id=observability.archive_id,
                 protection=protection,
+                waits=s.waits,
                 tags=recovery_tags(database.rto, database.rpo),
                 opts=child,
             )
@@ -209,7 +256,8 @@ class RegionalPlatform(pulumi.ComponentResource):
             instance = f"{key}-g{database.generation}"
             alerting.watch(instance, server.server_id, rules)
             if plan.is_primary:
-                backup_vault.protect_server(instance, server_id=server.server_id, server_name=server.server_name)
+                backup_vault.protect_server(instance, server_id=server.server_id, server_name=server.server_name,
+                                            after=server.last_write)
 
         self.settings = s
         self.resource_group_name = group.name
@@ -238,6 +286,8 @@ class RegionalPlatform(pulumi.ComponentResource):
                     "sku": s.databases[key].sku,
                     "tier": s.databases[key].tier.value,
                     "storageGb": s.databases[key].storage_gb,
+                    # What the server is asked for: the configured minimum, or more after autogrow.
+                    "requestedStorageGb": server.requested_storage_gb,
                     "version": s.databases[key].version,
                     "generation": s.databases[key].generation,
                     "rto": str(s.databases[key].rto),

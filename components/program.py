@@ -6,7 +6,8 @@ import pulumi
 from pulumi.runtime import config as runtime_config
 from pulumi_azure_native import authorization
 
-from .platform import AzureContext, RegionalPlatform
+from .existing import ExistingStateError
+from .platform import AzureContext, RegionalPlatform, observe
 from .settings import Settings, SettingsError, load_settings
 from .tags import stack_tags, tagging_transform
 
@@ -36,10 +37,12 @@ def main() -> None:
     settings = load()
     pulumi.runtime.register_resource_transform(tagging_transform(stack_tags(settings)))
     client = authorization.get_client_config()
-    platform = RegionalPlatform(
-        "platform",
-        settings=settings,
-        azure=AzureContext(subscription_id=client.subscription_id, tenant_id=client.tenant_id),
-    )
+    azure = AzureContext(subscription_id=client.subscription_id, tenant_id=client.tenant_id)
+    try:
+        live = observe(settings, azure)
+    except ExistingStateError as error:
+        # Read before any resource is declared: a refusal changes nothing.
+        raise pulumi.RunError(f"stack '{pulumi.get_stack()}': {error}") from None
+    platform = RegionalPlatform("platform", settings=settings, azure=azure, live=live)
     for name, value in platform.exports().items():
         pulumi.export(name, value)

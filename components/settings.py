@@ -27,6 +27,7 @@ from pydantic.alias_generators import to_camel
 
 from .durations import Duration
 from .regions import region_info
+from .skus import UnknownSku, compute
 
 NAMESPACE = "continuity"
 
@@ -42,9 +43,16 @@ STORAGE_SIZES_GB = (32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32767)
 WORKSPACE_RETENTION_DAYS = (30, 730)
 TOTAL_RETENTION_MAX_DAYS = 4383
 
-# What DESIGN.md asks for: audit/access logs >= 90 days; security and change logs >= 1 year.
+# The operations analysis asks for audit/access logs >= 90 days; security and change logs >= 1 year.
 MIN_AUDIT_LOG_DAYS = 90
 MIN_SECURITY_LOG_DAYS = 365
+
+# The primary writes a heartbeat row this often (a pg_cron job, drill/setup_sql.py), so a replica's
+# lag metric (time since the last replayed transaction) stays low while the applications are idle.
+# pg_cron's finest standard schedule is one minute.
+HEARTBEAT_INTERVAL_SECONDS = 60
+# A lag alert below two heartbeats would fire between beats on a healthy, idle replica.
+MIN_LAG_ALERT_SECONDS = 2 * HEARTBEAT_INTERVAL_SECONDS
 
 
 class SettingsError(Exception):
@@ -139,9 +147,16 @@ class Peer(Model):
 
 
 class Promotion(Model):
-    option: PromoteOption = PromoteOption.PLANNED
     # HA cannot be enabled in the same update as the promotion; it comes in a later `pulumi up`.
+    # The promotion itself is Microsoft's PATCH, run by `python -m drill promote`, not a config value.
     high_availability: bool = False
+
+
+class Waits(Model):
+    """Pauses for Azure's eventual consistency (components.waits explains each)."""
+
+    rbac_propagation: Annotated[Duration, _duration_at_most("1h")] = Duration(10, "min")
+    server_settle: Annotated[Duration, _duration_at_most("30min")] = Duration(1, "min")
 
 
 def _ipv4_cidr(value: str) -> str:
@@ -261,12 +276,19 @@ class Database(Model):
     def _checks(self) -> "Database":
         if self.high_availability and self.tier is SkuTier.BURSTABLE:
             raise ValueError("highAvailability is not available on the Burstable tier; use GeneralPurpose or MemoryOptimized")
+        try:
+            sku_tier = compute(self.sku).tier
+        except UnknownSku as error:
+            raise ValueError(str(error)) from None
+        if sku_tier != self.tier.value:
+            raise ValueError(f"sku {self.sku} belongs to the {sku_tier} tier, not {self.tier.value}")
         return self
 
     @property
     def allowed_extensions(self) -> list[str]:
-        """`azure.extensions` value: configured extensions plus pgaudit (audit logging), lowercase as documented."""
-        return sorted({e.lower() for e in self.extensions} | {"pgaudit"})
+        """`azure.extensions` value: configured extensions plus pgaudit (audit logging) and pg_cron (the
+        heartbeat job), lowercase as documented."""
+        return sorted({e.lower() for e in self.extensions} | {"pgaudit", "pg_cron"})
 
 
 def _database_key(name: str) -> str:
@@ -308,6 +330,7 @@ class Settings(Model):
     # Off only for disposable test stacks: stateful resources are protected and locked.
     protect: bool = True
     promotion: Promotion = Promotion()
+    waits: Waits = Waits()
     network: NetworkAccess = NetworkAccess()
     alerts: Alerts
     alert_webhook_url: Optional[SecretStr] = None
@@ -334,6 +357,11 @@ _FIELD_KEYS = {
     (field.alias or name): name for name, field in Settings.model_fields.items()
 }
 SECRET_KEYS = ("alertWebhookUrl",)
+# Keys that used to exist, with what replaced them.
+MOVED_KEYS = {
+    ("promotion", "option"): "promotion is Microsoft's documented PATCH, run by `python -m drill promote --option "
+                             "Planned|Forced`, not a `pulumi up` input; remove this key",
+}
 
 
 def _decode(value: Any) -> Any:
@@ -388,7 +416,7 @@ def load_settings(config: Mapping[str, Any], secret_keys: frozenset[str] = froze
             if error["type"] == "missing":
                 message = "is required"
             elif error["type"] == "extra_forbidden":
-                message = "unknown key"
+                message = MOVED_KEYS.get(tuple(error["loc"]), "unknown key")
             problems.append(f"{_key_path(tuple(error['loc']))}: {message}")
     if settings is not None:
         problems.extend(_cross_field_problems(settings))
@@ -413,6 +441,12 @@ def _cross_field_problems(settings: Settings) -> list[str]:
             f"{key}origin: role 'standby' needs origin 'replica': a server created as a primary cannot become a "
             "replica; rebuild it as a new generation with origin 'replica'"
         )
+    for name in settings.databases:
+        threshold = settings.replication_lag_threshold_seconds(name)
+        if threshold < MIN_LAG_ALERT_SECONDS:
+            problems.append(f"{key}databases.{name}.rpo: the replication-lag alert (RPO x alerts.lagAlertFraction = "
+                            f"{threshold}s) must be at least {MIN_LAG_ALERT_SECONDS}s, two heartbeats of "
+                            f"{HEARTBEAT_INTERVAL_SECONDS}s; raise the RPO or the fraction")
     if settings.logs.audit_retention < settings.logs.retention:
         problems.append(f"{key}logs.auditRetention: {settings.logs.audit_retention} is shorter than "
                         f"logs.retention ({settings.logs.retention}); total retention cannot be below interactive retention")

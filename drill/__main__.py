@@ -1,7 +1,9 @@
 """`python -m drill`: rehearse regional failover, measure RTO/RPO, keep the evidence.
 
   plan                      what the drill will do, preflight results, targets and exact steps
-  run --scenario S          promote the standby stack through Pulumi's Automation API and measure
+  promote --stack S         promote a stack's replicas (Microsoft's PATCH), then reconcile it with Pulumi
+  setup --stack S           the SQL each server needs after `pulumi up` (heartbeat, owners); --apply runs it
+  run --scenario S          promote the standby stack as `promote` does, and measure
   resume DRILL_ID           continue an interrupted drill from its saved state
   report RECORD.json        a drill record as Markdown
   failback plan             the steps back after a failover, with the config each step needs
@@ -25,9 +27,10 @@ from typing import Optional
 from components.settings import Settings, load_settings
 from gate.stack_files import read_stack_config
 
-from .control import LocalControlPlane, PulumiControlPlane
+from .control import ControlPlaneError, PulumiControlPlane
 from .failback import failback_plan, render
 from .preflight import Check, Preflight, gate_on_promoted, replica_checks
+from .promotion import PromotionError
 from .record import DrillRecord
 from .report import markdown
 from .runner import DataPlane, DrillOptions, DrillRunner, PreflightFailed
@@ -92,9 +95,9 @@ def steps_text(scenario: str, primary_stack: str, standby_stack: str) -> str:
         "  2. baseline: heartbeats (sequence, commit time, client acknowledgement) on the writer; table checksums",
         "  3. fault: " + ("switchover starts (writes quiesced)" if scenario == "planned"
                           else "primary fenced (--fence-command); detection = first failed heartbeat"),
-        f"  4. promote: pulumi config set continuity:role primary -s {standby_stack}; "
-        f"pulumi config set --path continuity:promotion.option {option} -s {standby_stack}; "
-        f"pulumi up -s {standby_stack} --policy-pack policies --policy-pack-config policies/config/{standby_stack}.json",
+        f"  4. promote: python -m drill promote --stack {standby_stack} --option {option} "
+        "(PATCH Servers_Update per replica, pulumi refresh, role primary, a preview that must replace and delete "
+        f"nothing that holds data, pulumi up -s {standby_stack} with the policy pack)",
         "  5. verify: first acknowledged write on the promoted server (RTO), heartbeats present (RPO, lost), checksums",
         "  6. report: drills/<id>/record.json and report.md, drills/index.md",
     ])
@@ -176,6 +179,49 @@ def execute(runner: DrillRunner, stop_after: Optional[str] = None) -> int:
     return 0 if record.verdict == "pass" else 1
 
 
+def cmd_promote(args) -> int:
+    """The failover's control-plane step on its own: what `drill run` does at its promote step."""
+    control = PulumiControlPlane(args.stack, log=print)
+    try:
+        summary = control.promote(OPTIONS[args.option])
+    except (PromotionError, ControlPlaneError) as error:
+        print(f"drill: {error}", file=sys.stderr)
+        return 1
+    for promotion in summary["promotions"]:
+        state = "already promoted" if promotion["skipped"] else "promoted"
+        print(f"{promotion['server']}: {state} ({promotion['option']})")
+    print(f"pulumi up: {summary['result']} {summary['resource_changes']}")
+    return 0 if summary["result"] == "succeeded" else 1
+
+
+def cmd_setup(args) -> int:
+    from .setup_sql import SetupError, apply, setup_scripts
+
+    settings = stack_settings(args.stack)
+    keys = [args.database] if args.database else list(settings.databases)
+    for key in keys:
+        scripts = setup_scripts(settings.databases[key])
+        if not args.apply:
+            for script in scripts:
+                print(f"-- server {key}, database {script.database}\n{script.sql}\n")
+            continue
+        dsn = os.environ.get("CONTINUITY_DRILL_PRIMARY_DSN")
+        if not dsn:
+            print("drill: --apply needs CONTINUITY_DRILL_PRIMARY_DSN (the writer, without a password)", file=sys.stderr)
+            return 2
+        try:
+            problems = apply(dsn, password(args), scripts)
+        except SetupError as error:
+            print(f"drill: {error}", file=sys.stderr)
+            return 1
+        for problem in problems:
+            print(f"{key}: {problem}")
+        if problems:
+            return 1
+        print(f"{key}: set up ({', '.join(s.database for s in scripts)})")
+    return 0
+
+
 def cmd_resume(args) -> int:
     folder = DRILLS_DIR / args.drill_id
     record = DrillRecord.load(folder)
@@ -231,6 +277,20 @@ def parser() -> argparse.ArgumentParser:
     stacks(plan)
     plan.add_argument("--scenario", choices=OPTIONS, default="planned")
     plan.set_defaults(func=cmd_plan)
+
+    promote = commands.add_parser("promote", help="promote a stack's replicas, then reconcile it with Pulumi")
+    promote.add_argument("--stack", default="dr", help="the stack whose replicas become writable")
+    promote.add_argument("--option", choices=OPTIONS, default="planned",
+                         help="planned: wait for the replica to catch up; forced: now, when the primary is gone")
+    promote.set_defaults(func=cmd_promote)
+
+    setup = commands.add_parser("setup", help="the SQL each server needs after `pulumi up`")
+    setup.add_argument("--stack", default="prod")
+    setup.add_argument("--database", help="one server's key (default: every server of the stack)")
+    setup.add_argument("--apply", action="store_true",
+                       help="run it on the writer (CONTINUITY_DRILL_PRIMARY_DSN) and verify the result")
+    setup.add_argument("--password-secret", help="Key Vault secret id of the database password")
+    setup.set_defaults(func=cmd_setup)
 
     run = commands.add_parser("run", help="run a drill through Pulumi")
     stacks(run)

@@ -1,9 +1,12 @@
 """Control planes: how a drill promotes the standby.
 
-`PulumiControlPlane` does what an operator does in a real failover, through Pulumi's Automation
-API: select the dr stack, set `continuity:role primary` and the promote option, `up` with the
-policy pack. `LocalControlPlane` does the same to two local PostgreSQL servers with `pg_promote()`,
-so the data plane of a drill can be rehearsed and tested without Azure.
+`PulumiControlPlane` does what an operator does in a real failover: promote each replica with
+Microsoft's documented PATCH (drill/promotion.py), then reconcile the dr stack through Pulumi's
+Automation API: refresh (Azure no longer reports a source for the promoted servers), set
+`continuity:role primary`, preview and refuse if the preview would replace or delete anything that
+holds data, then `up` with the policy pack. `LocalControlPlane` does the same to two local
+PostgreSQL servers with `pg_promote()`, so the data plane of a drill can be rehearsed and tested
+without Azure.
 """
 
 from __future__ import annotations
@@ -13,9 +16,17 @@ import subprocess
 from pathlib import Path
 from typing import Any, Callable, Optional, Protocol
 
+from components.settings import PromoteOption
+from policies.rules.facts import STATEFUL
+
+from .promotion import Promoter, servers_of
 from .record import now
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+# Operations a reconciling `up` must never contain for these types (waits are replaced when their
+# triggers change, which is harmless).
+REPLACING = ("replace", "create-replacement", "delete-replaced")
+HARMLESS_REPLACEMENTS = ("time:index/sleep:Sleep",)
 
 
 class ControlPlaneError(Exception):
@@ -33,12 +44,13 @@ class ControlPlane(Protocol):
 
 
 class PulumiControlPlane:
-    """Promotion in place of the dr stack, exactly as the failover runbook does it."""
+    """Promotion of the dr stack, exactly as the failover runbook does it."""
 
     name = "pulumi"
 
     def __init__(self, stack_name: str, *, work_dir: Path = PROJECT_DIR, fence_command: Optional[str] = None,
-                 select_stack: Optional[Callable[..., Any]] = None, log: Callable[[str], None] = lambda _: None):
+                 select_stack: Optional[Callable[..., Any]] = None, promoter: Optional[Promoter] = None,
+                 log: Callable[[str], None] = lambda _: None):
         if select_stack is None:
             from pulumi import automation
 
@@ -47,6 +59,7 @@ class PulumiControlPlane:
         self.work_dir = work_dir
         self.fence_command = fence_command
         self.log = log
+        self.promoter = promoter or Promoter(progress=log)
         self.stack = select_stack(stack_name=stack_name, work_dir=str(work_dir))
 
     def inject_fault(self) -> str:
@@ -59,22 +72,49 @@ class PulumiControlPlane:
             raise ControlPlaneError(f"fence command failed (exit {run.returncode}): {run.stderr.strip()[-2000:]}")
         return f"fenced with: {self.fence_command}"
 
+    def _pack(self) -> dict[str, Any]:
+        stack = self.stack_name.rsplit("/", 1)[-1]
+        return {"policy_packs": [str(self.work_dir / "policies")],
+                "policy_pack_configs": [str(self.work_dir / "policies" / "config" / f"{stack}.json")]}
+
+    def _dangerous_steps(self) -> list[str]:
+        """What a preview of the reconciling update would replace or delete that it must not."""
+        found: list[str] = []
+
+        def watch(event) -> None:
+            pre = getattr(event, "resource_pre_event", None)
+            if pre is None:
+                return
+            op, kind, urn = str(getattr(pre.metadata.op, "value", pre.metadata.op)), pre.metadata.type, pre.metadata.urn
+            if (op in REPLACING and kind not in HARMLESS_REPLACEMENTS) or (op == "delete" and kind in STATEFUL):
+                found.append(f"{op} {urn}")
+
+        self.stack.preview(on_event=watch, on_output=self.log, color="never", **self._pack())
+        return found
+
     def promote(self, option: str) -> dict[str, Any]:
         from pulumi.automation import ConfigValue
 
-        self.stack.set_config("continuity:role", ConfigValue("primary"))
-        self.stack.set_config("continuity:promotion.option", ConfigValue(option), path=True)
         started = now()
+        servers = servers_of({name: output.value for name, output in self.stack.outputs().items()})
+        promotions = [self.promoter.promote(server, PromoteOption(option)) for server in servers]
+        # Pulumi learns what the promotion changed (no source, HA off) before it computes anything.
+        self.stack.refresh(on_output=self.log, color="never")
+        self.stack.set_config("continuity:role", ConfigValue("primary"))
+        dangerous = self._dangerous_steps()
+        if dangerous:
+            raise ControlPlaneError(
+                "the servers are promoted, but reconciling the stack would " + "; ".join(dangerous) +
+                ": stopped before `pulumi up`; fix the program or stack config, then `python -m drill resume`")
         result = self.stack.up(
-            policy_packs=[str(self.work_dir / "policies")],
-            policy_pack_configs=[str(self.work_dir / "policies" / "config" / f"{self.stack_name.rsplit('/', 1)[-1]}.json")],
             # Engine output goes to the drill log; secrets stay masked and outputs unprinted.
-            on_output=self.log, show_secrets=False, suppress_outputs=True, color="never",
+            on_output=self.log, show_secrets=False, suppress_outputs=True, color="never", **self._pack(),
         )
         summary = result.summary
         return {
-            "operation": "pulumi up",
+            "operation": "PATCH Servers_Update (promote), pulumi refresh, preview, up",
             "stack": self.stack_name,
+            "promotions": promotions,
             "started_at": started,
             "finished_at": now(),
             "result": getattr(summary, "result", None),

@@ -101,8 +101,10 @@ class LocalCluster:
     """
 
     def __init__(self, *, bin_dir: Path = PG_BIN_DIR, os_user: Optional[str] = None,
-                 timeout: float = COMMAND_TIMEOUT_S):
+                 timeout: float = COMMAND_TIMEOUT_S, settings: Optional[dict[str, str]] = None):
         self.bin_dir = bin_dir
+        # Extra postgresql.conf settings (values as written in the file), e.g. preloaded libraries.
+        self.extra_settings = dict(settings or {})
         self.timeout = timeout
         self._password = secrets.token_urlsafe(24)
         self._base: Optional[Path] = None
@@ -372,6 +374,7 @@ class LocalCluster:
             "shared_buffers": "'16MB'",
             "password_encryption": "'scram-sha-256'",
             "log_line_prefix": "'%m [%p] '",
+            **self.extra_settings,
         }
         with open(primary.data_dir / "postgresql.conf", "a") as conf:
             conf.write("\n# drill.localpg\n" + "".join(f"{k} = {v}\n" for k, v in settings.items()))

@@ -24,7 +24,7 @@ from .measure import measure_rpo, measure_rto
 from .preflight import Preflight
 from .probes import (Ack, HeartbeatWriter, TableSnapshot, compare, first_acknowledged_write, read_heartbeats,
                      snapshot)
-from .record import DrillRecord, Heartbeat, now
+from .record import DrillRecord, Heartbeat
 from .report import finish
 
 

@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterable
 
-from .arm import api_version, arm_type
+from components.arm import api_version, arm_type
 from .render import REDACTED, Rendering, RenderedResource, is_secret, reveal
 
 SCHEMA = "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#"

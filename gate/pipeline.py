@@ -86,6 +86,11 @@ def expected_pack_config(rendering: Rendering, peer: Optional[Rendering]) -> dic
         expected[("CTY-RES-005", "peerDatabases")] = sorted(peer.settings.databases) if replicas_here else []
         expected[("CTY-CON-001", "replicatedDatabases")] = (
             sorted(set(s.databases) & set(peer.settings.databases)) if replicas_there and not replicas_here else [])
+        # The peer's servers that replicate to or from this stack's, for the size comparison.
+        replicating = replicas_here or replicas_there
+        expected[("CTY-DEP-009", "peerServers")] = {
+            key: {"sku": db.sku, "tier": db.tier.value, "storageGb": db.storage_gb, "version": db.version}
+            for key, db in sorted(peer.settings.databases.items()) if replicating and key in s.databases}
     return expected
 
 

@@ -11,7 +11,7 @@ KEY_SETTINGS: dict[str, tuple[str, ...]] = {
     "azure-native:dbforpostgresql:Server": (
         "createMode", "sku.name", "storage.storageSizeGB", "version", "highAvailability.mode",
         "backup.backupRetentionDays", "backup.geoRedundantBackup", "dataEncryption.type",
-        "dataEncryption.geoBackupKeyURI", "replica.promoteMode", "replica.promoteOption",
+        "dataEncryption.geoBackupKeyURI",
         "sourceServerResourceId", "network.publicNetworkAccess",
     ),
     "azure-native:dbforpostgresql:Configuration": ("configurationName", "value"),
@@ -39,6 +39,7 @@ KEY_SETTINGS: dict[str, tuple[str, ...]] = {
     "azure-native:monitor:MetricAlert": ("criteria.allOf", "severity"),
     "azure-native:authorization:RoleAssignment": ("roleDefinitionId",),
     "azure-native:authorization:ManagementLockByScope": ("level",),
+    "time:index/sleep:Sleep": ("createDuration",),
 }
 
 
@@ -78,6 +79,8 @@ def resource_summary(resource: RenderedResource) -> dict[str, Any]:
         "name": resource.id.rsplit("/", 1)[-1] if resource.id else resource.name,
         "location": inputs.get("location"),
         "protect": resource.protect,
+        "adoptsExisting": bool(resource.import_id),
+        "retainOnDelete": resource.retain_on_delete,
         "tags": inputs.get("tags"),
         "settings": settings,
         "urn": resource.urn,
@@ -106,7 +109,9 @@ def plan_text(rendering: Rendering) -> str:
         f"  {plan['resourceCount']} resources to create",
     ]
     for item in plan["resources"]:
-        flags = " [protected]" if item["protect"] else ""
+        flags = "".join(flag for flag, on in ((" [protected]", item["protect"]),
+                                              (" [adopts existing]", item["adoptsExisting"]),
+                                              (" [retained on delete]", item["retainOnDelete"])) if on)
         location = f"  {item['location']}" if item["location"] else ""
         azure_name = f" ({item['name']})" if item["name"] != item["logicalName"] else ""
         lines.append(f"  + {item['type']:<52} {item['logicalName']}{azure_name}{location}{flags}")

@@ -71,6 +71,9 @@ class RenderedResource:
     # Inputs as the provider receives them; secrets are wrapped (see `is_secret`).
     inputs: dict[str, Any]
     ignore_changes: list[str] = field(default_factory=list)
+    # `import` (adopting what Azure made with the parent) and `retainOnDelete`, as the engine gets them.
+    import_id: str = ""
+    retain_on_delete: bool = False
     # What the (mock) provider answered: inputs plus computed values such as ids and principals.
     outputs: dict[str, Any] = field(default_factory=dict)
     # Input name -> URNs of the resources whose outputs it uses: how resources refer to each other
@@ -109,10 +112,14 @@ def render_stack(
     project_dir: Path,
     config: StackConfig,
     peer_outputs: Optional[dict[str, dict[str, Any]]] = None,
+    observed: Optional[dict[str, dict[str, Any]]] = None,
+    outside_state: frozenset[str] = frozenset(),
 ) -> Rendering:
     """Render one stack in its own Python process, as the language host runs one program per process.
 
-    Raises SettingsError (before running anything) on bad config and RenderError if the program fails.
+    `observed` is what already exists in Azure (ARM id -> the provider's read of it; see gate/mocks.py);
+    by default nothing does, as in a first deployment. Raises SettingsError (before running
+    anything) on bad config and RenderError if the program fails.
     """
     settings = load_settings(config.values, config.secret_keys)
     subscription_id, tenant_id = offline_identity()
@@ -122,6 +129,8 @@ def render_stack(
         "values": config.values,
         "secretKeys": sorted(config.secret_keys),
         "peerOutputs": peer_outputs or {},
+        "observed": observed or {},
+        "outsideState": sorted(outside_state),
         "subscriptionId": subscription_id,
         "tenantId": tenant_id,
     }
@@ -141,7 +150,7 @@ def render_stack(
     except json.JSONDecodeError:
         raise RenderError(f"stack {config.stack}: the render process failed:\n{worker.stderr.strip()[-4000:]}") from None
     if "error" in answer:
-        raise RenderError(f"stack {config.stack}: {answer['error']}")
+        raise RenderError(f"stack {config.stack}: {answer['error']}", declared=answer.get("declared", 0))
     return Rendering(
         stack=config.stack,
         settings=settings,
@@ -153,6 +162,11 @@ def render_stack(
 
 class RenderError(Exception):
     """The program failed while rendering a stack; the message is the root cause."""
+
+    def __init__(self, message: str, declared: int = 0):
+        super().__init__(message)
+        # How many resources the program had declared before it failed.
+        self.declared = declared
 
 
 def render_stacks(project_dir: Path, stacks: list[str],

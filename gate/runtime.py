@@ -58,6 +58,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     protect=bool(request.protect),
                     dependencies=list(request.dependencies),
                     ignore_changes=list(request.ignoreChanges),
+                    import_id=request.importId,
+                    retain_on_delete=bool(request.retainOnDelete),
                     property_dependencies={
                         key: list(deps.urns) for key, deps in request.propertyDependencies.items() if deps.urns
                     },
@@ -94,7 +96,8 @@ def _root_cause(error: BaseException) -> BaseException:
 
 def main() -> int:
     request = json.load(sys.stdin)
-    monitor = RecordingMonitor(OfflineAzure(request["subscriptionId"], request["tenantId"], request["peerOutputs"]))
+    monitor = RecordingMonitor(OfflineAzure(request["subscriptionId"], request["tenantId"], request["peerOutputs"],
+                                            request.get("observed"), frozenset(request.get("outsideState", ()))))
     try:
         answer = run_program(request, monitor)
     except Exception as error:  # the program's own failure, reported by its root cause

@@ -7,16 +7,18 @@ from gate.render import Rendering, RenderedResource
 # Type tokens the rules know, plus a few only the tests query.
 from policies.rules.facts import (  # noqa: E402,F401
     ACTION_GROUP, ACTIVITY_ALERT, BACKUP_INSTANCE, BACKUP_POLICY, BACKUP_VAULT, BLOB_SERVICE, CONFIGURATION,
-    DATA_EXPORT, DIAGNOSTIC, KEY, LOCK, METRIC_ALERT, SERVER, STATEFUL, STORAGE, SUBSCRIPTION_DIAGNOSTIC, TABLE,
-    VAULT, WORKSPACE,
+    DATA_EXPORT, DIAGNOSTIC, FIREWALL_RULE, KEY, LOCK, METRIC_ALERT, ROLE_ASSIGNMENT, SERVER, STATEFUL, STORAGE,
+    SUBSCRIPTION_DIAGNOSTIC, TABLE, VAULT, WORKSPACE,
 )
 
 DATABASE = "azure-native:dbforpostgresql:Database"
 SECRET = "azure-native:keyvault:Secret"
 IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
 QUERY_ALERT = "azure-native:monitor:ScheduledQueryRule"
-ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
 RESOURCE_GROUP = "azure-native:resources:ResourceGroup"
+
+ENTRA_ADMIN = "azure-native:dbforpostgresql:AdministratorsMicrosoftEntra"
+SLEEP = "time:index/sleep:Sleep"
 
 STATEFUL_TYPES = STATEFUL
 

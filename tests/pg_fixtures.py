@@ -25,6 +25,13 @@ def require_postgres() -> None:
                     "install the Debian package postgresql-15 (bin/setup) or set CONTINUITY_PG_BIN")
 
 
+def require_pg_cron() -> None:
+    """Skip, saying why, when pg_cron (the heartbeat job's scheduler) is not installed."""
+    require_postgres()
+    if not (PG_BIN_DIR.parent / "lib" / "pg_cron.so").exists():
+        pytest.skip("pg_cron not found: install the Debian package postgresql-15-cron (bin/setup)")
+
+
 class LogCapture(logging.Handler):
     """Every record the drill package logs, formatted, for module-scoped fixtures (caplog is per test)."""
 

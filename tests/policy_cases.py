@@ -14,8 +14,8 @@ from typing import Callable
 from gate.render import Rendering, RenderedResource
 
 from helpers import (ACTION_GROUP, ACTIVITY_ALERT, BACKUP_INSTANCE, BACKUP_POLICY, BACKUP_VAULT, CONFIGURATION,
-                     DATA_EXPORT, DIAGNOSTIC, KEY, LOCK, METRIC_ALERT, SERVER, STORAGE, SUBSCRIPTION_DIAGNOSTIC,
-                     TABLE, VAULT, WORKSPACE)
+                     DATA_EXPORT, DIAGNOSTIC, KEY, METRIC_ALERT, ROLE_ASSIGNMENT, SERVER, STORAGE,
+                     SUBSCRIPTION_DIAGNOSTIC, TABLE, VAULT, WORKSPACE)
 
 
 @dataclass(frozen=True)
@@ -124,6 +124,23 @@ def _public_vault(rendering: Rendering) -> str:
     return vault.urn
 
 
+def _grant_on_the_key(rendering: Rendering) -> str:
+    """The CMK grant moved back onto the key, beneath the vault's delete lock."""
+    grant = find(rendering, ROLE_ASSIGNMENT, "key-vault-postgres-key-access")
+    key = find(rendering, KEY, "key-vault")
+    grant.inputs["scope"] = key.id
+    grant.property_dependencies["scope"] = [key.urn]
+    return grant.urn
+
+
+def _grant_on_the_server(rendering: Rendering) -> str:
+    """The LTR grant on the server itself, as it used to be (only the id links it)."""
+    grant = find(rendering, ROLE_ASSIGNMENT, "backup-vault-ltr-backup")
+    grant.inputs["scope"] = find(rendering, SERVER, "knowledge").id
+    grant.property_dependencies.pop("scope", None)
+    return grant.urn
+
+
 def _rename_owner_tag(rendering: Rendering) -> str:
     resource = find(rendering, SERVER, "knowledge")
     tags = resource.inputs["tags"]
@@ -172,6 +189,15 @@ CASES = [
     Case("CTY-DEP-005", "dr", "HA on a replica", edit(SERVER, "knowledge", "highAvailability.mode", "SameZone")),
     Case("CTY-DEP-006", "dr", "GZRS where there are no zones", edit(STORAGE, "", "sku.name", "Standard_GZRS")),
     Case("CTY-DEP-007", "prod", "AzureDiagnostics exported", edit(DATA_EXPORT, "", "tableNames", ["AzureActivity", "AzureDiagnostics"])),
+    Case("CTY-DEP-008", "prod", "key grant beneath the vault's lock", _grant_on_the_key),
+    Case("CTY-DEP-008", "prod", "LTR grant on a locked server, linked by id only", _grant_on_the_server),
+    Case("CTY-DEP-009", "dr", "replica with half its source's vCores", edit(SERVER, "knowledge", "sku.name", "Standard_D2ds_v5")),
+    Case("CTY-DEP-009", "dr", "replica with less storage", edit(SERVER, "operational", "storage.storageSizeGB", 64)),
+    Case("CTY-DEP-009", "prod", "primary scaled up before its replica", edit(SERVER, "knowledge", "sku.name", "Standard_D8ds_v5")),
+    Case("CTY-DEP-009", "dr", "replica of another version", edit(SERVER, "knowledge", "version", "17")),
+    Case("CTY-OBS-005", "prod", "pg_cron not allowed", config_value(SERVER, "knowledge", "azure.extensions", "pgaudit,vector")),
+    Case("CTY-OBS-005", "dr", "no database for the heartbeat job", config_value(SERVER, "operational", "cron.database_name", "")),
+    Case("CTY-CON-002", "dr", "lag alert below two heartbeats", edit(METRIC_ALERT, "alerts-operational-g1-replication-lag", "criteria.allOf.0.threshold", 60, anchor=server("operational"))),
 ]
 
 # The recorded degradation is advisory: it fires on the promoted standby, not on a mutation.

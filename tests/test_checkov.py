@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gate.arm import api_version, arm_type
+from components.arm import api_version, arm_type
 from gate.arm_export import SCHEMA, URN_KEY, arm_template, is_azure_resource, write_templates
 from gate.checkov import (
     CheckOutcome, CheckovError, checkov_rules, findings, run_checkov, scan, scan_templates, split_resource,

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 from drill.__main__ import main as drill_main
-from drill.control import PulumiControlPlane
 from drill.preflight import Check, Preflight, gate_on_promoted
 from drill.record import SCHEMA_FILE, DrillRecord
 from drill.rehearsal import rehearse
@@ -171,43 +169,6 @@ def test_interrupted_drill_resumes_from_its_state(tmp_path, gate_check):
     assert final.completed_steps[-2:] == ["verify", "report"]
     assert final.verdict == "pass" and final.lost_heartbeats == []
     assert final.heartbeats == record.heartbeats
-
-
-class FakeStack:
-    """Stands in for pulumi.automation.Stack and records every call."""
-
-    def __init__(self):
-        self.calls = []
-
-    def set_config(self, key, value, *, path=False):
-        self.calls.append(("set_config", key, value.value, value.secret, path))
-
-    def up(self, **kwargs):
-        self.calls.append(("up", kwargs))
-        kwargs["on_output"]("Updating (dr): ... resources: 2 updated")
-        return SimpleNamespace(summary=SimpleNamespace(result="succeeded", resource_changes={"update": 2, "same": 60}))
-
-
-def test_pulumi_control_plane_promotes_in_place_through_the_automation_api(tmp_path):
-    stack, selected, lines = FakeStack(), {}, []
-
-    def select_stack(**kwargs):
-        selected.update(kwargs)
-        return stack
-
-    control = PulumiControlPlane("organization/continuity/dr", work_dir=PROJECT_DIR, select_stack=select_stack,
-                                 log=lines.append)
-    summary = control.promote("Forced")
-    assert selected == {"stack_name": "organization/continuity/dr", "work_dir": str(PROJECT_DIR)}
-    assert stack.calls[:2] == [("set_config", "continuity:role", "primary", False, False),
-                               ("set_config", "continuity:promotion.option", "Forced", False, True)]
-    up = stack.calls[2][1]
-    assert up["policy_packs"] == [str(PROJECT_DIR / "policies")]
-    assert up["policy_pack_configs"] == [str(PROJECT_DIR / "policies" / "config" / "dr.json")]
-    assert up["show_secrets"] is False and up["suppress_outputs"] is True
-    assert summary["result"] == "succeeded" and summary["resource_changes"] == {"update": 2, "same": 60}
-    assert lines == ["Updating (dr): ... resources: 2 updated"]
-    assert control.inject_fault().startswith("no fence command given")
 
 
 def test_report_command_turns_a_record_into_markdown(planned, capsys):

@@ -101,13 +101,21 @@ def test_customer_managed_keys_are_hsm_backed_and_rotate(prod):
         assert props["rotationPolicy"]["attributes"]["expiryTime"] == "P2Y"
 
 
-def test_each_key_identity_may_unwrap_only_its_key(prod):
-    grants = [g.plain_inputs for g in prod.of_type(ROLE_ASSIGNMENT)
+def test_each_key_identity_may_unwrap_keys_only_in_its_own_vaults_resource_group(prod):
+    """The grant sits on the resource group that holds the key's vault, and that group holds no other
+    vault: a grant beneath the vault's delete lock could never be removed (lock-resources: "A
+    cannot-delete lock on a resource or resource group prevents the deletion of Azure RBAC assignments")."""
+    grants = [g for g in prod.of_type(ROLE_ASSIGNMENT)
               if g.plain_inputs["roleDefinitionId"].endswith("e147488a-f6f5-4113-8e2d-b22465e65bf6")]
-    key_ids = {k.id for k in prod.of_type(KEY)}
-    assert {g["scope"] for g in grants} == key_ids
-    principals = {i.id: i for i in prod.of_type(IDENTITY)}
-    assert len(grants) == len(principals) == 2
+    vaults = prod.of_type(VAULT)
+    assert len(grants) == len(vaults) == 2
+    for grant in grants:
+        scope = grant.plain_inputs["scope"]
+        assert scope.rsplit("/", 2)[-2] == "resourceGroups"
+        assert [v for v in vaults if v.id.startswith(scope + "/")] != []
+        assert len([v for v in vaults if v.id.startswith(scope + "/")]) == 1
+        (identity,) = [i for i in prod.of_type(IDENTITY) if grant.plain_inputs["principalId"] == i.outputs["principalId"]]
+        assert identity.id.startswith(scope + "/")
 
 
 def test_workspace_retention_and_long_retention_of_audit_tables(prod):
@@ -197,6 +205,11 @@ def test_long_term_retention_policy_weekly_3_months_12_monthly_7_yearly(prod):
 
 
 def test_each_primary_server_has_a_backup_instance_and_the_vault_has_the_roles_it_needs(prod):
+    """Body and grants as Microsoft documents them for PostgreSQL flexible server: dataSourceInfo and
+    dataSourceSetInfo both name the server (backup-azure-database-postgresql-flex-use-rest-api; the
+    Az.DataProtection manifest AzureDatabaseForPGFlexServer.json sets enableDataSourceSetInfo), and the
+    vault's identity holds the LTR backup role and Reader (backup-azure-database-postgresql-flex-overview),
+    here on the servers' resource group."""
     (vault,) = prod.of_type(BACKUP_VAULT)
     (policy,) = prod.of_type(BACKUP_POLICY)
     instances = {i.plain_inputs["properties"]["dataSourceInfo"]["resourceID"]: i for i in prod.of_type(BACKUP_INSTANCE)}
@@ -206,11 +219,13 @@ def test_each_primary_server_has_a_backup_instance_and_the_vault_has_the_roles_i
         assert props["policyInfo"]["policyId"] == policy.id
         assert props["dataSourceInfo"]["datasourceType"] == "Microsoft.DBforPostgreSQL/flexibleServers"
         assert props["dataSourceInfo"]["resourceLocation"] == "australiaeast"
+        assert props["dataSourceInfo"]["objectType"] == "Datasource"
+        assert props["dataSourceSetInfo"] == {**props["dataSourceInfo"], "objectType": "DatasourceSet"}
     grants = [g.plain_inputs for g in prod.of_type(ROLE_ASSIGNMENT)]
-    ltr = [g for g in grants if g["roleDefinitionId"].endswith("c088a766-074b-43ba-90d4-1fb21feae531")]
-    assert {g["scope"] for g in ltr} == set(instances)
-    readers = [g for g in grants if g["roleDefinitionId"].endswith("acdd72a7-3385-48ef-bd42-f606fba81ae7")]
     home_group = [g for g in prod.of_type(RESOURCE_GROUP) if g.plain_inputs["location"] == "australiaeast"][0]
-    assert [g["scope"] for g in readers] == [home_group.id]
+    ltr = [g for g in grants if g["roleDefinitionId"].endswith("c088a766-074b-43ba-90d4-1fb21feae531")]
+    readers = [g for g in grants if g["roleDefinitionId"].endswith("acdd72a7-3385-48ef-bd42-f606fba81ae7")]
+    assert [g["scope"] for g in ltr] == [g["scope"] for g in readers] == [home_group.id]
+    assert all(server_id.startswith(home_group.id + "/") for server_id in instances)
     vault_principal = vault.outputs["identity"]["principalId"]
     assert {g["principalId"] for g in ltr + readers} == {vault_principal}

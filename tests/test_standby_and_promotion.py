@@ -7,14 +7,14 @@ import json
 import pytest
 
 from gate.render import RenderError, redact
+from gate.replacement import replacing_changes
 from gate.stack_files import read_stack_config
 
 from conftest import PROJECT_DIR, render_variant
 from helpers import *  # noqa: F403 - type tokens and queries
 
-# Inputs Azure accepts only at creation: they must not change when the standby is promoted.
-CREATE_ONLY = ("serverName", "location", "createMode", "sourceServerResourceId", "dataEncryption", "identity",
-               "administratorLogin")
+# Inputs that must not change when the standby is promoted: the name and place, and the keys.
+KEPT_ON_PROMOTION = ("serverName", "location", "dataEncryption", "identity", "administratorLogin")
 
 
 def test_standby_servers_are_replicas_of_the_prod_servers(prod, dr):
@@ -34,11 +34,13 @@ def test_standby_servers_are_replicas_of_the_prod_servers(prod, dr):
 
 
 def test_a_replica_never_follows_a_changed_source_id(prod, dr):
-    """After a failback the peer exports a new generation; the existing replica must not be replaced."""
+    """After a failback the peer exports a new generation, and after a promotion Azure stops returning
+    the source ("returned only when the target server is a read replica"); both are create-only, as is
+    availabilityZone, which an HA failover changes. None of them may ever turn into a replacement."""
     for replica in dr.of_type(SERVER):
-        assert "sourceServerResourceId" in replica.ignore_changes
+        assert sorted(replica.ignore_changes) == ["availabilityZone", "sourceServerResourceId"]
     for primary in prod.of_type(SERVER):
-        assert primary.ignore_changes == []
+        assert primary.ignore_changes == ["availabilityZone"]
 
 
 def test_standby_has_the_same_server_parameters_as_its_source(prod, dr):
@@ -85,14 +87,27 @@ def test_replication_lag_alert_threshold_is_derived_from_rpo(dr):
 
 
 def test_promotion_is_an_in_place_update(dr, promoted_dr):
+    """The provider PUTs the whole body on update and resends write-only inputs every time
+    (crud.CreateOrUpdate, provider/pkg/provider), so after `python -m drill promote` the body must ask
+    for neither a replica nor a promotion: createMode Update (updatable, 2025-08-01 spec), no replica
+    block, no source; and no create-only input may change (gate/replacement.py)."""
     for before in dr.of_type(SERVER):
         (after,) = [s for s in promoted_dr.of_type(SERVER) if s.urn == before.urn]
-        for field in CREATE_ONLY:
+        assert replacing_changes(SERVER, before.plain_inputs, after.plain_inputs, after.ignore_changes) == []
+        for field in KEPT_ON_PROMOTION:
             assert after.plain_inputs.get(field) == before.plain_inputs.get(field), field
+        assert (before.plain_inputs["createMode"], after.plain_inputs["createMode"]) == ("Replica", "Update")
+        assert "replica" not in after.plain_inputs and "sourceServerResourceId" not in after.plain_inputs
+        assert after.plain_inputs["storage"] == before.plain_inputs["storage"]
         assert after.plain_inputs["backup"]["geoRedundantBackup"] == "Disabled"
-        assert after.plain_inputs["replica"] == {"promoteMode": "Standalone", "promoteOption": "Planned"}
         # Azure disables HA on promotion; it is re-enabled in a later update.
         assert after.plain_inputs["highAvailability"]["mode"] == "Disabled"
+
+
+def test_no_body_the_program_sends_can_promote_a_server(prod, dr, promoted_dr):
+    for rendering in (prod, dr, promoted_dr):
+        for server in rendering.of_type(SERVER):
+            assert "replica" not in server.plain_inputs, "promotion is the documented PATCH, never a PUT body"
 
 
 def test_promoted_region_starts_long_term_retention_backups(promoted_dr):
@@ -110,22 +125,61 @@ def test_promoted_servers_have_no_lag_alerts_and_get_an_entra_admin_when_configu
     assert len(admins) == 2
 
 
-def test_forced_promotion_and_later_high_availability(prod):
-    forced = render_variant("dr", {"continuity:role": "primary",
-                                   "continuity:promotion": {"option": "Forced", "highAvailability": True}}, peer=prod)
-    for server in servers(forced).values():
-        assert server["replica"]["promoteOption"] == "Forced"
+def test_high_availability_returns_in_a_later_update(prod):
+    with_ha = render_variant("dr", {"continuity:role": "primary",
+                                    "continuity:promotion": {"highAvailability": True}}, peer=prod)
+    for server in servers(with_ha).values():
         # Australia Southeast has no availability zones: same-zone HA is what exists there.
         assert server["highAvailability"]["mode"] == "SameZone"
+        assert server["createMode"] == "Update"
 
 
-def test_replica_declared_differently_from_its_source_is_refused(prod):
+def test_the_promote_option_is_no_longer_a_config_value():
+    from components.settings import SettingsError, load_settings
+
+    config = read_stack_config(PROJECT_DIR, "dr").with_overrides(
+        {"continuity:promotion": {"option": "Forced"}})
+    with pytest.raises(SettingsError) as caught:
+        load_settings(config.values, config.secret_keys)
+    assert "continuity:promotion.option: promotion is Microsoft's documented PATCH, run by `python -m drill promote" \
+        in str(caught.value)
+
+
+@pytest.mark.parametrize("sku, tier, storage, fragment", [
+    ("Standard_D2ds_v5", "GeneralPurpose", 256, "2 vCores (Standard_D2ds_v5) are fewer than the source's 4"),
+    ("Standard_E2ds_v5", "MemoryOptimized", 256, "2 vCores (Standard_E2ds_v5) are fewer than the source's 4"),
+    ("Standard_D4ds_v5", "GeneralPurpose", 128, "128 GiB storage is less than the source's 256 GiB"),
+])
+def test_a_replica_smaller_than_its_source_is_refused(prod, sku, tier, storage, fragment):
+    """"Compute on the primary must always be equal or smaller than the compute on the smallest
+    replica", and so must storage (concepts-read-replicas, "Scale")."""
     databases = json.loads(read_stack_config(PROJECT_DIR, "dr").values["continuity:databases"])
-    databases["knowledge"]["sku"] = "Standard_D8ds_v5"
-    # The check gates the replica's source id, so no replica is declared from a mismatching spec.
+    databases["knowledge"].update(sku=sku, tier=tier, storageGb=storage)
+    # The check gates the replica's source id, so no replica is declared from a smaller spec.
     with pytest.raises(RenderError) as caught:
         render_variant("dr", {"continuity:databases": databases}, peer=prod)
-    assert "continuity:databases.knowledge.sku is 'Standard_D8ds_v5' here but 'Standard_D4ds_v5'" in str(caught.value)
+    assert "a replica must be at least as large as its source (scale the replica up first" in str(caught.value)
+    assert f"continuity:databases.knowledge: {fragment}" in str(caught.value)
+
+
+def test_a_replica_larger_than_its_source_is_how_scaling_up_starts(prod):
+    """Scaling up: "First scale up a replica's compute, then scale up the primary" (concepts-read-replicas)."""
+    databases = json.loads(read_stack_config(PROJECT_DIR, "dr").values["continuity:databases"])
+    databases["knowledge"].update(sku="Standard_E8ds_v5", tier="MemoryOptimized", storageGb=512)
+    bigger = render_variant("dr", {"continuity:databases": databases}, peer=prod)
+    replica = servers(bigger)["knowledge"]
+    assert replica["sku"] == {"name": "Standard_E8ds_v5", "tier": "MemoryOptimized"}
+    assert replica["storage"]["storageSizeGB"] == 512
+    assert replica["sourceServerResourceId"] == server_resource(prod, "knowledge").id
+
+
+def test_a_replica_of_another_version_is_refused(prod):
+    databases = json.loads(read_stack_config(PROJECT_DIR, "dr").values["continuity:databases"])
+    databases["knowledge"]["version"] = "17"
+    with pytest.raises(RenderError) as caught:
+        render_variant("dr", {"continuity:databases": databases}, peer=prod)
+    assert "continuity:databases.knowledge.version is '17' here but '16' in organization/continuity/prod" \
+        in str(caught.value)
 
 
 def test_a_new_generation_is_a_new_server_never_a_replacement(prod):
@@ -136,11 +190,15 @@ def test_a_new_generation_is_a_new_server_never_a_replacement(prod):
     assert before.urn != after.urn, "a new logical resource, so Pulumi creates instead of replacing"
     assert after.plain_inputs["serverName"].split("-g")[1].startswith("2-")
     assert server_resource(rebuilt, "operational").urn == server_resource(prod, "operational").urn
-    # The old generation's alerts and role grants stay in Azure until removed: no name may collide.
+    # The old generation's alerts stay in Azure until removed: no name may collide.
     def names(rendering, token, field):
         return {r.plain_inputs[field] for r in rendering.of_type(token) if "knowledge" in r.name}
+    assert names(prod, METRIC_ALERT, "ruleName")
     assert not names(prod, METRIC_ALERT, "ruleName") & names(rebuilt, METRIC_ALERT, "ruleName")
-    assert not names(prod, ROLE_ASSIGNMENT, "roleAssignmentName") & names(rebuilt, ROLE_ASSIGNMENT, "roleAssignmentName")
+    # Grants are per resource group, not per server: a new generation needs none (and no wait).
+    def grants(rendering):
+        return {(g.plain_inputs["roleAssignmentName"], g.plain_inputs["scope"]) for g in rendering.of_type(ROLE_ASSIGNMENT)}
+    assert grants(rebuilt) == grants(prod)
 
 
 def test_a_changed_retention_policy_is_a_new_policy(prod):

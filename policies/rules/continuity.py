@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+from components.settings import MIN_LAG_ALERT_SECONDS
+
 from . import controls as c
 from .facts import METRIC_ALERT, SERVER, ServerKind, database_key, duration_tag, server_kind
 from .registry import rule
@@ -100,9 +102,12 @@ def targets_achievable(stack, cfg):
 
 
 @rule("CTY-CON-002", concern="continuity", title="Lag alert fits the RPO",
-      description="Every replica has a replication-lag alert whose threshold is below the database's RPO.",
-      remediation="Keep continuity:alerts.lagAlertFraction below 1; the threshold is derived from the RPO.",
-      severity="high", controls=c.merge(c.CONTINUITY, c.LOGGING))
+      description="Every replica has a replication-lag alert whose threshold is below the database's RPO and above two heartbeats.",
+      remediation="Keep continuity:alerts.lagAlertFraction below 1 and the RPO long enough; the threshold is derived from the RPO.",
+      severity="high", controls=c.merge(c.CONTINUITY, c.LOGGING),
+      config={"minThresholdSeconds": {
+          "type": "integer", "default": MIN_LAG_ALERT_SECONDS,
+          "description": "two heartbeat intervals: a lower threshold fires between beats on an idle, healthy replica"}})
 def lag_alert_fits_rpo(stack, cfg):
     for server in stack.of_type(SERVER):
         if server_kind(server) is not ServerKind.STANDBY:
@@ -116,3 +121,6 @@ def lag_alert_fits_rpo(stack, cfg):
             yield server.urn, "no replication-lag alert"
         elif rpo is not None and min(thresholds) >= rpo.seconds:
             yield server.urn, f"lag alert fires at {min(thresholds)}s, not before the {rpo} RPO is lost"
+        elif min(thresholds) < cfg["minThresholdSeconds"]:
+            yield server.urn, (f"lag alert fires at {min(thresholds)}s, below {cfg['minThresholdSeconds']}s: it would "
+                               "page between heartbeats while the primary is idle")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from components.regions import region_info
+from components.skus import UnknownSku, replica_shortfalls
 
 from . import controls as c
-from .facts import (BACKUP_INSTANCE, BACKUP_VAULT, DATA_EXPORT, KEY, SERVER, STORAGE, TABLE, VAULT, WORKSPACE,
-                    ServerKind, server_kind)
+from .facts import (BACKUP_INSTANCE, BACKUP_VAULT, DATA_EXPORT, KEY, LOCK, ROLE_ASSIGNMENT, SERVER, STORAGE, TABLE,
+                    VAULT, WORKSPACE, ServerKind, database_key, server_kind)
 from .registry import rule
 
 STORAGE_SIZES_GB = (32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32767)
@@ -130,3 +131,66 @@ def exportable_tables(export, cfg):
     bad = sorted(set(export.get("tableNames", [])) & set(UNEXPORTABLE_TABLES))
     if bad:
         yield f"table(s) {bad} cannot be exported: the rule succeeds and exports nothing"
+
+
+# Resource-name inputs through which a child names the parent it lives beneath.
+PARENT_NAME_INPUTS = ("vaultName", "serverName", "workspaceName", "accountName")
+
+
+def _locked_scopes(stack) -> tuple[set[str], list[str]]:
+    """URNs of delete-locked resources, and the lock scopes as ARM ids where they are known."""
+    urns, ids = set(), []
+    for lock in stack.of_type(LOCK):
+        if lock.get("level") != "CanNotDelete":
+            continue
+        urns |= set(lock.property_dependencies.get("scope", ()))
+        if isinstance(lock.get("scope"), str):
+            ids.append(lock.get("scope"))
+    return urns, ids
+
+
+@rule("CTY-DEP-008", concern="deployability", title="No grant beneath a delete lock",
+      description="No role assignment is scoped to a delete-locked resource or to a child of one.",
+      remediation="Grant on the resource group that holds the resource (components.roles); a grant beneath a "
+                  "CanNotDelete lock can never be removed without lifting the lock.",
+      severity="high", controls=c.merge(c.CHANGE, c.ACCESS))
+def no_grant_beneath_a_lock(stack, cfg):
+    locked_urns, locked_ids = _locked_scopes(stack)
+    for grant in stack.of_type(ROLE_ASSIGNMENT):
+        scope = grant.get("scope")
+        beneath = isinstance(scope, str) and any(scope == lock or scope.startswith(lock + "/") for lock in locked_ids)
+        for target in stack.referenced(grant, "scope"):
+            parents = {urn for name in PARENT_NAME_INPUTS for urn in target.property_dependencies.get(name, ())}
+            beneath |= target.urn in locked_urns or bool(parents & locked_urns)
+        if beneath:
+            yield grant.urn, ("the grant lies beneath a CanNotDelete lock: Azure refuses to delete it "
+                              "(lock-resources), so removing or moving it fails the update")
+
+
+PEER_SERVERS = {"peerServers": {
+    "type": "object", "default": {},
+    "description": "the peer stack's servers that replicate to or from this stack: key -> sku, tier, storageGb, version"}}
+
+
+@rule("CTY-DEP-009", concern="deployability", title="Replicas at least as large as their sources",
+      description="Every replica is at least as large as its source in tier, vCores, memory and storage, with the same version.",
+      remediation="Scale the replica up first and the primary down first (docs/runbooks/scaling.md); keep versions equal.",
+      severity="high", controls=c.merge(c.CHANGE, c.CONTINUITY), resource_types=(SERVER,), config=PEER_SERVERS)
+def replica_fits_source(server, cfg):
+    peer = cfg["peerServers"].get(database_key(server))
+    kind = server_kind(server)
+    if not peer or kind is ServerKind.PROMOTED:
+        return
+    ours = {"sku": server.get("sku.name"), "tier": server.get("sku.tier"),
+            "storageGb": server.get("storage.storageSizeGB"), "version": server.get("version")}
+    replica, source = (ours, peer) if kind is ServerKind.STANDBY else (peer, ours)
+    if str(replica.get("version")) != str(source.get("version")):
+        yield f"the replica runs version {replica.get('version')} and its source {source.get('version')}"
+    try:
+        reasons = replica_shortfalls(str(replica["sku"]), str(replica["tier"]), int(replica["storageGb"] or 0),
+                                     str(source["sku"]), str(source["tier"]), int(source["storageGb"] or 0))
+    except (UnknownSku, KeyError, TypeError, ValueError) as error:
+        reasons = [f"sizes cannot be compared: {error}"]
+    side = "this replica" if kind is ServerKind.STANDBY else "the peer's replica"
+    for reason in reasons:
+        yield f"{side} is smaller than its source: {reason}"

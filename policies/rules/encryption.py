@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import controls as c
-from .facts import CONFIGURATION, KEY, SERVER, STORAGE, ServerKind, server_kind
+from .facts import CONFIGURATION, KEY, SERVER, STORAGE
 from .registry import rule
 
 TLS_VERSIONS = ("TLSv1.2", "TLSv1.3")

@@ -28,6 +28,7 @@ METRIC_ALERT = "azure-native:monitor:MetricAlert"
 ACTIVITY_ALERT = "azure-native:monitor:ActivityLogAlert"
 ACTION_GROUP = "azure-native:monitor:ActionGroup"
 LOCK = "azure-native:authorization:ManagementLockByScope"
+ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
 
 # Resources that hold data, keys or evidence: protected in Pulumi and delete-locked in Azure.
 STATEFUL = (SERVER, VAULT, BACKUP_VAULT, WORKSPACE, STORAGE)
@@ -40,9 +41,12 @@ class ServerKind(Enum):
 
 
 def server_kind(server: Resource) -> ServerKind:
-    if server.get("createMode") != "Replica":
-        return ServerKind.PRIMARY
-    return ServerKind.PROMOTED if server.get("replica.promoteOption") else ServerKind.STANDBY
+    """What a server is, from the createMode the program sends (components.platform.server_plan):
+    Replica for a standby, Update for a replica that was promoted, Create for a primary."""
+    mode = server.get("createMode")
+    if mode == "Replica":
+        return ServerKind.STANDBY
+    return ServerKind.PROMOTED if mode == "Update" else ServerKind.PRIMARY
 
 
 def is_writable(server: Resource) -> bool:

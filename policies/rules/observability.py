@@ -5,8 +5,9 @@ from __future__ import annotations
 from components.regions import region_info
 
 from . import controls as c
-from .facts import (ACTION_GROUP, ACTIVITY_ALERT, BACKUP_VAULT, BLOB_SERVICE, DIAGNOSTIC, METRIC_ALERT, SERVER,
+from .facts import (ACTION_GROUP, ACTIVITY_ALERT, BACKUP_VAULT, DIAGNOSTIC, METRIC_ALERT, SERVER,
                     STORAGE, SUBSCRIPTION_DIAGNOSTIC, VAULT, WORKSPACE, ServerKind, server_kind)
+from .encryption import server_parameters
 from .registry import rule
 
 # Types whose resource logs Azure can send through a diagnostic setting (the storage account's
@@ -93,3 +94,21 @@ def service_health_both_regions(stack, cfg):
     if missing or not covered:
         groups = stack.of_type(ACTION_GROUP)
         yield (groups[0].urn if groups else "stack"), f"no Service Health alert for {missing or 'any region'}"
+
+
+@rule("CTY-OBS-005", concern="observability", title="Heartbeat for the lag signal",
+      description="Every server can run the heartbeat job that keeps a replica's lag metric meaningful while the primary is idle.",
+      remediation="Keep pg_cron in azure.extensions and shared_preload_libraries and set cron.database_name "
+                  "(components.database.server_parameters), then apply `python -m drill setup` on the writer.",
+      severity="medium", controls=c.merge(c.LOGGING, c.CONTINUITY))
+def heartbeat_possible(stack, cfg):
+    # Replica lag is "the time since the last replayed transaction" (concepts-read-replicas), so an idle
+    # primary would page on-call; a pg_cron job writes a heartbeat every minute instead.
+    for server in stack.of_type(SERVER):
+        params = server_parameters(stack, server)
+        missing = [name for name in ("azure.extensions", "shared_preload_libraries")
+                   if "pg_cron" not in params.get(name, "").split(",")]
+        if missing:
+            yield server.urn, f"pg_cron is missing from {missing}"
+        if not params.get("cron.database_name"):
+            yield server.urn, "cron.database_name is not set: the heartbeat job has no database to run in"

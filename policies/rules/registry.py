@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Optional
 
-from .model import Resource, Stack
+from .model import Stack
 
 RULE_ID = re.compile(r"^CTY-(RET|ENC|TAG|RES|OBS|ACC|CON|DEP)-\d{3}$")
 FRAMEWORKS = ("CIS Microsoft Azure Foundations", "SOC 2", "ISO/IEC 27001:2022")

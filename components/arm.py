@@ -62,7 +62,7 @@ def arm_type(token: str) -> ArmType:
         return ARM_TYPES[token]
     except KeyError:
         raise UnknownResourceType(
-            f"resource type {token} is not in gate/arm.py ARM_TYPES; add its ARM type and name keys"
+            f"resource type {token} is not in components/arm.py ARM_TYPES; add its ARM type and name keys"
         ) from None
 
 
