@@ -64,8 +64,9 @@ def failback_plan(failed: str, failed_settings: Settings, survivor: str, survivo
              f"pulumi config set continuity:role standby -s {failed}",
              f"pulumi config set --path continuity:peer.stack {survivor} -s {failed}",
              *_generation_bumps(failed, failed_settings),
-             f"edit policies/config/{failed}.json: CTY-RES-005.peerDatabases = the database keys; "
-             f"policies/config/{survivor}.json: CTY-CON-001.replicatedDatabases = the same keys",
+             f"edit policies/config/{failed}.json: CTY-RES-005.peerDatabases = the database keys, CTY-DEP-009.peerServers "
+             f"= {survivor}'s servers; policies/config/{survivor}.json: CTY-CON-001.replicatedDatabases = the same "
+             f"keys, CTY-DEP-009.peerServers = {failed}'s servers (`python -m gate` names any value still wrong)",
              f"pulumi up -s {failed} --policy-pack policies --policy-pack-config policies/config/{failed}.json"],
             "new replicas exist in the former primary region; replication-lag alerts are quiet",
         ),

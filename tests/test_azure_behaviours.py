@@ -274,3 +274,21 @@ def test_an_entra_admin_replicated_to_a_promoted_replica_is_adopted_not_created_
         OfflineAzure(subscription, "t", {}, {admin_id: {}}, frozenset({admin_id})).new_resource(
             pulumi.runtime.MockResourceArgs(ENTRA_ADMIN, "a", {
                 "resourceGroupName": "rg-cty-dr-ase", "serverName": knowledge_name, "objectId": ADMIN["objectId"]}, custom=True))
+
+
+# --- reading what exists -----------------------------------------------------------------------------
+
+def test_only_a_404_means_not_there():
+    """The provider formats ARM errors as `Status=404 Code="ResourceNotFound" ...` (PulumiAzcoreResponseError
+    in client_azcore.go); any other failure stops the program rather than let it guess."""
+    def missing():
+        raise Exception('invoke of azure-native:dbforpostgresql:getServer failed: request failed /x: '
+                        'Status=404 Code="ResourceGroupNotFound" Message="Resource group not found."')
+
+    def forbidden():
+        raise Exception('invoke failed: request failed /x: Status=403 Code="AuthorizationFailed" Message="no"')
+
+    assert existing.lookup(missing, "server x") is None
+    with pytest.raises(existing.ExistingStateError, match="could not read server x from Azure: .*Status=403"):
+        existing.lookup(forbidden, "server x")
+    assert existing.lookup(lambda: {"storage": 1}, "server x") == {"storage": 1}
