@@ -181,3 +181,14 @@ def test_a_reconciliation_that_would_replace_or_delete_data_stops_before_up(op, 
         control_plane(stack, transport, lines).promote("Planned")
     assert f"{op} urn:pulumi:dr::continuity::x" in str(caught.value)
     assert "up" not in [call[0] for call in stack.calls]
+
+
+def test_the_sdk_speaks_the_api_version_the_provider_uses():
+    """One API version for the same resource, whether Pulumi or the drill talks to it."""
+    from azure.mgmt.postgresqlflexibleservers import PostgreSQLManagementClient
+
+    from components.arm import api_version
+
+    assert api_version("azure-native:dbforpostgresql:Server") == API_VERSION
+    client = PostgreSQLManagementClient(FakeCredential(), SERVER.subscription_id)
+    assert client._config.api_version == API_VERSION, "the pinned SDK's default, set explicitly anyway"
