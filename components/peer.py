@@ -25,7 +25,8 @@ class ReplicaMismatch(ValueError):
 
 
 def check_fits_source(key: str, database: Database, source: Mapping[str, Any], peer_stack: str) -> None:
-    """Raise unless this stack's replica of `key` is at least as large as its source, same version.
+    """Raise unless this stack's replica of `key` is at least as large as its source, with the same
+    version and the same RTO/RPO targets.
 
     Microsoft: "Compute on the primary must always be equal or smaller than the compute on the
     smallest replica", and likewise storage (concepts-read-replicas, "Scale"); so a replica may be
@@ -36,6 +37,11 @@ def check_fits_source(key: str, database: Database, source: Mapping[str, Any], p
     problems = []
     if str(source.get("version")) != database.version:
         problems.append(f"{where}.version is {database.version!r} here but {source.get('version')!r} in {peer_stack}")
+    # One database, one set of targets: a replica judged by other targets than its source hides a miss.
+    for target in ("rto", "rpo"):
+        ours = str(getattr(database, target))
+        if str(source.get(target)) != ours:
+            problems.append(f"{where}.{target} is {ours!r} here but {source.get(target)!r} in {peer_stack}")
     try:
         problems += [f"{where}: {reason}" for reason in replica_shortfalls(
             database.sku, database.tier.value, database.storage_gb,
@@ -43,8 +49,8 @@ def check_fits_source(key: str, database: Database, source: Mapping[str, Any], p
     except UnknownSku as error:
         problems.append(f"{where}: the source in {peer_stack}: {error}")
     if problems:
-        raise ReplicaMismatch("a replica must be at least as large as its source (scale the replica up first, "
-                              "docs/runbooks/scaling.md): " + "; ".join(problems))
+        raise ReplicaMismatch("a replica must be at least as large as its source, with the same version and "
+                              "targets (scale the replica up first, docs/runbooks/scaling.md): " + "; ".join(problems))
 
 
 @dataclass(frozen=True)

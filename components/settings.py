@@ -34,6 +34,12 @@ NAMESPACE = "continuity"
 # Mandatory tag keys, case-exact; values checked below.
 MANDATORY_TAG_KEYS = ("owner", "cost-center", "data-classification")
 DATA_CLASSIFICATIONS = ("public", "internal", "confidential", "restricted")
+# "The tag name has a limit of 512 characters and the tag value has a limit of 256 characters. For
+# storage accounts, the tag name has a limit of 128 characters"; "Tag names can't contain these
+# characters: <, >, %, &, \, ?, /" (azure-resource-manager/management/tag-resources, Limitations).
+# The stack's tags reach its storage accounts too, so names keep to the storage limit.
+MAX_TAG_NAME, MAX_TAG_VALUE = 128, 256
+FORBIDDEN_TAG_NAME_CHARACTERS = set("<>%&\\?/")
 
 # Storage sizes a flexible server accepts (GiB); any other value fails at deployment.
 # https://learn.microsoft.com/azure/postgresql/flexible-server/concepts-storage
@@ -301,6 +307,13 @@ def _database_key(name: str) -> str:
 
 
 def _check_tags(tags: dict[str, str]) -> dict[str, str]:
+    too_long = [k[:40] for k, v in tags.items() if len(k) > MAX_TAG_NAME or len(str(v)) > MAX_TAG_VALUE]
+    if too_long:
+        raise ValueError(f"tag(s) {too_long} exceed Azure's limits ({MAX_TAG_NAME} characters for a name, "
+                         f"{MAX_TAG_VALUE} for a value)")
+    forbidden = [k for k in tags if FORBIDDEN_TAG_NAME_CHARACTERS & set(k)]
+    if forbidden:
+        raise ValueError(f"tag name(s) {forbidden} contain characters Azure refuses (< > % & \\ ? /)")
     missing = [k for k in MANDATORY_TAG_KEYS if k not in tags]
     if missing:
         raise ValueError(f"missing mandatory tag(s) {missing} (keys are case-exact)")
@@ -425,8 +438,40 @@ def load_settings(config: Mapping[str, Any], secret_keys: frozenset[str] = froze
             problems.append(f"azure-native:location: is '{provider_location}' but {NAMESPACE}:region is "
                             f"'{settings.region}'; they must agree")
     if problems or settings is None:
-        raise SettingsError(problems)
+        raise SettingsError(_without_secrets(problems, [v for k, v in config.items() if k in secret_keys]))
     return settings
+
+
+def _without_secrets(problems: list[str], secret_values: list[Any]) -> list[str]:
+    """Problems with every secret value (and each string inside a structured one) replaced by a marker:
+    a validation message must never repeat what `pulumi config set --secret` was given."""
+    secrets: set[str] = set()
+
+    def collect(value: Any) -> None:
+        if isinstance(value, str):
+            if len(value) >= 3:
+                secrets.add(value)
+            try:
+                decoded = json.loads(value) if value.strip()[:1] in ("{", "[", '"') else None
+            except json.JSONDecodeError:
+                decoded = None
+            if decoded is not None and decoded != value:
+                collect(decoded)
+        elif isinstance(value, dict):
+            for item in value.values():
+                collect(item)
+        elif isinstance(value, list):
+            for item in value:
+                collect(item)
+
+    for value in secret_values:
+        collect(value)
+    cleaned = []
+    for problem in problems:
+        for secret in sorted(secrets, key=len, reverse=True):
+            problem = problem.replace(secret, "[secret]")
+        cleaned.append(problem)
+    return cleaned
 
 
 def _cross_field_problems(settings: Settings) -> list[str]:

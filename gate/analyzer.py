@@ -8,7 +8,6 @@ the whole stack (AnalyzeStack). The gate therefore runs exactly the code `pulumi
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -20,16 +19,58 @@ import grpc
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
-from policies.adapter import REPORT_WAIVED_ENV
+from cli import children
+from cli.exits import InternalError, UsageError
+from cli.files import load_json
+from policies.adapter import DEFAULT_RULE_TIMEOUT, REPORT_WAIVED_ENV, RULE_TIMEOUT_ENV
 
 from .render import Rendering, RenderedResource
 
 PACK_DIR = Path(__file__).resolve().parent.parent / "policies"
 ENFORCEMENT = {value: name.lower() for name, value in analyzer_pb2.EnforcementLevel.items()}
+# Pulumi's levels, weakest first; "remediate" enforces like "mandatory" for validation policies.
+LEVEL_RANK = {"disabled": 0, "advisory": 1, "mandatory": 2, "remediate": 2}
+# Extra time the gate gives a pack call beyond the pack's own per-rule limit before it gives up.
+CALL_GRACE_SECONDS = 10.0
 
 
-class PolicyPackError(Exception):
-    pass
+class PolicyPackError(UsageError):
+    """The pack config cannot be used (exit 2)."""
+
+
+class PackFailed(InternalError):
+    """The pack did not start, did not answer in time, or a rule failed inside it (exit 4)."""
+
+
+@dataclass(frozen=True)
+class PackConfig:
+    """A stack's pack config, understood as the engine understands it.
+
+    Pulumi's forms: `"all": LEVEL`, `"RULE": LEVEL`, `"RULE": {"enforcementLevel": LEVEL, ...}`
+    (the `all` key may also be such a mapping). A rule's level is its own, else `all`'s, else the
+    level the pack declares.
+    """
+
+    path: Path
+    all_level: str | None
+    levels: Mapping[str, str]
+    properties: Mapping[str, Mapping[str, Any]]
+
+    def get(self, rule_id: str, default: Any = None) -> Any:
+        """The rule's properties (thresholds and stack facts), as other code reads a config dict."""
+        return self.properties.get(rule_id, default)
+
+    def __getitem__(self, rule_id: str) -> Mapping[str, Any]:
+        return self.properties[rule_id]
+
+    def effective_levels(self, declared: Mapping[str, str]) -> dict[str, str]:
+        return {rule: self.levels.get(rule) or self.all_level or level for rule, level in declared.items()}
+
+    def lowered(self, declared: Mapping[str, str]) -> dict[str, str]:
+        """Rules whose configured level is weaker than the level the pack declares: rule -> level."""
+        effective = self.effective_levels(declared)
+        return {rule: effective[rule] for rule, level in declared.items()
+                if LEVEL_RANK[effective[rule]] < LEVEL_RANK[level]}
 
 
 @dataclass(frozen=True)
@@ -74,22 +115,29 @@ def _analyzer_resource(resource: RenderedResource) -> analyzer_pb2.AnalyzerResou
 
 
 class PolicyPackProcess:
-    """The pack as a running analyzer plugin. Use as a context manager."""
+    """The pack as a running analyzer plugin, dying with this process. Use as a context manager."""
 
-    def __init__(self, pack_dir: Path = PACK_DIR, report_waived: bool = True):
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    def __init__(self, pack_dir: Path = PACK_DIR, report_waived: bool = True,
+                 rule_timeout: float = DEFAULT_RULE_TIMEOUT):
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", RULE_TIMEOUT_ENV: str(rule_timeout)}
         if report_waived:
             env[REPORT_WAIVED_ENV] = "1"
-        self.process = subprocess.Popen(
+        self.deadline = rule_timeout + CALL_GRACE_SECONDS
+        self.process = children.popen(
             [sys.executable, "-u", str(pack_dir / "__main__.py")], cwd=pack_dir, env=env,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         port = self.process.stdout.readline().strip()
         if not port.isdigit():
-            self.process.wait(timeout=30)
-            reason = self.process.stderr.read().strip()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                pass
+            reason = self.process.stderr.read().strip() if self.process.poll() is not None else ""
             self.close()
-            raise PolicyPackError(f"the policy pack did not start:\n{reason[-4000:]}")
+            # An invalid waiver file stops the pack as it loads it: that is bad input, not a failure.
+            failure = PolicyPackError if "invalid waivers" in reason else PackFailed
+            raise failure(f"the policy pack did not start: {_last_line(reason) or 'no port printed'}")
         self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
         self.stub = analyzer_pb2_grpc.AnalyzerStub(self.channel)
 
@@ -107,42 +155,53 @@ class PolicyPackProcess:
         for stream in (self.process.stdout, self.process.stderr):
             stream.close()
 
+    def _call(self, method: str, request: Any, what: str) -> Any:
+        """One call to the pack, with a deadline; failures name what was being analysed."""
+        try:
+            return getattr(self.stub, method)(request, timeout=self.deadline)
+        except grpc.RpcError as error:
+            if error.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+                raise PackFailed(f"the policy pack did not answer within {self.deadline:g} s ({what})") from None
+            details = (error.details() or "").removeprefix("Exception calling application: ")
+            raise PackFailed(f"the policy pack failed ({what}): {_last_line(details)}") from None
+
     def info(self) -> list[PolicyInfo]:
-        info = self.stub.GetAnalyzerInfo(empty_pb2.Empty())
+        info = self._call("GetAnalyzerInfo", empty_pb2.Empty(), "analyzer info")
         severities = {v: n.lower() for n, v in analyzer_pb2.PolicySeverity.items()}
         return [PolicyInfo(p.name, p.displayName, p.description, ENFORCEMENT[p.enforcementLevel],
                            p.remediation_steps, tuple(p.tags), severities.get(p.severity, "unspecified"))
                 for p in info.policies]
 
-    def configure(self, config: Mapping[str, Mapping[str, Any]], stack: str) -> None:
-        """Send the stack's pack config. Like the engine, a policy whose config names no
-        enforcement level keeps the level the pack declares for it."""
+    def configure(self, config: PackConfig, stack: str) -> dict[str, str]:
+        """Send the stack's pack config, as the engine does; returns each rule's effective level."""
         declared = {p.name: p.enforcement for p in self.info()}
-        unknown = sorted(set(config) - set(declared) - {"all"})
+        unknown = sorted((set(config.levels) | set(config.properties)) - set(declared))
         if unknown:
-            raise PolicyPackError(f"policy pack config for {stack} names unknown policies {unknown}")
-        policy_config = {}
-        for name, values in config.items():
-            values = dict(values)
-            level = values.pop("enforcementLevel", None) or declared.get(name, "advisory")
-            policy_config[name] = analyzer_pb2.PolicyConfig(
+            raise PolicyPackError(f"{config.path}: names unknown policies {unknown}")
+        levels = config.effective_levels(declared)
+        policy_config = {
+            name: analyzer_pb2.PolicyConfig(
                 enforcementLevel=analyzer_pb2.EnforcementLevel.Value(level.upper()),
-                properties=_struct(values),
+                properties=_struct(config.properties.get(name, {})),
             )
-        self.stub.Configure(analyzer_pb2.ConfigureAnalyzerRequest(policyConfig=policy_config))
-        self.stub.ConfigureStack(analyzer_pb2.AnalyzerStackConfigureRequest(stack=stack, project="continuity"))
+            for name, level in levels.items()
+        }
+        self._call("Configure", analyzer_pb2.ConfigureAnalyzerRequest(policyConfig=policy_config), f"configure {stack}")
+        self._call("ConfigureStack", analyzer_pb2.AnalyzerStackConfigureRequest(stack=stack, project="continuity"),
+                   f"configure {stack}")
+        return levels
 
     def analyze(self, rendering: Rendering) -> list[Diagnostic]:
         diagnostics = []
         resources = [r for r in rendering.resources if r.custom]
         for resource in resources:
-            response = self.stub.Analyze(analyzer_pb2.AnalyzeRequest(
+            response = self._call("Analyze", analyzer_pb2.AnalyzeRequest(
                 type=resource.type, properties=_struct(resource.inputs), urn=resource.urn, name=resource.name,
                 options=analyzer_pb2.AnalyzerResourceOptions(protect=resource.protect, parent=resource.parent),
-            ))
+            ), f"{rendering.stack}: {resource.urn}")
             diagnostics += [self._diagnostic(d, resource.urn) for d in response.diagnostics]
-        response = self.stub.AnalyzeStack(
-            analyzer_pb2.AnalyzeStackRequest(resources=[_analyzer_resource(r) for r in resources]))
+        response = self._call("AnalyzeStack", analyzer_pb2.AnalyzeStackRequest(
+            resources=[_analyzer_resource(r) for r in resources]), f"{rendering.stack}: the whole stack")
         diagnostics += [self._diagnostic(d, "") for d in response.diagnostics]
         return diagnostics
 
@@ -155,12 +214,39 @@ class PolicyPackProcess:
         return Diagnostic(d.policyName, d.urn or default_urn, message, ENFORCEMENT[d.enforcementLevel])
 
 
-def load_pack_config(stack: str, pack_dir: Path = PACK_DIR) -> dict[str, dict[str, Any]]:
-    """The same file deploy pipelines pass with --policy-pack-config."""
-    path = pack_dir / "config" / f"{stack}.json"
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else ""
+
+
+def load_pack_config(stack: str, config_dir: Path = PACK_DIR / "config") -> PackConfig:
+    """The same file deploy pipelines pass with --policy-pack-config, checked as the engine reads it."""
+    path = config_dir / f"{stack}.json"
     if not path.exists():
         raise PolicyPackError(f"{path}: no policy pack config for stack {stack}")
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise PolicyPackError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+        document = load_json(path, "policy pack config")
+    except UsageError as error:
+        raise PolicyPackError(str(error)) from None
+    if not isinstance(document, dict):
+        raise PolicyPackError(f"{path}: must be a JSON object of policy names")
+    all_level, levels, properties = None, {}, {}
+    for name, value in document.items():
+        if isinstance(value, str):
+            level, props = value, {}
+        elif isinstance(value, dict):
+            props = dict(value)
+            level = props.pop("enforcementLevel", None)
+        else:
+            raise PolicyPackError(f"{path}: {name} must be an enforcement level or an object, not {value!r}")
+        if level is not None and level not in LEVEL_RANK:
+            raise PolicyPackError(f"{path}: {name}: enforcement level {level!r} is not one of {sorted(LEVEL_RANK)}")
+        if name == "all":
+            if props:
+                raise PolicyPackError(f"{path}: 'all' takes only an enforcement level")
+            all_level = level
+            continue
+        if level is not None:
+            levels[name] = level
+        properties[name] = props
+    return PackConfig(path, all_level, levels, properties)

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
+from cli import children
+from cli.exits import InternalError, UsageError
+
 from .arm_export import URN_KEY
 from .findings import SEVERITIES, Finding, RuleInfo
 
@@ -39,8 +42,12 @@ PLATFORM_ENV = ("BC_API_KEY", "PRISMA_API_URL", "BC_API_URL", "CKV_API_KEY")
 _URN_LINE = re.compile(r'"' + URN_KEY + r'"\s*:\s*"([^"]+)"')
 
 
-class CheckovError(Exception):
-    """checkov is missing or failed; the message has the command and checkov's stderr."""
+class CheckovError(InternalError):
+    """checkov failed; the message has the command and checkov's stderr (exit 4)."""
+
+
+class CheckovMissing(UsageError):
+    """checkov is not installed where bin/setup puts it (exit 2: run bin/setup)."""
 
 
 @dataclass(frozen=True)
@@ -76,15 +83,13 @@ def scan_templates(
     command = checkov_command(paths, checkov, custom_checks)
     shown = " ".join(command)
     if not Path(checkov).is_file():
-        raise CheckovError(
-            f"checkov is not installed ({checkov} is missing): run bin/setup, which creates .venv-checkov\n"
-            f"command: {shown}"
-        )
+        raise CheckovMissing(f"checkov is not installed ({checkov} is missing): run bin/setup, which creates "
+                             ".venv-checkov, or pass --no-checkov")
     expected = sum(len(_resource_keys(path)) for path in paths)
     env = {k: v for k, v in os.environ.items() if k not in PLATFORM_ENV}
     env.update(OFFLINE_ENV)
     try:
-        run = subprocess.run(command, capture_output=True, text=True, env=env, timeout=TIMEOUT_SECONDS)
+        run = children.run(command, capture_output=True, text=True, env=env, timeout=TIMEOUT_SECONDS)
     except subprocess.TimeoutExpired as error:
         raise CheckovError(f"checkov took over {TIMEOUT_SECONDS} s\ncommand: {shown}") from error
     stderr = run.stderr.strip()[-4000:]

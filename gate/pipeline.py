@@ -8,20 +8,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from cli.exits import UsageError
 from components.settings import Origin
 from policies.rules.continuity import Assessment, assess
 from policies.rules.registry import REGISTRY
-from policies.waivers import Waiver, WaiverError, load_waivers, unmatched, waiver_for
+from policies.adapter import DEFAULT_RULE_TIMEOUT
+from policies.waivers import Waiver, WaiverError, level_waiver, load_waivers, unmatched, waiver_for
 
-from .analyzer import PACK_DIR, PolicyInfo, PolicyPackProcess, load_pack_config
+from .analyzer import LEVEL_RANK, PACK_DIR, PackConfig, PolicyInfo, PolicyPackProcess, load_pack_config
 from .arm_export import write_templates
 from .checkov import checkov_rules, findings as checkov_findings, scan_templates
 from .findings import Finding, RuleInfo
 from .neutral import as_stack
 from .render import Rendering, render_stacks
+from .stack_files import stack_names
 
 
-class GateConfigError(Exception):
+class GateConfigError(UsageError):
     """Bad input to the gate (pack config, waivers): exit code 2 with every problem."""
 
     def __init__(self, problems: list[str]):
@@ -36,6 +39,15 @@ class GateResult:
     findings: list[Finding]
     continuity: dict[str, list[Assessment]] = field(default_factory=dict)
     checkov_ran: bool = False
+    # Each pack rule's enforcement level per stack, as its pack config sets it.
+    levels: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def level(self, rule_id: str) -> str:
+        """A rule's weakest level over the analysed stacks (checkov's as it declares it)."""
+        found = [levels[rule_id] for levels in self.levels.values() if rule_id in levels]
+        if found:
+            return min(found, key=LEVEL_RANK.__getitem__)
+        return self.rules[rule_id].enforcement if rule_id in self.rules else "mandatory"
 
     @property
     def blocking(self) -> list[Finding]:
@@ -94,7 +106,7 @@ def expected_pack_config(rendering: Rendering, peer: Optional[Rendering]) -> dic
     return expected
 
 
-def config_consistency(renderings: list[Rendering], configs: dict[str, dict]) -> list[str]:
+def config_consistency(renderings: list[Rendering], configs: dict[str, PackConfig]) -> list[str]:
     """The committed pack configs must describe the stacks as rendered, or preview and gate disagree."""
     problems = []
     by_stack = {r.stack: r for r in renderings}
@@ -109,26 +121,31 @@ def config_consistency(renderings: list[Rendering], configs: dict[str, dict]) ->
 
 
 def run_gate(project_dir: Path, stacks: list[str], *, checkov: bool = False, arm_dir: Optional[Path] = None,
-             today: Optional[dt.date] = None, pack_dir: Path = PACK_DIR) -> GateResult:
+             today: Optional[dt.date] = None, pack_dir: Path = PACK_DIR, config_dir: Optional[Path] = None,
+             rule_timeout: float = DEFAULT_RULE_TIMEOUT) -> GateResult:
+    """The whole gate. `pack_dir` is the pack to run, `config_dir` the per-stack pack configs
+    (default: the pack's own `config/`)."""
     renderings = render_stacks(project_dir, stacks)
-    configs = {r.stack: load_pack_config(r.stack, pack_dir) for r in renderings}
+    configs = {r.stack: load_pack_config(r.stack, config_dir or pack_dir / "config") for r in renderings}
     problems = config_consistency(renderings, configs)
     if problems:
         raise GateConfigError(problems)
 
-    with PolicyPackProcess(pack_dir) as pack:
+    levels: dict[str, dict[str, str]] = {}
+    with PolicyPackProcess(pack_dir, rule_timeout=rule_timeout) as pack:
         rules = {p.name: rule_info(p) for p in pack.info()}
-        findings = analyze(renderings, configs, pack, rules)
+        findings = analyze(renderings, configs, pack, rules, levels=levels)
 
     if checkov:
         checkov_findings, checkov_rules = scan_with_checkov(renderings, arm_dir or project_dir / "build" / "arm")
         findings += checkov_findings
         rules.update(checkov_rules)
 
-    findings = apply_waivers(findings, rules, [r.stack for r in renderings], today, checkov_ran=checkov)
+    findings = apply_waivers(findings, rules, [r.stack for r in renderings], today, checkov_ran=checkov,
+                             levels=levels, known_stacks=stack_names(project_dir))
     continuity = {r.stack: assess(as_stack(r), {**REGISTRY["CTY-CON-001"].defaults(), **configs[r.stack].get("CTY-CON-001", {})})
                   for r in renderings}
-    return GateResult(renderings, rules, findings, continuity, checkov_ran=checkov)
+    return GateResult(renderings, rules, findings, continuity, checkov_ran=checkov, levels=levels)
 
 
 def scan_with_checkov(renderings: list[Rendering], arm_dir: Path) -> tuple[list[Finding], dict[str, RuleInfo]]:
@@ -139,12 +156,15 @@ def scan_with_checkov(renderings: list[Rendering], arm_dir: Path) -> tuple[list[
     return found, checkov_rules([o for results in outcomes.values() for o in results])
 
 
-def analyze(renderings: list[Rendering], configs: dict[str, dict], pack: PolicyPackProcess,
-            rules: dict[str, RuleInfo]) -> list[Finding]:
-    """Findings of the policy pack for each rendering, each stack with its own pack config."""
+def analyze(renderings: list[Rendering], configs: dict[str, PackConfig], pack: PolicyPackProcess,
+            rules: dict[str, RuleInfo], levels: Optional[dict[str, dict[str, str]]] = None) -> list[Finding]:
+    """Findings of the policy pack for each rendering, each stack with its own pack config; `levels`,
+    when given, receives each stack's effective enforcement levels."""
     findings = []
     for rendering in renderings:
-        pack.configure(configs[rendering.stack], rendering.stack)
+        configured = pack.configure(configs[rendering.stack], rendering.stack)
+        if levels is not None:
+            levels[rendering.stack] = configured
         by_urn = {r.urn: r for r in rendering.resources}
         for diagnostic in pack.analyze(rendering):
             resource = by_urn.get(diagnostic.urn)
@@ -158,12 +178,31 @@ def analyze(renderings: list[Rendering], configs: dict[str, dict], pack: PolicyP
 
 
 def apply_waivers(findings: list[Finding], rules: dict[str, RuleInfo], stacks: list[str],
-                  today: Optional[dt.date], checkov_ran: bool = False) -> list[Finding]:
+                  today: Optional[dt.date], checkov_ran: bool = False,
+                  levels: Optional[dict[str, dict[str, str]]] = None,
+                  known_stacks: Optional[list[str]] = None) -> list[Finding]:
+    """Attach waivers to findings; refuse a pack config that lowers a rule without a recorded waiver."""
     try:
-        waivers = load_waivers(known_rules=rules, today=today, checkov_ran=checkov_ran)
+        waivers = load_waivers(known_rules=rules, today=today, checkov_ran=checkov_ran, known_stacks=known_stacks)
     except WaiverError as error:
         raise GateConfigError(error.problems) from None
     used: set[Waiver] = set()
+    lowered_unrecorded = []
+    for stack, configured in (levels or {}).items():
+        for rule_id, level in sorted(configured.items()):
+            declared = rules[rule_id].enforcement
+            if LEVEL_RANK[level] >= LEVEL_RANK[declared]:
+                continue
+            recorded = level_waiver(waivers, rule_id, stack, level)
+            if recorded is None:
+                lowered_unrecorded.append(
+                    f"policies/config/{stack}.json lowers {rule_id} from {declared} to {level}: record it in the "
+                    f"waiver file (rule {rule_id}, stack {stack}, enforcement {level}, reason, owner, expires) or "
+                    "remove the lowering")
+            else:
+                used.add(recorded)
+    if lowered_unrecorded:
+        raise GateConfigError(lowered_unrecorded)
     result = []
     for finding in findings:
         waiver = waiver_for(waivers, finding.rule_id, finding.stack, finding.urn)

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from cli import children
+from cli.exits import InternalError, UsageError
 from components.settings import Origin, Settings, SettingsError, load_settings
 
 from .mocks import stable_uuid
@@ -135,7 +137,7 @@ def render_stack(
         "tenantId": tenant_id,
     }
     try:
-        worker = subprocess.run(
+        worker = children.run(
             [sys.executable, "-m", "gate.runtime"],
             input=json.dumps(request),
             capture_output=True,
@@ -144,11 +146,12 @@ def render_stack(
             timeout=RENDER_TIMEOUT_SECONDS,
         )
     except subprocess.TimeoutExpired:
-        raise RenderError(f"stack {config.stack}: the program did not finish within {RENDER_TIMEOUT_SECONDS} s") from None
+        raise InternalError(f"stack {config.stack}: the program did not finish within {RENDER_TIMEOUT_SECONDS} s") from None
     try:
         answer = json.loads(worker.stdout)
     except json.JSONDecodeError:
-        raise RenderError(f"stack {config.stack}: the render process failed:\n{worker.stderr.strip()[-4000:]}") from None
+        last = (worker.stderr.strip().splitlines() or [f"exit {worker.returncode}"])[-1]
+        raise InternalError(f"stack {config.stack}: the render process failed: {last}") from None
     if "error" in answer:
         raise RenderError(f"stack {config.stack}: {answer['error']}", declared=answer.get("declared", 0))
     return Rendering(
@@ -160,7 +163,7 @@ def render_stack(
     )
 
 
-class RenderError(Exception):
+class RenderError(UsageError):
     """The program failed while rendering a stack; the message is the root cause."""
 
     def __init__(self, message: str, declared: int = 0):

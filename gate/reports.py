@@ -15,6 +15,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
+from cli import text as safe_text
 from policies.rules.continuity import Assessment
 from policies.rules.registry import FRAMEWORKS
 
@@ -112,7 +113,8 @@ def _safe(result: GateResult) -> tuple[GateResult, _Scrubber]:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
+    """One line of plain text: runs of whitespace become one space, other control characters escapes."""
+    return safe_text.console(" ".join(str(text).split()))
 
 
 def _logical_name(finding: Finding) -> str:
@@ -170,7 +172,7 @@ def _status(a: Assessment) -> str:
 
 def _evaluated_rules(result: GateResult) -> list[str]:
     """Rule ids the gate evaluated (disabled ones were not), plus any a finding names."""
-    ids = [rid for rid, info in result.rules.items() if info.enforcement != "disabled"]
+    ids = [rid for rid in result.rules if result.level(rid) != "disabled"]
     for finding in result.findings:
         if finding.rule_id not in ids:
             ids.append(finding.rule_id)
@@ -209,7 +211,7 @@ def _verdict(result: GateResult) -> str:
 
 def _waiver_text(finding: Finding) -> str:
     w = finding.waiver
-    return f"waived by {w.owner} until {w.expires}: {_one_line(w.reason)}" if w else ""
+    return f"waived by {_one_line(w.owner)} until {w.expires}: {_one_line(w.reason)}" if w else ""
 
 
 # --- 1. console ---------------------------------------------------------------------------------
@@ -261,10 +263,13 @@ def console(result: GateResult) -> str:
 
 # --- 2. JSON ------------------------------------------------------------------------------------
 
-def _rule_json(info: RuleInfo) -> dict[str, Any]:
+def _rule_json(result: GateResult, info: RuleInfo) -> dict[str, Any]:
     return {
         "id": info.rule_id, "source": info.source, "title": info.title, "description": info.description,
         "remediation": info.remediation, "severity": info.severity, "enforcement": info.enforcement,
+        # The level each stack's pack config gives it (a lowering is refused unless a waiver records it).
+        "effectiveEnforcement": {stack: levels[info.rule_id] for stack, levels in sorted(result.levels.items())
+                                 if info.rule_id in levels},
         "concern": info.concern, "controls": {k: list(v) for k, v in info.controls.items()},
         "helpUri": info.help_uri,
     }
@@ -277,6 +282,7 @@ def _finding_json(f: Finding) -> dict[str, Any]:
         "severity": f.severity, "enforcement": f.enforcement, "status": _kind(f), "blocks": f.blocks,
         "waiver": None if f.waiver is None else {
             "ruleId": f.waiver.rule, "stack": f.waiver.stack, "resource": f.waiver.resource,
+            "enforcement": f.waiver.enforcement,
             "reason": f.waiver.reason, "owner": f.waiver.owner, "expires": f.waiver.expires.isoformat(),
         },
     }
@@ -298,7 +304,7 @@ def to_json(result: GateResult) -> dict:
     counts = _counts(result)
     report = {
         "stacks": [_stack_facts(result, stack) for stack in _stack_names(result)],
-        "rules": [_rule_json(result.rules[rid]) for rid in sorted(result.rules)],
+        "rules": [_rule_json(result, result.rules[rid]) for rid in sorted(result.rules)],
         "findings": [_finding_json(f) for f in result.findings],
         "continuity": _continuity_rows(result),
         "summary": {**counts, "total": len(result.findings), "exitCode": result.exit_code,
@@ -314,8 +320,8 @@ def _sarif_name(title: str) -> str:
     return "".join(w[:1].upper() + w[1:] for w in words) or "Rule"
 
 
-def _sarif_rule(info: RuleInfo) -> dict[str, Any]:
-    level = {"mandatory": "error", "advisory": "warning"}.get(info.enforcement, "none")
+def _sarif_rule(info: RuleInfo, effective: str) -> dict[str, Any]:
+    level = {"mandatory": "error", "remediate": "error", "advisory": "warning"}.get(effective, "none")
     descriptor: dict[str, Any] = {
         "id": info.rule_id,
         "name": _sarif_name(info.title),
@@ -323,7 +329,7 @@ def _sarif_rule(info: RuleInfo) -> dict[str, Any]:
         "fullDescription": {"text": info.description or info.title or info.rule_id},
         "help": {"text": info.remediation or info.description or info.rule_id,
                  "markdown": f"**Remediation:** {info.remediation or info.description or info.rule_id}"},
-        "defaultConfiguration": {"level": level, "enabled": info.enforcement != "disabled"},
+        "defaultConfiguration": {"level": level, "enabled": effective != "disabled"},
         "properties": {
             "severity": info.severity,
             "enforcement": info.enforcement,
@@ -386,7 +392,8 @@ def to_sarif(result: GateResult) -> dict:
             if f.rule_id not in infos:
                 infos[f.rule_id] = _rule_info(result, f.rule_id, f)
         index = {rid: i for i, rid in enumerate(infos)}
-        driver: dict[str, Any] = {"name": TOOLS.get(source, source), "rules": [_sarif_rule(i) for i in infos.values()]}
+        driver: dict[str, Any] = {"name": TOOLS.get(source, source),
+                                  "rules": [_sarif_rule(i, result.level(i.rule_id)) for i in infos.values()]}
         if source in TOOL_URIS:
             driver["informationUri"] = TOOL_URIS[source]
         runs.append({
@@ -452,6 +459,10 @@ def to_junit(result: GateResult) -> str:
     for key, value in totals.items():
         root.set(key, str(value))
     root.set("errors", "0")
+    for element in root.iter():  # XML 1.0 cannot carry some characters even escaped
+        element.text = safe_text.xml(element.text) if element.text else element.text
+        for key, value in element.attrib.items():
+            element.set(key, safe_text.xml(value))
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
@@ -459,7 +470,13 @@ def to_junit(result: GateResult) -> str:
 # --- 5. Markdown --------------------------------------------------------------------------------
 
 def _cell(text: Any) -> str:
-    return _one_line(str(text)).replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+    """Literal text in a Markdown table cell."""
+    return safe_text.markdown(_one_line(str(text)))
+
+
+def _code(text: Any) -> str:
+    """A name as inline code (a backtick inside would end the span)."""
+    return "`" + _one_line(str(text)).replace("`", "'").replace("|", "\\|") + "`"
 
 
 def controls_coverage(result: GateResult) -> list[tuple[str, str, list[str], str]]:
@@ -474,7 +491,7 @@ def controls_coverage(result: GateResult) -> list[tuple[str, str, list[str], str
     rows = []
     for (framework, control), rids in sorted(
             mapped.items(), key=lambda kv: (order.get(kv[0][0], len(order)), kv[0][0], _control_key(kv[0][1]))):
-        active = [rid for rid in rids if result.rules[rid].enforcement != "disabled"]
+        active = [rid for rid in rids if result.level(rid) != "disabled"]
         status = "not evaluated" if not active else "fail" if failing & set(active) else "pass"
         rows.append((framework, control, rids, status))
     return rows
@@ -498,8 +515,8 @@ def to_markdown(result: GateResult) -> str:
     if counts["blocking"]:
         out += ["### Blocking findings", "", "| Rule | Stack | Resource | Message |", "| --- | --- | --- | --- |"]
         for f in _sorted(result.blocking):
-            resource = f"`{_cell(_logical_name(f))}` ({_cell(f.resource_type)})" if f.resource_type else \
-                f"`{_cell(_logical_name(f))}`"
+            resource = f"{_code(_logical_name(f))} ({_cell(f.resource_type)})" if f.resource_type else \
+                _code(_logical_name(f))
             out.append(f"| {f.rule_id} | {f.stack} | {resource} | {_cell(f.message)} |")
         out.append("")
 
@@ -510,7 +527,7 @@ def to_markdown(result: GateResult) -> str:
         out += ["", f"<details><summary>{len(waived)} waived, {len(advisory)} advisory</summary>", "",
                 "| Status | Rule | Stack | Resource | Message | Waiver |", "| --- | --- | --- | --- | --- | --- |"]
         for f in _sorted(waived) + _sorted(advisory):
-            out.append(f"| {_kind(f)} | {f.rule_id} | {f.stack} | `{_cell(_logical_name(f))}` | {_cell(f.message)} "
+            out.append(f"| {_kind(f)} | {f.rule_id} | {f.stack} | {_code(_logical_name(f))} | {_cell(f.message)} "
                        f"| {_cell(_waiver_text(f)) if f.waiver else ''} |")
         out += ["", "</details>"]
     out.append("")

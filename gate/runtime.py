@@ -88,22 +88,43 @@ def run_program(request: dict[str, Any], monitor: RecordingMonitor) -> dict[str,
     return {"resources": [vars(record) for record in monitor.records], "outputs": monitor.stack_outputs}
 
 
-def _root_cause(error: BaseException) -> BaseException:
-    while error.__cause__ is not None:
+def root_cause(error: BaseException) -> BaseException:
+    """The innermost cause; a chain that loops back on itself ends where it would repeat."""
+    seen = {id(error)}
+    while error.__cause__ is not None and id(error.__cause__) not in seen:
         error = error.__cause__
+        seen.add(id(error))
     return error
 
 
 def main() -> int:
     request = json.load(sys.stdin)
+    _exit_with_parent()
     monitor = RecordingMonitor(OfflineAzure(request["subscriptionId"], request["tenantId"], request["peerOutputs"],
                                             request.get("observed"), frozenset(request.get("outsideState", ()))))
     try:
         answer = run_program(request, monitor)
     except Exception as error:  # the program's own failure, reported by its root cause
-        answer = {"error": str(_root_cause(error)), "declared": len(monitor.records)}
+        answer = {"error": str(root_cause(error)) or type(root_cause(error)).__name__,
+                  "declared": len(monitor.records)}
     json.dump(answer, sys.stdout)
     return 0
+
+
+def _exit_with_parent() -> None:
+    """Belt and braces next to the parent-death signal: stop when the gate that started us is gone."""
+    import os
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
 
 
 if __name__ == "__main__":

@@ -1,20 +1,45 @@
-"""Read a stack's committed `Pulumi.<stack>.yaml` the way the Pulumi CLI hands it to the program."""
+"""Read a stack's committed `Pulumi.<stack>.yaml` the way the Pulumi CLI hands it to the program,
+after checking the project file `Pulumi.yaml` the CLI would read first."""
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from cli.exits import UsageError
+from cli.files import load_yaml
 
 # Encrypted values cannot be decrypted offline; the render uses this stand-in, still as a secret.
 OFFLINE_SECRET = "offline-render-placeholder"
+PROJECT_NAME = "continuity"
+STACK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
-class StackFileError(Exception):
+class StackFileError(UsageError):
     pass
+
+
+def check_project_file(project_dir: Path) -> None:
+    """`Pulumi.yaml` must describe this project as the CLI runs it: name and Python runtime."""
+    path = project_dir / "Pulumi.yaml"
+    document = load_yaml(path, "project file")
+    if not isinstance(document, dict):
+        raise StackFileError(f"{path}: must be a mapping with name and runtime")
+    if document.get("name") != PROJECT_NAME:
+        raise StackFileError(f"{path}: name is {document.get('name')!r}; stack references and drills expect "
+                             f"{PROJECT_NAME!r}")
+    runtime = document.get("runtime")
+    runtime_name = runtime.get("name") if isinstance(runtime, dict) else runtime
+    if runtime_name != "python":
+        raise StackFileError(f"{path}: runtime is {runtime_name!r}; the program is Python (runtime: python)")
+
+
+def stack_names(project_dir: Path) -> list[str]:
+    """The stacks that have a committed stack file."""
+    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
 
 
 @dataclass(frozen=True)
@@ -45,19 +70,23 @@ def _as_config_string(value: Any) -> str:
 
 
 def read_stack_config(project_dir: Path, stack: str) -> StackConfig:
+    if not STACK_NAME.match(stack):
+        raise StackFileError(f"stack name {stack!r} is not a stack name (letters, digits, '-', '_', '.')")
+    check_project_file(project_dir)
     path = project_dir / f"Pulumi.{stack}.yaml"
     if not path.exists():
         raise StackFileError(f"{path}: no such stack file")
-    try:
-        document = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise StackFileError(f"{path}: not valid YAML: {exc}") from None
+    document = load_yaml(path, "stack file") or {}
+    if not isinstance(document, dict):
+        raise StackFileError(f"{path}: must be a mapping with a 'config' key, not a {type(document).__name__}")
     config = document.get("config") or {}
     if not isinstance(config, dict):
         raise StackFileError(f"{path}: 'config' must be a mapping")
     values: dict[str, str] = {}
     secrets: set[str] = set()
     for key, value in config.items():
+        if not isinstance(key, str):
+            raise StackFileError(f"{path}: config key {key!r} is not a string")
         if isinstance(value, dict) and set(value) == {"secure"}:
             values[key] = OFFLINE_SECRET
             secrets.add(key)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+import threading
+from typing import Any, Callable, Mapping
 
 from pulumi_policy import (EnforcementLevel, PolicyConfigSchema, ResourceValidationPolicy, Severity,
                            StackValidationPolicy)
@@ -15,6 +16,38 @@ from .waivers import load_waivers, waiver_for
 # The gate applies waivers itself so that it can report what was waived; under `pulumi preview`
 # the pack drops waived violations.
 REPORT_WAIVED_ENV = "CONTINUITY_REPORT_WAIVED"
+# How long one rule may take on one resource or stack before the pack gives up on it (seconds).
+RULE_TIMEOUT_ENV = "CONTINUITY_RULE_TIMEOUT"
+DEFAULT_RULE_TIMEOUT = 60.0
+
+
+class RuleFailed(Exception):
+    """A rule raised or did not finish: the engine and the gate fail closed, naming the rule."""
+
+
+def guarded(rule: Rule, check: Callable[[], list], timeout: float) -> list:
+    """Run one rule's check with a deadline; a crash or a hang becomes an error that names the rule.
+
+    The check runs in a daemon thread: a rule stuck in a loop cannot be stopped from outside, but
+    the pack answers (with an error) instead of hanging the deployment or the gate.
+    """
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            outcome["violations"] = check()
+        except BaseException as error:  # reported below, with the rule's id
+            outcome["error"] = error
+
+    worker = threading.Thread(target=work, daemon=True, name=f"rule-{rule.rule_id}")
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise RuleFailed(f"rule {rule.rule_id} did not finish within {timeout:g} s")
+    if "error" in outcome:
+        error = outcome["error"]
+        raise RuleFailed(f"rule {rule.rule_id} failed: {type(error).__name__}: {error}") from None
+    return outcome["violations"]
 
 
 def _resource(r, property_dependencies=None) -> Resource:
@@ -38,6 +71,7 @@ def _stack_name(urn: str) -> str:
 
 def build_policies() -> list:
     waivers = [] if os.environ.get(REPORT_WAIVED_ENV) else load_waivers(known_rules=REGISTRY)
+    timeout = float(os.environ.get(RULE_TIMEOUT_ENV) or DEFAULT_RULE_TIMEOUT)
 
     def reporter(rule: Rule, report):
         def report_unless_waived(urn: str, message: str) -> None:
@@ -64,13 +98,15 @@ def build_policies() -> list:
         if rule.per_resource:
             def validate(args, report, rule=rule):
                 stack = Stack((_resource(args),))
-                for urn, message in rule.check(stack, config_of(rule, args)):
+                config = config_of(rule, args)
+                for urn, message in guarded(rule, lambda: list(rule.check(stack, config)), timeout):
                     reporter(rule, report)(urn, message)
             policies.append(ResourceValidationPolicy(validate=validate, **common))
         else:
             def validate_stack(args, report, rule=rule):
                 stack = Stack(tuple(_resource(r, r.property_dependencies) for r in args.resources))
-                for urn, message in rule.check(stack, config_of(rule, args)):
+                config = config_of(rule, args)
+                for urn, message in guarded(rule, lambda: list(rule.check(stack, config)), timeout):
                     reporter(rule, report)(urn, message)
             policies.append(StackValidationPolicy(validate=validate_stack, **common))
     return policies

@@ -2,7 +2,12 @@
 
 `policies/waivers.yaml` is the one list, used by the policy pack under `pulumi preview` and by the
 offline gate (which also waives checkov findings with it). A waiver that is expired, names an
-unknown rule, or matches nothing is an error: stale exceptions do not accumulate silently.
+unknown rule or stack, reaches more than a year ahead, or matches nothing is an error: exceptions
+are reviewed at least yearly and stale ones do not accumulate silently.
+
+An entry names either a `resource` (it waives that resource's finding) or an `enforcement` level
+(it records that the stack's pack config lowers the rule to that level, which the gate otherwise
+refuses).
 """
 
 from __future__ import annotations
@@ -14,12 +19,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional
 
-import yaml
+from cli.exits import UsageError
+from cli.files import load_yaml
 
 WAIVERS_FILE = Path(__file__).resolve().parent / "waivers.yaml"
 # Another list can be named for a run (tests, a fork's own reviewed list); gate and pack both read it.
 WAIVERS_FILE_ENV = "CONTINUITY_WAIVERS_FILE"
-FIELDS = ("rule", "stack", "resource", "reason", "owner", "expires")
+REQUIRED = ("rule", "stack", "reason", "owner", "expires")
+TARGETS = ("resource", "enforcement")
+FIELDS = REQUIRED + TARGETS
+LOWER_LEVELS = ("advisory", "disabled")
+# A waiver is reviewed at least once a year.
+MAX_DAYS_AHEAD = 366
 # Waivers of checkov checks share the file; a run without checkov cannot validate them.
 CHECKOV_RULE = re.compile(r"^CKV2?_[A-Z0-9_]+$")
 
@@ -34,14 +45,16 @@ class WaiverError(Exception):
 class Waiver:
     rule: str
     stack: str
-    resource: str  # the resource's logical name (the last part of its URN)
+    resource: Optional[str]  # the resource's logical name (the last part of its URN)
     reason: str
     owner: str
     expires: dt.date
     line: int
+    enforcement: Optional[str] = None  # a recorded lowering of the rule's level in the pack config
 
     def matches(self, rule_id: str, stack: str, urn: str) -> bool:
-        return self.rule == rule_id and self.stack == stack and urn.rsplit("::", 1)[-1] == self.resource
+        return (self.resource is not None and self.rule == rule_id and self.stack == stack
+                and urn.rsplit("::", 1)[-1] == self.resource)
 
 
 def _lines(text: str) -> list[int]:
@@ -54,7 +67,7 @@ def waivers_path() -> Path:
 
 
 def load_waivers(path: Optional[Path] = None, *, known_rules: Iterable[str], today: Optional[dt.date] = None,
-                 checkov_ran: bool = False) -> list[Waiver]:
+                 checkov_ran: bool = False, known_stacks: Optional[Iterable[str]] = None) -> list[Waiver]:
     """Parse and check the waiver file; raises WaiverError naming file, line and field.
 
     Without a checkov run, waivers of checkov ids are kept but their ids cannot be checked.
@@ -62,29 +75,32 @@ def load_waivers(path: Optional[Path] = None, *, known_rules: Iterable[str], tod
     path = path or waivers_path()
     today = today or dt.date.today()
     known = set(known_rules)
+    stacks = set(known_stacks) if known_stacks is not None else None
     if not path.exists():
         return []
-    text = path.read_text()
     try:
-        entries = yaml.safe_load(text) or []
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise WaiverError([f"{path.name}:{mark.line + 1 if mark else '?'}: not valid YAML: "
-                           f"{getattr(exc, 'problem', exc)}"]) from None
+        entries = load_yaml(path, "waiver file") or []
+    except UsageError as error:
+        raise WaiverError([str(error).replace(str(path), path.name)]) from None
     if not isinstance(entries, list):
         raise WaiverError([f"{path.name}: expected a list of waivers"])
-    lines = _lines(text) + [0] * len(entries)
+    lines = _lines(path.read_text(encoding="utf-8")) + [0] * len(entries)
     waivers, problems = [], []
     for index, entry in enumerate(entries):
         where = f"{path.name}:{lines[index]}"
         if not isinstance(entry, dict):
-            problems.append(f"{where}: a waiver is a mapping with {list(FIELDS)}")
+            problems.append(f"{where}: a waiver is a mapping with {list(REQUIRED)} and one of {list(TARGETS)}")
             continue
-        missing = [f for f in FIELDS if not str(entry.get(f, "")).strip()]
-        unknown = sorted(set(entry) - set(FIELDS))
-        if missing or unknown:
-            problems.append(f"{where}: " + "; ".join(
-                ([f"missing {missing}"] if missing else []) + ([f"unknown field(s) {unknown}"] if unknown else [])))
+        missing = [f for f in REQUIRED if not str(entry.get(f, "")).strip()]
+        unknown = sorted(str(k) for k in set(entry) - set(FIELDS))
+        targets = [f for f in TARGETS if entry.get(f) is not None and str(entry[f]).strip()]
+        found = ([f"missing {missing}"] if missing else []) + ([f"unknown field(s) {unknown}"] if unknown else [])
+        if not targets:
+            found.append(f"missing one of {list(TARGETS)}")
+        elif len(targets) > 1:
+            found.append(f"give only one of {list(TARGETS)}, not both")
+        if found:
+            problems.append(f"{where}: " + "; ".join(found))
             continue
         try:
             expires = entry["expires"] if isinstance(entry["expires"], dt.date) else dt.date.fromisoformat(str(entry["expires"]))
@@ -95,15 +111,31 @@ def load_waivers(path: Optional[Path] = None, *, known_rules: Iterable[str], tod
         if entry["rule"] not in known and not unverifiable:
             problems.append(f"{where}: unknown rule {entry['rule']!r}")
             continue
-        if expires < today:
-            problems.append(f"{where}: waiver of {entry['rule']} on {entry['resource']} expired on {expires} "
-                            f"(owner {entry['owner']}): renew it after review or fix the finding")
+        if stacks is not None and entry["stack"] not in stacks:
+            problems.append(f"{where}: stack {entry['stack']!r} is not one of the stacks {sorted(stacks)}; "
+                            "a waiver names one stack")
             continue
-        waivers.append(Waiver(entry["rule"], entry["stack"], entry["resource"], entry["reason"], entry["owner"],
-                              expires, lines[index]))
+        if "enforcement" in targets and entry["enforcement"] not in LOWER_LEVELS:
+            problems.append(f"{where}: enforcement {entry['enforcement']!r} is not one of {list(LOWER_LEVELS)}")
+            continue
+        if expires < today:
+            problems.append(f"{where}: waiver of {entry['rule']} on {entry.get('resource') or entry['stack']} expired "
+                            f"on {expires} (owner {entry['owner']}): renew it after review or fix the finding")
+            continue
+        if (expires - today).days > MAX_DAYS_AHEAD:
+            problems.append(f"{where}: expires {expires} is more than a year ahead; waivers are reviewed at least "
+                            f"yearly (latest {today + dt.timedelta(days=MAX_DAYS_AHEAD)})")
+            continue
+        waivers.append(Waiver(str(entry["rule"]), str(entry["stack"]), entry.get("resource"), str(entry["reason"]),
+                              str(entry["owner"]), expires, lines[index], entry.get("enforcement")))
     if problems:
         raise WaiverError(problems)
     return waivers
+
+
+def level_waiver(waivers: Iterable[Waiver], rule_id: str, stack: str, level: str) -> Optional[Waiver]:
+    """The recorded lowering of `rule_id` to `level` in `stack`'s pack config, if there is one."""
+    return next((w for w in waivers if w.enforcement == level and w.rule == rule_id and w.stack == stack), None)
 
 
 def waiver_for(waivers: Iterable[Waiver], rule_id: str, stack: str, urn: str) -> Optional[Waiver]:
@@ -114,4 +146,7 @@ def unmatched(waivers: Iterable[Waiver], used: set[Waiver], stacks: Iterable[str
     """Waivers of rules that ran on the analysed stacks but matched no finding: errors, so they get removed."""
     analysed, ran = set(stacks), set(rules_run)
     return [f"{waivers_path().name}:{w.line}: waiver of {w.rule} on {w.stack}/{w.resource} matches no finding; remove it"
+            if w.resource else
+            f"{waivers_path().name}:{w.line}: {w.rule} is not lowered to {w.enforcement} in {w.stack}'s pack config; "
+            "remove the waiver"
             for w in waivers if w.stack in analysed and w.rule in ran and w not in used]

@@ -14,7 +14,7 @@ from typing import Callable
 from gate.render import Rendering, RenderedResource
 
 from helpers import (ACTION_GROUP, ACTIVITY_ALERT, BACKUP_INSTANCE, BACKUP_POLICY, BACKUP_VAULT, CONFIGURATION,
-                     DATA_EXPORT, DIAGNOSTIC, KEY, METRIC_ALERT, ROLE_ASSIGNMENT, SERVER, STORAGE,
+                     DATA_EXPORT, DIAGNOSTIC, FIREWALL_RULE, KEY, METRIC_ALERT, ROLE_ASSIGNMENT, SERVER, STORAGE,
                      SUBSCRIPTION_DIAGNOSTIC, TABLE, VAULT, WORKSPACE)
 
 
@@ -141,6 +141,27 @@ def _grant_on_the_server(rendering: Rendering) -> str:
     return grant.urn
 
 
+def _firewall(rendering: Rendering, server_name: str, anchor_server: bool) -> str:
+    """A firewall rule open to every address, naming its server as text (no output links it)."""
+    stack = rendering.stack
+    rule = RenderedResource(
+        urn=f"urn:pulumi:{stack}::continuity::azure-native:dbforpostgresql:FirewallRule::open-to-all",
+        type=FIREWALL_RULE, name="open-to-all", id="", custom=True, parent="", protect=False, dependencies=[],
+        inputs={"serverName": server_name, "resourceGroupName": find(rendering, SERVER, "knowledge").inputs[
+            "resourceGroupName"], "firewallRuleName": "all", "startIpAddress": "0.0.0.0",
+                "endIpAddress": "255.255.255.255"})
+    rendering.resources.append(rule)
+    return find(rendering, SERVER, "knowledge").urn if anchor_server else rule.urn
+
+
+def _open_firewall_by_name(rendering: Rendering) -> str:
+    return _firewall(rendering, find(rendering, SERVER, "knowledge").inputs["serverName"], anchor_server=True)
+
+
+def _firewall_for_an_unknown_server(rendering: Rendering) -> str:
+    return _firewall(rendering, "psql-somewhere-else", anchor_server=False)
+
+
 def _rename_owner_tag(rendering: Rendering) -> str:
     resource = find(rendering, SERVER, "knowledge")
     tags = resource.inputs["tags"]
@@ -178,6 +199,8 @@ CASES = [
     Case("CTY-ACC-001", "prod", "vault access policies", edit(VAULT, "key-vault", "properties.enableRbacAuthorization", False)),
     Case("CTY-ACC-002", "prod", "vault open to the internet", _public_vault),
     Case("CTY-ACC-003", "prod", "server public without allowed ranges", edit(SERVER, "knowledge", "network.publicNetworkAccess", "Enabled")),
+    Case("CTY-ACC-003", "prod", "firewall open to all, server named as text", _open_firewall_by_name),
+    Case("CTY-ACC-003", "prod", "firewall rule for a server not in the stack", _firewall_for_an_unknown_server),
     Case("CTY-ACC-004", "prod", "archive shared keys on", edit(STORAGE, "", "allowSharedKeyAccess", True)),
     Case("CTY-ACC-005", "prod", "workspace shared keys on", edit(WORKSPACE, "", "features.disableLocalAuth", False)),
     Case("CTY-CON-001", "prod", "knowledge RPO 1 minute", edit(SERVER, "knowledge", "tags.rpo", "1min")),

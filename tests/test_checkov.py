@@ -248,11 +248,14 @@ def test_checkov_rules_describe_every_check_that_ran(stack_outcomes):
     assert all(r.severity == "medium" and r.enforcement == "mandatory" for r in rules.values())
 
 
-def test_missing_checkov_environment_is_a_clear_error(template_files, tmp_path):
-    with pytest.raises(CheckovError) as error:
+def test_missing_checkov_environment_is_a_usage_error_that_says_what_to_do(template_files, tmp_path):
+    from cli.exits import Exit
+    from gate.checkov import CheckovMissing
+
+    with pytest.raises(CheckovMissing) as error:
         scan(template_files["prod"], checkov=tmp_path / ".venv-checkov" / "bin" / "checkov")
-    message = str(error.value)
-    assert "run bin/setup" in message and "--framework arm" in message and str(template_files["prod"]) in message
+    assert "run bin/setup" in str(error.value) and "--no-checkov" in str(error.value)
+    assert error.value.code is Exit.USAGE
 
 
 def test_unparsable_template_is_an_error(tmp_path):

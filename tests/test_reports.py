@@ -140,7 +140,8 @@ def test_json_summary_and_content(failing, clean):
     assert rules["CTY-RES-900"]["enforcement"] == "advisory"
     waived = next(f for f in report["findings"] if f["ruleId"] == "CTY-RES-002")
     assert waived["waiver"] == {"ruleId": "CTY-RES-002", "stack": "dr", "resource": "knowledge-g1", "owner": "platform-engineering",
-                                "expires": "2099-12-31", "reason": "standby runs without HA by design"}
+                                "expires": "2099-12-31", "reason": "standby runs without HA by design",
+                                "enforcement": None}
     assert waived["status"] == "waived" and waived["blocks"] is False
     rows = [r for r in report["continuity"] if r["stack"] == "prod" and r["database"] == "knowledge"]
     assert rows == [{"stack": "prod", "urn": SERVER.format(stack="prod", db="knowledge"), "database": "knowledge",

@@ -47,14 +47,39 @@ def key_vault_network(vault, cfg):
       severity="high", controls=c.merge(c.ACCESS, cis=("4.3.7",)), config=ALLOWED_CIDRS)
 def server_network(stack, cfg):
     allowed = [ipaddress.ip_network(cidr, strict=False) for cidr in cfg["allowedCidrs"]]
-    for server in stack.of_type(SERVER):
-        for firewall in stack.referring_to(server, "serverName", FIREWALL_RULE):
+    servers = stack.of_type(SERVER)
+    for firewall in stack.of_type(FIREWALL_RULE):
+        owners = _firewall_servers(stack, firewall, servers)
+        if not owners:
+            # A rule that names a server outside this stack (or none) cannot be judged: fail closed.
+            yield firewall.urn, (f"firewall rule for server {firewall.get('serverName')!r} cannot be tied to a server "
+                                 "of this stack")
+            continue
+        try:
             start = ipaddress.ip_address(firewall.get("startIpAddress", "0.0.0.0"))
             end = ipaddress.ip_address(firewall.get("endIpAddress", "255.255.255.255"))
-            if not any(start in net and end in net for net in allowed):
+        except ValueError as error:
+            yield firewall.urn, f"firewall rule has an address that is not one: {error}"
+            continue
+        if not any(start in net and end in net for net in allowed):
+            for server in owners:
                 yield server.urn, f"firewall rule {start}-{end} is outside the allowed ranges"
+    for server in servers:
         if server.get("network.publicNetworkAccess") == "Enabled" and not allowed:
             yield server.urn, "public network access is on but no address range is allowed"
+
+
+def _firewall_servers(stack, firewall, servers):
+    """The servers a firewall rule belongs to: through the server's outputs (a preview's only link)
+    or, when the rule names its server as text, by server name and resource group."""
+    linked = stack.referenced(firewall, "serverName", SERVER)
+    if linked:
+        return linked
+    name, group = firewall.get("serverName"), firewall.get("resourceGroupName")
+    return [server for server in servers
+            if isinstance(name, str) and server.get("serverName") == name
+            and (not isinstance(group, str) or not isinstance(server.get("resourceGroupName"), str)
+                 or server.get("resourceGroupName") == group)]
 
 
 @rule("CTY-ACC-004", concern="access", title="Storage exposure",

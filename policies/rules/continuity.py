@@ -74,7 +74,8 @@ def assess(stack, cfg) -> list[Assessment]:
             target_rto=rto.seconds if rto else None, target_rpo=rpo.seconds if rpo else None,
             achievable_rto=achieved.get("rto"), achievable_rpo=achieved.get("rpo"),
         ))
-    return results
+    # Registration order depends on when outputs resolve; reports need a stable order.
+    return sorted(results, key=lambda a: (a.database, a.urn))
 
 
 def _fmt(seconds: Optional[int]) -> str:

@@ -1,0 +1,56 @@
+"""Child processes that die with their parent, whatever kills the parent.
+
+A tool's children (the policy pack, render workers, checkov, local PostgreSQL servers) get
+PR_SET_PDEATHSIG: the kernel sends them SIGKILL when the tool dies, even by SIGKILL, so nothing is
+left listening or serving (prctl(2); Linux). A child run as another user is started through
+util-linux `setpriv`, which changes user and sets the signal in the same process that then execs
+the program (a parent-death signal is cleared by a change of credentials, so it must come after).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import signal
+import subprocess
+from collections.abc import Sequence
+from typing import Any, Optional
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def command_as(user: Optional[str], group: Optional[str], command: Sequence[str]) -> list[str]:
+    """`command`, run as `user` when given (the caller is root), dying with its parent either way."""
+    if user is None:
+        return list(command)
+    return ["setpriv", f"--reuid={user}", f"--regid={group or user}", "--clear-groups", "--pdeathsig", "KILL",
+            "--", *command]
+
+
+def popen(command: Sequence[str], **options: Any) -> subprocess.Popen:
+    """subprocess.Popen for a child that must not outlive this process."""
+    return subprocess.Popen(list(command), preexec_fn=_die_with_parent, **options)
+
+
+def run(command: Sequence[str], **options: Any) -> subprocess.CompletedProcess:
+    """subprocess.run for a child that must not outlive this process (killed on timeout too)."""
+    return subprocess.run(list(command), preexec_fn=_die_with_parent, **options)
+
+
+def stop(process: subprocess.Popen, grace: float = 5.0) -> None:
+    """Terminate, then kill, a child; never raises."""
+    if process.poll() is not None:
+        return
+    try:
+        process.terminate()
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    except OSError:
+        pass
