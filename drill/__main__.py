@@ -12,26 +12,30 @@
 Database credentials come from the environment (CONTINUITY_DRILL_PASSWORD or PGPASSWORD) or from
 Key Vault (--password-secret, read with the Azure CLI); they are never printed or recorded.
 """
+# (the exit codes are shared by every tool of the project: cli/exits.py)
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Optional
 
-from components.settings import Settings, load_settings
+from cli.exits import EXIT_CODES_HELP, Exit, UsageError, run
+from components.settings import Database, Settings, SettingsError, load_settings
 from gate.stack_files import read_stack_config
 
 from .control import ControlPlaneError, PulumiControlPlane
 from .failback import failback_plan, render
 from .preflight import Check, Preflight, gate_on_promoted, replica_checks
 from .promotion import PromotionError
-from .record import DrillRecord
+from .record import DRILL_ID, DrillRecord
 from .report import markdown
 from .runner import DataPlane, DrillOptions, DrillRunner, PreflightFailed
 
@@ -42,7 +46,35 @@ OPTIONS = {"planned": "Planned", "forced": "Forced"}
 
 def stack_settings(stack: str) -> Settings:
     config = read_stack_config(PROJECT_DIR, stack)
-    return load_settings(config.values, config.secret_keys)
+    try:
+        return load_settings(config.values, config.secret_keys)
+    except SettingsError as error:
+        raise UsageError(f"{config.path.name}: {error}") from None
+
+
+def database(settings: Settings, key: str, stack: str) -> Database:
+    """The stack's database `key`, or a usage error listing the ones it has."""
+    if key not in settings.databases:
+        raise UsageError(f"--database {key}: stack {stack} has no such database (it has: "
+                         f"{', '.join(sorted(settings.databases))})")
+    return settings.databases[key]
+
+
+def drill_folder(drill_id: str) -> Path:
+    """The folder of a drill id, which must name a drill under drills/ (no paths)."""
+    if not DRILL_ID.match(drill_id):
+        raise UsageError(f"{drill_id!r} is not a drill id (like 20261127T101500Z-planned-knowledge); "
+                         f"see {DRILLS_DIR.relative_to(PROJECT_DIR)}/index.md")
+    folder = DRILLS_DIR / drill_id
+    if not (folder / "record.json").is_file():
+        raise UsageError(f"no drill {drill_id} under {DRILLS_DIR.relative_to(PROJECT_DIR)}/")
+    return folder
+
+
+def require_pulumi_cli() -> None:
+    if shutil.which("pulumi") is None:
+        raise UsageError("the Pulumi CLI is not installed (https://www.pulumi.com/docs/install/); a drill against "
+                         "Azure needs it and a login. `python -m drill rehearse` runs locally without it")
 
 
 def versions() -> dict[str, str]:
@@ -68,7 +100,8 @@ def password(args) -> Optional[str]:
         run = subprocess.run(["az", "keyvault", "secret", "show", "--id", args.password_secret, "--query", "value",
                               "-o", "tsv"], capture_output=True, text=True, timeout=60)
         if run.returncode != 0:
-            raise SystemExit(f"drill: could not read {args.password_secret} from Key Vault (az exit {run.returncode})")
+            raise UsageError(f"--password-secret: could not read {args.password_secret} from Key Vault "
+                             f"(az exit {run.returncode})")
         return run.stdout.strip()
     return os.environ.get("CONTINUITY_DRILL_PASSWORD") or os.environ.get("PGPASSWORD")
 
@@ -76,7 +109,7 @@ def password(args) -> Optional[str]:
 def new_record(scenario: str, database: str, primary: Settings, standby: Settings, primary_stack: str,
                standby_stack: str, control_plane: str, suffix: str = "") -> DrillRecord:
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    target = standby.databases[database]
+    target = standby.databases[database]  # checked by the caller
     record = DrillRecord(
         drill_id=f"{stamp}-{scenario}-{database}{suffix}", scenario=scenario, database=database,
         primary={"stack": primary_stack, "region": primary.region},
@@ -105,7 +138,7 @@ def steps_text(scenario: str, primary_stack: str, standby_stack: str) -> str:
 
 def cmd_plan(args) -> int:
     primary, standby = stack_settings(args.primary_stack), stack_settings(args.standby_stack)
-    target = standby.databases[args.database]
+    target = database(standby, args.database, args.standby_stack)
     print(f"Drill plan: {args.scenario} failover of {args.database} from {args.primary_stack} ({primary.region}) "
           f"to {args.standby_stack} ({standby.region})")
     print(f"Targets: RTO {target.rto}, RPO {target.rpo}")
@@ -114,7 +147,7 @@ def cmd_plan(args) -> int:
     print("Preflight:")
     for check in result.checks:
         print(f"  {'ok    ' if check.ok else 'FAILED'} {check.name}: {check.detail}")
-    return 0 if result.ok else 1
+    return Exit.OK if result.ok else Exit.FAILED
 
 
 def run_preflight(args, standby: Settings) -> Preflight:
@@ -133,11 +166,18 @@ def run_preflight(args, standby: Settings) -> Preflight:
 
 
 def cmd_run(args) -> int:
-    if args.force and not (args.reason and len(args.reason) >= 10):
-        print("drill: --force needs --reason with at least 10 characters; it is recorded", file=sys.stderr)
-        return 2
+    if args.force and not (args.reason and len(args.reason.strip()) >= 10):
+        raise UsageError("--force needs --reason with at least 10 characters; it is recorded")
     primary, standby = stack_settings(args.primary_stack), stack_settings(args.standby_stack)
+    database(standby, args.database, args.standby_stack)
+    if not args.dry_run:
+        require_pulumi_cli()  # before anything is created, so a missing CLI leaves no empty drill folder
     record = new_record(args.scenario, args.database, primary, standby, args.primary_stack, args.standby_stack, "pulumi")
+    if args.scenario == "forced" and not args.fence_command:
+        warning = ("forced scenario without --fence-command: the drill does not block writes to the old primary, "
+                   "so two servers may accept writes after the promotion")
+        print(f"drill: warning: {warning}", file=sys.stderr)
+        record.notes.append(f"warning: {warning}")
     if args.force:
         record.forced = {"reason": args.reason, "by": os.environ.get("USER", "unknown")}
     folder = DRILLS_DIR / record.drill_id
@@ -150,7 +190,7 @@ def cmd_run(args) -> int:
         record.notes.append("dry run: stopped before changing anything")
         record.verdict = "aborted"
         print(f"dry run: preflight {'passed' if result.ok else 'FAILED'}; record {record.save(folder)}")
-        return 0 if result.ok else 1
+        return Exit.OK if result.ok else Exit.FAILED
     folder.mkdir(parents=True, exist_ok=True)
     control = PulumiControlPlane(args.standby_stack, fence_command=args.fence_command,
                                  log=engine_log(folder / "pulumi.log"))
@@ -170,28 +210,30 @@ def execute(runner: DrillRunner, stop_after: Optional[str] = None) -> int:
         record = runner.run(stop_after=stop_after)
     except PreflightFailed as error:
         print(f"drill: {error}", file=sys.stderr)
-        return 1
+        return Exit.FAILED
     if record.next_step() is not None:
         print(f"drill {record.drill_id} stopped after {record.completed_steps[-1]}; "
               f"continue with: python -m drill resume {record.drill_id}")
-        return 3
+        return Exit.RESUMABLE
     print(markdown(record))
-    return 0 if record.verdict == "pass" else 1
+    return Exit.OK if record.verdict == "pass" else Exit.FAILED
 
 
 def cmd_promote(args) -> int:
     """The failover's control-plane step on its own: what `drill run` does at its promote step."""
+    stack_settings(args.stack)
+    require_pulumi_cli()
     control = PulumiControlPlane(args.stack, log=print)
     try:
         summary = control.promote(OPTIONS[args.option])
     except (PromotionError, ControlPlaneError) as error:
         print(f"drill: {error}", file=sys.stderr)
-        return 1
+        return Exit.FAILED
     for promotion in summary["promotions"]:
         state = "already promoted" if promotion["skipped"] else "promoted"
         print(f"{promotion['server']}: {state} ({promotion['option']})")
     print(f"pulumi up: {summary['result']} {summary['resource_changes']}")
-    return 0 if summary["result"] == "succeeded" else 1
+    return Exit.OK if summary["result"] == "succeeded" else Exit.FAILED
 
 
 def cmd_setup(args) -> int:
@@ -200,6 +242,8 @@ def cmd_setup(args) -> int:
     settings = stack_settings(args.stack)
     keys = [args.database] if args.database else list(settings.databases)
     for key in keys:
+        database(settings, key, args.stack)
+    for key in keys:
         scripts = setup_scripts(settings.databases[key])
         if not args.apply:
             for script in scripts:
@@ -207,27 +251,26 @@ def cmd_setup(args) -> int:
             continue
         dsn = os.environ.get("CONTINUITY_DRILL_PRIMARY_DSN")
         if not dsn:
-            print("drill: --apply needs CONTINUITY_DRILL_PRIMARY_DSN (the writer, without a password)", file=sys.stderr)
-            return 2
+            raise UsageError("--apply needs CONTINUITY_DRILL_PRIMARY_DSN (the writer, without a password)")
         try:
             problems = apply(dsn, password(args), scripts)
         except SetupError as error:
             print(f"drill: {error}", file=sys.stderr)
-            return 1
+            return Exit.FAILED
         for problem in problems:
             print(f"{key}: {problem}")
         if problems:
-            return 1
+            return Exit.FAILED
         print(f"{key}: set up ({', '.join(s.database for s in scripts)})")
-    return 0
+    return Exit.OK
 
 
 def cmd_resume(args) -> int:
-    folder = DRILLS_DIR / args.drill_id
+    folder = drill_folder(args.drill_id)
     record = DrillRecord.load(folder)
     if record.control_plane != "pulumi":
-        print("drill: only Pulumi drills resume from the CLI; a local rehearsal is simply run again", file=sys.stderr)
-        return 2
+        raise UsageError("only Pulumi drills resume from the CLI; a local rehearsal is simply run again")
+    require_pulumi_cli()
     standby = stack_settings(record.standby["stack"])
     args.primary_stack, args.standby_stack, args.database = record.primary["stack"], record.standby["stack"], record.database
     data = DataPlane(os.environ.get("CONTINUITY_DRILL_PRIMARY_DSN", ""), os.environ.get("CONTINUITY_DRILL_STANDBY_DSN", ""),
@@ -240,15 +283,16 @@ def cmd_resume(args) -> int:
 
 
 def cmd_report(args) -> int:
-    import json
-
-    print(markdown(DrillRecord.from_json(json.loads(Path(args.record).read_text()))))
-    return 0
+    print(markdown(DrillRecord.load_file(Path(args.record))))
+    return Exit.OK
 
 
 def cmd_failback(args) -> int:
+    if args.failed == args.survivor:
+        raise UsageError(f"--failed and --survivor are both {args.failed!r}: the plan goes from the lost stack to "
+                         "the promoted one")
     print(render(failback_plan(args.failed, stack_settings(args.failed), args.survivor, stack_settings(args.survivor))))
-    return 0
+    return Exit.OK
 
 
 def cmd_rehearse(args) -> int:
@@ -258,12 +302,29 @@ def cmd_rehearse(args) -> int:
     record, folder = rehearse(args.scenario, PROJECT_DIR / "build" / "rehearsals", held_back=args.held_back)
     print(f"record: {folder / 'record.json'}", file=sys.stderr)
     print(markdown(record))
-    return 0 if record.verdict == "pass" or args.scenario == "forced" else 1
+    return Exit.OK if record.verdict == "pass" or args.scenario == "forced" else Exit.FAILED
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse's own usage errors: exit 2 with the reason
+        self.print_usage(sys.stderr)
+        raise UsageError(message)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= 10_000:
+        raise argparse.ArgumentTypeError(f"{value} is not between 1 and 10000")
+    return value
 
 
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="python -m drill", description=__doc__.split("\n\n")[0],
-                                   formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    root = Parser(prog="python -m drill", description=__doc__.split("\n\n")[0],
+                  formatter_class=argparse.RawDescriptionHelpFormatter,
+                  epilog=__doc__.split("\n\n", 1)[1] + "\n" + EXIT_CODES_HELP)
     commands = root.add_subparsers(dest="command", required=True)
 
     def stacks(sub):
@@ -320,15 +381,16 @@ def parser() -> argparse.ArgumentParser:
 
     rehearse = commands.add_parser("rehearse", help="the drill on two local PostgreSQL servers")
     rehearse.add_argument("--scenario", choices=OPTIONS, default="planned")
-    rehearse.add_argument("--held-back", type=int, default=7, help="forced: heartbeats written while the standby is held back")
+    rehearse.add_argument("--held-back", type=_positive, default=7,
+                          help="forced: heartbeats written while the standby is held back")
     rehearse.set_defaults(func=cmd_rehearse)
     return root
 
 
-def main(argv: Optional[list[str]] = None) -> int:
-    args = parser().parse_args(argv)
+def main(argv: Sequence[str]) -> int:
+    args = parser().parse_args(list(argv))
     return args.func(args)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run("drill", main))

@@ -6,13 +6,16 @@ streams WAL from it, as an Azure read replica does. It can hold the standby back
 stopped receiving, so what the primary writes next is lost on promotion), stop the primary as a
 region loss would, and promote the standby.
 
-initdb and pg_ctl refuse to run as root, and CI runs as root: when root, every server command runs
-as an unprivileged OS user (`nobody` unless told otherwise) through runuser, and the folder is
+initdb and postgres refuse to run as root, and CI runs as root: when root, every server program runs
+as an unprivileged OS user (`nobody` unless told otherwise) through `setpriv`, and the folder is
 owned by that user. Clients (psycopg in this process) connect over TCP with SCRAM passwords.
 
-The drill role's password is generated per cluster. It is written only to files inside the
-cluster's private folder (initdb's password file, deleted after use, and the standby's passfile),
-never to a command line, a DSN, a log, a repr or an exception.
+Nothing outlives the process that started the cluster: each postmaster runs in the foreground as
+its child, with a parent-death signal (cli/children.py), so even a SIGKILL of the drill stops both
+servers; a folder left behind by a killed run is removed by the next run. The drill role's
+password is generated per cluster and never written to disk, a command line, a DSN, a log, a repr
+or an exception: initdb reads it from a pipe, pg_basebackup and the standby's walreceiver from
+their own environment (PGPASSWORD).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Optional
@@ -33,13 +37,17 @@ from typing import Optional
 import psycopg
 from psycopg import sql
 
+from cli import children
+from cli.exits import UsageError
+
 from .probes import REDACTED, connect
 
 log = logging.getLogger(__name__)
 
 PG_BIN_DIR = Path(os.environ.get("CONTINUITY_PG_BIN", "/usr/lib/postgresql/15/bin"))
-REQUIRED_BINARIES = ("initdb", "pg_ctl", "pg_basebackup", "postgres")
+REQUIRED_BINARIES = ("initdb", "pg_basebackup", "postgres")
 DEFAULT_OS_USER = "nobody"
+FOLDER_PREFIX = "continuity-drill-"
 ROLE = "drill"
 STANDBY_NAME = "continuity_standby"  # application_name of the standby's walreceiver
 COMMAND_TIMEOUT_S = 60.0
@@ -52,6 +60,31 @@ def missing_binaries(bin_dir: Path = PG_BIN_DIR) -> list[str]:
 
 class LocalClusterError(RuntimeError):
     pass
+
+
+class MissingPostgres(UsageError):
+    """The PostgreSQL server programs are not installed (exit 2: run bin/setup)."""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_stale_folders(root: Optional[Path] = None) -> list[Path]:
+    """Remove the folders of clusters whose process is gone (killed before it could clean up)."""
+    removed = []
+    for folder in Path(root or tempfile.gettempdir()).glob(f"{FOLDER_PREFIX}*-*"):
+        owner = folder.name[len(FOLDER_PREFIX):].split("-", 1)[0]
+        if owner.isdigit() and not _alive(int(owner)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
 
 
 def _free_port() -> int:
@@ -74,7 +107,11 @@ class _Server:
         self.data_dir = data_dir
         self.log_file = log_file
         self.port: Optional[int] = None
-        self.running = False
+        self.process: Optional[subprocess.Popen] = None
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
 
     def dsn(self) -> str:
         if self.port is None:
@@ -159,8 +196,10 @@ class LocalCluster:
     def start(self) -> None:
         missing = missing_binaries(self.bin_dir)
         if missing:
-            raise LocalClusterError(f"PostgreSQL server programs missing in {self.bin_dir}: {', '.join(missing)}")
-        base = self._base = Path(tempfile.mkdtemp(prefix="continuity-drill-"))
+            raise MissingPostgres(f"PostgreSQL server programs missing in {self.bin_dir}: {', '.join(missing)}; "
+                                  "install the Debian package postgresql-15 (bin/setup) or set CONTINUITY_PG_BIN")
+        sweep_stale_folders()
+        base = self._base = Path(tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-"))
         self._own(base)  # mkdtemp made it 0700: private to the server user, and holds its sockets
         self._primary = _Server("primary", base / "primary", base / "primary.log")
         self._standby = _Server("standby", base / "standby", base / "standby.log")
@@ -323,18 +362,39 @@ class LocalCluster:
             f.write(text)
         self._own(path)
 
-    def _run(self, program: str, *args: str, env: Optional[dict[str, str]] = None,
-             timeout: Optional[float] = None) -> subprocess.CompletedProcess[str]:
-        command: list[str] = [str(self.bin_dir / program), *args]
+    def _feed_fifo(self, fifo: Path) -> None:
+        try:
+            with open(fifo, "w") as pipe:  # blocks until initdb opens it for reading
+                pipe.write(self._password + "\n")
+        except OSError:
+            pass
+
+    def _command(self, program: str, *args: str) -> list[str]:
+        group = None
         if self._os_user is not None:
-            command = ["runuser", "-u", self._os_user, "--", *command]
+            group = self._group_name()
+        return children.command_as(self._os_user, group, [str(self.bin_dir / program), *args])
+
+    def _group_name(self) -> str:
+        import grp
+
+        ids = self._user_ids()
+        assert ids is not None
+        return grp.getgrgid(ids[1]).gr_name
+
+    def _environment(self, extra: Optional[dict[str, str]] = None) -> dict[str, str]:
         # Nothing of the caller's libpq environment (PGPASSWORD, PGHOST...) leaks into the tools.
         environment = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-        environment.update(env or {})
+        environment.update(extra or {})
+        return environment
+
+    def _run(self, program: str, *args: str, env: Optional[dict[str, str]] = None,
+             timeout: Optional[float] = None) -> subprocess.CompletedProcess[str]:
+        command = self._command(program, *args)
         assert self._base is not None
         try:
-            done = subprocess.run(command, cwd=self._base, env=environment, capture_output=True, text=True,
-                                  timeout=timeout or self.timeout, stdin=subprocess.DEVNULL)
+            done = children.run(command, cwd=self._base, env=self._environment(env), capture_output=True, text=True,
+                                timeout=timeout or self.timeout, stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired:
             raise LocalClusterError(f"{program} did not finish within {timeout or self.timeout:g} s") from None
         if done.returncode != 0:
@@ -345,14 +405,24 @@ class LocalCluster:
     def _init_primary(self) -> None:
         primary = self._server("primary")
         assert self._base is not None
-        pwfile = self._base / "initdb.pw"
-        self._write_private(pwfile, self._password + "\n")
+        # --no-sync and locale C: fast, and the same on every machine; SCRAM for every connection.
+        # The password arrives through a named pipe in the private folder: kernel memory, not disk.
+        fifo = self._base / "initdb.pw"
+        os.mkfifo(fifo, 0o600)
+        self._own(fifo)
+        writer = threading.Thread(target=self._feed_fifo, args=(fifo,), daemon=True)
+        writer.start()
         try:
-            # --no-sync and locale C: fast, and the same on every machine; SCRAM for every connection.
-            self._run("initdb", "-D", str(primary.data_dir), "-U", ROLE, f"--pwfile={pwfile}",
+            self._run("initdb", "-D", str(primary.data_dir), "-U", ROLE, f"--pwfile={fifo}",
                       "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C", "--no-sync")
         finally:
-            pwfile.unlink(missing_ok=True)
+            if writer.is_alive():  # initdb failed before reading: unblock the writer
+                try:
+                    os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
+                except OSError:
+                    pass
+            writer.join(timeout=5)
+            fifo.unlink(missing_ok=True)
         # Replaces initdb's file: password authentication, from loopback only, nothing else.
         self._write_private(primary.data_dir / "pg_hba.conf", "\n".join([
             "# drill.localpg: SCRAM passwords only, loopback only",
@@ -381,23 +451,19 @@ class LocalCluster:
 
     def _standby_conninfo(self, port: Optional[int] = None) -> str:
         primary = self._server("primary")
-        assert self._base is not None
-        return _conninfo(host="127.0.0.1", port=port or primary.port, user=ROLE, passfile=self._base / "pgpass",
+        # No password here: the standby's walreceiver finds it in its postmaster's environment.
+        return _conninfo(host="127.0.0.1", port=port or primary.port, user=ROLE,
                          application_name=STANDBY_NAME, connect_timeout=5)
 
     def _create_standby(self) -> None:
         primary, standby = self._server("primary"), self._server("standby")
         assert self._base is not None
-        passfile = self._base / "pgpass"
-        # The only copy of the password the servers keep: the walreceiver reads it from here.
-        escaped = self._password.replace("\\", "\\\\").replace(":", "\\:")
-        self._write_private(passfile, f"127.0.0.1:*:*:{ROLE}:{escaped}\n")
         self._run("pg_basebackup", "-D", str(standby.data_dir), "-h", "127.0.0.1", "-p", str(primary.port),
                   "-U", ROLE, "-w", "-R", "-X", "stream", "-c", "fast", "--no-sync",
-                  env={"PGPASSFILE": str(passfile)})
-        # -R wrote standby.signal and a primary_conninfo spelling out every libpq option in force
-        # (it would include the password, had it come from PGPASSWORD rather than the passfile).
-        # Replace it with a short one of our own, which hold_back/release_standby vary.
+                  env={"PGPASSWORD": self._password})
+        # -R wrote standby.signal and a primary_conninfo spelling out every libpq option in force,
+        # the password from PGPASSWORD included. Replace it with a short one of our own, without
+        # the password, which hold_back/release_standby vary.
         auto_conf = standby.data_dir / "postgresql.auto.conf"
         kept = [line for line in auto_conf.read_text().splitlines() if not line.startswith("primary_conninfo")]
         kept.append(f"primary_conninfo = '{self._standby_conninfo()}'")
@@ -409,38 +475,63 @@ class LocalCluster:
             conn.execute("SELECT pg_reload_conf()")
 
     def _start(self, server: _Server, attempts: int = 3) -> None:
+        """Run the postmaster in the foreground as this process's child, and wait until it accepts
+        connections. The port is given on the command line, not in the configuration: the
+        standby's copy of postgresql.conf must not inherit the primary's."""
+        assert self._base is not None
+        # The standby's walreceiver authenticates with the password from its environment.
+        env = {"PGPASSWORD": self._password} if server.name == "standby" else None
         for attempt in range(1, attempts + 1):
             server.port = _free_port()
-            try:
-                # The port is given on the command line, not in the configuration: the standby's
-                # copy of postgresql.conf must not inherit the primary's.
-                self._run("pg_ctl", "start", "-D", str(server.data_dir), "-l", str(server.log_file), "-w",
-                          "-t", str(int(self.timeout)), "-o", f"-p {server.port}", timeout=self.timeout + 10)
-                server.running = True
+            with open(server.log_file, "ab") as log_file:
+                server.process = children.popen(self._command("postgres", "-D", str(server.data_dir),
+                                                              "-p", str(server.port)),
+                                                cwd=self._base, env=self._environment(env), stdin=subprocess.DEVNULL,
+                                                stdout=log_file, stderr=subprocess.STDOUT)
+            if self._wait_accepting(server):
                 return
-            except LocalClusterError as exc:
-                if "already in use" in server.log_tail() and attempt < attempts:
-                    log.warning("port %s was taken before the %s server bound it; retrying", server.port, server.name)
-                    continue
-                raise LocalClusterError(f"{exc}\n{server.name} log:\n{server.log_tail()}") from None
+            if "already in use" in server.log_tail() and attempt < attempts:
+                log.warning("port %s was taken before the %s server bound it; retrying", server.port, server.name)
+                continue
+            self._stop(server, "immediate")
+            raise LocalClusterError(f"the {server.name} server did not start\n{server.name} log:\n{server.log_tail()}")
+
+    def _wait_accepting(self, server: _Server) -> bool:
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            if not server.running:
+                return False
+            lines = (server.data_dir / "postmaster.pid").read_text().splitlines() \
+                if (server.data_dir / "postmaster.pid").exists() else []
+            # postmaster.pid's eighth line is the status, "ready" once it accepts connections.
+            if len(lines) >= 8 and lines[7].strip() in ("ready", "standby"):
+                return True
+            time.sleep(0.05)
+        return False
+
+    # Shutdown modes as the postmaster's signals: smart, fast and immediate (PostgreSQL "server-shutdown").
+    _SHUTDOWN_SIGNALS = {"smart": signal.SIGTERM, "fast": signal.SIGINT, "immediate": signal.SIGQUIT}
 
     def _stop(self, server: _Server, mode: str) -> None:
-        """Stop a server; escalate to immediate, then to SIGKILL of its own postmaster."""
+        """Stop a server; escalate to immediate, then to SIGKILL of its postmaster."""
+        process = server.process
+        if process is None or process.poll() is not None:
+            server.process = None
+            return
         for how in dict.fromkeys([mode, "immediate"]):
             try:
-                self._run("pg_ctl", "stop", "-D", str(server.data_dir), "-m", how, "-w", "-t", "30", timeout=40)
-                server.running = False
+                process.send_signal(self._SHUTDOWN_SIGNALS[how])
+                process.wait(timeout=30)
                 log.info("%s server stopped (%s)", server.name, how)
+                server.process = None
                 return
-            except LocalClusterError as exc:
-                log.warning("stopping the %s server (%s) failed: %s", server.name, how, exc)
-        pid = server.postmaster_pid()
-        if pid is not None:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        server.running = False
+            except subprocess.TimeoutExpired:
+                log.warning("the %s server did not stop (%s) within 30 s", server.name, how)
+            except OSError:
+                break
+        process.kill()
+        process.wait()
+        server.process = None
 
     def _wait_streaming(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout

@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from cli.exits import UsageError
+from cli.files import load_json
+
 SCHEMA_FILE = Path(__file__).resolve().parent / "drill-record.schema.json"
 SCHEMA_VERSION = 1
+DRILL_ID = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[a-z0-9-]+$")
 STEPS = ("preflight", "baseline", "fault", "promote", "verify", "report")
 
 
@@ -104,5 +109,18 @@ class DrillRecord:
     def load(cls, folder: Path) -> "DrillRecord":
         path = folder / "record.json"
         if not path.exists():
-            raise FileNotFoundError(f"{path}: no drill record (was the drill started with `python -m drill run`?)")
-        return cls.from_json(json.loads(path.read_text()))
+            raise UsageError(f"{path}: no drill record (was the drill started with `python -m drill run`?)")
+        return cls.load_file(path)
+
+    @classmethod
+    def load_file(cls, path: Path) -> "DrillRecord":
+        """A record from its file, checked against the published schema; UsageError naming what is wrong."""
+        import jsonschema
+
+        data = load_json(path, "drill record")
+        schema = json.loads(SCHEMA_FILE.read_text())
+        error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(data))
+        if error is not None:
+            where = "/".join(str(part) for part in error.absolute_path) or "the record"
+            raise UsageError(f"{path}: not a drill record: {where}: {error.message[:200]}")
+        return cls.from_json(data)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from cli.text import markdown as md
+
 from .record import DrillRecord, now
 
 
@@ -60,24 +62,24 @@ def markdown(record: DrillRecord) -> str:
     differences = record.integrity.get("differences") or []
     lines += ["", "## Data integrity", "",
               "All baseline tables are identical after promotion." if not differences and record.integrity.get("after")
-              else "\n".join(f"- {d}" for d in differences) or "Not checked."]
+              else "\n".join(f"- {md(d)}" for d in differences) or "Not checked."]
     lines += ["", "## Preflight", ""]
     for check in record.preflight.get("checks", []):
-        lines.append(f"- {'ok' if check['ok'] else 'FAILED'}: {check['name']} — {check['detail']}")
+        lines.append(f"- {'ok' if check['ok'] else 'FAILED'}: {md(check['name'])} — {md(check['detail'])}")
     if record.forced:
-        lines.append(f"- overridden by {record.forced['by']}: {record.forced['reason']}")
+        lines.append(f"- overridden by {md(record.forced['by'])}: {md(record.forced['reason'])}")
     gate = record.gate or {}
     if gate:
         lines += ["", f"Policy gate on `{gate.get('stack')}` rendered as {gate.get('renderedAs')}: "
                       f"{len(gate.get('blocking', []))} blocking, {len(gate.get('advisory', []))} advisory."]
-        lines += [f"- {item}" for item in gate.get("advisory", []) + gate.get("blocking", [])]
+        lines += [f"- {md(item)}" for item in gate.get("advisory", []) + gate.get("blocking", [])]
     summary = record.update_summary
     lines += ["", "## Update", "", f"`{summary.get('operation')}`: {summary.get('result')}, "
                                    f"changes {summary.get('resource_changes')}"]
     lines += ["", "## Provenance", "", f"- git commit `{record.git_commit}`"]
     lines += [f"- {name} {version}" for name, version in sorted(record.versions.items())]
     if record.notes:
-        lines += ["", "## Notes", ""] + [f"- {note}" for note in record.notes]
+        lines += ["", "## Notes", ""] + [f"- {md(note)}" for note in record.notes]
     return "\n".join(lines) + "\n"
 
 

@@ -26,7 +26,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from components.settings import HEARTBEAT_INTERVAL_SECONDS, Database
+from components.settings import Database
 
 from .probes import connect
 

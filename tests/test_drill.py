@@ -147,7 +147,9 @@ def test_forced_override_is_recorded_with_its_reason(tmp_path):
 
 
 def test_run_with_force_needs_a_reason(capsys):
-    assert drill_main(["run", "--scenario", "forced", "--force"]) == 2
+    from cli.exits import run
+
+    assert run("drill", drill_main, ["run", "--scenario", "forced", "--force"]) == 2
     assert "--force needs --reason" in capsys.readouterr().err
 
 

@@ -22,7 +22,7 @@ from typing import Any, Optional
 import psycopg
 import pytest
 
-from drill.localpg import LocalCluster, LocalClusterError
+from drill.localpg import LocalCluster
 from drill.measure import RpoResult, RtoResult, measure_rpo, measure_rto
 from drill.probes import (
     PROBE_WRITER, Ack, HeartbeatWriter, TableSnapshot, compare, connect, first_acknowledged_write, read_heartbeats,
@@ -405,7 +405,9 @@ def _running(pid: int) -> bool:
 
 
 def test_missing_binaries_are_reported_before_anything_is_created(tmp_path):
-    with pytest.raises(LocalClusterError, match="PostgreSQL server programs missing .*initdb, pg_ctl, pg_basebackup, postgres"):
+    from drill.localpg import MissingPostgres
+
+    with pytest.raises(MissingPostgres, match="PostgreSQL server programs missing .*initdb, pg_basebackup, postgres"):
         with LocalCluster(bin_dir=tmp_path):
             pass  # pragma: no cover - never entered
 
