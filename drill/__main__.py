@@ -97,6 +97,8 @@ def git_commit() -> str:
 
 def password(args) -> Optional[str]:
     if getattr(args, "password_secret", None):
+        if shutil.which("az") is None:
+            raise UsageError("--password-secret needs the Azure CLI (az) and a login; or set CONTINUITY_DRILL_PASSWORD")
         run = subprocess.run(["az", "keyvault", "secret", "show", "--id", args.password_secret, "--query", "value",
                               "-o", "tsv"], capture_output=True, text=True, timeout=60)
         if run.returncode != 0:
