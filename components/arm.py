@@ -50,6 +50,15 @@ ARM_TYPES: dict[str, ArmType] = {
     "azure-native:monitor:SubscriptionDiagnosticSetting": ArmType("Microsoft.Insights/diagnosticSettings", ("name",), subscription_scoped=True),
     "azure-native:authorization:RoleAssignment": ArmType("Microsoft.Authorization/roleAssignments", ("roleAssignmentName",), scope_key="scope"),
     "azure-native:authorization:ManagementLockByScope": ArmType("Microsoft.Authorization/locks", ("lockName",), scope_key="scope"),
+    "azure-native:network:VirtualNetwork": ArmType("Microsoft.Network/virtualNetworks", ("virtualNetworkName",)),
+    "azure-native:network:Subnet": ArmType("Microsoft.Network/virtualNetworks/subnets", ("virtualNetworkName", "subnetName")),
+    "azure-native:network:VirtualNetworkPeering": ArmType("Microsoft.Network/virtualNetworks/virtualNetworkPeerings", ("virtualNetworkName", "virtualNetworkPeeringName")),
+    "azure-native:network:PrivateEndpoint": ArmType("Microsoft.Network/privateEndpoints", ("privateEndpointName",)),
+    "azure-native:network:PrivateDnsZoneGroup": ArmType("Microsoft.Network/privateEndpoints/privateDnsZoneGroups", ("privateEndpointName", "privateDnsZoneGroupName")),
+    "azure-native:privatedns:PrivateZone": ArmType("Microsoft.Network/privateDnsZones", ("privateZoneName",)),
+    "azure-native:privatedns:VirtualNetworkLink": ArmType("Microsoft.Network/privateDnsZones/virtualNetworkLinks", ("privateZoneName", "virtualNetworkLinkName")),
+    # The record type is a path segment (.../privateDnsZones/{zone}/{recordType}/{name}); the program writes CNAMEs only.
+    "azure-native:privatedns:PrivateRecordSet": ArmType("Microsoft.Network/privateDnsZones/CNAME", ("privateZoneName", "relativeRecordSetName")),
 }
 
 

@@ -207,6 +207,7 @@ class RegionalKeyVault(pulumi.ComponentResource):
             parent=self,
         )
         self.vault_id = self.vault.id
+        self.vault_name = self.vault.name
         self.vault_uri = self.vault.properties.apply(lambda p: p.vault_uri)
         self.encryption_key = EncryptionKey(key_uri=key.key_uri, identity_id=identity.id)
         self.register_outputs(

@@ -35,11 +35,15 @@ class Naming:
     def _base(self, region: str | None = None) -> str:
         return f"{PROJECT_CODE}-{self.environment}-{region_code(region or self.region)}"
 
-    def resource_group(self, region: str | None = None) -> str:
-        return f"rg-{self._base(region)}"
+    def resource_group(self, region: str | None = None, purpose: str = "") -> str:
+        return f"rg-{self._base(region)}" + (f"-{purpose}" if purpose else "")
+
+    def key_vault_prefix(self, purpose: str = "kv", region: str | None = None) -> str:
+        """A vault's name up to its per-subscription suffix: the same in every subscription."""
+        return f"{purpose}-{self._base(region)}-"
 
     def key_vault(self, purpose: str = "kv", region: str | None = None) -> str:
-        name = f"{purpose}-{self._base(region)}-{self.suffix}"
+        name = f"{self.key_vault_prefix(purpose, region)}{self.suffix}"
         assert len(name) <= 24, name  # Key Vault: 3-24 characters
         return name
 

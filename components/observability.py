@@ -181,6 +181,7 @@ class Observability(pulumi.ComponentResource):
         self.workspace_id = self.workspace.id
         self.workspace_name = self.workspace.name
         self.archive_id = self.archive.id
+        self.archive_name = self.archive.name
         self.register_outputs(
             {"workspace_id": self.workspace_id, "workspace_name": self.workspace_name, "archive_id": self.archive_id}
         )

@@ -82,6 +82,15 @@ class PeerStack:
             requested_storage_gb=source.apply(lambda server: int(server["requestedStorageGb"])),
         )
 
+    def export(self, name: str) -> pulumi.Output[Any]:
+        """One of the peer's stack outputs, which must exist."""
+        def required(value: Any) -> Any:
+            if value is None:
+                raise ValueError(f"stack {self.name} exports no {name!r}: deploy it with this version of the program first")
+            return value
+
+        return self.reference.get_output(name).apply(required)
+
     def shared_secret(self, name: str) -> pulumi.Output[str]:
         def pick(secrets: Mapping[str, str]) -> str:
             if not secrets or name not in secrets:

@@ -15,10 +15,12 @@ from .backup import BackupVault
 from .database import Placement, PostgresServer, ServerPlan
 from .keyvault import RegionalKeyVault, check_live_key
 from .naming import Naming
+from .network import (PRIVATE_LINK_ZONES, WRITER_LABEL, DnsZones, PrivateDns, RegionalNetwork, link_zones,
+                      peer_networks, writer_name, writer_record_name)
 from .observability import Observability
 from .peer import PeerStack
 from .protection import Protection
-from .settings import Origin, Role, Settings
+from .settings import Origin, PrivateDnsRole, Role, Settings
 from .tags import recovery_tags
 from .waits import wait
 
@@ -89,7 +91,10 @@ class RegionalPlatform(pulumi.ComponentResource):
         s = settings
         naming = Naming(s.environment, s.region, azure.subscription_id)
         protection = Protection(s.protect)
-        peer = PeerStack(s.peer.stack) if s.origin is Origin.REPLICA else None
+        owns_dns = s.network.private_dns is PrivateDnsRole.OWNER
+        # The peer is read for the servers this stack replicates, and by the linked stack for the
+        # zones and network it links to: never by an owner that created its own servers.
+        peer = PeerStack(s.peer.stack) if s.origin is Origin.REPLICA or not owns_dns else None
         child = pulumi.ResourceOptions(parent=self)
 
         group = resources.ResourceGroup(
@@ -98,6 +103,43 @@ class RegionalPlatform(pulumi.ComponentResource):
             location=s.region,
             opts=protection.options(self),
         )
+
+        vnet_name = naming.scoped("vnet")
+        net = RegionalNetwork("network", vnet_name=vnet_name, location=s.region, resource_group_name=group.name,
+                              settings=s.network, opts=child)
+        link_name = f"link-{vnet_name}"
+        if owns_dns:
+            # The zones live in a resource group in the peer region: never in the owner's region.
+            dns_group = resources.ResourceGroup(
+                "dns-resource-group",
+                resource_group_name=naming.resource_group(region=s.peer.region, purpose="dns"),
+                location=s.peer.region,
+                opts=protection.options(self),
+            )
+            dns = PrivateDns("private-dns", resource_group_name=dns_group.name, writer_zone=s.network.writer_zone,
+                             virtual_network_id=net.virtual_network_id, link_name=link_name,
+                             protect=protection.enabled, opts=child).exports
+        else:
+            assert peer is not None
+            peer_dns = peer.export("privateDns")
+            zone_names = [*PRIVATE_LINK_ZONES.values()]
+            dns = DnsZones(
+                resource_group=peer_dns.apply(lambda d: d["resourceGroupName"]),
+                zone_ids={zone: peer_dns.apply(lambda d, zone=zone: d["zoneIds"][zone]) for zone in zone_names},
+                writer_zone=peer_dns.apply(lambda d: d["writerZone"]),
+            )
+            link_zones("private-dns", zones={**{zone: zone for zone in zone_names}, WRITER_LABEL: dns.writer_zone},
+                       resource_group_name=dns.resource_group, virtual_network_id=net.virtual_network_id,
+                       link_name=link_name, parent=self)
+            peer_net = peer.export("network")
+            peer_networks("network-peering", local_name=net.virtual_network_name, local_id=net.virtual_network_id,
+                          local_resource_group=group.name,
+                          remote_name=peer_net.apply(lambda n: n["virtualNetworkName"]),
+                          remote_id=peer_net.apply(lambda n: n["virtualNetworkId"]),
+                          remote_resource_group=peer_net.apply(lambda n: n["resourceGroupName"]), parent=self)
+
+        def zone_of(group_id: str) -> pulumi.Input[str]:
+            return dns.zone_ids[PRIVATE_LINK_ZONES[group_id]]
 
         observability = Observability(
             "observability",
@@ -259,7 +301,31 @@ class RegionalPlatform(pulumi.ComponentResource):
                 backup_vault.protect_server(instance, server_id=server.server_id, server_name=server.server_name,
                                             after=server.last_write)
 
+        # Private endpoints for every data store in this region (the peer's geo-backup vault included).
+        net.private_endpoint("archive", target_id=observability.archive_id, target_name=observability.archive_name,
+                             group_id="blob", zone_id=zone_of("blob"))
+        net.private_endpoint("key-vault", target_id=vault.vault_id, target_name=vault.vault_name, group_id="vault",
+                             zone_id=zone_of("vault"))
+        for key, server in self.servers.items():
+            net.private_endpoint(f"{key}-g{s.databases[key].generation}", target_id=server.server_id,
+                                 target_name=server.server_name, group_id="postgresqlServer",
+                                 zone_id=zone_of("postgresqlServer"))
+        if not owns_dns and s.peer.origin is Origin.PRIMARY:
+            assert peer is not None
+            geo = peer.export("geoBackupVault")
+            net.private_endpoint("peer-geo-backup-key-vault", target_id=geo.apply(lambda v: v["id"]),
+                                 target_name=geo.apply(lambda v: v["name"]), group_id="vault", zone_id=zone_of("vault"))
+        if owns_dns:
+            # Created pointing at this stack's servers; from then on moved by the failover only.
+            for key, server in self.servers.items():
+                writer_name(f"{key}-writer-name", database_key=key, target_fqdn=server.fqdn, zone=dns.writer_zone,
+                            resource_group_name=dns.resource_group, parent=self)
+
         self.settings = s
+        self.subscription_id = azure.subscription_id
+        self.network = net
+        self.dns = dns
+        self.geo_vault = geo_vault
         self.resource_group_name = group.name
         self.shared_secrets = shared_secrets
         self.key_vault_uri = vault.vault_uri
@@ -296,4 +362,23 @@ class RegionalPlatform(pulumi.ComponentResource):
                 for key, server in self.servers.items()
             },
             "sharedSecrets": pulumi.Output.secret(self.shared_secrets),
+            "network": {
+                "virtualNetworkId": self.network.virtual_network_id,
+                "virtualNetworkName": self.network.virtual_network_name,
+                "resourceGroupName": self.resource_group_name,
+                "addressSpace": s.network.address_space,
+            },
+            # Where the failover moves the writer names (drill/writer_names.py), from either stack.
+            "writerNames": {
+                "subscriptionId": self.subscription_id,
+                "resourceGroupName": self.dns.resource_group,
+                "zone": self.dns.writer_zone,
+                "records": {key: writer_record_name(key) for key in self.servers},
+            },
+            # What the linked stack links, peers and gives private endpoints.
+            **({"privateDns": {"resourceGroupName": self.dns.resource_group, "zoneIds": dict(self.dns.zone_ids),
+                               "writerZone": self.dns.writer_zone}}
+               if self.settings.network.private_dns is PrivateDnsRole.OWNER else {}),
+            **({"geoBackupVault": {"id": self.geo_vault.vault_id, "name": self.geo_vault.vault_name}}
+               if self.geo_vault is not None else {}),
         }

@@ -147,9 +147,39 @@ class Model(BaseModel):
     )
 
 
+def _private_network(value: str) -> str:
+    """An IPv4 range in private address space (RFC 1918), written as its network address."""
+    try:
+        network = ipaddress.IPv4Network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"'{value}' is not an IPv4 network in CIDR form ({exc})") from None
+    if not network.is_private or network.prefixlen < 8:
+        raise ValueError(f"{value} is not a private address range (10/8, 172.16/12, 192.168/16)")
+    return value
+
+
+PrivateNetwork = Annotated[str, AfterValidator(_private_network)]
+
+
+class PrivateDnsRole(str, Enum):
+    """Which stack of the pair holds the private DNS zones and the writer names.
+
+    Fixed for the pair's life, whatever the roles and origins become: the zones outlive every server
+    generation, and a failback that rebuilds the owner as replicas must not take them with it.
+    """
+
+    OWNER = "owner"  # declares the zones (in the peer region) and the writer names
+    LINKED = "linked"  # links the owner's zones to its network and declares both sides of the peering
+
+
 class Peer(Model):
     stack: str = Field(min_length=1, description="Stack name of the other region (`prod`, `org/continuity/prod`).")
     region: Region
+    # The peer's VNet address space: the two networks are peered, so they must not overlap.
+    address_space: PrivateNetwork
+    # The peer's `origin`; read only by a `linked` stack, which gives the peer's geo-backup key vault
+    # (kept in this region by a primary-origin peer) a private endpoint here.
+    origin: Optional[Origin] = None
 
 
 class Promotion(Model):
@@ -174,8 +204,30 @@ def _ipv4_cidr(value: str) -> str:
 
 
 class NetworkAccess(Model):
-    # Empty: public network access disabled on vaults and servers.
+    """The region's virtual network and who may reach the data stores."""
+
+    address_space: PrivateNetwork
+    # Private endpoints of this region's servers, vaults and archive.
+    private_endpoint_subnet: PrivateNetwork
+    # Applications, runners and operators' jump hosts in this region.
+    client_subnet: PrivateNetwork
+    # Which stack of the pair holds the private DNS zones and the writer names.
+    private_dns: PrivateDnsRole
+    # The private DNS zone of the writer names (`<database>.writer.<zone>`).
+    writer_zone: str = Field("continuity.internal", pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+    # Empty: public network access disabled on vaults and servers; anything listed is an exception.
     allowed_cidrs: list[Annotated[str, AfterValidator(_ipv4_cidr)]] = []
+
+    @model_validator(mode="after")
+    def _subnets_inside(self) -> "NetworkAccess":
+        space = ipaddress.IPv4Network(self.address_space)
+        subnets = {"privateEndpointSubnet": self.private_endpoint_subnet, "clientSubnet": self.client_subnet}
+        for key, cidr in subnets.items():
+            if not ipaddress.IPv4Network(cidr).subnet_of(space):
+                raise ValueError(f"{key} {cidr} is not inside addressSpace {self.address_space}")
+        if ipaddress.IPv4Network(self.private_endpoint_subnet).overlaps(ipaddress.IPv4Network(self.client_subnet)):
+            raise ValueError(f"privateEndpointSubnet {self.private_endpoint_subnet} overlaps clientSubnet {self.client_subnet}")
+        return self
 
 
 class EmailReceiver(Model):
@@ -344,7 +396,7 @@ class Settings(Model):
     protect: bool = True
     promotion: Promotion = Promotion()
     waits: Waits = Waits()
-    network: NetworkAccess = NetworkAccess()
+    network: NetworkAccess
     alerts: Alerts
     alert_webhook_url: Optional[SecretStr] = None
     database_admin: Optional[EntraPrincipal] = None
@@ -478,9 +530,15 @@ def _cross_field_problems(settings: Settings) -> list[str]:
     """Rules between keys, each reported at the key to change."""
     key = f"{NAMESPACE}:"
     problems = []
+    if ipaddress.IPv4Network(settings.network.address_space).overlaps(ipaddress.IPv4Network(settings.peer.address_space)):
+        problems.append(f"{key}peer.addressSpace: {settings.peer.address_space} overlaps {key}network.addressSpace "
+                        f"{settings.network.address_space}; peered networks must not overlap")
     if settings.peer.region == settings.region:
         problems.append(f"{key}peer.region: must differ from {key}region ({settings.region}): "
                         "a standby in the same region protects nothing")
+    if settings.network.private_dns is PrivateDnsRole.LINKED and settings.peer.origin is None:
+        problems.append(f"{key}peer.origin: required when {key}network.privateDns is 'linked' (the peer's origin, "
+                        "'primary' or 'replica': a primary-origin peer keeps its geo-backup key vault in this region)")
     if settings.role is Role.STANDBY and settings.origin is Origin.PRIMARY:
         problems.append(
             f"{key}origin: role 'standby' needs origin 'replica': a server created as a primary cannot become a "

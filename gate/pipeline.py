@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
 from cli.exits import UsageError
-from components.settings import Origin
+from components.naming import Naming
+from components.network import PRIVATE_LINK_ZONES
+from components.settings import Origin, PrivateDnsRole
 from policies.rules.continuity import Assessment, assess
 from policies.rules.registry import REGISTRY
 from policies.adapter import DEFAULT_RULE_TIMEOUT
@@ -76,14 +79,23 @@ def rule_info(policy: PolicyInfo) -> RuleInfo:
 
 
 def _comparable(value):
-    return sorted(value) if isinstance(value, list) else value
+    """Lists compare as sets of their items (items may be objects)."""
+    if isinstance(value, list):
+        return sorted(json.dumps(item, sort_keys=True) for item in value)
+    return value
 
 
 def expected_pack_config(rendering: Rendering, peer: Optional[Rendering]) -> dict[tuple[str, str], object]:
     """The per-stack pack config values that follow from the stack files."""
     s = rendering.settings
     cidrs = list(s.network.allowed_cidrs)
+    owns_dns = s.network.private_dns is PrivateDnsRole.OWNER
+    # The writer zone is the owner's (stack_file_consistency checks both files name the same one).
+    zone_owner = s if owns_dns or peer is None else peer.settings
     expected: dict[tuple[str, str], object] = {
+        ("CTY-NET-002", "requiredZones"): sorted([*PRIVATE_LINK_ZONES.values(), zone_owner.network.writer_zone]),
+        ("CTY-NET-004", "writerNames"): "own" if owns_dns else "peer",
+        ("CTY-NET-003", "peerAddressSpace"): s.peer.address_space,
         ("CTY-DEP-003", "peerRegion"): s.peer.region,
         ("CTY-OBS-004", "regions"): [s.region, s.peer.region],
         ("CTY-ACC-002", "allowedCidrs"): cidrs,
@@ -98,12 +110,38 @@ def expected_pack_config(rendering: Rendering, peer: Optional[Rendering]) -> dic
         expected[("CTY-RES-005", "peerDatabases")] = sorted(peer.settings.databases) if replicas_here else []
         expected[("CTY-CON-001", "replicatedDatabases")] = (
             sorted(set(s.databases) & set(peer.settings.databases)) if replicas_there and not replicas_here else [])
+        # A primary-origin peer keeps its geo-backup key vault in this region; the linked stack gives
+        # it its endpoint here.
+        other = peer.settings
+        geo_vault_here = not owns_dns and s.peer.origin is Origin.PRIMARY
+        expected[("CTY-NET-001", "peerEndpoints")] = (
+            [{"groupId": "vault", "namePrefix": Naming(other.environment, other.region, "").key_vault_prefix(
+                "kvgeo", region=other.peer.region)}] if geo_vault_here else [])
         # The peer's servers that replicate to or from this stack's, for the size comparison.
         replicating = replicas_here or replicas_there
         expected[("CTY-DEP-009", "peerServers")] = {
             key: {"sku": db.sku, "tier": db.tier.value, "storageGb": db.storage_gb, "version": db.version}
             for key, db in sorted(peer.settings.databases.items()) if replicating and key in s.databases}
     return expected
+
+
+def stack_file_consistency(rendering: Rendering, peer: Rendering) -> list[str]:
+    """What two stack files must say alike: each one's view of the other's network."""
+    s, p = rendering.settings, peer.settings
+    problems = []
+    if s.peer.address_space != p.network.address_space:
+        problems.append(f"Pulumi.{rendering.stack}.yaml: continuity:peer.addressSpace is {s.peer.address_space} but "
+                        f"Pulumi.{peer.stack}.yaml continuity:network.addressSpace is {p.network.address_space}")
+    if s.network.writer_zone != p.network.writer_zone:
+        problems.append(f"Pulumi.{rendering.stack}.yaml: continuity:network.writerZone is {s.network.writer_zone} but "
+                        f"Pulumi.{peer.stack}.yaml says {p.network.writer_zone}; the stacks share one zone")
+    if s.network.private_dns is p.network.private_dns:
+        problems.append(f"Pulumi.{rendering.stack}.yaml: continuity:network.privateDns is {s.network.private_dns.value} "
+                        f"in both stacks; exactly one is the owner, the other linked")
+    if s.peer.origin is not None and s.peer.origin is not p.origin:
+        problems.append(f"Pulumi.{rendering.stack}.yaml: continuity:peer.origin is {s.peer.origin.value} but "
+                        f"Pulumi.{peer.stack}.yaml continuity:origin is {p.origin.value}")
+    return problems
 
 
 def config_consistency(renderings: list[Rendering], configs: dict[str, PackConfig]) -> list[str]:
@@ -113,6 +151,8 @@ def config_consistency(renderings: list[Rendering], configs: dict[str, PackConfi
     for rendering in renderings:
         config, name = configs[rendering.stack], f"policies/config/{rendering.stack}.json"
         peer = by_stack.get(rendering.settings.peer.stack.rsplit("/", 1)[-1])
+        if peer is not None:
+            problems += stack_file_consistency(rendering, peer)
         for (rule_id, key), value in expected_pack_config(rendering, peer).items():
             actual = config.get(rule_id, {}).get(key)
             if _comparable(actual) != _comparable(value):

@@ -14,8 +14,9 @@ from typing import Callable
 from gate.render import Rendering, RenderedResource
 
 from helpers import (ACTION_GROUP, ACTIVITY_ALERT, BACKUP_INSTANCE, BACKUP_POLICY, BACKUP_VAULT, CONFIGURATION,
-                     DATA_EXPORT, DIAGNOSTIC, FIREWALL_RULE, KEY, METRIC_ALERT, ROLE_ASSIGNMENT, SERVER, STORAGE,
-                     SUBSCRIPTION_DIAGNOSTIC, TABLE, VAULT, WORKSPACE)
+                     DATA_EXPORT, DIAGNOSTIC, FIREWALL_RULE, KEY, METRIC_ALERT, PRIVATE_ENDPOINT, RECORD_SET,
+                     ROLE_ASSIGNMENT, SERVER, STORAGE, SUBSCRIPTION_DIAGNOSTIC, TABLE, VAULT, VNET, WORKSPACE,
+                     ZONE_LINK)
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,28 @@ def _firewall_for_an_unknown_server(rendering: Rendering) -> str:
     return _firewall(rendering, "psql-somewhere-else", anchor_server=False)
 
 
+def _writer_created_elsewhere(rendering: Rendering) -> str:
+    """A writer name created pointing at another stack's server (no link to its own server)."""
+    record = find(rendering, RECORD_SET, "knowledge-writer-name")
+    record.property_dependencies.pop("cnameRecord", None)
+    record.inputs["cnameRecord"] = {"cname": "psql-cty-knowledge-dr-ase-g1-x.postgres.database.azure.com"}
+    return record.urn
+
+
+def _writer_in_the_linked_stack(rendering: Rendering) -> str:
+    """The linked stack declares a writer name too: two stacks would fight over one record."""
+    link = find(rendering, ZONE_LINK, "private-dns-writer-link")
+    record = copy.deepcopy(link)
+    record.type, record.name = RECORD_SET, "knowledge-writer-name"
+    record.urn = link.urn.replace(f"{ZONE_LINK}::private-dns-writer-link", f"{RECORD_SET}::knowledge-writer-name")
+    record.inputs = {"privateZoneName": "continuity.internal", "recordType": "CNAME",
+                     "relativeRecordSetName": "knowledge.writer", "ttl": 30,
+                     "cnameRecord": {"cname": "psql-cty-knowledge-dr-ase-g1-x.postgres.database.azure.com"}}
+    record.property_dependencies = {}
+    rendering.resources.append(record)
+    return record.urn
+
+
 def _rename_owner_tag(rendering: Rendering) -> str:
     resource = find(rendering, SERVER, "knowledge")
     tags = resource.inputs["tags"]
@@ -220,6 +243,16 @@ CASES = [
     Case("CTY-DEP-009", "dr", "replica of another version", edit(SERVER, "knowledge", "version", "17")),
     Case("CTY-OBS-005", "prod", "pg_cron not allowed", config_value(SERVER, "knowledge", "azure.extensions", "pgaudit,vector")),
     Case("CTY-OBS-005", "dr", "no database for the heartbeat job", config_value(SERVER, "operational", "cron.database_name", "")),
+    Case("CTY-NET-001", "prod", "server without a private endpoint", drop(PRIVATE_ENDPOINT, "network-pe-knowledge", server("knowledge"))),
+    Case("CTY-NET-001", "prod", "archive without a private endpoint", drop(PRIVATE_ENDPOINT, "network-pe-archive", of(STORAGE))),
+    Case("CTY-NET-001", "dr", "the peer's geo-backup vault without an endpoint here", drop(PRIVATE_ENDPOINT, "network-pe-peer-geo", of(VNET))),
+    Case("CTY-NET-002", "dr", "writer zone not linked", drop(ZONE_LINK, "private-dns-writer-link", of(VNET))),
+    Case("CTY-NET-002", "prod", "vault zone not linked", drop(ZONE_LINK, "private-dns-privatelink.vaultcore", of(VNET))),
+    Case("CTY-NET-003", "prod", "address space overlapping the peer's", edit(VNET, "network", "addressSpace.addressPrefixes", ["10.0.0.0/8"])),
+    Case("CTY-NET-004", "prod", "no writer name for a database", drop(RECORD_SET, "operational-writer-name", server("operational"))),
+    Case("CTY-NET-004", "prod", "writer name cached for an hour", edit(RECORD_SET, "knowledge-writer-name", "ttl", 3600)),
+    Case("CTY-NET-004", "prod", "writer name created pointing at another server", _writer_created_elsewhere),
+    Case("CTY-NET-004", "dr", "writer name declared by the linked stack", _writer_in_the_linked_stack),
     Case("CTY-CON-002", "dr", "lag alert below two heartbeats", edit(METRIC_ALERT, "alerts-operational-g1-replication-lag", "criteria.allOf.0.threshold", 60, anchor=server("operational"))),
 ]
 

@@ -23,6 +23,11 @@ CMK_ROLE = "e147488a-f6f5-4113-8e2d-b22465e65bf6"
 ADMIN = {"objectId": "3f2504e0-4f89-11d3-9a0c-0305e82c3301", "principalName": "pg-admins"}
 
 
+def network_with(stack: str, **changes) -> dict:
+    """The stack's committed network config with some keys changed."""
+    return {**json.loads(read_stack_config(PROJECT_DIR, stack).values["continuity:network"]), **changes}
+
+
 def one(rendering, token, name):
     (match,) = [r for r in rendering.of_type(token) if r.name == name]
     return match
@@ -148,9 +153,10 @@ def test_server_writes_wait_for_the_server_to_settle_then_run_one_at_a_time(prod
     """ServerIsBusy after a server change (Azure/azure-postgresql#134, Azure/bicep-registry-modules#4451)
     is not retried by the provider (it retries 409 AnotherOperationInProgress only)."""
     promoted = render_variant("dr", {"continuity:role": "primary", "continuity:databaseAdmin": ADMIN,
-                                     "continuity:network": {"allowedCidrs": ["203.0.113.0/28"]}}, peer=prod)
+                                     "continuity:network": network_with("dr", allowedCidrs=["203.0.113.0/28"])},
+                              peer=prod)
     primary = render_variant("prod", {"continuity:databaseAdmin": ADMIN,
-                                      "continuity:network": {"allowedCidrs": ["203.0.113.0/28"]}})
+                                      "continuity:network": network_with("prod", allowedCidrs=["203.0.113.0/28"])})
     for rendering in (primary, promoted):
         for server in rendering.of_type(SERVER):
             settle = one(rendering, SLEEP, f"{server.name}-settled")

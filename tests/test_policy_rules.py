@@ -29,11 +29,11 @@ def violations(rendering, stack_config: str):
 def test_rule_ids_are_stable_and_unique():
     assert len(REGISTRY) >= 40
     for rule_id, rule in REGISTRY.items():
-        assert re.fullmatch(r"CTY-(RET|ENC|TAG|RES|OBS|ACC|CON|DEP)-\d{3}", rule_id)
+        assert re.fullmatch(r"CTY-(RET|ENC|TAG|RES|OBS|ACC|CON|DEP|NET)-\d{3}", rule_id)
         assert rule.rule_id == rule_id
         assert rule_id.split("-")[1] == {"retention": "RET", "encryption": "ENC", "tagging": "TAG",
                                          "resilience": "RES", "observability": "OBS", "access": "ACC",
-                                         "continuity": "CON", "deployability": "DEP"}[rule.concern]
+                                         "continuity": "CON", "deployability": "DEP", "network": "NET"}[rule.concern]
 
 
 @pytest.mark.parametrize("rule_id", sorted(REGISTRY))

@@ -439,7 +439,7 @@ def test_validation_errors_never_repeat_a_secret_value():
     from gate.stack_files import read_stack_config
 
     config = read_stack_config(PROJECT_DIR, "prod")
-    secret = json.dumps({"allowedCidrs": ["not-an-address-s3cr3t-token"]})
+    secret = json.dumps({**json.loads(config.values["continuity:network"]), "allowedCidrs": ["not-an-address-s3cr3t-token"]})
     with pytest.raises(SettingsError) as caught:
         load_settings({**config.values, "continuity:network": secret}, frozenset({"continuity:network"}))
     text = str(caught.value)
@@ -521,6 +521,19 @@ def test_a_drill_against_azure_without_the_pulumi_cli_creates_nothing(capsys, mo
     monkeypatch.setattr(cli.shutil, "which", lambda name: None)
     assert drill_cli("run", "--scenario", "planned") == Exit.USAGE
     assert "the Pulumi CLI is not installed" in one_line_error(capsys)
+    assert not (tmp_path / "drills").exists()
+
+
+def test_a_drill_against_azure_without_a_writer_dsn_creates_nothing(capsys, monkeypatch, tmp_path):
+    import drill.__main__ as cli
+
+    monkeypatch.setattr(cli, "DRILLS_DIR", tmp_path / "drills")
+    monkeypatch.setattr(cli, "require_pulumi_cli", lambda: None)
+    monkeypatch.setenv("CONTINUITY_DRILL_PRIMARY_DSN", "host=p")
+    monkeypatch.setenv("CONTINUITY_DRILL_STANDBY_DSN", "host=s")
+    monkeypatch.delenv("CONTINUITY_DRILL_WRITER_DSN", raising=False)
+    assert drill_cli("run", "--scenario", "planned") == Exit.USAGE
+    assert one_line_error(capsys).startswith("drill: set CONTINUITY_DRILL_WRITER_DSN (DSNs without a password")
     assert not (tmp_path / "drills").exists()
 
 

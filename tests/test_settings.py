@@ -150,9 +150,23 @@ BAD_CONFIGS = [
     pytest.param(edit("continuity:alerts", lambda alerts: alerts.__setitem__("lagAlertFraction", 1.5)), "continuity:alerts.lagAlertFraction", "less than 1", id="lag-alert-fraction-1.5"),
     pytest.param({"continuity:alertWebhookUrl": "https://hooks.example.com/x"}, "continuity:alertWebhookUrl", "must be stored as a secret", id="webhook-not-secret"),
     pytest.param(
-        {"continuity:network": {"allowedCidrs": ["999.1.1.1/99"]}},
+        edit("continuity:network", lambda net: net.__setitem__("allowedCidrs", ["999.1.1.1/99"])),
         "continuity:network.allowedCidrs[0]", "999.1.1.1/99", id="cidr-out-of-range",
     ),
+    pytest.param(edit("continuity:network", lambda net: net.__setitem__("clientSubnet", "10.99.2.0/24")),
+                 "continuity:network", "clientSubnet 10.99.2.0/24 is not inside addressSpace 10.20.0.0/16",
+                 id="subnet-outside-the-vnet"),
+    pytest.param(edit("continuity:network", lambda net: net.__setitem__("clientSubnet", "10.20.1.128/25")),
+                 "continuity:network", "overlaps clientSubnet", id="subnets-overlap"),
+    pytest.param(edit("continuity:network", lambda net: net.__setitem__("addressSpace", "20.0.0.0/16")),
+                 "continuity:network.addressSpace", "not a private address range", id="public-address-space"),
+    pytest.param(edit("continuity:network", lambda net: net.__setitem__("addressSpace", "10.20.0.1/16")),
+                 "continuity:network.addressSpace", "not an IPv4 network in CIDR form", id="host-bits-set"),
+    pytest.param(edit("continuity:peer", lambda peer: peer.__setitem__("addressSpace", "10.20.128.0/17")),
+                 "continuity:peer.addressSpace", "overlaps continuity:network.addressSpace 10.20.0.0/16",
+                 id="peer-network-overlaps"),
+    pytest.param(edit("continuity:network", lambda net: net.__setitem__("writerZone", "Not A Zone")),
+                 "continuity:network.writerZone", "should match pattern", id="writer-zone-not-a-name"),
 ]
 
 

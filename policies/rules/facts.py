@@ -28,10 +28,18 @@ METRIC_ALERT = "azure-native:monitor:MetricAlert"
 ACTIVITY_ALERT = "azure-native:monitor:ActivityLogAlert"
 ACTION_GROUP = "azure-native:monitor:ActionGroup"
 LOCK = "azure-native:authorization:ManagementLockByScope"
+VNET = "azure-native:network:VirtualNetwork"
+PRIVATE_ENDPOINT = "azure-native:network:PrivateEndpoint"
+PRIVATE_ZONE = "azure-native:privatedns:PrivateZone"
+ZONE_LINK = "azure-native:privatedns:VirtualNetworkLink"
+RECORD_SET = "azure-native:privatedns:PrivateRecordSet"
 ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
 
 # Resources that hold data, keys or evidence: protected in Pulumi and delete-locked in Azure.
 STATEFUL = (SERVER, VAULT, BACKUP_VAULT, WORKSPACE, STORAGE)
+# Those reached over a private endpoint (backup vaults support none; the workspace is reached
+# through Azure Monitor, not a private endpoint of its own).
+PRIVATE_DATA_STORES = (SERVER, VAULT, STORAGE)
 
 
 class ServerKind(Enum):

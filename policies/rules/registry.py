@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterable, Mapping, Optional
 
 from .model import Stack
 
-RULE_ID = re.compile(r"^CTY-(RET|ENC|TAG|RES|OBS|ACC|CON|DEP)-\d{3}$")
+RULE_ID = re.compile(r"^CTY-(RET|ENC|TAG|RES|OBS|ACC|CON|DEP|NET)-\d{3}$")
 FRAMEWORKS = ("CIS Microsoft Azure Foundations", "SOC 2", "ISO/IEC 27001:2022")
 
 # A check yields (urn, message) for every violation it finds.
