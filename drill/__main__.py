@@ -34,6 +34,7 @@ from gate.stack_files import read_stack_config
 from .control import ControlPlaneError, PulumiControlPlane
 from .failback import failback_plan, render
 from .preflight import Check, Preflight, gate_on_promoted, replica_checks
+from .probes import address
 from .promotion import PromotionError
 from .record import DRILL_ID, DrillRecord
 from .report import markdown
@@ -126,14 +127,16 @@ def new_record(scenario: str, database: str, primary: Settings, standby: Setting
 def steps_text(scenario: str, primary_stack: str, standby_stack: str) -> str:
     option = OPTIONS[scenario]
     return "\n".join([
-        "  1. preflight: policy gate on the standby rendered as primary; replica connected, lag below the RPO",
-        "  2. baseline: heartbeats (sequence, commit time, client acknowledgement) on the writer; table checksums",
-        "  3. fault: " + ("switchover starts (writes quiesced)" if scenario == "planned"
+        "  1. preflight: policy gate on the standby rendered as primary; replica connected, lag below the RPO; "
+        "the writer name reaches the primary",
+        "  2. baseline: heartbeats (sequence, commit time, client acknowledgement) on the primary; table checksums",
+        "  3. fault: " + ("switchover starts: writes quiesced, old primary fenced (--fence-command)" if scenario == "planned"
                           else "primary fenced (--fence-command); detection = first failed heartbeat"),
         f"  4. promote: python -m drill promote --stack {standby_stack} --option {option} "
         "(PATCH Servers_Update per replica, pulumi refresh, role primary, a preview that must replace and delete "
         f"nothing that holds data, pulumi up -s {standby_stack} with the policy pack)",
-        "  5. verify: first acknowledged write on the promoted server (RTO), heartbeats present (RPO, lost), checksums",
+        "  5. verify: first write through the writer name acknowledged by the promoted server (RTO, name resolution "
+        "included; writes the old primary took instead are reported), heartbeats present (RPO, lost), checksums",
         "  6. report: drills/<id>/record.json and report.md, drills/index.md",
     ])
 
@@ -152,18 +155,38 @@ def cmd_plan(args) -> int:
     return Exit.OK if result.ok else Exit.FAILED
 
 
+# The drill's connection strings, by environment variable; none of them may carry a password.
+DSN_VARIABLES = {"primary": "CONTINUITY_DRILL_PRIMARY_DSN", "standby": "CONTINUITY_DRILL_STANDBY_DSN",
+                 "writer": "CONTINUITY_DRILL_WRITER_DSN"}
+
+
+def missing_dsns() -> list[str]:
+    return [variable for variable in DSN_VARIABLES.values() if not os.environ.get(variable)]
+
+
+def data_plane(args) -> DataPlane:
+    """The DSNs from the environment; a drill that changes something needs all three."""
+    missing = missing_dsns()
+    if missing:
+        raise UsageError(f"set {', '.join(missing)} (DSNs without a password; the writer DSN names the writer "
+                         "name, e.g. host=knowledge.writer.continuity.internal)")
+    primary, standby, writer = (os.environ[DSN_VARIABLES[k]] for k in ("primary", "standby", "writer"))
+    return DataPlane(primary, standby, writer, password(args), args.table or [])
+
+
 def run_preflight(args, standby: Settings) -> Preflight:
     result = Preflight()
     check, result.gate = gate_on_promoted(PROJECT_DIR, args.primary_stack, args.standby_stack)
     result.checks.append(check)
-    primary_dsn, standby_dsn = os.environ.get("CONTINUITY_DRILL_PRIMARY_DSN"), os.environ.get("CONTINUITY_DRILL_STANDBY_DSN")
-    if primary_dsn and standby_dsn:
-        checks, result.lag = replica_checks(primary_dsn, standby_dsn, password(args),
-                                            standby.databases[args.database].rpo.seconds)
+    missing = missing_dsns()
+    if not missing:
+        checks, result.lag = replica_checks(os.environ[DSN_VARIABLES["primary"]], os.environ[DSN_VARIABLES["standby"]],
+                                            password(args), standby.databases[args.database].rpo.seconds,
+                                            os.environ[DSN_VARIABLES["writer"]])
         result.checks += checks
     else:
-        result.checks.append(Check("replica state and lag", False,
-                                   "set CONTINUITY_DRILL_PRIMARY_DSN and CONTINUITY_DRILL_STANDBY_DSN (no password in them)"))
+        result.checks.append(Check("replica state, lag and writer name", False,
+                                   f"set {', '.join(missing)} (no password in them)"))
     return result
 
 
@@ -173,18 +196,19 @@ def cmd_run(args) -> int:
     primary, standby = stack_settings(args.primary_stack), stack_settings(args.standby_stack)
     database(standby, args.database, args.standby_stack)
     if not args.dry_run:
-        require_pulumi_cli()  # before anything is created, so a missing CLI leaves no empty drill folder
+        # Before anything is created, so a missing CLI or DSN leaves no empty drill folder.
+        require_pulumi_cli()
+        data = data_plane(args)
     record = new_record(args.scenario, args.database, primary, standby, args.primary_stack, args.standby_stack, "pulumi")
-    if args.scenario == "forced" and not args.fence_command:
-        warning = ("forced scenario without --fence-command: the drill does not block writes to the old primary, "
-                   "so two servers may accept writes after the promotion")
+    if not args.fence_command:
+        warning = (f"{args.scenario} scenario without --fence-command: the drill does not block writes to the old "
+                   "primary, so two servers may accept writes after the promotion (writes through the writer name "
+                   "that reach the old one are reported and fail the drill)")
         print(f"drill: warning: {warning}", file=sys.stderr)
         record.notes.append(f"warning: {warning}")
     if args.force:
         record.forced = {"reason": args.reason, "by": os.environ.get("USER", "unknown")}
     folder = DRILLS_DIR / record.drill_id
-    data = DataPlane(os.environ.get("CONTINUITY_DRILL_PRIMARY_DSN", ""), os.environ.get("CONTINUITY_DRILL_STANDBY_DSN", ""),
-                     password(args), args.table or [])
     preflight = lambda: run_preflight(args, standby)  # noqa: E731
     if args.dry_run:
         result = preflight()
@@ -193,6 +217,7 @@ def cmd_run(args) -> int:
         record.verdict = "aborted"
         print(f"dry run: preflight {'passed' if result.ok else 'FAILED'}; record {record.save(folder)}")
         return Exit.OK if result.ok else Exit.FAILED
+    record.standby["writer"] = address(data.writer_dsn)
     folder.mkdir(parents=True, exist_ok=True)
     control = PulumiControlPlane(args.standby_stack, fence_command=args.fence_command,
                                  log=engine_log(folder / "pulumi.log"))
@@ -234,6 +259,8 @@ def cmd_promote(args) -> int:
     for promotion in summary["promotions"]:
         state = "already promoted" if promotion["skipped"] else "promoted"
         print(f"{promotion['server']}: {state} ({promotion['option']})")
+    for move in summary["writer_names"]:
+        print(f"{move['name']}: {'now points at' if move['moved'] else 'already pointed at'} {move['to']}")
     print(f"pulumi up: {summary['result']} {summary['resource_changes']}")
     return Exit.OK if summary["result"] == "succeeded" else Exit.FAILED
 
@@ -251,9 +278,9 @@ def cmd_setup(args) -> int:
             for script in scripts:
                 print(f"-- server {key}, database {script.database}\n{script.sql}\n")
             continue
-        dsn = os.environ.get("CONTINUITY_DRILL_PRIMARY_DSN")
+        dsn = os.environ.get(DSN_VARIABLES["writer"])
         if not dsn:
-            raise UsageError("--apply needs CONTINUITY_DRILL_PRIMARY_DSN (the writer, without a password)")
+            raise UsageError(f"--apply needs {DSN_VARIABLES['writer']} (the writer name, without a password)")
         try:
             problems = apply(dsn, password(args), scripts)
         except SetupError as error:
@@ -275,8 +302,7 @@ def cmd_resume(args) -> int:
     require_pulumi_cli()
     standby = stack_settings(record.standby["stack"])
     args.primary_stack, args.standby_stack, args.database = record.primary["stack"], record.standby["stack"], record.database
-    data = DataPlane(os.environ.get("CONTINUITY_DRILL_PRIMARY_DSN", ""), os.environ.get("CONTINUITY_DRILL_STANDBY_DSN", ""),
-                     password(args), args.table or [])
+    data = data_plane(args)
     control = PulumiControlPlane(record.standby["stack"], fence_command=args.fence_command,
                                  log=engine_log(folder / "pulumi.log"))
     runner = DrillRunner(record, folder, data, control, DrillOptions(OPTIONS[record.scenario]),
@@ -351,7 +377,7 @@ def parser() -> argparse.ArgumentParser:
     setup.add_argument("--stack", default="prod")
     setup.add_argument("--database", help="one server's key (default: every server of the stack)")
     setup.add_argument("--apply", action="store_true",
-                       help="run it on the writer (CONTINUITY_DRILL_PRIMARY_DSN) and verify the result")
+                       help="run it through the writer name (CONTINUITY_DRILL_WRITER_DSN) and verify the result")
     setup.add_argument("--password-secret", help="Key Vault secret id of the database password")
     setup.set_defaults(func=cmd_setup)
 
@@ -361,7 +387,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true", help="preflight only; change nothing")
     run.add_argument("--force", action="store_true", help="start even if preflight fails (needs --reason)")
     run.add_argument("--reason", help="why preflight is overridden; recorded in the report")
-    run.add_argument("--fence-command", help="command that blocks writes to the old primary (forced scenario)")
+    run.add_argument("--fence-command", help="command that blocks writes to the old primary: run at the fault "
+                                             "(forced) or at the quiesce before promotion (planned)")
     run.set_defaults(func=cmd_run)
 
     resume = commands.add_parser("resume", help="continue an interrupted drill")

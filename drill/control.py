@@ -1,10 +1,11 @@
 """Control planes: how a drill promotes the standby.
 
 `PulumiControlPlane` does what an operator does in a real failover: promote each replica with
-Microsoft's documented PATCH (drill/promotion.py), then reconcile the dr stack through Pulumi's
-Automation API: refresh (Azure no longer reports a source for the promoted servers), set
-`continuity:role primary`, preview and refuse if the preview would replace or delete anything that
-holds data, then `up` with the policy pack. `LocalControlPlane` does the same to two local
+Microsoft's documented PATCH (drill/promotion.py), move the writer names to the promoted servers
+(drill/writer_names.py), then reconcile the promoted stack through Pulumi's Automation API: refresh
+(Azure no longer reports a source for the promoted servers), set `continuity:role primary`, preview
+and refuse if the preview would replace or delete anything that holds data, then `up` with the
+policy pack. `LocalControlPlane` does the same to two local
 PostgreSQL servers with `pg_promote()`, so the data plane of a drill can be rehearsed and tested
 without Azure.
 """
@@ -17,10 +18,11 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Protocol
 
 from components.settings import PromoteOption
-from policies.rules.facts import STATEFUL
+from policies.rules.facts import SERVER, STATEFUL
 
 from .promotion import Promoter, servers_of
 from .record import now
+from .writer_names import WriterNameMover, WriterNames, targets_of
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 # Operations a reconciling `up` must never contain for these types (waits are replaced when their
@@ -36,6 +38,9 @@ class ControlPlaneError(Exception):
 class ControlPlane(Protocol):
     name: str
 
+    def quiesce(self) -> str:
+        """Stop writes to the primary before a planned promotion; returns what was done."""
+
     def inject_fault(self) -> str:
         """Make the primary unusable (forced scenario); returns what was done."""
 
@@ -50,7 +55,7 @@ class PulumiControlPlane:
 
     def __init__(self, stack_name: str, *, work_dir: Path = PROJECT_DIR, fence_command: Optional[str] = None,
                  select_stack: Optional[Callable[..., Any]] = None, promoter: Optional[Promoter] = None,
-                 log: Callable[[str], None] = lambda _: None):
+                 mover: Optional[WriterNameMover] = None, log: Callable[[str], None] = lambda _: None):
         if select_stack is None:
             from pulumi import automation
 
@@ -60,11 +65,20 @@ class PulumiControlPlane:
         self.fence_command = fence_command
         self.log = log
         self.promoter = promoter or Promoter(progress=log)
+        self.mover = mover or WriterNameMover(progress=log)
         self.stack = select_stack(stack_name=stack_name, work_dir=str(work_dir))
+
+    def quiesce(self) -> str:
+        """Planned: the operator's fence command, if any, stops writes to the old primary; without
+        one the old primary stays writable, and what the writer name still sends there is reported."""
+        return self._fence()
 
     def inject_fault(self) -> str:
         """A drill cannot burn a region down: it fences writes to the old primary with the
         operator's command (e.g. `az postgres flexible-server stop ...`), or records that none ran."""
+        return self._fence()
+
+    def _fence(self) -> str:
         if not self.fence_command:
             return "no fence command given: writes to the old primary were not blocked by the drill"
         run = subprocess.run(shlex.split(self.fence_command), capture_output=True, text=True, timeout=1800)
@@ -76,6 +90,10 @@ class PulumiControlPlane:
         stack = self.stack_name.rsplit("/", 1)[-1]
         return {"policy_packs": [str(self.work_dir / "policies")],
                 "policy_pack_configs": [str(self.work_dir / "policies" / "config" / f"{stack}.json")]}
+
+    def _server_urns(self) -> list[str]:
+        resources = self.stack.export_stack().deployment.get("resources", [])
+        return [r["urn"] for r in resources if r.get("type") == SERVER]
 
     def _dangerous_steps(self) -> list[str]:
         """What a preview of the reconciling update would replace or delete that it must not."""
@@ -96,10 +114,15 @@ class PulumiControlPlane:
         from pulumi.automation import ConfigValue
 
         started = now()
-        servers = servers_of({name: output.value for name, output in self.stack.outputs().items()})
+        outputs = {name: output.value for name, output in self.stack.outputs().items()}
+        servers, names = servers_of(outputs), WriterNames.from_outputs(outputs)
         promotions = [self.promoter.promote(server, PromoteOption(option)) for server in servers]
-        # Pulumi learns what the promotion changed (no source, HA off) before it computes anything.
-        self.stack.refresh(on_output=self.log, color="never")
+        # Applications follow the writer as soon as it accepts writes, not after Pulumi has caught up.
+        moves = self.mover.move(names, targets_of(outputs))
+        # Pulumi learns what the promotion changed (no source, HA off) before it computes anything. Only
+        # the servers are refreshed: the stack also holds resources in the peer's region (the peer's
+        # side of the VNet peering), which a regional loss makes unreadable.
+        self.stack.refresh(target=self._server_urns(), on_output=self.log, color="never")
         self.stack.set_config("continuity:role", ConfigValue("primary"))
         dangerous = self._dangerous_steps()
         if dangerous:
@@ -112,9 +135,10 @@ class PulumiControlPlane:
         )
         summary = result.summary
         return {
-            "operation": "PATCH Servers_Update (promote), pulumi refresh, preview, up",
+            "operation": "PATCH Servers_Update (promote), PUT writer names, pulumi refresh, preview, up",
             "stack": self.stack_name,
             "promotions": promotions,
+            "writer_names": moves,
             "started_at": started,
             "finished_at": now(),
             "result": getattr(summary, "result", None),
@@ -123,12 +147,17 @@ class PulumiControlPlane:
 
 
 class LocalControlPlane:
-    """Two local servers: the fault stops the primary, promotion is `pg_promote()`."""
+    """Two local servers: the quiesce makes the primary read-only, the fault stops it, promotion is
+    `pg_promote()`."""
 
     name = "local"
 
     def __init__(self, cluster):
         self.cluster = cluster
+
+    def quiesce(self) -> str:
+        self.cluster.fence_primary()
+        return "primary fenced: read-only, client sessions ended"
 
     def inject_fault(self) -> str:
         self.cluster.stop_primary()

@@ -64,14 +64,17 @@ def failback_plan(failed: str, failed_settings: Settings, survivor: str, survivo
              f"pulumi config set continuity:role standby -s {failed}",
              f"pulumi config set --path continuity:peer.stack {survivor} -s {failed}",
              *_generation_bumps(failed, failed_settings),
+             # The survivor no longer gives the retired geo-backup vault an endpoint (its next `up`).
+             f"pulumi config set --path continuity:peer.origin replica -s {survivor}",
              f"edit policies/config/{failed}.json: CTY-RES-005.peerDatabases = the database keys, CTY-DEP-009.peerServers "
              f"= {survivor}'s servers; policies/config/{survivor}.json: CTY-CON-001.replicatedDatabases = the same "
-             f"keys, CTY-DEP-009.peerServers = {failed}'s servers (`python -m gate` names any value still wrong)",
+             f"keys, CTY-DEP-009.peerServers = {failed}'s servers, CTY-NET-001.peerEndpoints = [] "
+             "(`python -m gate` names any value still wrong)",
              f"pulumi up -s {failed} --policy-pack policies --policy-pack-config policies/config/{failed}.json"],
             "new replicas exist in the former primary region; replication-lag alerts are quiet",
         ),
         Step(
-            "Planned switchover back (drill, planned scenario)",
+            "Planned switchover back (drill, planned scenario; the promotion moves the writer names back)",
             [f".venv/bin/python -m drill run --scenario planned --primary-stack {survivor} --standby-stack {failed} "
              "--force --reason 'failback: both stacks are replica-origin, the offline gate cannot render them'"],
             "the drill report shows every acknowledged heartbeat present (RPO 0 rows) and RTO within target",

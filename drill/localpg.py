@@ -166,6 +166,17 @@ class LocalCluster:
         return self._server("standby").dsn()
 
     @property
+    def writer_dsn(self) -> str:
+        """The local stand-in for the writer name: libpq tries both servers, in order, and keeps
+        the first that accepts writes (`target_session_attrs=read-write`), so it follows the
+        promotion as the writer name does once the failover has moved it."""
+        primary, standby = self._server("primary"), self._server("standby")
+        if primary.port is None or standby.port is None:
+            raise LocalClusterError("the cluster has not been started")
+        return _conninfo(host="127.0.0.1,127.0.0.1", port=f"{primary.port},{standby.port}", dbname="postgres",
+                         user=ROLE, target_session_attrs="read-write")
+
+    @property
     def held_back(self) -> bool:
         return self._held_back
 
@@ -312,6 +323,17 @@ class LocalCluster:
         return lag_bytes, float(age) if age is not None else None
 
     # --- failover ----------------------------------------------------------------------------------
+
+    def fence_primary(self) -> None:
+        """Make the primary refuse writes, as a planned switchover's quiesce does: new transactions
+        default to read-only (which libpq's `target_session_attrs=read-write` sees) and every other
+        session is ended, so none keeps writing on a connection made before."""
+        with self._connect(self.primary_dsn) as conn:
+            conn.execute("ALTER SYSTEM SET default_transaction_read_only = on")
+            conn.execute("SELECT pg_reload_conf()")
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                         " WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()")
+        log.info("primary fenced: read-only for new transactions, client sessions ended")
 
     def stop_primary(self) -> None:
         """Immediate shutdown, as a region loss: no checkpoint, nothing more sent to the standby."""

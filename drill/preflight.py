@@ -2,7 +2,9 @@
 
 1. the policy gate over the standby stack rendered as primary (what `up` will deploy);
 2. the replica: still a replica, replicating, and lagging less than the RPO target;
-3. the targets the drill will be judged against.
+3. the writer name: it reaches a server that accepts writes (today's primary), so the RTO measured
+   through it after promotion means something;
+4. the targets the drill will be judged against.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 import psycopg
+
+from .probes import address
 
 
 @dataclass(frozen=True)
@@ -72,9 +76,21 @@ def replication_lag(primary_dsn: str, password: Optional[str]) -> dict[str, Opti
             "seconds": float(row[1]) if row[1] is not None else 0.0}
 
 
+def writer_check(writer_dsn: str, password: Optional[str]) -> Check:
+    """The writer name resolves and leads to a server that is not in recovery."""
+    name = "writer name reaches the primary"
+    try:
+        with psycopg.connect(writer_dsn, password=password, connect_timeout=10) as connection:
+            in_recovery = connection.execute("SELECT pg_is_in_recovery()").fetchone()[0]
+    except psycopg.Error as error:
+        return Check(name, False, f"cannot connect through {address(writer_dsn)}: {type(error).__name__}")
+    return Check(name, not in_recovery, f"{address(writer_dsn)} " +
+                 ("accepts writes" if not in_recovery else "leads to a server in recovery"))
+
+
 def replica_checks(primary_dsn: str, standby_dsn: str, password: Optional[str],
-                   rpo_seconds: float) -> tuple[list[Check], dict[str, Optional[float]]]:
-    checks = []
+                   rpo_seconds: float, writer_dsn: str) -> tuple[list[Check], dict[str, Optional[float]]]:
+    checks = [writer_check(writer_dsn, password)]
     try:
         with psycopg.connect(standby_dsn, password=password, connect_timeout=10) as connection:
             in_recovery = connection.execute("SELECT pg_is_in_recovery()").fetchone()[0]

@@ -79,6 +79,13 @@ def connect(dsn: str, password: Optional[str] = None, *, autocommit: bool = Fals
     raise scrubbed
 
 
+def address(dsn: str) -> str:
+    """host and port of a DSN, for evidence (a DSN may name a user and options worth less there)."""
+    params = conninfo_to_dict(dsn)
+    host, port = str(params.get("host", "")), str(params.get("port", ""))
+    return f"host={host}" + (f" port={port}" if port else "")
+
+
 def is_retryable(exc: BaseException) -> bool:
     """Errors a server in the middle of a failover gives: unreachable, starting up, or read-only."""
     return isinstance(exc, (psycopg.OperationalError, psycopg.errors.ReadOnlySqlTransaction))
@@ -198,10 +205,35 @@ def read_heartbeats(dsn: str, password: Optional[str] = None, table: str = HEART
         return [(int(seq), at) for seq, at in conn.execute(query, params).fetchall()]
 
 
+@dataclass(frozen=True)
+class FirstWrite:
+    """The end of the RTO: the first heartbeat acknowledged on the promoted server.
+
+    `elsewhere` are heartbeats the writer name acknowledged before it reached the promoted server:
+    the name still led to the old primary, which accepted them (an unfenced planned drill, or DNS
+    not moved yet). They are split-brain writes an application would have made, and are reported.
+    """
+
+    ack: Ack
+    elsewhere: tuple[Ack, ...] = ()
+
+
+def _landed(dsn: str, password: Optional[str], table: str, writer_id: str, seq: int) -> bool:
+    with connect(dsn, password, autocommit=True) as conn:
+        row = conn.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE writer = %s AND seq = %s)")
+                           .format(table_identifier(table)), (writer_id, seq)).fetchone()
+    return bool(row and row[0])
+
+
 def first_acknowledged_write(dsn: str, password: Optional[str] = None, timeout: float = 600.0,
                              interval: float = 0.2, table: str = HEARTBEAT_TABLE,
-                             writer_id: str = PROBE_WRITER) -> Ack:
-    """Retry a heartbeat against a server being promoted until one is acknowledged (end of RTO).
+                             writer_id: str = PROBE_WRITER, *, landed_on: Optional[str] = None) -> FirstWrite:
+    """Retry a heartbeat through `dsn` until one is acknowledged by the promoted server (end of RTO).
+
+    `dsn` is what applications use: the writer name (or, locally, its stand-in). With `landed_on`
+    (the promoted server's own address), an acknowledged heartbeat counts only once it is read back
+    there; one that is not went to another server, and the next attempt reconnects, so the name is
+    resolved again. Without it, `dsn` is the promoted server itself.
 
     Retried: connection failures and server-side unavailability (OperationalError, e.g. refused,
     starting up, shutting down) and read-only errors (still in recovery). Anything else, e.g. a
@@ -210,14 +242,21 @@ def first_acknowledged_write(dsn: str, password: Optional[str] = None, timeout: 
     """
     deadline = time.monotonic() + timeout
     last_error = "no attempt made"
+    elsewhere: list[Ack] = []
     writer = HeartbeatWriter(dsn, password, table, writer_id)
     try:
         while True:
             try:
-                return writer.write(seq=time.time_ns() // 1_000)
+                ack = writer.write(seq=time.time_ns() // 1_000)
+                if landed_on is None or _landed(landed_on, password, table, writer_id, ack.seq):
+                    return FirstWrite(ack, tuple(elsewhere))
+                elsewhere.append(ack)
+                writer.close()  # the next attempt connects, and resolves the name, afresh
+                last_error = "acknowledged by a server other than the promoted one"
             except psycopg.Error as exc:
                 if not is_retryable(exc):
                     raise
+                writer.close()  # e.g. the read-back failed: do not keep a connection that may be elsewhere
                 last_error = f"{type(exc).__name__}: {_scrub(str(exc), password)}".strip()
             if time.monotonic() + interval >= deadline:
                 raise TimeoutError(f"no heartbeat acknowledged by {dsn} within {timeout:g} s; last error: {last_error}")

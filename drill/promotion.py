@@ -90,8 +90,12 @@ class Promoter:
     def promote(self, server: ServerRef, option: PromoteOption) -> dict[str, Any]:
         """Promote one replica to a standalone server and wait for Azure to finish; returns the evidence."""
         from azure.core.exceptions import HttpResponseError
-        from azure.mgmt.postgresqlflexibleservers.models import (ReadReplicaPromoteMode, ReadReplicaPromoteOption,
-                                                                 Replica, ServerForPatch)
+        from azure.mgmt.postgresqlflexibleservers.models import (
+            ReadReplicaPromoteMode,
+            ReadReplicaPromoteOption,
+            Replica,
+            ServerForPatch,
+        )
 
         client = self.client_for(server.subscription_id)
         started = now()

@@ -2,7 +2,11 @@
 
 `python -m drill rehearse` starts a primary and a streaming standby on loopback, seeds a knowledge
 table (with an embedding column) and an operational table, and runs the same DrillRunner a real
-drill runs, with `pg_promote()` in place of `pulumi up`.
+drill runs, with `pg_promote()` in place of `pulumi up`. The writer name is stood in for by a libpq
+multi-host DSN with `target_session_attrs=read-write`: it reaches whichever server accepts writes,
+as the private DNS record does once the failover has moved it (it moves by itself, not by the
+control plane, which is the one difference; the planned scenario fences the old primary so that
+the stand-in cannot pick it).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import psycopg
 from .control import LocalControlPlane
 from .localpg import LocalCluster
 from .preflight import Preflight, gate_on_promoted, replica_checks
+from .probes import address
 from .record import DrillRecord
 from .runner import DataPlane, DrillOptions, DrillRunner
 
@@ -53,6 +58,8 @@ def rehearse(scenario: str, drills_dir: Path, *, held_back: int = 7, stop_after:
     folder = drills_dir / record.drill_id
 
     def run(local: LocalCluster) -> DrillRecord:
+        # The writer name's local stand-in: libpq multi-host, first server that accepts writes.
+        record.standby["writer"] = f"{address(local.writer_dsn)} target_session_attrs=read-write (local stand-in)"
         embedding = seed(local.primary_dsn, local.password)
         record.notes.append(f"knowledge_chunks.embedding is {embedding} on the local servers")
         local.wait_caught_up(timeout=60)
@@ -62,7 +69,7 @@ def rehearse(scenario: str, drills_dir: Path, *, held_back: int = 7, stop_after:
             check, result.gate = gate_check or gate_on_promoted(Path(__file__).resolve().parent.parent, "prod", "dr")
             result.checks.append(check)
             checks, result.lag = replica_checks(local.primary_dsn, local.standby_dsn, local.password,
-                                                standby_settings.databases["knowledge"].rpo.seconds)
+                                                standby_settings.databases["knowledge"].rpo.seconds, local.writer_dsn)
             result.checks += checks
             return result
 
@@ -72,7 +79,7 @@ def rehearse(scenario: str, drills_dir: Path, *, held_back: int = 7, stop_after:
             hold_back=local.hold_back_standby,
             first_write_timeout=60,
         )
-        data = DataPlane(local.primary_dsn, local.standby_dsn, local.password, TABLES)
+        data = DataPlane(local.primary_dsn, local.standby_dsn, local.writer_dsn, local.password, TABLES)
         return DrillRunner(record, folder, data, LocalControlPlane(local), options, preflight).run(stop_after)
 
     if cluster is not None:

@@ -17,11 +17,12 @@ def _seconds(value) -> str:
 
 
 def judge(record: DrillRecord) -> str:
-    """pass only if RTO and RPO met their targets and every baseline table survived unchanged."""
+    """pass only if RTO and RPO met their targets, every baseline table survived unchanged and no
+    write through the writer name was acknowledged by a server other than the promoted one."""
     for measurement in (record.rto, record.rpo):
         if measurement.target_seconds is not None and measurement.measured_seconds is not None:
             measurement.met = measurement.measured_seconds <= measurement.target_seconds
-    intact = not record.integrity.get("differences")
+    intact = not record.integrity.get("differences") and not record.integrity.get("writes_elsewhere")
     return "pass" if record.rto.met and record.rpo.met and intact else "fail"
 
 
@@ -37,6 +38,8 @@ def markdown(record: DrillRecord) -> str:
         "|---|---|---|",
         f"| primary (before) | {record.primary.get('stack')} | {record.primary.get('region')} |",
         f"| standby (promoted) | {record.standby.get('stack')} | {record.standby.get('region')} |",
+        "",
+        f"Writer name measured: {md(record.standby.get('writer', 'not recorded'))}.",
         "",
         "## Objectives",
         "",
@@ -63,6 +66,12 @@ def markdown(record: DrillRecord) -> str:
     lines += ["", "## Data integrity", "",
               "All baseline tables are identical after promotion." if not differences and record.integrity.get("after")
               else "\n".join(f"- {md(d)}" for d in differences) or "Not checked."]
+    elsewhere = record.integrity.get("writes_elsewhere") or []
+    if elsewhere:
+        lines += ["", f"{len(elsewhere)} write(s) through the writer name were acknowledged by a server other than "
+                      f"the promoted one after promotion (the old primary was not fenced, or the name had not moved): "
+                      f"an application would have lost them. First at {elsewhere[0]['acked_at']}, last at "
+                      f"{elsewhere[-1]['acked_at']}."]
     lines += ["", "## Preflight", ""]
     for check in record.preflight.get("checks", []):
         lines.append(f"- {'ok' if check['ok'] else 'FAILED'}: {md(check['name'])} — {md(check['detail'])}")

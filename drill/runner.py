@@ -5,10 +5,13 @@ Timeline and measurements (all times UTC):
   detected_at   planned: = fault_at; forced: the first heartbeat write that fails
   decided_at    the promotion is ordered
   promoted_at   the control plane reports the promotion done
-  first_write   the first heartbeat acknowledged by the promoted server
+  first_write   the first heartbeat written through the writer name (what applications use) and
+                acknowledged by the promoted server, so name resolution is part of the RTO
 RTO = first_write - fault_at = detect + decide + execute.
 RPO = commit time of the last acknowledged heartbeat - commit time of the newest one present after
 promotion; lost heartbeats = acknowledged sequence numbers missing on the promoted server.
+Writes elsewhere = heartbeats the writer name had acknowledged on another server after promotion
+(the old primary, not fenced, while the name still led there): writes an application would lose.
 """
 
 from __future__ import annotations
@@ -22,8 +25,15 @@ from typing import Callable, Optional
 from .control import ControlPlane
 from .measure import measure_rpo, measure_rto
 from .preflight import Preflight
-from .probes import (Ack, HeartbeatWriter, TableSnapshot, compare, first_acknowledged_write, read_heartbeats,
-                     snapshot)
+from .probes import (
+    Ack,
+    HeartbeatWriter,
+    TableSnapshot,
+    compare,
+    first_acknowledged_write,
+    read_heartbeats,
+    snapshot,
+)
 from .record import DrillRecord, Heartbeat
 from .report import finish
 
@@ -34,10 +44,15 @@ class PreflightFailed(Exception):
 
 @dataclass
 class DataPlane:
-    """Where the drill writes and reads. DSNs carry no password; it is passed separately."""
+    """Where the drill writes and reads. DSNs carry no password; it is passed separately.
+
+    `primary_dsn` and `standby_dsn` reach each server by its own address; `writer_dsn` is the stable
+    writer name applications use, which the failover moves to the promoted server.
+    """
 
     primary_dsn: str
     standby_dsn: str
+    writer_dsn: str
     password: Optional[str]
     tables: list[str] = field(default_factory=list)
 
@@ -119,6 +134,7 @@ class DrillRunner:
         if self.options.option == "Planned":
             self.record.stamp("fault_at")
             self.record.stamp("detected_at", self.record.timestamps["fault_at"])
+            self.record.notes.append(f"quiesce: {self.control.quiesce()}")
             return
         if self.options.held_back_heartbeats:
             if self.options.hold_back is None:
@@ -144,8 +160,10 @@ class DrillRunner:
         self.record.stamp("promoted_at")
 
     def _verify(self) -> None:
-        ack = first_acknowledged_write(self.data.standby_dsn, self.data.password,
-                                       timeout=self.options.first_write_timeout, interval=0.2)
+        first = first_acknowledged_write(self.data.writer_dsn, self.data.password, landed_on=self.data.standby_dsn,
+                                         timeout=self.options.first_write_timeout, interval=0.2)
+        ack = first.ack
+        self.record.integrity["writes_elsewhere"] = [vars(_heartbeat(a)) for a in first.elsewhere]
         # The drill's clock for every timestamp of the RTO, so clock skew with the server cannot bend it.
         self.record.stamp("first_write_at", ack.acked_at.isoformat())
         # The RTO probe writes under its own writer id, so only the drill's heartbeats are read back.

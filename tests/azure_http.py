@@ -12,7 +12,7 @@ import io
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Optional
@@ -42,6 +42,7 @@ class Sent:
     method: str
     url: str
     body: Optional[Any]
+    headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def path(self) -> str:
@@ -68,7 +69,7 @@ class ScriptedAzure(HttpTransport):
 
     def send(self, request, **kwargs):
         body = json.loads(request.content) if request.content else None
-        sent = Sent(request.method, request.url, body)
+        sent = Sent(request.method, request.url, body, dict(request.headers))
         self.sent.append(sent)
         if not self.script:
             raise AssertionError(f"unexpected request {request.method} {request.url}")

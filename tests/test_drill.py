@@ -10,16 +10,15 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import PROJECT_DIR
+from helpers import schema_validator
+from pg_fixtures import require_postgres
 
 from drill.__main__ import main as drill_main
 from drill.preflight import Check, Preflight, gate_on_promoted
 from drill.record import SCHEMA_FILE, DrillRecord
 from drill.rehearsal import rehearse
 from drill.runner import DataPlane, DrillOptions, DrillRunner, PreflightFailed
-
-from conftest import PROJECT_DIR
-from helpers import schema_validator
-from pg_fixtures import require_postgres
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +67,11 @@ def test_planned_drill_loses_nothing_and_passes(planned, record_validator):
     assert sum(record.rto_split.values()) == pytest.approx(record.rto.measured_seconds, abs=1e-3)
     assert record.integrity["differences"] == [] and len(record.integrity["after"]) == 2
     assert record.completed_steps == ["preflight", "baseline", "fault", "promote", "verify", "report"]
+    # The RTO was measured through the writer name's stand-in, and the fenced old primary took nothing.
+    assert "target_session_attrs=read-write" in record.standby["writer"]
+    assert record.integrity["writes_elsewhere"] == []
+    assert "quiesce: primary fenced: read-only, client sessions ended" in record.notes
+    assert any(c["name"] == "writer name reaches the primary" and c["ok"] for c in record.preflight["checks"])
     record_validator.validate(json.loads((folder / "record.json").read_text()))
     assert "**Verdict: PASS**" in (folder / "report.md").read_text()
     assert record.drill_id in (folder.parent / "index.md").read_text()
@@ -85,6 +89,7 @@ def test_forced_drill_with_the_standby_held_back_loses_exactly_those_heartbeats(
     expected = (dt.datetime.fromisoformat(last.committed_at) - dt.datetime.fromisoformat(newest.committed_at)).total_seconds()
     assert record.rpo.measured_seconds == pytest.approx(expected, abs=1e-3)
     assert any(note.startswith("fault: primary stopped") for note in record.notes)
+    assert record.integrity["writes_elsewhere"] == [] and not any(n.startswith("quiesce") for n in record.notes)
     record_validator.validate(json.loads((folder / "record.json").read_text()))
     assert f"lost after promotion: 7 (sequence numbers {held_back})" in (folder / "report.md").read_text()
 
@@ -100,6 +105,10 @@ class RecordingControl:
 
     def __init__(self):
         self.calls = []
+
+    def quiesce(self):
+        self.calls.append("quiesce")
+        return "recorded"
 
     def inject_fault(self):
         self.calls.append("fault")
@@ -124,7 +133,7 @@ def blank_record(tmp_path) -> DrillRecord:
 def test_failed_preflight_blocks_the_drill_and_changes_nothing(tmp_path):
     control = RecordingControl()
     record = blank_record(tmp_path)
-    runner = DrillRunner(record, tmp_path / "d", DataPlane("", "", None), control, DrillOptions("Planned"),
+    runner = DrillRunner(record, tmp_path / "d", DataPlane("", "", "", None), control, DrillOptions("Planned"),
                          failing_preflight)
     with pytest.raises(PreflightFailed) as caught:
         runner.run()
@@ -137,7 +146,7 @@ def test_failed_preflight_blocks_the_drill_and_changes_nothing(tmp_path):
 def test_forced_override_is_recorded_with_its_reason(tmp_path):
     record = blank_record(tmp_path)
     record.forced = {"reason": "region outage declared by incident INC-42", "by": "oncall"}
-    runner = DrillRunner(record, tmp_path / "d", DataPlane("", "", None), RecordingControl(), DrillOptions("Planned"),
+    runner = DrillRunner(record, tmp_path / "d", DataPlane("", "", "", None), RecordingControl(), DrillOptions("Planned"),
                          failing_preflight)
     runner.run(stop_after="preflight")
     saved = DrillRecord.load(tmp_path / "d")
@@ -165,7 +174,7 @@ def test_interrupted_drill_resumes_from_its_state(tmp_path, gate_check):
         from drill.control import LocalControlPlane
         from drill.rehearsal import TABLES
 
-        runner = DrillRunner(resumed, folder, DataPlane(cluster.primary_dsn, cluster.standby_dsn, cluster.password, TABLES),
+        runner = DrillRunner(resumed, folder, DataPlane(cluster.primary_dsn, cluster.standby_dsn, cluster.writer_dsn, cluster.password, TABLES),
                              LocalControlPlane(cluster), DrillOptions("Planned"), failing_preflight)
         final = runner.run()
     assert final.completed_steps[-2:] == ["verify", "report"]

@@ -107,7 +107,7 @@ def planned():
             time.sleep(0.3)
             decided_at = utcnow()
             cluster.promote_standby(wait=True, timeout=30)
-            probe = probe_future.result(timeout=40)
+            probe = probe_future.result(timeout=40).ack
         recovery_after = cluster.is_in_recovery(standby)
         present = read_heartbeats(standby, password)
         after = snapshot(standby, password, TABLES)
@@ -229,7 +229,7 @@ def forced():
         detected_at = utcnow()
         decided_at = utcnow()
         cluster.promote_standby(wait=True, timeout=30)
-        probe = first_acknowledged_write(standby, password, timeout=30, interval=0.05)
+        probe = first_acknowledged_write(standby, password, timeout=30, interval=0.05).ack
         recovery_after = cluster.is_in_recovery(standby)
         present = read_heartbeats(standby, password)
         after = snapshot(standby, password, TABLES)

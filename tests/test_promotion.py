@@ -16,6 +16,8 @@ import pytest
 from components.settings import PromoteOption
 from drill.control import ControlPlaneError, PulumiControlPlane
 from drill.promotion import API_VERSION, Promoter, PromotionError, ServerRef, default_client, servers_of
+from drill.writer_names import WriterNameMover
+from drill.writer_names import default_client as dns_client
 
 from azure_http import FakeCredential, ScriptedAzure, answer, example
 from conftest import PROJECT_DIR
@@ -127,10 +129,21 @@ class FakeStack:
 
     def outputs(self):
         self.calls.append(("outputs",))
-        return {"servers": SimpleNamespace(value={"knowledge": {"id": SERVER_PATH}})}
+        return {"servers": SimpleNamespace(value={"knowledge": {"id": SERVER_PATH, "fqdn": PROMOTED_FQDN}}),
+                "writerNames": SimpleNamespace(value={
+                    "subscriptionId": SERVER.subscription_id, "resourceGroupName": "rg-cty-prod-ase-dns",
+                    "zone": "continuity.internal", "records": {"knowledge": "knowledge.writer"}})}
+
+    def export_stack(self):
+        return SimpleNamespace(deployment={"resources": [
+            {"urn": "urn:pulumi:dr::continuity::x$azure-native:dbforpostgresql:Server::knowledge-g1",
+             "type": "azure-native:dbforpostgresql:Server"},
+            {"urn": "urn:pulumi:dr::continuity::x$azure-native:network:VirtualNetworkPeering::network-peering-from-peer",
+             "type": "azure-native:network:VirtualNetworkPeering"}]})
 
     def refresh(self, **kwargs):
-        self.calls.append(("refresh",))
+        self.calls.append(("refresh", kwargs["target"]))
+        kwargs["on_output"]("Refreshing (dr)")
 
     def set_config(self, key, value, *, path=False):
         self.calls.append(("set_config", key, value.value, path))
@@ -147,19 +160,42 @@ class FakeStack:
         return SimpleNamespace(summary=SimpleNamespace(result="succeeded", resource_changes={"update": 2, "same": 60}))
 
 
+PROMOTED_FQDN = "exampleserver.postgres.database.azure.com"
+
+
+def writer_name_script() -> list:
+    """The writer name still on the old primary, then moved (RecordSets examples, tests/fixtures/azure)."""
+    body = copy.deepcopy(example("RecordSetCNAMEGet.json")["responses"]["200"]["body"])
+    return [answer(200, body=body), answer(200, body=example("RecordSetCNAMEPut.json")["responses"]["200"]["body"])]
+
+
 def control_plane(stack, transport, lines):
+    mover = WriterNameMover(client_for=lambda sub: dns_client(sub, credential=FakeCredential(), transport=transport,
+                                                              retry_total=0), progress=lines.append)
     return PulumiControlPlane("organization/continuity/dr", work_dir=PROJECT_DIR, log=lines.append,
-                              select_stack=lambda **kwargs: stack, promoter=promoter(transport, lines.append))
+                              select_stack=lambda **kwargs: stack, promoter=promoter(transport, lines.append),
+                              mover=mover)
 
 
 def test_the_drill_promotes_with_the_patch_then_reconciles_pulumi():
     harmless = [("replace", "time:index/sleep:Sleep", "urn:...:knowledge-g1-settled"),
                 ("delete", "azure-native:monitor:MetricAlert", "urn:...:alerts-knowledge-g1-replication-lag")]
     stack, lines = FakeStack(harmless), []
-    transport = ScriptedAzure(promotion_script("ServersPromoteReplicaAsForcedStandaloneServer.json"))
+    transport = ScriptedAzure(promotion_script("ServersPromoteReplicaAsForcedStandaloneServer.json")
+                              + writer_name_script())
     summary = control_plane(stack, transport, lines).promote("Forced")
     assert [s.method for s in transport.sent][:2] == ["GET", "PATCH"]
+    # Once promoted, and before Pulumi does anything, the writer name moves to the promoted server.
+    get_name, put_name = transport.sent[-2:]
+    assert (get_name.method, put_name.method) == ("GET", "PUT") and put_name.path.endswith("/CNAME/knowledge.writer")
+    assert put_name.body["properties"]["cnameRecord"] == {"cname": PROMOTED_FQDN}
+    assert summary["writer_names"][0]["name"] == "knowledge.writer.continuity.internal"
+    assert summary["writer_names"][0]["moved"] is True
+    moved = next(i for i, line in enumerate(lines) if line.startswith("knowledge.writer.continuity.internal: moved"))
+    assert moved < lines.index("Refreshing (dr)")
     assert [call[0] for call in stack.calls] == ["outputs", "refresh", "set_config", "preview", "up"]
+    # Only the servers are refreshed: the peer's side of the VNet peering is in the lost region.
+    assert stack.calls[1][1] == ["urn:pulumi:dr::continuity::x$azure-native:dbforpostgresql:Server::knowledge-g1"]
     assert stack.calls[2] == ("set_config", "continuity:role", "primary", False)
     up = stack.calls[4][1]
     assert up["policy_packs"] == [str(PROJECT_DIR / "policies")]
@@ -176,7 +212,8 @@ def test_the_drill_promotes_with_the_patch_then_reconciles_pulumi():
 ])
 def test_a_reconciliation_that_would_replace_or_delete_data_stops_before_up(op, type_):
     stack, lines = FakeStack([(op, type_, "urn:pulumi:dr::continuity::x")]), []
-    transport = ScriptedAzure(promotion_script("ServersPromoteReplicaAsPlannedStandaloneServer.json"))
+    transport = ScriptedAzure(promotion_script("ServersPromoteReplicaAsPlannedStandaloneServer.json")
+                              + writer_name_script())
     with pytest.raises(ControlPlaneError) as caught:
         control_plane(stack, transport, lines).promote("Planned")
     assert f"{op} urn:pulumi:dr::continuity::x" in str(caught.value)
