@@ -163,6 +163,22 @@ def _firewall_for_an_unknown_server(rendering: Rendering) -> str:
     return _firewall(rendering, "psql-somewhere-else", anchor_server=False)
 
 
+def _no_network(rendering: Rendering) -> str:
+    """No VNet at all: nothing has a private path, whatever endpoints remain declared."""
+    for vnet in rendering.of_type(VNET):
+        rendering.resources.remove(vnet)
+    return find(rendering, SERVER, "knowledge").urn
+
+
+def _zone_linked_elsewhere(rendering: Rendering) -> str:
+    """The writer zone is linked to some other network, not this stack's."""
+    link = find(rendering, ZONE_LINK, "private-dns-writer-link")
+    link.property_dependencies.pop("virtualNetwork", None)
+    link.inputs["virtualNetwork"] = {"id": "/subscriptions/x/resourceGroups/other/providers/Microsoft.Network/"
+                                           "virtualNetworks/vnet-elsewhere"}
+    return find(rendering, VNET, "network").urn
+
+
 def _writer_created_elsewhere(rendering: Rendering) -> str:
     """A writer name created pointing at another stack's server (no link to its own server)."""
     record = find(rendering, RECORD_SET, "knowledge-writer-name")
@@ -246,10 +262,13 @@ CASES = [
     Case("CTY-NET-001", "prod", "server without a private endpoint", drop(PRIVATE_ENDPOINT, "network-pe-knowledge", server("knowledge"))),
     Case("CTY-NET-001", "prod", "archive without a private endpoint", drop(PRIVATE_ENDPOINT, "network-pe-archive", of(STORAGE))),
     Case("CTY-NET-001", "dr", "the peer's geo-backup vault without an endpoint here", drop(PRIVATE_ENDPOINT, "network-pe-peer-geo", of(VNET))),
+    Case("CTY-NET-001", "prod", "no virtual network at all", _no_network),
     Case("CTY-NET-002", "dr", "writer zone not linked", drop(ZONE_LINK, "private-dns-writer-link", of(VNET))),
+    Case("CTY-NET-002", "dr", "writer zone linked to another network", _zone_linked_elsewhere),
     Case("CTY-NET-002", "prod", "vault zone not linked", drop(ZONE_LINK, "private-dns-privatelink.vaultcore", of(VNET))),
     Case("CTY-NET-003", "prod", "address space overlapping the peer's", edit(VNET, "network", "addressSpace.addressPrefixes", ["10.0.0.0/8"])),
     Case("CTY-NET-004", "prod", "no writer name for a database", drop(RECORD_SET, "operational-writer-name", server("operational"))),
+    Case("CTY-NET-004", "prod", "writer name as an A record", edit(RECORD_SET, "knowledge-writer-name", "recordType", "A")),
     Case("CTY-NET-004", "prod", "writer name cached for an hour", edit(RECORD_SET, "knowledge-writer-name", "ttl", 3600)),
     Case("CTY-NET-004", "prod", "writer name created pointing at another server", _writer_created_elsewhere),
     Case("CTY-NET-004", "dr", "writer name declared by the linked stack", _writer_in_the_linked_stack),

@@ -45,7 +45,8 @@ def _resource_id_matches(resource, targets: set[str]) -> bool:
 def private_endpoints(stack, cfg):
     regions = {vnet.location for vnet in _networks(stack)}
     if not regions:
-        yield "stack", "no virtual network: the data stores have no private path"
+        for store in stack.of_type(*PRIVATE_DATA_STORES):
+            yield store.urn, "no virtual network in this stack: the data store has no private path"
         return
     endpoints = stack.of_type(PRIVATE_ENDPOINT)
     for store in stack.of_type(*PRIVATE_DATA_STORES):
