@@ -1,7 +1,9 @@
-"""What a replica-origin stack reads from its peer: server ids and the secrets generated there.
+"""What a stack reads from its peer: a replica-origin stack the server ids and the secrets
+generated there; the DNS-linked stack the zones, network and geo-backup vault it links and peers.
 
-References go one way: the stack whose servers were created as replicas reads the stack that
-created the sources. Values come from the peer's state, which outlives an Azure region.
+References go one way: the stack whose servers were created as replicas (and that links the other's
+DNS) reads the stack that created the sources. Values come from the peer's state, which outlives an
+Azure region.
 """
 
 from __future__ import annotations
