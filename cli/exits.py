@@ -8,6 +8,7 @@ Ctrl-C or SIGTERM an interruption (130) after the tool's own clean-up has run.
 
 from __future__ import annotations
 
+import argparse
 import signal
 import sys
 import traceback
@@ -47,6 +48,15 @@ class ToolError(Exception):
 
 class UsageError(ToolError):
     code = Exit.USAGE
+
+
+class UsageParser(argparse.ArgumentParser):
+    """argparse whose own usage errors (unknown option, bad value) are a UsageError: exit 2 with the
+    reason, through `run`, like every other bad input."""
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        raise UsageError(message)
 
 
 class InternalError(ToolError):

@@ -27,7 +27,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Optional
 
-from cli.exits import EXIT_CODES_HELP, Exit, UsageError, run
+from cli.exits import EXIT_CODES_HELP, Exit, UsageError, UsageParser, run
 from components.settings import Database, Settings, SettingsError, load_settings
 from gate.stack_files import read_stack_config
 
@@ -333,12 +333,6 @@ def cmd_rehearse(args) -> int:
     return Exit.OK if record.verdict == "pass" or args.scenario == "forced" else Exit.FAILED
 
 
-class Parser(argparse.ArgumentParser):
-    def error(self, message):  # argparse's own usage errors: exit 2 with the reason
-        self.print_usage(sys.stderr)
-        raise UsageError(message)
-
-
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -350,7 +344,7 @@ def _positive(text: str) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    root = Parser(prog="python -m drill", description=__doc__.split("\n\n")[0],
+    root = UsageParser(prog="python -m drill", description=__doc__.split("\n\n")[0],
                   formatter_class=argparse.RawDescriptionHelpFormatter,
                   epilog=__doc__.split("\n\n", 1)[1] + "\n" + EXIT_CODES_HELP)
     commands = root.add_subparsers(dest="command", required=True)

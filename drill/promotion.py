@@ -67,17 +67,21 @@ def servers_of(outputs: Mapping[str, Any]) -> list[ServerRef]:
     return [ServerRef.from_id(key, str(server["id"])) for key, server in sorted(servers.items())]
 
 
-def default_client(subscription_id: str, credential: Any = None, **pipeline: Any):
-    """Microsoft's SDK with the ambient Azure login (az login, or OIDC in the workflows).
-
-    `pipeline` reaches azure-core (tests pass their own `transport`)."""
-    from azure.mgmt.postgresqlflexibleservers import PostgreSQLManagementClient
-
+def azure_client(client_class: Any, subscription_id: str, api_version: str, credential: Any = None,
+                 **pipeline: Any):
+    """One of Microsoft's management SDK clients, pinned to `api_version`, with the ambient Azure
+    login (az login, or OIDC in the workflows). `pipeline` reaches azure-core (tests pass `transport`)."""
     if credential is None:
         from azure.identity import DefaultAzureCredential
 
         credential = DefaultAzureCredential()
-    return PostgreSQLManagementClient(credential, subscription_id, api_version=API_VERSION, **pipeline)
+    return client_class(credential, subscription_id, api_version=api_version, **pipeline)
+
+
+def default_client(subscription_id: str, credential: Any = None, **pipeline: Any):
+    from azure.mgmt.postgresqlflexibleservers import PostgreSQLManagementClient
+
+    return azure_client(PostgreSQLManagementClient, subscription_id, API_VERSION, credential, **pipeline)
 
 
 class Promoter:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .promotion import PromotionError
+from .promotion import PromotionError, azure_client
 from .record import now
 
 # The api-version pulumi-azure-native 3.29.0 uses for private DNS record sets ("Uses Azure REST API
@@ -63,14 +63,9 @@ def targets_of(outputs: Mapping[str, Any]) -> dict[str, str]:
 
 
 def default_client(subscription_id: str, credential: Any = None, **pipeline: Any):
-    """Microsoft's SDK with the ambient Azure login; `pipeline` reaches azure-core (tests pass `transport`)."""
     from azure.mgmt.privatedns import PrivateDnsManagementClient
 
-    if credential is None:
-        from azure.identity import DefaultAzureCredential
-
-        credential = DefaultAzureCredential()
-    return PrivateDnsManagementClient(credential, subscription_id, api_version=API_VERSION, **pipeline)
+    return azure_client(PrivateDnsManagementClient, subscription_id, API_VERSION, credential, **pipeline)
 
 
 class WriterNameMover:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cli import outputs
-from cli.exits import EXIT_CODES_HELP, Exit, UsageError, run
+from cli.exits import EXIT_CODES_HELP, Exit, UsageError, UsageParser, run
 from components.settings import SettingsError
 from policies.adapter import DEFAULT_RULE_TIMEOUT
 
@@ -31,12 +31,6 @@ REPORTS = {
 }
 
 
-class Parser(argparse.ArgumentParser):
-    def error(self, message):  # argparse's own usage errors: exit 2 with the reason, as documented
-        self.print_usage(sys.stderr)
-        raise UsageError(message)
-
-
 def _positive_seconds(text: str) -> float:
     try:
         value = float(text)
@@ -48,7 +42,7 @@ def _positive_seconds(text: str) -> float:
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    parser = Parser(prog="python -m gate", description=__doc__.split("\n\n")[0], epilog=EXIT_CODES_HELP,
+    parser = UsageParser(prog="python -m gate", description=__doc__.split("\n\n")[0], epilog=EXIT_CODES_HELP,
                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--project-dir", type=Path, default=Path(__file__).resolve().parent.parent,
                         help="folder holding Pulumi.yaml and the stack files (default: this project)")
