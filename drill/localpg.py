@@ -168,8 +168,10 @@ class LocalCluster:
     @property
     def writer_dsn(self) -> str:
         """The local stand-in for the writer name: libpq tries both servers, in order, and keeps
-        the first that accepts writes (`target_session_attrs=read-write`), so it follows the
-        promotion as the writer name does once the failover has moved it."""
+        the first that accepts writes (`target_session_attrs=read-write`: "the server must not be
+        in hot standby mode and the default_transaction_read_only parameter must be off",
+        PostgreSQL libpq-connect), so it follows the promotion as the writer name does once the
+        failover has moved it."""
         primary, standby = self._server("primary"), self._server("standby")
         if primary.port is None or standby.port is None:
             raise LocalClusterError("the cluster has not been started")
