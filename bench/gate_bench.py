@@ -65,15 +65,28 @@ def main() -> int:
         configs = {r.stack: load_pack_config(r.stack) for r in renderings}
         eval_s, _ = timed(lambda: analyze(renderings, configs, pack, rules), args.repeat)
         rows.append(("policy pack start-up", f"{start_s:.2f} s"))
-        rows.append(("policy evaluation prod + dr (gRPC)", f"{eval_s:.3f} s ({1000 * eval_s / resources:.2f} ms/resource)"))
+        rows.append(
+            (
+                "policy evaluation prod + dr (gRPC)",
+                f"{eval_s:.3f} s ({1000 * eval_s / resources:.2f} ms/resource)",
+            )
+        )
 
         for n in [int(x) for x in args.scale.split(",") if x]:
             config = synthetic_prod(n)
-            r_s, rendering = timed(lambda: render_stack(PROJECT, config), 1)
+            r_s, rendering = timed(lambda config=config: render_stack(PROJECT, config), 1)
             count = sum(1 for x in rendering.resources if x.custom)
-            e_s, _ = timed(lambda: analyze([rendering], {"prod": configs["prod"]}, pack, rules), args.repeat)
-            rows.append((f"scale: {n} servers", f"{count} resources, render {r_s:.1f} s, policy {e_s:.3f} s "
-                                                 f"({1000 * e_s / count:.2f} ms/resource)"))
+            e_s, _ = timed(
+                lambda rendering=rendering: analyze([rendering], {"prod": configs["prod"]}, pack, rules),
+                args.repeat,
+            )
+            rows.append(
+                (
+                    f"scale: {n} servers",
+                    f"{count} resources, render {r_s:.1f} s, policy {e_s:.3f} s "
+                    f"({1000 * e_s / count:.2f} ms/resource)",
+                )
+            )
 
     gate_s, _ = timed(lambda: run_gate(PROJECT, ["prod", "dr"], checkov=False), args.repeat)
     rows.append(("whole gate without checkov", f"{gate_s:.2f} s"))
@@ -83,7 +96,9 @@ def main() -> int:
 
         with tempfile.TemporaryDirectory() as folder:
             templates = write_templates(renderings, Path(folder))
-            checkov_s, _ = timed(lambda: [run_checkov(path, stack) for stack, path in templates.items()], args.repeat)
+            checkov_s, _ = timed(
+                lambda: [run_checkov(path, stack) for stack, path in templates.items()], args.repeat
+            )
         rows.append(("checkov alone, prod + dr ARM export", f"{checkov_s:.2f} s"))
         full_s, _ = timed(lambda: run_gate(PROJECT, ["prod", "dr"], checkov=True), args.repeat)
         rows.append(("whole gate with checkov", f"{full_s:.2f} s"))

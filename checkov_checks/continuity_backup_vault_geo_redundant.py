@@ -24,7 +24,11 @@ class BackupVaultGeoRedundantStorage(BaseResourceCheck):
         settings = properties.get("storageSettings") if isinstance(properties, dict) else None
         if not isinstance(settings, list) or not settings:
             return CheckResult.FAILED
-        vault_stores = [s for s in settings if isinstance(s, dict) and str(s.get("datastoreType", "")).lower() == "vaultstore"]
+        vault_stores = [
+            s
+            for s in settings
+            if isinstance(s, dict) and str(s.get("datastoreType", "")).lower() == "vaultstore"
+        ]
         if vault_stores and all(str(s.get("type", "")).lower() == "georedundant" for s in vault_stores):
             return CheckResult.PASSED
         return CheckResult.FAILED

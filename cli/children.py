@@ -14,7 +14,7 @@ import ctypes.util
 import signal
 import subprocess
 from collections.abc import Sequence
-from typing import Any, Optional
+from typing import Any
 
 PR_SET_PDEATHSIG = 1
 
@@ -24,12 +24,20 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def command_as(user: Optional[str], group: Optional[str], command: Sequence[str]) -> list[str]:
+def command_as(user: str | None, group: str | None, command: Sequence[str]) -> list[str]:
     """`command`, run as `user` when given (the caller is root), dying with its parent either way."""
     if user is None:
         return list(command)
-    return ["setpriv", f"--reuid={user}", f"--regid={group or user}", "--clear-groups", "--pdeathsig", "KILL",
-            "--", *command]
+    return [
+        "setpriv",
+        f"--reuid={user}",
+        f"--regid={group or user}",
+        "--clear-groups",
+        "--pdeathsig",
+        "KILL",
+        "--",
+        *command,
+    ]
 
 
 def popen(command: Sequence[str], **options: Any) -> subprocess.Popen:

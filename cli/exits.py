@@ -14,7 +14,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from enum import IntEnum
-from typing import NoReturn, Optional
+from typing import NoReturn
 
 
 class Exit(IntEnum):
@@ -40,7 +40,7 @@ class ToolError(Exception):
 
     code: Exit = Exit.USAGE
 
-    def __init__(self, message: str, code: Optional[Exit] = None):
+    def __init__(self, message: str, code: Exit | None = None):
         super().__init__(message)
         if code is not None:
             self.code = code
@@ -71,7 +71,7 @@ def _on_sigterm(signum, frame) -> NoReturn:
     raise Interrupted()
 
 
-def run(tool: str, main: Callable[[Sequence[str]], int], argv: Optional[Sequence[str]] = None) -> int:
+def run(tool: str, main: Callable[[Sequence[str]], int], argv: Sequence[str] | None = None) -> int:
     """Run a tool's `main` under the shared exit-code table; returns the exit code."""
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
@@ -86,8 +86,11 @@ def run(tool: str, main: Callable[[Sequence[str]], int], argv: Optional[Sequence
         return exit_.code if isinstance(exit_.code, int) else int(Exit.USAGE)
     except Exception as error:  # a bug: one line, and the trace only where a maintainer asks for it
         where = traceback.extract_tb(error.__traceback__)[-1]
-        print(f"{tool}: internal failure: {type(error).__name__} at {where.filename.rsplit('/', 1)[-1]}:"
-              f"{where.lineno}: {str(error).splitlines()[0] if str(error) else ''}", file=sys.stderr)
+        print(
+            f"{tool}: internal failure: {type(error).__name__} at {where.filename.rsplit('/', 1)[-1]}:"
+            f"{where.lineno}: {str(error).splitlines()[0] if str(error) else ''}",
+            file=sys.stderr,
+        )
         return int(Exit.INTERNAL)
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -43,7 +43,9 @@ def read_text(path: Path, what: str, max_bytes: int = MAX_INPUT_BYTES) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise UsageError(f"{path}: is not UTF-8 text (byte 0x{data[error.start]:02x} at offset {error.start})") from None
+        raise UsageError(
+            f"{path}: is not UTF-8 text (byte 0x{data[error.start]:02x} at offset {error.start})"
+        ) from None
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -56,7 +58,8 @@ class _StrictLoader(yaml.SafeLoader):
             try:
                 if key in seen:
                     raise yaml.constructor.ConstructorError(
-                        None, None, f"duplicate key {key!r} (first on line {seen[key]})", key_node.start_mark)
+                        None, None, f"duplicate key {key!r} (first on line {seen[key]})", key_node.start_mark
+                    )
                 seen[key] = key_node.start_mark.line + 1
             except TypeError:
                 pass  # an unhashable key: the constructor reports it below
@@ -106,7 +109,9 @@ def load_yaml(path: Path, what: str) -> Any:
         except UsageError as error:
             raise UsageError(f"{path}: {error}") from None
         if expanded > MAX_YAML_NODES:
-            raise UsageError(f"{path}: its aliases expand to more than {MAX_YAML_NODES} nodes; refusing to load it")
+            raise UsageError(
+                f"{path}: its aliases expand to more than {MAX_YAML_NODES} nodes; refusing to load it"
+            )
         return loader.construct_document(root)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark

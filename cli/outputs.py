@@ -11,14 +11,13 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Optional
 
 from .exits import UsageError
 
 STDOUT = "-"
 
 
-def check_destinations(destinations: Mapping[str, Optional[str]]) -> None:
+def check_destinations(destinations: Mapping[str, str | None]) -> None:
     """Refuse unusable destinations, naming the option; at most one may be standard output."""
     to_stdout = [option for option, value in destinations.items() if value == STDOUT]
     if len(to_stdout) > 1:

@@ -19,8 +19,9 @@ _MARKDOWN = re.compile(r"([\\`*_{}()#+!|<>~])")
 
 def _visible(match: re.Match) -> str:
     char = match.group(0)
-    return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(char, f"\\x{ord(char):02x}" if ord(char) < 0x100
-                                                       else f"\\u{ord(char):04x}")
+    return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(
+        char, f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+    )
 
 
 def console(text: object) -> str:

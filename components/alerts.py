@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional
 
 import pulumi
 from pulumi_azure_native import monitor
@@ -48,31 +47,85 @@ def server_rules(alerts: AlertSettings) -> list[MetricRule]:
     ns = POSTGRES_NAMESPACE
     agg, op = monitor.AggregationTypeEnum, monitor.Operator
     return [
-        MetricRule("cpu", "cpu_percent", ns, agg.AVERAGE, op.GREATER_THAN, alerts.cpu_percent, 2,
-                   f"CPU above {alerts.cpu_percent}% for 5 minutes."),
-        MetricRule("memory", "memory_percent", ns, agg.AVERAGE, op.GREATER_THAN, alerts.memory_percent, 2,
-                   f"Memory above {alerts.memory_percent}% for 5 minutes."),
-        MetricRule("storage", "storage_percent", ns, agg.MAXIMUM, op.GREATER_THAN, alerts.storage_percent, 1,
-                   f"Storage above {alerts.storage_percent}%: autogrow is on, but growth is one-way and costs."),
-        MetricRule("failed-connections", "connections_failed", ns, agg.TOTAL, op.GREATER_THAN, alerts.failed_connections, 2,
-                   f"More than {alerts.failed_connections} failed connections in 5 minutes."),
+        MetricRule(
+            "cpu",
+            "cpu_percent",
+            ns,
+            agg.AVERAGE,
+            op.GREATER_THAN,
+            alerts.cpu_percent,
+            2,
+            f"CPU above {alerts.cpu_percent}% for 5 minutes.",
+        ),
+        MetricRule(
+            "memory",
+            "memory_percent",
+            ns,
+            agg.AVERAGE,
+            op.GREATER_THAN,
+            alerts.memory_percent,
+            2,
+            f"Memory above {alerts.memory_percent}% for 5 minutes.",
+        ),
+        MetricRule(
+            "storage",
+            "storage_percent",
+            ns,
+            agg.MAXIMUM,
+            op.GREATER_THAN,
+            alerts.storage_percent,
+            1,
+            f"Storage above {alerts.storage_percent}%: autogrow is on, but growth is one-way and costs.",
+        ),
+        MetricRule(
+            "failed-connections",
+            "connections_failed",
+            ns,
+            agg.TOTAL,
+            op.GREATER_THAN,
+            alerts.failed_connections,
+            2,
+            f"More than {alerts.failed_connections} failed connections in 5 minutes.",
+        ),
         # is_db_alive is 1 while the server answers; MAX over the window < 1 means it was down throughout.
-        MetricRule("availability", "is_db_alive", ns, agg.MAXIMUM, op.LESS_THAN, 1, 0,
-                   "The server did not answer for 5 minutes."),
+        MetricRule(
+            "availability",
+            "is_db_alive",
+            ns,
+            agg.MAXIMUM,
+            op.LESS_THAN,
+            1,
+            0,
+            "The server did not answer for 5 minutes.",
+        ),
     ]
 
 
 def replication_lag_rule(threshold_seconds: int, rpo: str) -> MetricRule:
     """Lag on a replica, emitted by the replica itself; the threshold comes from the RPO target."""
-    return MetricRule("replication-lag", "physical_replication_delay_in_seconds", POSTGRES_NAMESPACE,
-                      monitor.AggregationTypeEnum.MAXIMUM, monitor.Operator.GREATER_THAN, threshold_seconds, 1,
-                      f"Replica lag above {threshold_seconds}s, on the way to the {rpo} RPO.")
+    return MetricRule(
+        "replication-lag",
+        "physical_replication_delay_in_seconds",
+        POSTGRES_NAMESPACE,
+        monitor.AggregationTypeEnum.MAXIMUM,
+        monitor.Operator.GREATER_THAN,
+        threshold_seconds,
+        1,
+        f"Replica lag above {threshold_seconds}s, on the way to the {rpo} RPO.",
+    )
 
 
 def key_vault_rule(alerts: AlertSettings) -> MetricRule:
-    return MetricRule("availability", "Availability", KEY_VAULT_NAMESPACE, monitor.AggregationTypeEnum.AVERAGE,
-                      monitor.Operator.LESS_THAN, alerts.key_vault_availability_percent, 1,
-                      f"Key Vault availability below {alerts.key_vault_availability_percent}%.")
+    return MetricRule(
+        "availability",
+        "Availability",
+        KEY_VAULT_NAMESPACE,
+        monitor.AggregationTypeEnum.AVERAGE,
+        monitor.Operator.LESS_THAN,
+        alerts.key_vault_availability_percent,
+        1,
+        f"Key Vault availability below {alerts.key_vault_availability_percent}%.",
+    )
 
 
 class Alerting(pulumi.ComponentResource):
@@ -90,10 +143,10 @@ class Alerting(pulumi.ComponentResource):
         subscription_id: str,
         regions: Sequence[str],
         alerts: AlertSettings,
-        webhook_url: Optional[pulumi.Input[str]],
+        webhook_url: pulumi.Input[str] | None,
         workspace_id: pulumi.Input[str],
         location: str,
-        opts: Optional[pulumi.ResourceOptions] = None,
+        opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("continuity:alerts:Alerting", name, None, opts)
         self._name = name
@@ -106,11 +159,19 @@ class Alerting(pulumi.ComponentResource):
             location="Global",
             enabled=True,
             email_receivers=[
-                monitor.MicrosoftCommonEmailReceiverArgs(name=r.name, email_address=r.address, use_common_alert_schema=True)
+                monitor.MicrosoftCommonEmailReceiverArgs(
+                    name=r.name, email_address=r.address, use_common_alert_schema=True
+                )
                 for r in alerts.emails
             ],
             webhook_receivers=(
-                [monitor.WebhookReceiverArgs(name="webhook", service_uri=pulumi.Output.secret(webhook_url), use_common_alert_schema=True)]
+                [
+                    monitor.WebhookReceiverArgs(
+                        name="webhook",
+                        service_uri=pulumi.Output.secret(webhook_url),
+                        use_common_alert_schema=True,
+                    )
+                ]
                 if webhook_url is not None
                 else None
             ),
@@ -194,7 +255,9 @@ class Alerting(pulumi.ComponentResource):
         self.register_outputs({"action_group_id": self.action_group_id})
 
     def _actions(self) -> monitor.ActionListArgs:
-        return monitor.ActionListArgs(action_groups=[monitor.ActionGroupArgs(action_group_id=self.action_group.id)])
+        return monitor.ActionListArgs(
+            action_groups=[monitor.ActionGroupArgs(action_group_id=self.action_group.id)]
+        )
 
     def watch(self, key: str, resource_id: pulumi.Input[str], rules: Sequence[MetricRule]) -> None:
         """Metric alerts for one resource, one alert per rule so each can fire and resolve on its own."""

@@ -9,8 +9,9 @@ from __future__ import annotations
 import functools
 import importlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -19,46 +20,102 @@ class ArmType:
     # Input keys naming each segment of the id, outermost first (after the resource group).
     name_keys: tuple[str, ...]
     # Extension resources live under another resource's id instead of a resource group.
-    scope_key: Optional[str] = None
+    scope_key: str | None = None
     subscription_scoped: bool = False
 
 
 ARM_TYPES: dict[str, ArmType] = {
-    "azure-native:resources:ResourceGroup": ArmType("Microsoft.Resources/resourceGroups", ("resourceGroupName",)),
-    "azure-native:operationalinsights:Workspace": ArmType("Microsoft.OperationalInsights/workspaces", ("workspaceName",)),
-    "azure-native:operationalinsights:Table": ArmType("Microsoft.OperationalInsights/workspaces/tables", ("workspaceName", "tableName")),
-    "azure-native:operationalinsights:DataExport": ArmType("Microsoft.OperationalInsights/workspaces/dataExports", ("workspaceName", "dataExportName")),
+    "azure-native:resources:ResourceGroup": ArmType(
+        "Microsoft.Resources/resourceGroups", ("resourceGroupName",)
+    ),
+    "azure-native:operationalinsights:Workspace": ArmType(
+        "Microsoft.OperationalInsights/workspaces", ("workspaceName",)
+    ),
+    "azure-native:operationalinsights:Table": ArmType(
+        "Microsoft.OperationalInsights/workspaces/tables", ("workspaceName", "tableName")
+    ),
+    "azure-native:operationalinsights:DataExport": ArmType(
+        "Microsoft.OperationalInsights/workspaces/dataExports", ("workspaceName", "dataExportName")
+    ),
     "azure-native:storage:StorageAccount": ArmType("Microsoft.Storage/storageAccounts", ("accountName",)),
-    "azure-native:storage:BlobServiceProperties": ArmType("Microsoft.Storage/storageAccounts/blobServices", ("accountName", "blobServicesName")),
+    "azure-native:storage:BlobServiceProperties": ArmType(
+        "Microsoft.Storage/storageAccounts/blobServices", ("accountName", "blobServicesName")
+    ),
     "azure-native:keyvault:Vault": ArmType("Microsoft.KeyVault/vaults", ("vaultName",)),
     "azure-native:keyvault:Key": ArmType("Microsoft.KeyVault/vaults/keys", ("vaultName", "keyName")),
     "azure-native:keyvault:Secret": ArmType("Microsoft.KeyVault/vaults/secrets", ("vaultName", "secretName")),
-    "azure-native:managedidentity:UserAssignedIdentity": ArmType("Microsoft.ManagedIdentity/userAssignedIdentities", ("resourceName",)),
-    "azure-native:dbforpostgresql:Server": ArmType("Microsoft.DBforPostgreSQL/flexibleServers", ("serverName",)),
-    "azure-native:dbforpostgresql:Configuration": ArmType("Microsoft.DBforPostgreSQL/flexibleServers/configurations", ("serverName", "configurationName")),
-    "azure-native:dbforpostgresql:Database": ArmType("Microsoft.DBforPostgreSQL/flexibleServers/databases", ("serverName", "databaseName")),
-    "azure-native:dbforpostgresql:FirewallRule": ArmType("Microsoft.DBforPostgreSQL/flexibleServers/firewallRules", ("serverName", "firewallRuleName")),
-    "azure-native:dbforpostgresql:AdministratorsMicrosoftEntra": ArmType("Microsoft.DBforPostgreSQL/flexibleServers/administrators", ("serverName", "objectId")),
-    "azure-native:dataprotection:BackupVault": ArmType("Microsoft.DataProtection/backupVaults", ("vaultName",)),
-    "azure-native:dataprotection:BackupPolicy": ArmType("Microsoft.DataProtection/backupVaults/backupPolicies", ("vaultName", "backupPolicyName")),
-    "azure-native:dataprotection:BackupInstance": ArmType("Microsoft.DataProtection/backupVaults/backupInstances", ("vaultName", "backupInstanceName")),
+    "azure-native:managedidentity:UserAssignedIdentity": ArmType(
+        "Microsoft.ManagedIdentity/userAssignedIdentities", ("resourceName",)
+    ),
+    "azure-native:dbforpostgresql:Server": ArmType(
+        "Microsoft.DBforPostgreSQL/flexibleServers", ("serverName",)
+    ),
+    "azure-native:dbforpostgresql:Configuration": ArmType(
+        "Microsoft.DBforPostgreSQL/flexibleServers/configurations", ("serverName", "configurationName")
+    ),
+    "azure-native:dbforpostgresql:Database": ArmType(
+        "Microsoft.DBforPostgreSQL/flexibleServers/databases", ("serverName", "databaseName")
+    ),
+    "azure-native:dbforpostgresql:FirewallRule": ArmType(
+        "Microsoft.DBforPostgreSQL/flexibleServers/firewallRules", ("serverName", "firewallRuleName")
+    ),
+    "azure-native:dbforpostgresql:AdministratorsMicrosoftEntra": ArmType(
+        "Microsoft.DBforPostgreSQL/flexibleServers/administrators", ("serverName", "objectId")
+    ),
+    "azure-native:dataprotection:BackupVault": ArmType(
+        "Microsoft.DataProtection/backupVaults", ("vaultName",)
+    ),
+    "azure-native:dataprotection:BackupPolicy": ArmType(
+        "Microsoft.DataProtection/backupVaults/backupPolicies", ("vaultName", "backupPolicyName")
+    ),
+    "azure-native:dataprotection:BackupInstance": ArmType(
+        "Microsoft.DataProtection/backupVaults/backupInstances", ("vaultName", "backupInstanceName")
+    ),
     "azure-native:monitor:ActionGroup": ArmType("Microsoft.Insights/actionGroups", ("actionGroupName",)),
     "azure-native:monitor:MetricAlert": ArmType("Microsoft.Insights/metricAlerts", ("ruleName",)),
-    "azure-native:monitor:ActivityLogAlert": ArmType("Microsoft.Insights/activityLogAlerts", ("activityLogAlertName",)),
-    "azure-native:monitor:ScheduledQueryRule": ArmType("Microsoft.Insights/scheduledQueryRules", ("ruleName",)),
-    "azure-native:monitor:DiagnosticSetting": ArmType("Microsoft.Insights/diagnosticSettings", ("name",), scope_key="resourceUri"),
-    "azure-native:monitor:SubscriptionDiagnosticSetting": ArmType("Microsoft.Insights/diagnosticSettings", ("name",), subscription_scoped=True),
-    "azure-native:authorization:RoleAssignment": ArmType("Microsoft.Authorization/roleAssignments", ("roleAssignmentName",), scope_key="scope"),
-    "azure-native:authorization:ManagementLockByScope": ArmType("Microsoft.Authorization/locks", ("lockName",), scope_key="scope"),
-    "azure-native:network:VirtualNetwork": ArmType("Microsoft.Network/virtualNetworks", ("virtualNetworkName",)),
-    "azure-native:network:Subnet": ArmType("Microsoft.Network/virtualNetworks/subnets", ("virtualNetworkName", "subnetName")),
-    "azure-native:network:VirtualNetworkPeering": ArmType("Microsoft.Network/virtualNetworks/virtualNetworkPeerings", ("virtualNetworkName", "virtualNetworkPeeringName")),
-    "azure-native:network:PrivateEndpoint": ArmType("Microsoft.Network/privateEndpoints", ("privateEndpointName",)),
-    "azure-native:network:PrivateDnsZoneGroup": ArmType("Microsoft.Network/privateEndpoints/privateDnsZoneGroups", ("privateEndpointName", "privateDnsZoneGroupName")),
+    "azure-native:monitor:ActivityLogAlert": ArmType(
+        "Microsoft.Insights/activityLogAlerts", ("activityLogAlertName",)
+    ),
+    "azure-native:monitor:ScheduledQueryRule": ArmType(
+        "Microsoft.Insights/scheduledQueryRules", ("ruleName",)
+    ),
+    "azure-native:monitor:DiagnosticSetting": ArmType(
+        "Microsoft.Insights/diagnosticSettings", ("name",), scope_key="resourceUri"
+    ),
+    "azure-native:monitor:SubscriptionDiagnosticSetting": ArmType(
+        "Microsoft.Insights/diagnosticSettings", ("name",), subscription_scoped=True
+    ),
+    "azure-native:authorization:RoleAssignment": ArmType(
+        "Microsoft.Authorization/roleAssignments", ("roleAssignmentName",), scope_key="scope"
+    ),
+    "azure-native:authorization:ManagementLockByScope": ArmType(
+        "Microsoft.Authorization/locks", ("lockName",), scope_key="scope"
+    ),
+    "azure-native:network:VirtualNetwork": ArmType(
+        "Microsoft.Network/virtualNetworks", ("virtualNetworkName",)
+    ),
+    "azure-native:network:Subnet": ArmType(
+        "Microsoft.Network/virtualNetworks/subnets", ("virtualNetworkName", "subnetName")
+    ),
+    "azure-native:network:VirtualNetworkPeering": ArmType(
+        "Microsoft.Network/virtualNetworks/virtualNetworkPeerings",
+        ("virtualNetworkName", "virtualNetworkPeeringName"),
+    ),
+    "azure-native:network:PrivateEndpoint": ArmType(
+        "Microsoft.Network/privateEndpoints", ("privateEndpointName",)
+    ),
+    "azure-native:network:PrivateDnsZoneGroup": ArmType(
+        "Microsoft.Network/privateEndpoints/privateDnsZoneGroups",
+        ("privateEndpointName", "privateDnsZoneGroupName"),
+    ),
     "azure-native:privatedns:PrivateZone": ArmType("Microsoft.Network/privateDnsZones", ("privateZoneName",)),
-    "azure-native:privatedns:VirtualNetworkLink": ArmType("Microsoft.Network/privateDnsZones/virtualNetworkLinks", ("privateZoneName", "virtualNetworkLinkName")),
+    "azure-native:privatedns:VirtualNetworkLink": ArmType(
+        "Microsoft.Network/privateDnsZones/virtualNetworkLinks", ("privateZoneName", "virtualNetworkLinkName")
+    ),
     # The record type is a path segment (.../privateDnsZones/{zone}/{recordType}/{name}); the program writes CNAMEs only.
-    "azure-native:privatedns:PrivateRecordSet": ArmType("Microsoft.Network/privateDnsZones/CNAME", ("privateZoneName", "relativeRecordSetName")),
+    "azure-native:privatedns:PrivateRecordSet": ArmType(
+        "Microsoft.Network/privateDnsZones/CNAME", ("privateZoneName", "relativeRecordSetName")
+    ),
 }
 
 
@@ -81,7 +138,9 @@ def resource_id(token: str, inputs: Mapping[str, Any], subscription_id: str) -> 
     provider, *types = kind.resource_type.split("/")
     missing = [key for key in kind.name_keys if key not in inputs]
     if missing:
-        raise UnknownResourceType(f"{token}: inputs lack {missing}; the program must name this resource explicitly")
+        raise UnknownResourceType(
+            f"{token}: inputs lack {missing}; the program must name this resource explicitly"
+        )
     names = [str(inputs[key]) for key in kind.name_keys]
     if token == "azure-native:resources:ResourceGroup":
         return f"/subscriptions/{subscription_id}/resourceGroups/{names[0]}"
@@ -91,11 +150,11 @@ def resource_id(token: str, inputs: Mapping[str, Any], subscription_id: str) -> 
         prefix = f"/subscriptions/{subscription_id}"
     else:
         prefix = f"/subscriptions/{subscription_id}/resourceGroups/{inputs['resourceGroupName']}"
-    path = "/".join(f"{t}/{n}" for t, n in zip(types, names))
+    path = "/".join(f"{t}/{n}" for t, n in zip(types, names, strict=False))
     return f"{prefix}/providers/{provider}/{path}"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def api_version(token: str) -> str:
     """The REST API version the pinned SDK uses for a type, as its generated docstring states."""
     _, module_name, class_name = token.split(":")

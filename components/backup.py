@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date, timedelta
-from typing import Optional
 
 import pulumi
 from pulumi_azure_native import dataprotection as dp
@@ -33,7 +32,9 @@ _WEEKDAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "
 
 
 def _vault_store() -> dp.DataStoreInfoBaseArgs:
-    return dp.DataStoreInfoBaseArgs(data_store_type=dp.DataStoreTypes.VAULT_STORE, object_type="DataStoreInfoBase")
+    return dp.DataStoreInfoBaseArgs(
+        data_store_type=dp.DataStoreTypes.VAULT_STORE, object_type="DataStoreInfoBase"
+    )
 
 
 def _retention_rule(name: str, duration: str, is_default: bool) -> dp.AzureRetentionRuleArgs:
@@ -44,7 +45,9 @@ def _retention_rule(name: str, duration: str, is_default: bool) -> dp.AzureReten
         lifecycles=[
             dp.SourceLifeCycleArgs(
                 source_data_store=_vault_store(),
-                delete_after=dp.AbsoluteDeleteOptionArgs(duration=duration, object_type="AbsoluteDeleteOption"),
+                delete_after=dp.AbsoluteDeleteOptionArgs(
+                    duration=duration, object_type="AbsoluteDeleteOption"
+                ),
                 target_data_store_copy_settings=[],
             )
         ],
@@ -65,7 +68,11 @@ def policy_properties(ltr: LongTermRetention) -> dp.BackupPolicyArgs:
     https://learn.microsoft.com/azure/backup/backup-azure-database-postgresql-flex-overview
     """
     retention_rules = [_retention_rule("Default", ltr.default.iso8601, is_default=True)]
-    tagging = [dp.TaggingCriteriaArgs(is_default=True, tagging_priority=99, tag_info=dp.RetentionTagArgs(tag_name="Default"))]
+    tagging = [
+        dp.TaggingCriteriaArgs(
+            is_default=True, tagging_priority=99, tag_info=dp.RetentionTagArgs(tag_name="Default")
+        )
+    ]
     for tag, duration, marker, priority in (
         ("Yearly", ltr.yearly, dp.AbsoluteMarker.FIRST_OF_YEAR, 10),
         ("Monthly", ltr.monthly, dp.AbsoluteMarker.FIRST_OF_MONTH, 15),
@@ -78,7 +85,11 @@ def policy_properties(ltr: LongTermRetention) -> dp.BackupPolicyArgs:
                 is_default=False,
                 tagging_priority=priority,
                 tag_info=dp.RetentionTagArgs(tag_name=tag),
-                criteria=[dp.ScheduleBasedBackupCriteriaArgs(object_type="ScheduleBasedBackupCriteria", absolute_criteria=[marker])],
+                criteria=[
+                    dp.ScheduleBasedBackupCriteriaArgs(
+                        object_type="ScheduleBasedBackupCriteria", absolute_criteria=[marker]
+                    )
+                ],
             )
         )
     backup_rule = dp.AzureBackupRuleArgs(
@@ -121,7 +132,7 @@ class BackupVault(pulumi.ComponentResource):
         waits: Waits,
         workspace_id: pulumi.Input[str],
         protection: Protection,
-        opts: Optional[pulumi.ResourceOptions] = None,
+        opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("continuity:backup:BackupVault", name, None, opts)
         self._name = name
@@ -136,17 +147,22 @@ class BackupVault(pulumi.ComponentResource):
             properties=dp.BackupVaultArgs(
                 storage_settings=[
                     dp.StorageSettingArgs(
-                        datastore_type=dp.StorageSettingStoreTypes.VAULT_STORE, type=dp.StorageSettingTypes.GEO_REDUNDANT
+                        datastore_type=dp.StorageSettingStoreTypes.VAULT_STORE,
+                        type=dp.StorageSettingTypes.GEO_REDUNDANT,
                     )
                 ],
                 feature_settings=dp.FeatureSettingsArgs(
-                    cross_region_restore_settings=dp.CrossRegionRestoreSettingsArgs(state=dp.CrossRegionRestoreState.ENABLED)
+                    cross_region_restore_settings=dp.CrossRegionRestoreSettingsArgs(
+                        state=dp.CrossRegionRestoreState.ENABLED
+                    )
                 ),
                 security_settings=dp.SecuritySettingsArgs(
                     soft_delete_settings=dp.SoftDeleteSettingsArgs(
                         state=dp.SoftDeleteState.ON, retention_duration_in_days=backup.soft_delete.days
                     ),
-                    immutability_settings=dp.ImmutabilitySettingsArgs(state=dp.ImmutabilityState(backup.vault_immutability)),
+                    immutability_settings=dp.ImmutabilitySettingsArgs(
+                        state=dp.ImmutabilityState(backup.vault_immutability)
+                    ),
                 ),
                 monitoring_settings=dp.MonitoringSettingsArgs(
                     azure_monitor_alert_settings=dp.AzureMonitorAlertSettingsArgs(
@@ -157,7 +173,9 @@ class BackupVault(pulumi.ComponentResource):
             opts=protection.options(self),
         )
         protection.lock(name, self.vault, "Holds long-term-retention backups.", parent=self)
-        send_diagnostics(name, resource_id=self.vault.id, workspace_id=workspace_id, parent=self, metrics=False)
+        send_diagnostics(
+            name, resource_id=self.vault.id, workspace_id=workspace_id, parent=self, metrics=False
+        )
         policy = policy_properties(backup.long_term_retention)
         self.policy = dp.BackupPolicy(
             f"{name}-postgres-ltr",
@@ -172,18 +190,36 @@ class BackupVault(pulumi.ComponentResource):
             # docs/runbooks/protection-and-unlocking.md removes old policies deliberately.
             opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )
-        self.principal_id = self.vault.identity.apply(lambda identity: identity.principal_id if identity else None)
+        self.principal_id = self.vault.identity.apply(
+            lambda identity: identity.principal_id if identity else None
+        )
         grants = {
-            suffix: roles.grant(f"{name}-{suffix}", role=role, principal_id=self.principal_id, scope=resource_group_id,
-                                subscription_id=subscription_id, parent=self)
-            for suffix, role in (("reader", roles.READER), ("ltr-backup", roles.POSTGRESQL_FLEXIBLE_SERVER_LTR_BACKUP))
+            suffix: roles.grant(
+                f"{name}-{suffix}",
+                role=role,
+                principal_id=self.principal_id,
+                scope=resource_group_id,
+                subscription_id=subscription_id,
+                parent=self,
+            )
+            for suffix, role in (
+                ("reader", roles.READER),
+                ("ltr-backup", roles.POSTGRESQL_FLEXIBLE_SERVER_LTR_BACKUP),
+            )
         }
         # Azure validates the grants when a backup instance is created.
-        self._access = wait(f"{name}-access", duration=waits.rbac_propagation, after=list(grants.values()),
-                            parent=self, triggers={suffix: grant.id for suffix, grant in grants.items()})
+        self._access = wait(
+            f"{name}-access",
+            duration=waits.rbac_propagation,
+            after=list(grants.values()),
+            parent=self,
+            triggers={suffix: grant.id for suffix, grant in grants.items()},
+        )
         self.vault_id = self.vault.id
         self.policy_id = self.policy.id
-        self.register_outputs({"vault_id": self.vault_id, "policy_id": self.policy_id, "principal_id": self.principal_id})
+        self.register_outputs(
+            {"vault_id": self.vault_id, "policy_id": self.policy_id, "principal_id": self.principal_id}
+        )
 
     def protect_server(
         self,
@@ -198,6 +234,7 @@ class BackupVault(pulumi.ComponentResource):
         The body follows Microsoft's REST guide for PostgreSQL flexible server (backup-azure-database-
         postgresql-flex-use-rest-api): `dataSourceInfo` and `dataSourceSetInfo` both name the server.
         """
+
         def datasource(args_class, object_type: str):
             return args_class(
                 object_type=object_type,

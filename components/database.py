@@ -22,7 +22,6 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Optional
 
 import pulumi
 from pulumi_azure_native import dbforpostgresql as pg
@@ -116,21 +115,21 @@ class PostgresServer(pulumi.ComponentResource):
         placement: Placement,
         tenant_id: str,
         encryption_key: EncryptionKey,
-        geo_backup_key: Optional[EncryptionKey],
+        geo_backup_key: EncryptionKey | None,
         key_access: pulumi.Resource,
-        admin_password: Optional[pulumi.Input[str]],
-        source_server_id: Optional[pulumi.Input[str]],
-        source_storage_gb: Optional[pulumi.Input[int]],
-        entra_admin: Optional[EntraPrincipal],
+        admin_password: pulumi.Input[str] | None,
+        source_server_id: pulumi.Input[str] | None,
+        source_storage_gb: pulumi.Input[int] | None,
+        entra_admin: EntraPrincipal | None,
         entra_admin_exists: bool,
-        live_storage_gb: Optional[int],
+        live_storage_gb: int | None,
         allowed_cidrs: list[str],
         workspace_id: pulumi.Input[str],
-        archive_id: Optional[pulumi.Input[str]],
+        archive_id: pulumi.Input[str] | None,
         protection: Protection,
         waits: Waits,
         tags: Mapping[str, str],
-        opts: Optional[pulumi.ResourceOptions] = None,
+        opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("continuity:database:PostgresServer", name, None, opts)
         from_replica = plan.origin is Origin.REPLICA
@@ -144,7 +143,9 @@ class PostgresServer(pulumi.ComponentResource):
         # A replica is never smaller than its source: it follows the source's growth (autogrow).
         storage_request: pulumi.Input[int] = (
             pulumi.Output.from_input(source_storage_gb).apply(lambda source: max(storage_gb, int(source)))
-            if source_storage_gb is not None else storage_gb)
+            if source_storage_gb is not None
+            else storage_gb
+        )
         identities = [encryption_key.identity_id] + ([geo_backup_key.identity_id] if geo_backup_key else [])
         ha_mode = _ha_mode(plan.high_availability, placement.location)
         self.server = pg.Server(
@@ -164,7 +165,9 @@ class PostgresServer(pulumi.ComponentResource):
                 backup_retention_days=int(database.backup_retention.days),
                 # Replicas cannot have geo-redundant backup, and it can only be chosen at creation.
                 geo_redundant_backup=(
-                    pg.GeographicallyRedundantBackup.DISABLED if from_replica else pg.GeographicallyRedundantBackup.ENABLED
+                    pg.GeographicallyRedundantBackup.DISABLED
+                    if from_replica
+                    else pg.GeographicallyRedundantBackup.ENABLED
                 ),
             ),
             identity=pg.UserAssignedIdentityArgs(
@@ -188,7 +191,9 @@ class PostgresServer(pulumi.ComponentResource):
             ),
             network=pg.NetworkArgs(
                 public_network_access=(
-                    pg.ServerPublicNetworkAccessState.ENABLED if allowed_cidrs else pg.ServerPublicNetworkAccessState.DISABLED
+                    pg.ServerPublicNetworkAccessState.ENABLED
+                    if allowed_cidrs
+                    else pg.ServerPublicNetworkAccessState.DISABLED
                 )
             ),
             opts=protection.options(
@@ -198,86 +203,123 @@ class PostgresServer(pulumi.ComponentResource):
                 ignore_changes=["availabilityZone"] + (["sourceServerResourceId"] if from_replica else []),
             ),
         )
-        protection.lock(name, self.server, "Holds a database: removing the server loses its data and backups.", parent=self)
+        protection.lock(
+            name,
+            self.server,
+            "Holds a database: removing the server loses its data and backups.",
+            parent=self,
+        )
         # Server logs (pgaudit included) land in AzureDiagnostics, which data export cannot read,
         # so the diagnostic setting also writes them to the immutable archive.
-        send_diagnostics(name, resource_id=self.server.id, workspace_id=workspace_id, archive_id=archive_id,
-                         parent=self, dedicated_tables=False)
+        send_diagnostics(
+            name,
+            resource_id=self.server.id,
+            workspace_id=workspace_id,
+            archive_id=archive_id,
+            parent=self,
+            dedicated_tables=False,
+        )
 
         # After a create or a change the server is busy for a while; then its writes run one by one.
         settled = wait(
-            f"{name}-settled", duration=waits.server_settle, after=[self.server], parent=self,
-            triggers={"server": server_name, "sku": database.sku,
-                      "storageGb": pulumi.Output.from_input(storage_request).apply(str),
-                      "highAvailability": ha_mode.value, "version": database.version,
-                      "createMode": plan.create_mode.value},
+            f"{name}-settled",
+            duration=waits.server_settle,
+            after=[self.server],
+            parent=self,
+            triggers={
+                "server": server_name,
+                "sku": database.sku,
+                "storageGb": pulumi.Output.from_input(storage_request).apply(str),
+                "highAvailability": ha_mode.value,
+                "version": database.version,
+                "createMode": plan.create_mode.value,
+            },
         )
         chain = WriteChain(settled)
 
         def child_id(token: str, **names: str) -> str:
-            return resource_id(token, {"resourceGroupName": rg, "serverName": server_name, **names},
-                               placement.subscription_id)
+            return resource_id(
+                token,
+                {"resourceGroupName": rg, "serverName": server_name, **names},
+                placement.subscription_id,
+            )
 
         for parameter, value in server_parameters(database).items():
-            chain.add(pg.Configuration(
-                f"{name}-{parameter.replace('.', '-').replace('_', '-')}",
-                configuration_name=parameter,
-                server_name=self.server.name,
-                resource_group_name=placement.resource_group_name,
-                value=value,
-                source="user-override",
-                # Every parameter exists with its server (a replica's with the source's values).
-                opts=chain.options(self, import_=existing.adopt(child_id(CONFIGURATION, configurationName=parameter))),
-            ))
+            chain.add(
+                pg.Configuration(
+                    f"{name}-{parameter.replace('.', '-').replace('_', '-')}",
+                    configuration_name=parameter,
+                    server_name=self.server.name,
+                    resource_group_name=placement.resource_group_name,
+                    value=value,
+                    source="user-override",
+                    # Every parameter exists with its server (a replica's with the source's values).
+                    opts=chain.options(
+                        self, import_=existing.adopt(child_id(CONFIGURATION, configurationName=parameter))
+                    ),
+                )
+            )
 
         if entra_admin and plan.is_primary:
             # Replicas take their administrators from the source; a promoted replica may already have
             # this one (replicated before the promotion), and the provider will not create it twice.
-            chain.add(pg.AdministratorsMicrosoftEntra(
-                f"{name}-entra-admin",
-                object_id=entra_admin.object_id,
-                principal_name=entra_admin.principal_name,
-                principal_type=pg.PrincipalType(entra_admin.principal_type),
-                tenant_id=tenant_id,
-                server_name=self.server.name,
-                resource_group_name=placement.resource_group_name,
-                opts=chain.options(self, import_=existing.adopt(child_id(ENTRA_ADMIN, objectId=entra_admin.object_id))
-                                   if entra_admin_exists else None),
-            ))
+            chain.add(
+                pg.AdministratorsMicrosoftEntra(
+                    f"{name}-entra-admin",
+                    object_id=entra_admin.object_id,
+                    principal_name=entra_admin.principal_name,
+                    principal_type=pg.PrincipalType(entra_admin.principal_type),
+                    tenant_id=tenant_id,
+                    server_name=self.server.name,
+                    resource_group_name=placement.resource_group_name,
+                    opts=chain.options(
+                        self,
+                        import_=existing.adopt(child_id(ENTRA_ADMIN, objectId=entra_admin.object_id))
+                        if entra_admin_exists
+                        else None,
+                    ),
+                )
+            )
 
         if not from_replica:
             # Databases replicate to the standby; they are declared only where they are created.
             for db_name in database.databases:
-                chain.add(pg.Database(
-                    f"{name}-{db_name}",
-                    database_name=db_name,
-                    server_name=self.server.name,
-                    resource_group_name=placement.resource_group_name,
-                    charset="UTF8",
-                    collation="en_US.utf8",
-                    opts=protection.options(self, depends_on=[chain.last]),
-                ))
+                chain.add(
+                    pg.Database(
+                        f"{name}-{db_name}",
+                        database_name=db_name,
+                        server_name=self.server.name,
+                        resource_group_name=placement.resource_group_name,
+                        charset="UTF8",
+                        collation="en_US.utf8",
+                        opts=protection.options(self, depends_on=[chain.last]),
+                    )
+                )
         for index, cidr in enumerate(allowed_cidrs):
             start, end = _cidr_range(cidr)
-            chain.add(pg.FirewallRule(
-                f"{name}-allow-{index}",
-                firewall_rule_name=f"allowed-{index}",
-                server_name=self.server.name,
-                resource_group_name=placement.resource_group_name,
-                start_ip_address=start,
-                end_ip_address=end,
-                opts=chain.options(self),
-            ))
+            chain.add(
+                pg.FirewallRule(
+                    f"{name}-allow-{index}",
+                    firewall_rule_name=f"allowed-{index}",
+                    server_name=self.server.name,
+                    resource_group_name=placement.resource_group_name,
+                    start_ip_address=start,
+                    end_ip_address=end,
+                    opts=chain.options(self),
+                )
+            )
 
         self.last_write = chain.last
         self.server_id = self.server.id
         self.server_name = self.server.name
         self.fqdn = self.server.fully_qualified_domain_name
         self.requested_storage_gb = pulumi.Output.from_input(storage_request)
-        self.register_outputs({"server_id": self.server_id, "server_name": self.server_name, "fqdn": self.fqdn})
+        self.register_outputs(
+            {"server_id": self.server_id, "server_name": self.server_name, "fqdn": self.fqdn}
+        )
 
 
-def requested_storage_gb(key: str, database: Database, live_gb: Optional[int]) -> int:
+def requested_storage_gb(key: str, database: Database, live_gb: int | None) -> int:
     """The configured size is a minimum: never ask for less than the server already has.
 
     Azure refuses to shrink storage ("storage can only be scaled up, not down", concepts-storage),
@@ -286,9 +328,11 @@ def requested_storage_gb(key: str, database: Database, live_gb: Optional[int]) -
     """
     if live_gb is None or live_gb <= database.storage_gb:
         return database.storage_gb
-    pulumi.log.warn(f"databases.{key}: the server has {live_gb} GiB in Azure (autogrow or a manual change), more than "
-                    f"the configured {database.storage_gb} GiB; keeping {live_gb} GiB. Set "
-                    f"continuity:databases.{key}.storageGb to {live_gb} to record it.")
+    pulumi.log.warn(
+        f"databases.{key}: the server has {live_gb} GiB in Azure (autogrow or a manual change), more than "
+        f"the configured {database.storage_gb} GiB; keeping {live_gb} GiB. Set "
+        f"continuity:databases.{key}.storageGb to {live_gb} to record it."
+    )
     return live_gb
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Optional
 
 import pulumi
 from pulumi_azure_native import monitor
@@ -15,7 +14,7 @@ def send_diagnostics(
     resource_id: pulumi.Input[str],
     workspace_id: pulumi.Input[str],
     parent: pulumi.Resource,
-    archive_id: Optional[pulumi.Input[str]] = None,
+    archive_id: pulumi.Input[str] | None = None,
     category_groups: Sequence[str] = ("allLogs",),
     metrics: bool = True,
     dedicated_tables: bool = True,
@@ -33,7 +32,12 @@ def send_diagnostics(
         workspace_id=workspace_id,
         storage_account_id=archive_id,
         log_analytics_destination_type="Dedicated" if dedicated_tables else None,
-        logs=[monitor.DiagnosticsLogSettingsArgs(category_group=group, enabled=True) for group in category_groups],
-        metrics=[monitor.DiagnosticsMetricSettingsArgs(category="AllMetrics", enabled=True)] if metrics else None,
+        logs=[
+            monitor.DiagnosticsLogSettingsArgs(category_group=group, enabled=True)
+            for group in category_groups
+        ],
+        metrics=[monitor.DiagnosticsMetricSettingsArgs(category="AllMetrics", enabled=True)]
+        if metrics
+        else None,
         opts=pulumi.ResourceOptions(parent=parent),
     )

@@ -32,13 +32,11 @@ class Duration:
     unit: str
 
     @classmethod
-    def parse(cls, text: Any) -> "Duration":
+    def parse(cls, text: Any) -> Duration:
         if isinstance(text, Duration):
             return text
         if isinstance(text, bool) or not isinstance(text, str):
-            raise ValueError(
-                f"expected a duration with a unit (e.g. '15min', '1h', '90d'), got {text!r}"
-            )
+            raise ValueError(f"expected a duration with a unit (e.g. '15min', '1h', '90d'), got {text!r}")
         match = _PATTERN.match(text)
         if not match:
             raise ValueError(
@@ -67,10 +65,10 @@ class Duration:
     def __str__(self) -> str:
         return f"{self.value}{self.unit}"
 
-    def __lt__(self, other: "Duration") -> bool:
+    def __lt__(self, other: Duration) -> bool:
         return self.seconds < other.seconds
 
-    def __le__(self, other: "Duration") -> bool:
+    def __le__(self, other: Duration) -> bool:
         return self.seconds <= other.seconds
 
     @classmethod

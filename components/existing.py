@@ -20,12 +20,13 @@ would risk the shrink or the duplicate create this module exists to prevent.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, TypeVar
 
 import pulumi
-from pulumi_azure_native import dbforpostgresql as pg, keyvault
+from pulumi_azure_native import dbforpostgresql as pg
+from pulumi_azure_native import keyvault
 
 T = TypeVar("T")
 
@@ -46,11 +47,14 @@ class LiveState:
     entra_admins: frozenset[str] = frozenset()  # servers that already have the configured administrator
 
 
+NOTHING_LIVE = LiveState()  # a first deployment: nothing exists yet
+
+
 def is_not_found(error: BaseException) -> bool:
     return NOT_FOUND_MARKER in str(error)
 
 
-def lookup(read: Callable[[], T], what: str) -> Optional[T]:
+def lookup(read: Callable[[], T], what: str) -> T | None:
     """The result of a provider read, or None when Azure answers 404 (the resource does not exist)."""
     try:
         return read()
@@ -60,7 +64,7 @@ def lookup(read: Callable[[], T], what: str) -> Optional[T]:
         raise ExistingStateError(f"could not read {what} from Azure: {error}") from None
 
 
-def adopt(resource_id: str) -> Optional[str]:
+def adopt(resource_id: str) -> str | None:
     """The `import` option for a child Azure creates with its parent.
 
     In a preview of the first deployment the parent does not exist yet, so an import would read a
@@ -71,12 +75,14 @@ def adopt(resource_id: str) -> Optional[str]:
     return None if pulumi.runtime.is_dry_run() else resource_id
 
 
-def live_server(resource_group: str, server_name: str) -> Optional[Any]:
-    return lookup(lambda: pg.get_server(resource_group_name=resource_group, server_name=server_name),
-                  f"PostgreSQL server {server_name}")
+def live_server(resource_group: str, server_name: str) -> Any | None:
+    return lookup(
+        lambda: pg.get_server(resource_group_name=resource_group, server_name=server_name),
+        f"PostgreSQL server {server_name}",
+    )
 
 
-def live_storage_gb(resource_group: str, server_name: str) -> Optional[int]:
+def live_storage_gb(resource_group: str, server_name: str) -> int | None:
     """The server's current storage size, grown by autogrow or by hand; None if it does not exist."""
     server = live_server(resource_group, server_name)
     if server is None or server.storage is None or server.storage.storage_size_gb is None:
@@ -86,13 +92,19 @@ def live_storage_gb(resource_group: str, server_name: str) -> Optional[int]:
 
 def live_entra_admin(resource_group: str, server_name: str, object_id: str) -> bool:
     """Whether the server already has this Microsoft Entra administrator."""
-    found = lookup(lambda: pg.get_administrators_microsoft_entra(
-        resource_group_name=resource_group, server_name=server_name, object_id=object_id),
-        f"the Entra administrators of {server_name}")
+    found = lookup(
+        lambda: pg.get_administrators_microsoft_entra(
+            resource_group_name=resource_group, server_name=server_name, object_id=object_id
+        ),
+        f"the Entra administrators of {server_name}",
+    )
     return found is not None
 
 
-def live_key(resource_group: str, vault_name: str, key_name: str) -> Optional[Any]:
-    return lookup(lambda: keyvault.get_key(resource_group_name=resource_group, vault_name=vault_name,
-                                           key_name=key_name),
-                  f"key {key_name} in vault {vault_name}")
+def live_key(resource_group: str, vault_name: str, key_name: str) -> Any | None:
+    return lookup(
+        lambda: keyvault.get_key(
+            resource_group_name=resource_group, vault_name=vault_name, key_name=key_name
+        ),
+        f"key {key_name} in vault {vault_name}",
+    )

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Optional
 
 import pulumi
 from pulumi_azure_native import keyvault, managedidentity
@@ -66,7 +65,11 @@ class KeyRotation:
         )
 
     def summary(self) -> dict[str, str]:
-        return {"rotate": self.rotate_after, "expires": self.expires_after, "notify": self.notify_before_expiry}
+        return {
+            "rotate": self.rotate_after,
+            "expires": self.expires_after,
+            "notify": self.notify_before_expiry,
+        }
 
 
 ROTATION = KeyRotation()
@@ -80,7 +83,8 @@ def check_live_key(resource_group: str, vault_name: str, rotation: KeyRotation =
         raise existing.ExistingStateError(
             f"key {CMK_KEY_NAME} in vault {vault_name} has {'; '.join(drift)}. ARM cannot update an existing key "
             "(Keys_CreateIfNotExist), so the change would be silently ignored: apply it through the vault's data "
-            "plane first (docs/runbooks/key-rotation-policy.md), then deploy again")
+            "plane first (docs/runbooks/key-rotation-policy.md), then deploy again"
+        )
 
 
 def live_rotation(key) -> dict[str, str] | None:
@@ -135,11 +139,11 @@ class RegionalKeyVault(pulumi.ComponentResource):
         subscription_id: str,
         allowed_cidrs: Sequence[str],
         workspace_id: pulumi.Input[str],
-        archive_id: Optional[pulumi.Input[str]],
+        archive_id: pulumi.Input[str] | None,
         protection: Protection,
         tags: Mapping[str, str],
         rotation: KeyRotation = ROTATION,
-        opts: Optional[pulumi.ResourceOptions] = None,
+        opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("continuity:keyvault:RegionalKeyVault", name, None, opts)
         self._name = name
@@ -159,7 +163,9 @@ class RegionalKeyVault(pulumi.ComponentResource):
                 soft_delete_retention_in_days=90,
                 enable_purge_protection=True,
                 public_network_access=(
-                    keyvault.PublicNetworkAccess.ENABLED if allowed_cidrs else keyvault.PublicNetworkAccess.DISABLED
+                    keyvault.PublicNetworkAccess.ENABLED
+                    if allowed_cidrs
+                    else keyvault.PublicNetworkAccess.DISABLED
                 ),
                 network_acls=keyvault.NetworkRuleSetArgs(
                     default_action=keyvault.NetworkRuleAction.DENY,
@@ -169,11 +175,22 @@ class RegionalKeyVault(pulumi.ComponentResource):
             ),
             opts=protection.options(self),
         )
-        protection.lock(name, self.vault, "Holds the database encryption keys: deleting it makes the data unreadable.", parent=self)
+        protection.lock(
+            name,
+            self.vault,
+            "Holds the database encryption keys: deleting it makes the data unreadable.",
+            parent=self,
+        )
         # Key Vault audit events land in AzureDiagnostics (long retention, not exportable), so they are
         # also written straight to the immutable archive when one exists in this region.
-        send_diagnostics(name, resource_id=self.vault.id, workspace_id=workspace_id, archive_id=archive_id,
-                         parent=self, dedicated_tables=False)
+        send_diagnostics(
+            name,
+            resource_id=self.vault.id,
+            workspace_id=workspace_id,
+            archive_id=archive_id,
+            parent=self,
+            dedicated_tables=False,
+        )
 
         key = keyvault.Key(
             f"{name}-postgres-cmk",
@@ -226,6 +243,8 @@ class RegionalKeyVault(pulumi.ComponentResource):
             secret_name=name,
             vault_name=self.vault.name,
             resource_group_name=self._resource_group_name,
-            properties=keyvault.SecretPropertiesArgs(value=pulumi.Output.secret(value), content_type="text/plain"),
+            properties=keyvault.SecretPropertiesArgs(
+                value=pulumi.Output.secret(value), content_type="text/plain"
+            ),
             opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Optional
 
 import pulumi
 from pulumi_azure_native import network, privatedns
@@ -69,8 +68,16 @@ class RegionalNetwork(pulumi.ComponentResource):
 
     virtual_network_id: pulumi.Output[str]
 
-    def __init__(self, name: str, *, vnet_name: str, location: str, resource_group_name: pulumi.Input[str],
-                 settings: NetworkAccess, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(
+        self,
+        name: str,
+        *,
+        vnet_name: str,
+        location: str,
+        resource_group_name: pulumi.Input[str],
+        settings: NetworkAccess,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
         super().__init__("continuity:network:RegionalNetwork", name, None, opts)
         self._name = name
         self._location = location
@@ -87,13 +94,16 @@ class RegionalNetwork(pulumi.ComponentResource):
         )
         self.private_endpoint_subnet = self._subnet("private-endpoints", settings.private_endpoint_subnet)
         # One subnet change at a time on a VNet.
-        self.client_subnet = self._subnet("clients", settings.client_subnet, after=self.private_endpoint_subnet)
+        self.client_subnet = self._subnet(
+            "clients", settings.client_subnet, after=self.private_endpoint_subnet
+        )
         self.virtual_network_id = self.vnet.id
         self.virtual_network_name = self.vnet.name
-        self.register_outputs({"virtual_network_id": self.virtual_network_id,
-                               "virtual_network_name": self.virtual_network_name})
+        self.register_outputs(
+            {"virtual_network_id": self.virtual_network_id, "virtual_network_name": self.virtual_network_name}
+        )
 
-    def _subnet(self, key: str, prefix: str, after: Optional[pulumi.Resource] = None) -> network.Subnet:
+    def _subnet(self, key: str, prefix: str, after: pulumi.Resource | None = None) -> network.Subnet:
         return network.Subnet(
             f"{self._name}-{key}",
             subnet_name=f"snet-{key}",
@@ -103,8 +113,15 @@ class RegionalNetwork(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[after] if after else None),
         )
 
-    def private_endpoint(self, key: str, *, target_id: pulumi.Input[str], target_name: pulumi.Input[str],
-                         group_id: str, zone_id: pulumi.Input[str]) -> network.PrivateEndpoint:
+    def private_endpoint(
+        self,
+        key: str,
+        *,
+        target_id: pulumi.Input[str],
+        target_name: pulumi.Input[str],
+        group_id: str,
+        zone_id: pulumi.Input[str],
+    ) -> network.PrivateEndpoint:
         """A private endpoint for one data store, its address registered in the private-link zone."""
         zone = PRIVATE_LINK_ZONES[group_id]
         endpoint_name = pulumi.Output.concat("pe-", target_name)
@@ -115,8 +132,11 @@ class RegionalNetwork(pulumi.ComponentResource):
             resource_group_name=self._resource_group_name,
             subnet=network.SubnetArgs(id=self.private_endpoint_subnet.id),
             custom_network_interface_name=pulumi.Output.concat("nic-pe-", target_name),
-            private_link_service_connections=[network.PrivateLinkServiceConnectionArgs(
-                name=endpoint_name, private_link_service_id=target_id, group_ids=[group_id])],
+            private_link_service_connections=[
+                network.PrivateLinkServiceConnectionArgs(
+                    name=endpoint_name, private_link_service_id=target_id, group_ids=[group_id]
+                )
+            ],
             opts=pulumi.ResourceOptions(parent=self),
         )
         network.PrivateDnsZoneGroup(
@@ -125,8 +145,9 @@ class RegionalNetwork(pulumi.ComponentResource):
             private_dns_zone_group_name="default",
             resource_group_name=self._resource_group_name,
             # Each config carries a name: the provider cannot send one without (pulumi/pulumi#14241).
-            private_dns_zone_configs=[network.PrivateDnsZoneConfigArgs(name=zone.replace(".", "-"),
-                                                                       private_dns_zone_id=zone_id)],
+            private_dns_zone_configs=[
+                network.PrivateDnsZoneConfigArgs(name=zone.replace(".", "-"), private_dns_zone_id=zone_id)
+            ],
             opts=pulumi.ResourceOptions(parent=self),
         )
         return endpoint
@@ -141,27 +162,55 @@ class PrivateDns(pulumi.ComponentResource):
     flexible server instance to update DNS records", postgresql/network/concepts-networking-private).
     """
 
-    def __init__(self, name: str, *, resource_group_name: pulumi.Input[str], writer_zone: str,
-                 virtual_network_id: pulumi.Input[str], link_name: str, protect: bool,
-                 opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(
+        self,
+        name: str,
+        *,
+        resource_group_name: pulumi.Input[str],
+        writer_zone: str,
+        virtual_network_id: pulumi.Input[str],
+        link_name: str,
+        protect: bool,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
         super().__init__("continuity:network:PrivateDns", name, None, opts)
         # Keyed by zone name, the writer zone under WRITER_LABEL (its name is configurable).
         names = {**{zone: zone for zone in PRIVATE_LINK_ZONES.values()}, WRITER_LABEL: writer_zone}
         self.zones = {
-            key: privatedns.PrivateZone(f"{name}-{key}", private_zone_name=zone, location="global",
-                                        resource_group_name=resource_group_name,
-                                        opts=pulumi.ResourceOptions(parent=self, protect=protect))
+            key: privatedns.PrivateZone(
+                f"{name}-{key}",
+                private_zone_name=zone,
+                location="global",
+                resource_group_name=resource_group_name,
+                opts=pulumi.ResourceOptions(parent=self, protect=protect),
+            )
             for key, zone in names.items()
         }
-        link_zones(name, zones={key: z.name for key, z in self.zones.items()}, resource_group_name=resource_group_name,
-                   virtual_network_id=virtual_network_id, link_name=link_name, parent=self)
-        self.exports = DnsZones(resource_group_name,
-                                {zone: self.zones[zone].id for zone in PRIVATE_LINK_ZONES.values()}, writer_zone)
+        link_zones(
+            name,
+            zones={key: z.name for key, z in self.zones.items()},
+            resource_group_name=resource_group_name,
+            virtual_network_id=virtual_network_id,
+            link_name=link_name,
+            parent=self,
+        )
+        self.exports = DnsZones(
+            resource_group_name,
+            {zone: self.zones[zone].id for zone in PRIVATE_LINK_ZONES.values()},
+            writer_zone,
+        )
         self.register_outputs({"zone_ids": dict(self.exports.zone_ids)})
 
 
-def link_zones(name: str, *, zones: Mapping[str, pulumi.Input[str]], resource_group_name: pulumi.Input[str],
-               virtual_network_id: pulumi.Input[str], link_name: str, parent: pulumi.Resource) -> None:
+def link_zones(
+    name: str,
+    *,
+    zones: Mapping[str, pulumi.Input[str]],
+    resource_group_name: pulumi.Input[str],
+    virtual_network_id: pulumi.Input[str],
+    link_name: str,
+    parent: pulumi.Resource,
+) -> None:
     """Link each zone (key -> zone name) to a VNet, so its resolver answers from the zone."""
     for key, zone_name in zones.items():
         privatedns.VirtualNetworkLink(
@@ -176,13 +225,22 @@ def link_zones(name: str, *, zones: Mapping[str, pulumi.Input[str]], resource_gr
         )
 
 
-def peer_networks(name: str, *, local_name: pulumi.Input[str], local_id: pulumi.Input[str],
-                  local_resource_group: pulumi.Input[str], remote_name: pulumi.Input[str],
-                  remote_id: pulumi.Input[str], remote_resource_group: pulumi.Input[str],
-                  parent: pulumi.Resource) -> None:
+def peer_networks(
+    name: str,
+    *,
+    local_name: pulumi.Input[str],
+    local_id: pulumi.Input[str],
+    local_resource_group: pulumi.Input[str],
+    remote_name: pulumi.Input[str],
+    remote_id: pulumi.Input[str],
+    remote_resource_group: pulumi.Input[str],
+    parent: pulumi.Resource,
+) -> None:
     """Both directions of a VNet peering, declared by one stack (the one that reads the other)."""
-    for suffix, vnet, rg, remote, remote_vnet in (("to-peer", local_name, local_resource_group, remote_id, remote_name),
-                                                  ("from-peer", remote_name, remote_resource_group, local_id, local_name)):
+    for suffix, vnet, rg, remote, remote_vnet in (
+        ("to-peer", local_name, local_resource_group, remote_id, remote_name),
+        ("from-peer", remote_name, remote_resource_group, local_id, local_name),
+    ):
         network.VirtualNetworkPeering(
             f"{name}-{suffix}",
             virtual_network_peering_name=pulumi.Output.concat("peer-to-", remote_vnet),
@@ -195,8 +253,15 @@ def peer_networks(name: str, *, local_name: pulumi.Input[str], local_id: pulumi.
         )
 
 
-def writer_name(name: str, *, database_key: str, target_fqdn: pulumi.Input[str], zone: pulumi.Input[str],
-                resource_group_name: pulumi.Input[str], parent: pulumi.Resource) -> privatedns.PrivateRecordSet:
+def writer_name(
+    name: str,
+    *,
+    database_key: str,
+    target_fqdn: pulumi.Input[str],
+    zone: pulumi.Input[str],
+    resource_group_name: pulumi.Input[str],
+    parent: pulumi.Resource,
+) -> privatedns.PrivateRecordSet:
     """`<database>.writer.<zone>`: a CNAME to the writer's own name, which resolves through the
     server's private endpoint. Clients verify the server certificate with sslmode=verify-ca: a
     CNAME's name is not the certificate's (Microsoft: verify-full "unless private DNS resolvers use

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import pulumi
-from pulumi_azure_native import monitor, operationalinsights as la, storage
+from pulumi_azure_native import monitor, storage
+from pulumi_azure_native import operationalinsights as la
 
 from . import existing
 from .arm import resource_id
@@ -54,7 +53,7 @@ class Observability(pulumi.ComponentResource):
         logs: Logs,
         allowed_cidrs: list[str],
         protection: Protection,
-        opts: Optional[pulumi.ResourceOptions] = None,
+        opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("continuity:observability:Observability", name, None, opts)
 
@@ -72,7 +71,9 @@ class Observability(pulumi.ComponentResource):
             ),
             opts=protection.options(self),
         )
-        protection.lock(f"{name}-workspace", self.workspace, "Holds the audit trail of the platform.", parent=self)
+        protection.lock(
+            f"{name}-workspace", self.workspace, "Holds the audit trail of the platform.", parent=self
+        )
 
         # The audit tables are Azure's built-in tables: they exist as soon as the workspace does, and
         # the provider neither creates an existing table nor lists tables among the resources it
@@ -81,8 +82,11 @@ class Observability(pulumi.ComponentResource):
         # table ... can't be deleted", manage-logs-tables), so dropping one from the list leaves its
         # retention as it was instead of failing.
         for table in logs.audit_tables:
-            table_id = resource_id(TABLE, {"resourceGroupName": resource_group, "workspaceName": workspace_name,
-                                           "tableName": table}, subscription_id)
+            table_id = resource_id(
+                TABLE,
+                {"resourceGroupName": resource_group, "workspaceName": workspace_name, "tableName": table},
+                subscription_id,
+            )
             la.Table(
                 f"{name}-retention-{table}",
                 table_name=table,
@@ -91,7 +95,9 @@ class Observability(pulumi.ComponentResource):
                 # A PUT resets unspecified retention to the defaults, so both values are always given.
                 retention_in_days=int(logs.retention.days),
                 total_retention_in_days=int(logs.audit_retention.days),
-                opts=pulumi.ResourceOptions(parent=self, import_=existing.adopt(table_id), retain_on_delete=True),
+                opts=pulumi.ResourceOptions(
+                    parent=self, import_=existing.adopt(table_id), retain_on_delete=True
+                ),
             )
 
         self.archive = storage.StorageAccount(
@@ -132,7 +138,9 @@ class Observability(pulumi.ComponentResource):
                 enabled=True,
                 immutability_policy=storage.AccountImmutabilityPolicyPropertiesArgs(
                     immutability_period_since_creation_in_days=int(logs.archive_immutability.days),
-                    state=storage.AccountImmutabilityPolicyState.LOCKED if logs.lock_archive else storage.AccountImmutabilityPolicyState.UNLOCKED,
+                    state=storage.AccountImmutabilityPolicyState.LOCKED
+                    if logs.lock_archive
+                    else storage.AccountImmutabilityPolicyState.UNLOCKED,
                     allow_protected_append_writes=True,
                 ),
             ),
@@ -168,20 +176,36 @@ class Observability(pulumi.ComponentResource):
             name=activity_log_setting_name,
             workspace_id=self.workspace.id,
             storage_account_id=self.archive.id,
-            logs=[monitor.SubscriptionLogSettingsArgs(category=category, enabled=True) for category in ACTIVITY_LOG_CATEGORIES],
+            logs=[
+                monitor.SubscriptionLogSettingsArgs(category=category, enabled=True)
+                for category in ACTIVITY_LOG_CATEGORIES
+            ],
             opts=pulumi.ResourceOptions(parent=self),
         )
 
         # Who queried the logs (LAQueryLogs) is itself audit data.
-        send_diagnostics(f"{name}-workspace", resource_id=self.workspace.id, workspace_id=self.workspace.id,
-                         category_groups=("audit",), parent=self)
-        send_diagnostics(f"{name}-archive-blob", resource_id=pulumi.Output.concat(self.archive.id, "/blobServices/default"),
-                         workspace_id=self.workspace.id, parent=self)
+        send_diagnostics(
+            f"{name}-workspace",
+            resource_id=self.workspace.id,
+            workspace_id=self.workspace.id,
+            category_groups=("audit",),
+            parent=self,
+        )
+        send_diagnostics(
+            f"{name}-archive-blob",
+            resource_id=pulumi.Output.concat(self.archive.id, "/blobServices/default"),
+            workspace_id=self.workspace.id,
+            parent=self,
+        )
 
         self.workspace_id = self.workspace.id
         self.workspace_name = self.workspace.name
         self.archive_id = self.archive.id
         self.archive_name = self.archive.name
         self.register_outputs(
-            {"workspace_id": self.workspace_id, "workspace_name": self.workspace_name, "archive_id": self.archive_id}
+            {
+                "workspace_id": self.workspace_id,
+                "workspace_name": self.workspace_name,
+                "archive_id": self.archive_id,
+            }
         )

@@ -38,21 +38,33 @@ def check_fits_source(key: str, database: Database, source: Mapping[str, Any], p
     where = f"{NAMESPACE}:databases.{key}"
     problems = []
     if str(source.get("version")) != database.version:
-        problems.append(f"{where}.version is {database.version!r} here but {source.get('version')!r} in {peer_stack}")
+        problems.append(
+            f"{where}.version is {database.version!r} here but {source.get('version')!r} in {peer_stack}"
+        )
     # One database, one set of targets: a replica judged by other targets than its source hides a miss.
     for target in ("rto", "rpo"):
         ours = str(getattr(database, target))
         if str(source.get(target)) != ours:
             problems.append(f"{where}.{target} is {ours!r} here but {source.get(target)!r} in {peer_stack}")
     try:
-        problems += [f"{where}: {reason}" for reason in replica_shortfalls(
-            database.sku, database.tier.value, database.storage_gb,
-            str(source.get("sku")), str(source.get("tier")), int(source.get("storageGb") or 0))]
+        problems += [
+            f"{where}: {reason}"
+            for reason in replica_shortfalls(
+                database.sku,
+                database.tier.value,
+                database.storage_gb,
+                str(source.get("sku")),
+                str(source.get("tier")),
+                int(source.get("storageGb") or 0),
+            )
+        ]
     except UnknownSku as error:
         problems.append(f"{where}: the source in {peer_stack}: {error}")
     if problems:
-        raise ReplicaMismatch("a replica must be at least as large as its source, with the same version and "
-                              "targets (scale the replica up first, docs/runbooks/scaling.md): " + "; ".join(problems))
+        raise ReplicaMismatch(
+            "a replica must be at least as large as its source, with the same version and "
+            "targets (scale the replica up first, docs/runbooks/scaling.md): " + "; ".join(problems)
+        )
 
 
 @dataclass(frozen=True)
@@ -86,9 +98,12 @@ class PeerStack:
 
     def export(self, name: str) -> pulumi.Output[Any]:
         """One of the peer's stack outputs, which must exist."""
+
         def required(value: Any) -> Any:
             if value is None:
-                raise ValueError(f"stack {self.name} exports no {name!r}: deploy it with this version of the program first")
+                raise ValueError(
+                    f"stack {self.name} exports no {name!r}: deploy it with this version of the program first"
+                )
             return value
 
         return self.reference.get_output(name).apply(required)

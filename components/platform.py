@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import pulumi
 import pulumi_random as random
-from pulumi_azure_native import dbforpostgresql as pg, resources
+from pulumi_azure_native import dbforpostgresql as pg
+from pulumi_azure_native import resources
 
 from . import existing
 from .alerts import Alerting, key_vault_rule, replication_lag_rule, server_rules
@@ -15,8 +15,17 @@ from .backup import BackupVault
 from .database import Placement, PostgresServer, ServerPlan
 from .keyvault import RegionalKeyVault, check_live_key
 from .naming import Naming
-from .network import (PRIVATE_LINK_ZONES, WRITER_LABEL, DnsZones, PrivateDns, RegionalNetwork, link_zones,
-                      peer_networks, writer_name, writer_record_name)
+from .network import (
+    PRIVATE_LINK_ZONES,
+    WRITER_LABEL,
+    DnsZones,
+    PrivateDns,
+    RegionalNetwork,
+    link_zones,
+    peer_networks,
+    writer_name,
+    writer_record_name,
+)
 from .observability import Observability
 from .peer import PeerStack
 from .protection import Protection
@@ -63,7 +72,9 @@ def observe(settings: Settings, azure: AzureContext) -> existing.LiveState:
     naming = Naming(s.environment, s.region, azure.subscription_id)
     check_live_key(naming.resource_group(), naming.key_vault())
     if s.origin is Origin.PRIMARY:
-        check_live_key(naming.resource_group(region=s.peer.region), naming.key_vault("kvgeo", region=s.peer.region))
+        check_live_key(
+            naming.resource_group(region=s.peer.region), naming.key_vault("kvgeo", region=s.peer.region)
+        )
     storage: dict[str, int] = {}
     admins: set[str] = set()
     for key, database in s.databases.items():
@@ -71,8 +82,11 @@ def observe(settings: Settings, azure: AzureContext) -> existing.LiveState:
         size = existing.live_storage_gb(naming.resource_group(), server_name)
         if size is not None:
             storage[server_name] = size
-        if s.database_admin and s.is_promoted_replica and existing.live_entra_admin(
-                naming.resource_group(), server_name, s.database_admin.object_id):
+        if (
+            s.database_admin
+            and s.is_promoted_replica
+            and existing.live_entra_admin(naming.resource_group(), server_name, s.database_admin.object_id)
+        ):
             admins.add(server_name)
     return existing.LiveState(storage_gb=storage, entra_admins=frozenset(admins))
 
@@ -84,8 +98,8 @@ class RegionalPlatform(pulumi.ComponentResource):
         *,
         settings: Settings,
         azure: AzureContext,
-        live: existing.LiveState = existing.LiveState(),
-        opts: Optional[pulumi.ResourceOptions] = None,
+        live: existing.LiveState = existing.NOTHING_LIVE,
+        opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("continuity:platform:RegionalPlatform", name, None, opts)
         s = settings
@@ -105,8 +119,14 @@ class RegionalPlatform(pulumi.ComponentResource):
         )
 
         vnet_name = naming.scoped("vnet")
-        net = RegionalNetwork("network", vnet_name=vnet_name, location=s.region, resource_group_name=group.name,
-                              settings=s.network, opts=child)
+        net = RegionalNetwork(
+            "network",
+            vnet_name=vnet_name,
+            location=s.region,
+            resource_group_name=group.name,
+            settings=s.network,
+            opts=child,
+        )
         link_name = f"link-{vnet_name}"
         if owns_dns:
             # The zones live in a resource group in the peer region: never in the owner's region.
@@ -116,27 +136,45 @@ class RegionalPlatform(pulumi.ComponentResource):
                 location=s.peer.region,
                 opts=protection.options(self),
             )
-            dns = PrivateDns("private-dns", resource_group_name=dns_group.name, writer_zone=s.network.writer_zone,
-                             virtual_network_id=net.virtual_network_id, link_name=link_name,
-                             protect=protection.enabled, opts=child).exports
+            dns = PrivateDns(
+                "private-dns",
+                resource_group_name=dns_group.name,
+                writer_zone=s.network.writer_zone,
+                virtual_network_id=net.virtual_network_id,
+                link_name=link_name,
+                protect=protection.enabled,
+                opts=child,
+            ).exports
         else:
             assert peer is not None
             peer_dns = peer.export("privateDns")
             zone_names = [*PRIVATE_LINK_ZONES.values()]
             dns = DnsZones(
                 resource_group=peer_dns.apply(lambda d: d["resourceGroupName"]),
-                zone_ids={zone: peer_dns.apply(lambda d, zone=zone: d["zoneIds"][zone]) for zone in zone_names},
+                zone_ids={
+                    zone: peer_dns.apply(lambda d, zone=zone: d["zoneIds"][zone]) for zone in zone_names
+                },
                 writer_zone=peer_dns.apply(lambda d: d["writerZone"]),
             )
-            link_zones("private-dns", zones={**{zone: zone for zone in zone_names}, WRITER_LABEL: dns.writer_zone},
-                       resource_group_name=dns.resource_group, virtual_network_id=net.virtual_network_id,
-                       link_name=link_name, parent=self)
+            link_zones(
+                "private-dns",
+                zones={**{zone: zone for zone in zone_names}, WRITER_LABEL: dns.writer_zone},
+                resource_group_name=dns.resource_group,
+                virtual_network_id=net.virtual_network_id,
+                link_name=link_name,
+                parent=self,
+            )
             peer_net = peer.export("network")
-            peer_networks("network-peering", local_name=net.virtual_network_name, local_id=net.virtual_network_id,
-                          local_resource_group=group.name,
-                          remote_name=peer_net.apply(lambda n: n["virtualNetworkName"]),
-                          remote_id=peer_net.apply(lambda n: n["virtualNetworkId"]),
-                          remote_resource_group=peer_net.apply(lambda n: n["resourceGroupName"]), parent=self)
+            peer_networks(
+                "network-peering",
+                local_name=net.virtual_network_name,
+                local_id=net.virtual_network_id,
+                local_resource_group=group.name,
+                remote_name=peer_net.apply(lambda n: n["virtualNetworkName"]),
+                remote_id=peer_net.apply(lambda n: n["virtualNetworkId"]),
+                remote_resource_group=peer_net.apply(lambda n: n["resourceGroupName"]),
+                parent=self,
+            )
 
         def zone_of(group_id: str) -> pulumi.Input[str]:
             return dns.zone_ids[PRIVATE_LINK_ZONES[group_id]]
@@ -255,8 +293,13 @@ class RegionalPlatform(pulumi.ComponentResource):
 
         # The servers' identities must be able to unwrap with their keys before Azure validates them.
         key_grants = [kv.key_grant for _, kv in vaults]
-        key_access = wait("key-access", duration=s.waits.rbac_propagation, after=key_grants, parent=self,
-                          triggers={name: kv.key_grant.id for name, kv in vaults})
+        key_access = wait(
+            "key-access",
+            duration=s.waits.rbac_propagation,
+            after=key_grants,
+            parent=self,
+            triggers={name: kv.key_grant.id for name, kv in vaults},
+        )
         placement = Placement(azure.subscription_id, naming.resource_group(), group.name, s.region)
 
         self.servers: dict[str, PostgresServer] = {}
@@ -275,7 +318,9 @@ class RegionalPlatform(pulumi.ComponentResource):
                 encryption_key=vault.encryption_key,
                 geo_backup_key=geo_vault.encryption_key if geo_vault else None,
                 key_access=key_access,
-                admin_password=shared_secrets[admin_password_secret(key)] if s.origin is Origin.PRIMARY else None,
+                admin_password=shared_secrets[admin_password_secret(key)]
+                if s.origin is Origin.PRIMARY
+                else None,
                 source_server_id=source.id if source else None,
                 source_storage_gb=source.requested_storage_gb if source else None,
                 entra_admin=s.database_admin,
@@ -292,34 +337,65 @@ class RegionalPlatform(pulumi.ComponentResource):
             self.servers[key] = server
             rules = server_rules(s.alerts)
             if not plan.is_primary:
-                rules.append(replication_lag_rule(s.replication_lag_threshold_seconds(key), str(database.rpo)))
+                rules.append(
+                    replication_lag_rule(s.replication_lag_threshold_seconds(key), str(database.rpo))
+                )
             # Per-server names carry the generation: a retired generation's alerts and grants stay in
             # Azure until removed, and a rebuilt server must not collide with them.
             instance = f"{key}-g{database.generation}"
             alerting.watch(instance, server.server_id, rules)
             if plan.is_primary:
-                backup_vault.protect_server(instance, server_id=server.server_id, server_name=server.server_name,
-                                            after=server.last_write)
+                backup_vault.protect_server(
+                    instance,
+                    server_id=server.server_id,
+                    server_name=server.server_name,
+                    after=server.last_write,
+                )
 
         # Private endpoints for every data store in this region (the peer's geo-backup vault included).
-        net.private_endpoint("archive", target_id=observability.archive_id, target_name=observability.archive_name,
-                             group_id="blob", zone_id=zone_of("blob"))
-        net.private_endpoint("key-vault", target_id=vault.vault_id, target_name=vault.vault_name, group_id="vault",
-                             zone_id=zone_of("vault"))
+        net.private_endpoint(
+            "archive",
+            target_id=observability.archive_id,
+            target_name=observability.archive_name,
+            group_id="blob",
+            zone_id=zone_of("blob"),
+        )
+        net.private_endpoint(
+            "key-vault",
+            target_id=vault.vault_id,
+            target_name=vault.vault_name,
+            group_id="vault",
+            zone_id=zone_of("vault"),
+        )
         for key, server in self.servers.items():
-            net.private_endpoint(f"{key}-g{s.databases[key].generation}", target_id=server.server_id,
-                                 target_name=server.server_name, group_id="postgresqlServer",
-                                 zone_id=zone_of("postgresqlServer"))
+            net.private_endpoint(
+                f"{key}-g{s.databases[key].generation}",
+                target_id=server.server_id,
+                target_name=server.server_name,
+                group_id="postgresqlServer",
+                zone_id=zone_of("postgresqlServer"),
+            )
         if not owns_dns and s.peer.origin is Origin.PRIMARY:
             assert peer is not None
             geo = peer.export("geoBackupVault")
-            net.private_endpoint("peer-geo-backup-key-vault", target_id=geo.apply(lambda v: v["id"]),
-                                 target_name=geo.apply(lambda v: v["name"]), group_id="vault", zone_id=zone_of("vault"))
+            net.private_endpoint(
+                "peer-geo-backup-key-vault",
+                target_id=geo.apply(lambda v: v["id"]),
+                target_name=geo.apply(lambda v: v["name"]),
+                group_id="vault",
+                zone_id=zone_of("vault"),
+            )
         if owns_dns:
             # Created pointing at this stack's servers; from then on moved by the failover only.
             for key, server in self.servers.items():
-                writer_name(f"{key}-writer-name", database_key=key, target_fqdn=server.fqdn, zone=dns.writer_zone,
-                            resource_group_name=dns.resource_group, parent=self)
+                writer_name(
+                    f"{key}-writer-name",
+                    database_key=key,
+                    target_fqdn=server.fqdn,
+                    zone=dns.writer_zone,
+                    resource_group_name=dns.resource_group,
+                    parent=self,
+                )
 
         self.settings = s
         self.subscription_id = azure.subscription_id
@@ -376,9 +452,20 @@ class RegionalPlatform(pulumi.ComponentResource):
                 "records": {key: writer_record_name(key) for key in self.servers},
             },
             # What the linked stack links, peers and gives private endpoints.
-            **({"privateDns": {"resourceGroupName": self.dns.resource_group, "zoneIds": dict(self.dns.zone_ids),
-                               "writerZone": self.dns.writer_zone}}
-               if self.settings.network.private_dns is PrivateDnsRole.OWNER else {}),
-            **({"geoBackupVault": {"id": self.geo_vault.vault_id, "name": self.geo_vault.vault_name}}
-               if self.geo_vault is not None else {}),
+            **(
+                {
+                    "privateDns": {
+                        "resourceGroupName": self.dns.resource_group,
+                        "zoneIds": dict(self.dns.zone_ids),
+                        "writerZone": self.dns.writer_zone,
+                    }
+                }
+                if self.settings.network.private_dns is PrivateDnsRole.OWNER
+                else {}
+            ),
+            **(
+                {"geoBackupVault": {"id": self.geo_vault.vault_id, "name": self.geo_vault.vault_name}}
+                if self.geo_vault is not None
+                else {}
+            ),
         }

@@ -5,8 +5,6 @@ Both are switched by the stack's `protect` setting, which is off only for dispos
 
 from __future__ import annotations
 
-from typing import Optional
-
 import pulumi
 from pulumi_azure_native import authorization
 
@@ -21,7 +19,7 @@ class Protection:
 
     def lock(
         self, name: str, resource: pulumi.CustomResource, reason: str, parent: pulumi.Resource
-    ) -> Optional[authorization.ManagementLockByScope]:
+    ) -> authorization.ManagementLockByScope | None:
         """A delete lock, so that not even a portal click or a CLI call can remove the resource.
 
         The lock is a sibling of the resource, not its child, so it does not inherit `protect`.

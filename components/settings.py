@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Mapping
 from enum import Enum
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -66,9 +66,7 @@ class SettingsError(Exception):
 
     def __init__(self, problems: list[str]):
         self.problems = problems
-        super().__init__(
-            "invalid stack config:\n" + "\n".join(f"  - {p}" for p in problems)
-        )
+        super().__init__("invalid stack config:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
 class Role(str, Enum):
@@ -173,13 +171,15 @@ class PrivateDnsRole(str, Enum):
 
 
 class Peer(Model):
-    stack: str = Field(min_length=1, description="Stack name of the other region (`prod`, `org/continuity/prod`).")
+    stack: str = Field(
+        min_length=1, description="Stack name of the other region (`prod`, `org/continuity/prod`)."
+    )
     region: Region
     # The peer's VNet address space: the two networks are peered, so they must not overlap.
     address_space: PrivateNetwork
     # The peer's `origin`; read only by a `linked` stack, which gives the peer's geo-backup key vault
     # (kept in this region by a primary-origin peer) a private endpoint here.
-    origin: Optional[Origin] = None
+    origin: Origin | None = None
 
 
 class Promotion(Model):
@@ -214,19 +214,25 @@ class NetworkAccess(Model):
     # Which stack of the pair holds the private DNS zones and the writer names.
     private_dns: PrivateDnsRole
     # The private DNS zone of the writer names (`<database>.writer.<zone>`).
-    writer_zone: str = Field("continuity.internal", pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+    writer_zone: str = Field(
+        "continuity.internal", pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+    )
     # Empty: public network access disabled on vaults and servers; anything listed is an exception.
     allowed_cidrs: list[Annotated[str, AfterValidator(_ipv4_cidr)]] = []
 
     @model_validator(mode="after")
-    def _subnets_inside(self) -> "NetworkAccess":
+    def _subnets_inside(self) -> NetworkAccess:
         space = ipaddress.IPv4Network(self.address_space)
         subnets = {"privateEndpointSubnet": self.private_endpoint_subnet, "clientSubnet": self.client_subnet}
         for key, cidr in subnets.items():
             if not ipaddress.IPv4Network(cidr).subnet_of(space):
                 raise ValueError(f"{key} {cidr} is not inside addressSpace {self.address_space}")
-        if ipaddress.IPv4Network(self.private_endpoint_subnet).overlaps(ipaddress.IPv4Network(self.client_subnet)):
-            raise ValueError(f"privateEndpointSubnet {self.private_endpoint_subnet} overlaps clientSubnet {self.client_subnet}")
+        if ipaddress.IPv4Network(self.private_endpoint_subnet).overlaps(
+            ipaddress.IPv4Network(self.client_subnet)
+        ):
+            raise ValueError(
+                f"privateEndpointSubnet {self.private_endpoint_subnet} overlaps clientSubnet {self.client_subnet}"
+            )
         return self
 
 
@@ -259,11 +265,21 @@ def _exportable(table: str) -> str:
 
 
 class Logs(Model):
-    retention: Annotated[Days, _duration_at_least(f"{MIN_AUDIT_LOG_DAYS}d"), _duration_at_most(f"{WORKSPACE_RETENTION_DAYS[1]}d")] = Duration(90, "d")
-    audit_retention: Annotated[Days, _duration_at_least(f"{MIN_SECURITY_LOG_DAYS}d"), _duration_at_most(f"{TOTAL_RETENTION_MAX_DAYS}d")] = Duration(365, "d")
+    retention: Annotated[
+        Days,
+        _duration_at_least(f"{MIN_AUDIT_LOG_DAYS}d"),
+        _duration_at_most(f"{WORKSPACE_RETENTION_DAYS[1]}d"),
+    ] = Duration(90, "d")
+    audit_retention: Annotated[
+        Days,
+        _duration_at_least(f"{MIN_SECURITY_LOG_DAYS}d"),
+        _duration_at_most(f"{TOTAL_RETENTION_MAX_DAYS}d"),
+    ] = Duration(365, "d")
     # Locked cannot be undone (nor the period shortened); leave Unlocked until the period is agreed.
     lock_archive: bool = False
-    archive_immutability: Annotated[Days, _duration_at_least(f"{MIN_SECURITY_LOG_DAYS}d"), _duration_at_most("146000d")] = Duration(365, "d")
+    archive_immutability: Annotated[
+        Days, _duration_at_least(f"{MIN_SECURITY_LOG_DAYS}d"), _duration_at_most("146000d")
+    ] = Duration(365, "d")
     # Tables kept for auditRetention in total (interactive for `retention`, then long-term).
     audit_tables: list[TableName] = Field(
         default_factory=lambda: ["AzureActivity", "AzureDiagnostics", "LAQueryLogs"], min_length=1
@@ -281,8 +297,10 @@ class LongTermRetention(Model):
     # Every weekly backup is kept this long...
     default: Annotated[Duration, _duration_at_least("7d"), _duration_at_most("10y")] = Duration(3, "mo")
     # ...the first of each month this long, the first of each year this long.
-    monthly: Optional[Annotated[Duration, _duration_at_least("1mo"), _duration_at_most("10y")]] = Duration(12, "mo")
-    yearly: Optional[Annotated[Duration, _duration_at_least("1y"), _duration_at_most("10y")]] = Duration(7, "y")
+    monthly: Annotated[Duration, _duration_at_least("1mo"), _duration_at_most("10y")] | None = Duration(
+        12, "mo"
+    )
+    yearly: Annotated[Duration, _duration_at_least("1y"), _duration_at_most("10y")] | None = Duration(7, "y")
 
 
 class Backup(Model):
@@ -331,9 +349,11 @@ class Database(Model):
     generation: int = Field(1, ge=1, le=99, strict=True)
 
     @model_validator(mode="after")
-    def _checks(self) -> "Database":
+    def _checks(self) -> Database:
         if self.high_availability and self.tier is SkuTier.BURSTABLE:
-            raise ValueError("highAvailability is not available on the Burstable tier; use GeneralPurpose or MemoryOptimized")
+            raise ValueError(
+                "highAvailability is not available on the Burstable tier; use GeneralPurpose or MemoryOptimized"
+            )
         try:
             sku_tier = compute(self.sku).tier
         except UnknownSku as error:
@@ -361,8 +381,10 @@ def _database_key(name: str) -> str:
 def _check_tags(tags: dict[str, str]) -> dict[str, str]:
     too_long = [k[:40] for k, v in tags.items() if len(k) > MAX_TAG_NAME or len(str(v)) > MAX_TAG_VALUE]
     if too_long:
-        raise ValueError(f"tag(s) {too_long} exceed Azure's limits ({MAX_TAG_NAME} characters for a name, "
-                         f"{MAX_TAG_VALUE} for a value)")
+        raise ValueError(
+            f"tag(s) {too_long} exceed Azure's limits ({MAX_TAG_NAME} characters for a name, "
+            f"{MAX_TAG_VALUE} for a value)"
+        )
     forbidden = [k for k in tags if FORBIDDEN_TAG_NAME_CHARACTERS & set(k)]
     if forbidden:
         raise ValueError(f"tag name(s) {forbidden} contain characters Azure refuses (< > % & \\ ? /)")
@@ -398,8 +420,8 @@ class Settings(Model):
     waits: Waits = Waits()
     network: NetworkAccess
     alerts: Alerts
-    alert_webhook_url: Optional[SecretStr] = None
-    database_admin: Optional[EntraPrincipal] = None
+    alert_webhook_url: SecretStr | None = None
+    database_admin: EntraPrincipal | None = None
     logs: Logs = Logs()
     backup: Backup = Backup()
     secrets: Secrets = Secrets()
@@ -418,14 +440,15 @@ class Settings(Model):
 # --------------------------------------------------------------------------------------------
 # Loading from Pulumi config
 
-_FIELD_KEYS = {
-    (field.alias or name): name for name, field in Settings.model_fields.items()
-}
+_FIELD_KEYS = {(field.alias or name): name for name, field in Settings.model_fields.items()}
 SECRET_KEYS = ("alertWebhookUrl",)
 # Keys that used to exist, with what replaced them.
 MOVED_KEYS = {
-    ("promotion", "option"): "promotion is Microsoft's documented PATCH, run by `python -m drill promote --option "
-                             "Planned|Forced`, not a `pulumi up` input; remove this key",
+    (
+        "promotion",
+        "option",
+    ): "promotion is Microsoft's documented PATCH, run by `python -m drill promote --option "
+    "Planned|Forced`, not a `pulumi up` input; remove this key",
 }
 
 
@@ -466,7 +489,9 @@ def load_settings(config: Mapping[str, Any], secret_keys: frozenset[str] = froze
             problems.append(f"{full_key}: unknown key (known keys: {', '.join(sorted(_FIELD_KEYS))})")
             continue
         if key in SECRET_KEYS and full_key not in secret_keys:
-            problems.append(f"{full_key}: must be stored as a secret (pulumi config set --secret {full_key} ...)")
+            problems.append(
+                f"{full_key}: must be stored as a secret (pulumi config set --secret {full_key} ...)"
+            )
             continue
         try:
             raw[key] = _decode(value)
@@ -487,8 +512,10 @@ def load_settings(config: Mapping[str, Any], secret_keys: frozenset[str] = froze
         problems.extend(_cross_field_problems(settings))
         provider_location = config.get("azure-native:location")
         if provider_location is not None and provider_location != settings.region:
-            problems.append(f"azure-native:location: is '{provider_location}' but {NAMESPACE}:region is "
-                            f"'{settings.region}'; they must agree")
+            problems.append(
+                f"azure-native:location: is '{provider_location}' but {NAMESPACE}:region is "
+                f"'{settings.region}'; they must agree"
+            )
     if problems or settings is None:
         raise SettingsError(_without_secrets(problems, [v for k, v in config.items() if k in secret_keys]))
     return settings
@@ -530,15 +557,23 @@ def _cross_field_problems(settings: Settings) -> list[str]:
     """Rules between keys, each reported at the key to change."""
     key = f"{NAMESPACE}:"
     problems = []
-    if ipaddress.IPv4Network(settings.network.address_space).overlaps(ipaddress.IPv4Network(settings.peer.address_space)):
-        problems.append(f"{key}peer.addressSpace: {settings.peer.address_space} overlaps {key}network.addressSpace "
-                        f"{settings.network.address_space}; peered networks must not overlap")
+    if ipaddress.IPv4Network(settings.network.address_space).overlaps(
+        ipaddress.IPv4Network(settings.peer.address_space)
+    ):
+        problems.append(
+            f"{key}peer.addressSpace: {settings.peer.address_space} overlaps {key}network.addressSpace "
+            f"{settings.network.address_space}; peered networks must not overlap"
+        )
     if settings.peer.region == settings.region:
-        problems.append(f"{key}peer.region: must differ from {key}region ({settings.region}): "
-                        "a standby in the same region protects nothing")
+        problems.append(
+            f"{key}peer.region: must differ from {key}region ({settings.region}): "
+            "a standby in the same region protects nothing"
+        )
     if settings.network.private_dns is PrivateDnsRole.LINKED and settings.peer.origin is None:
-        problems.append(f"{key}peer.origin: required when {key}network.privateDns is 'linked' (the peer's origin, "
-                        "'primary' or 'replica': a primary-origin peer keeps its geo-backup key vault in this region)")
+        problems.append(
+            f"{key}peer.origin: required when {key}network.privateDns is 'linked' (the peer's origin, "
+            "'primary' or 'replica': a primary-origin peer keeps its geo-backup key vault in this region)"
+        )
     if settings.role is Role.STANDBY and settings.origin is Origin.PRIMARY:
         problems.append(
             f"{key}origin: role 'standby' needs origin 'replica': a server created as a primary cannot become a "
@@ -547,10 +582,14 @@ def _cross_field_problems(settings: Settings) -> list[str]:
     for name in settings.databases:
         threshold = settings.replication_lag_threshold_seconds(name)
         if threshold < MIN_LAG_ALERT_SECONDS:
-            problems.append(f"{key}databases.{name}.rpo: the replication-lag alert (RPO x alerts.lagAlertFraction = "
-                            f"{threshold}s) must be at least {MIN_LAG_ALERT_SECONDS}s, two heartbeats of "
-                            f"{HEARTBEAT_INTERVAL_SECONDS}s; raise the RPO or the fraction")
+            problems.append(
+                f"{key}databases.{name}.rpo: the replication-lag alert (RPO x alerts.lagAlertFraction = "
+                f"{threshold}s) must be at least {MIN_LAG_ALERT_SECONDS}s, two heartbeats of "
+                f"{HEARTBEAT_INTERVAL_SECONDS}s; raise the RPO or the fraction"
+            )
     if settings.logs.audit_retention < settings.logs.retention:
-        problems.append(f"{key}logs.auditRetention: {settings.logs.audit_retention} is shorter than "
-                        f"logs.retention ({settings.logs.retention}); total retention cannot be below interactive retention")
+        problems.append(
+            f"{key}logs.auditRetention: {settings.logs.audit_retention} is shorter than "
+            f"logs.retention ({settings.logs.retention}); total retention cannot be below interactive retention"
+        )
     return problems

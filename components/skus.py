@@ -59,8 +59,14 @@ def compute(sku: str) -> Compute:
         ) from None
 
 
-def replica_shortfalls(replica_sku: str, replica_tier: str, replica_storage_gb: int,
-                       source_sku: str, source_tier: str, source_storage_gb: int) -> list[str]:
+def replica_shortfalls(
+    replica_sku: str,
+    replica_tier: str,
+    replica_storage_gb: int,
+    source_sku: str,
+    source_tier: str,
+    source_storage_gb: int,
+) -> list[str]:
     """Why a replica is smaller than its source, one reason per dimension (empty when it fits)."""
     replica, source = compute(replica_sku), compute(source_sku)
     reasons = []
@@ -69,10 +75,14 @@ def replica_shortfalls(replica_sku: str, replica_tier: str, replica_storage_gb: 
     elif TIER_RANK[replica_tier] < TIER_RANK[source_tier]:
         reasons.append(f"tier {replica_tier} is below the source's {source_tier}")
     if replica.vcores < source.vcores:
-        reasons.append(f"{replica.vcores} vCores ({replica_sku}) are fewer than the source's {source.vcores} ({source_sku})")
+        reasons.append(
+            f"{replica.vcores} vCores ({replica_sku}) are fewer than the source's {source.vcores} ({source_sku})"
+        )
     if replica.memory_gib < source.memory_gib:
-        reasons.append(f"{replica.memory_gib} GiB memory ({replica_sku}) is less than the source's "
-                       f"{source.memory_gib} GiB ({source_sku})")
+        reasons.append(
+            f"{replica.memory_gib} GiB memory ({replica_sku}) is less than the source's "
+            f"{source.memory_gib} GiB ({source_sku})"
+        )
     if replica_storage_gb < source_storage_gb:
         reasons.append(f"{replica_storage_gb} GiB storage is less than the source's {source_storage_gb} GiB")
     return reasons

@@ -6,7 +6,6 @@ import functools
 import importlib
 import inspect
 from collections.abc import Mapping
-from typing import Optional
 
 import pulumi
 
@@ -28,7 +27,7 @@ def recovery_tags(rto, rpo) -> dict[str, str]:
     return {"rto": str(rto), "rpo": str(rpo)}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def is_taggable(type_token: str) -> bool:
     """Whether a provider resource type accepts `tags`, read from the SDK's own constructor."""
     package, _, rest = type_token.partition(":")
@@ -50,13 +49,15 @@ def tagging_transform(tags: Mapping[str, str]):
     """
     mandatory = dict(tags)
 
-    def transform(args: pulumi.ResourceTransformArgs) -> Optional[pulumi.ResourceTransformResult]:
+    def transform(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
         if not args.custom or not is_taggable(args.type_):
             return None
         own = args.props.get("tags")
-        merged = pulumi.Output.from_input(own).apply(lambda t: {**(t or {}), **mandatory}) if isinstance(
-            own, pulumi.Output
-        ) else {**(own or {}), **mandatory}
+        merged = (
+            pulumi.Output.from_input(own).apply(lambda t: {**(t or {}), **mandatory})
+            if isinstance(own, pulumi.Output)
+            else {**(own or {}), **mandatory}
+        )
         return pulumi.ResourceTransformResult(props={**args.props, "tags": merged}, opts=args.opts)
 
     return transform

@@ -25,7 +25,6 @@ import sys
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import Optional
 
 from cli.exits import EXIT_CODES_HELP, Exit, UsageError, UsageParser, run
 from components.settings import Database, Settings, SettingsError, load_settings
@@ -56,16 +55,20 @@ def stack_settings(stack: str) -> Settings:
 def database(settings: Settings, key: str, stack: str) -> Database:
     """The stack's database `key`, or a usage error listing the ones it has."""
     if key not in settings.databases:
-        raise UsageError(f"--database {key}: stack {stack} has no such database (it has: "
-                         f"{', '.join(sorted(settings.databases))})")
+        raise UsageError(
+            f"--database {key}: stack {stack} has no such database (it has: "
+            f"{', '.join(sorted(settings.databases))})"
+        )
     return settings.databases[key]
 
 
 def drill_folder(drill_id: str) -> Path:
     """The folder of a drill id, which must name a drill under drills/ (no paths)."""
     if not DRILL_ID.match(drill_id):
-        raise UsageError(f"{drill_id!r} is not a drill id (like 20261127T101500Z-planned-knowledge); "
-                         f"see {DRILLS_DIR.relative_to(PROJECT_DIR)}/index.md")
+        raise UsageError(
+            f"{drill_id!r} is not a drill id (like 20261127T101500Z-planned-knowledge); "
+            f"see {DRILLS_DIR.relative_to(PROJECT_DIR)}/index.md"
+        )
     folder = DRILLS_DIR / drill_id
     if not (folder / "record.json").is_file():
         raise UsageError(f"no drill {drill_id} under {DRILLS_DIR.relative_to(PROJECT_DIR)}/")
@@ -74,12 +77,16 @@ def drill_folder(drill_id: str) -> Path:
 
 def require_pulumi_cli() -> None:
     if shutil.which("pulumi") is None:
-        raise UsageError("the Pulumi CLI is not installed (https://www.pulumi.com/docs/install/); a drill against "
-                         "Azure needs it and a login. `python -m drill rehearse` runs locally without it")
+        raise UsageError(
+            "the Pulumi CLI is not installed (https://www.pulumi.com/docs/install/); a drill against "
+            "Azure needs it and a login. `python -m drill rehearse` runs locally without it"
+        )
 
 
 def versions() -> dict[str, str]:
-    found = {name: metadata.version(name) for name in ("pulumi", "pulumi-azure-native", "pulumi-policy", "psycopg")}
+    found = {
+        name: metadata.version(name) for name in ("pulumi", "pulumi-azure-native", "pulumi-policy", "psycopg")
+    }
     try:
         cli = subprocess.run(["pulumi", "version"], capture_output=True, text=True, timeout=30).stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
@@ -90,34 +97,69 @@ def versions() -> dict[str, str]:
 
 def git_commit() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_DIR, capture_output=True, text=True,
-                              timeout=10).stdout.strip() or "unknown"
+        return (
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=10
+            ).stdout.strip()
+            or "unknown"
+        )
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
 
 
-def password(args) -> Optional[str]:
+def password(args) -> str | None:
     if getattr(args, "password_secret", None):
         if shutil.which("az") is None:
-            raise UsageError("--password-secret needs the Azure CLI (az) and a login; or set CONTINUITY_DRILL_PASSWORD")
-        run = subprocess.run(["az", "keyvault", "secret", "show", "--id", args.password_secret, "--query", "value",
-                              "-o", "tsv"], capture_output=True, text=True, timeout=60)
+            raise UsageError(
+                "--password-secret needs the Azure CLI (az) and a login; or set CONTINUITY_DRILL_PASSWORD"
+            )
+        run = subprocess.run(
+            [
+                "az",
+                "keyvault",
+                "secret",
+                "show",
+                "--id",
+                args.password_secret,
+                "--query",
+                "value",
+                "-o",
+                "tsv",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         if run.returncode != 0:
-            raise UsageError(f"--password-secret: could not read {args.password_secret} from Key Vault "
-                             f"(az exit {run.returncode})")
+            raise UsageError(
+                f"--password-secret: could not read {args.password_secret} from Key Vault "
+                f"(az exit {run.returncode})"
+            )
         return run.stdout.strip()
     return os.environ.get("CONTINUITY_DRILL_PASSWORD") or os.environ.get("PGPASSWORD")
 
 
-def new_record(scenario: str, database: str, primary: Settings, standby: Settings, primary_stack: str,
-               standby_stack: str, control_plane: str, suffix: str = "") -> DrillRecord:
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+def new_record(
+    scenario: str,
+    database: str,
+    primary: Settings,
+    standby: Settings,
+    primary_stack: str,
+    standby_stack: str,
+    control_plane: str,
+    suffix: str = "",
+) -> DrillRecord:
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     target = standby.databases[database]  # checked by the caller
     record = DrillRecord(
-        drill_id=f"{stamp}-{scenario}-{database}{suffix}", scenario=scenario, database=database,
+        drill_id=f"{stamp}-{scenario}-{database}{suffix}",
+        scenario=scenario,
+        database=database,
         primary={"stack": primary_stack, "region": primary.region},
         standby={"stack": standby_stack, "region": standby.region},
-        git_commit=git_commit(), versions=versions(), control_plane=control_plane,
+        git_commit=git_commit(),
+        versions=versions(),
+        control_plane=control_plane,
     )
     record.rto.target_seconds = float(target.rto.seconds)
     record.rpo.target_seconds = float(target.rpo.seconds)
@@ -126,26 +168,34 @@ def new_record(scenario: str, database: str, primary: Settings, standby: Setting
 
 def steps_text(scenario: str, primary_stack: str, standby_stack: str) -> str:
     option = OPTIONS[scenario]
-    return "\n".join([
-        "  1. preflight: policy gate on the standby rendered as primary; replica connected, lag below the RPO; "
-        "the writer name reaches the primary",
-        "  2. baseline: heartbeats (sequence, commit time, client acknowledgement) on the primary; table checksums",
-        "  3. fault: " + ("switchover starts: writes quiesced, old primary fenced (--fence-command)" if scenario == "planned"
-                          else "primary fenced (--fence-command); detection = first failed heartbeat"),
-        f"  4. promote: python -m drill promote --stack {standby_stack} --option {option} "
-        "(PATCH Servers_Update per replica, pulumi refresh, role primary, a preview that must replace and delete "
-        f"nothing that holds data, pulumi up -s {standby_stack} with the policy pack)",
-        "  5. verify: first write through the writer name acknowledged by the promoted server (RTO, name resolution "
-        "included; writes the old primary took instead are reported), heartbeats present (RPO, lost), checksums",
-        "  6. report: drills/<id>/record.json and report.md, drills/index.md",
-    ])
+    return "\n".join(
+        [
+            "  1. preflight: policy gate on the standby rendered as primary; replica connected, lag below the RPO; "
+            "the writer name reaches the primary",
+            "  2. baseline: heartbeats (sequence, commit time, client acknowledgement) on the primary; table checksums",
+            "  3. fault: "
+            + (
+                "switchover starts: writes quiesced, old primary fenced (--fence-command)"
+                if scenario == "planned"
+                else "primary fenced (--fence-command); detection = first failed heartbeat"
+            ),
+            f"  4. promote: python -m drill promote --stack {standby_stack} --option {option} "
+            "(PATCH Servers_Update per replica, pulumi refresh, role primary, a preview that must replace and delete "
+            f"nothing that holds data, pulumi up -s {standby_stack} with the policy pack)",
+            "  5. verify: first write through the writer name acknowledged by the promoted server (RTO, name resolution "
+            "included; writes the old primary took instead are reported), heartbeats present (RPO, lost), checksums",
+            "  6. report: drills/<id>/record.json and report.md, drills/index.md",
+        ]
+    )
 
 
 def cmd_plan(args) -> int:
     primary, standby = stack_settings(args.primary_stack), stack_settings(args.standby_stack)
     target = database(standby, args.database, args.standby_stack)
-    print(f"Drill plan: {args.scenario} failover of {args.database} from {args.primary_stack} ({primary.region}) "
-          f"to {args.standby_stack} ({standby.region})")
+    print(
+        f"Drill plan: {args.scenario} failover of {args.database} from {args.primary_stack} ({primary.region}) "
+        f"to {args.standby_stack} ({standby.region})"
+    )
     print(f"Targets: RTO {target.rto}, RPO {target.rpo}")
     print("Steps:\n" + steps_text(args.scenario, args.primary_stack, args.standby_stack))
     result = run_preflight(args, standby)
@@ -156,8 +206,11 @@ def cmd_plan(args) -> int:
 
 
 # The drill's connection strings, by environment variable; none of them may carry a password.
-DSN_VARIABLES = {"primary": "CONTINUITY_DRILL_PRIMARY_DSN", "standby": "CONTINUITY_DRILL_STANDBY_DSN",
-                 "writer": "CONTINUITY_DRILL_WRITER_DSN"}
+DSN_VARIABLES = {
+    "primary": "CONTINUITY_DRILL_PRIMARY_DSN",
+    "standby": "CONTINUITY_DRILL_STANDBY_DSN",
+    "writer": "CONTINUITY_DRILL_WRITER_DSN",
+}
 
 
 def missing_dsns() -> list[str]:
@@ -168,8 +221,10 @@ def data_plane(args) -> DataPlane:
     """The DSNs from the environment; a drill that changes something needs all three."""
     missing = missing_dsns()
     if missing:
-        raise UsageError(f"set {', '.join(missing)} (DSNs without a password; the writer DSN names the writer "
-                         "name, e.g. host=knowledge.writer.continuity.internal)")
+        raise UsageError(
+            f"set {', '.join(missing)} (DSNs without a password; the writer DSN names the writer "
+            "name, e.g. host=knowledge.writer.continuity.internal)"
+        )
     primary, standby, writer = (os.environ[DSN_VARIABLES[k]] for k in ("primary", "standby", "writer"))
     return DataPlane(primary, standby, writer, password(args), args.table or [])
 
@@ -180,13 +235,20 @@ def run_preflight(args, standby: Settings) -> Preflight:
     result.checks.append(check)
     missing = missing_dsns()
     if not missing:
-        checks, result.lag = replica_checks(os.environ[DSN_VARIABLES["primary"]], os.environ[DSN_VARIABLES["standby"]],
-                                            password(args), standby.databases[args.database].rpo.seconds,
-                                            os.environ[DSN_VARIABLES["writer"]])
+        checks, result.lag = replica_checks(
+            os.environ[DSN_VARIABLES["primary"]],
+            os.environ[DSN_VARIABLES["standby"]],
+            password(args),
+            standby.databases[args.database].rpo.seconds,
+            os.environ[DSN_VARIABLES["writer"]],
+        )
         result.checks += checks
     else:
-        result.checks.append(Check("replica state, lag and writer name", False,
-                                   f"set {', '.join(missing)} (no password in them)"))
+        result.checks.append(
+            Check(
+                "replica state, lag and writer name", False, f"set {', '.join(missing)} (no password in them)"
+            )
+        )
     return result
 
 
@@ -199,11 +261,15 @@ def cmd_run(args) -> int:
         # Before anything is created, so a missing CLI or DSN leaves no empty drill folder.
         require_pulumi_cli()
         data = data_plane(args)
-    record = new_record(args.scenario, args.database, primary, standby, args.primary_stack, args.standby_stack, "pulumi")
+    record = new_record(
+        args.scenario, args.database, primary, standby, args.primary_stack, args.standby_stack, "pulumi"
+    )
     if not args.fence_command:
-        warning = (f"{args.scenario} scenario without --fence-command: the drill does not block writes to the old "
-                   "primary, so two servers may accept writes after the promotion (writes through the writer name "
-                   "that reach the old one are reported and fail the drill)")
+        warning = (
+            f"{args.scenario} scenario without --fence-command: the drill does not block writes to the old "
+            "primary, so two servers may accept writes after the promotion (writes through the writer name "
+            "that reach the old one are reported and fail the drill)"
+        )
         print(f"drill: warning: {warning}", file=sys.stderr)
         record.notes.append(f"warning: {warning}")
     if args.force:
@@ -219,28 +285,35 @@ def cmd_run(args) -> int:
         return Exit.OK if result.ok else Exit.FAILED
     record.standby["writer"] = address(data.writer_dsn)
     folder.mkdir(parents=True, exist_ok=True)
-    control = PulumiControlPlane(args.standby_stack, fence_command=args.fence_command,
-                                 log=engine_log(folder / "pulumi.log"))
-    return execute(DrillRunner(record, folder, data, control, DrillOptions(OPTIONS[args.scenario]), preflight))
+    control = PulumiControlPlane(
+        args.standby_stack, fence_command=args.fence_command, log=engine_log(folder / "pulumi.log")
+    )
+    return execute(
+        DrillRunner(record, folder, data, control, DrillOptions(OPTIONS[args.scenario]), preflight)
+    )
 
 
 def engine_log(path: Path):
     """Append the engine's output to the drill folder (secrets are masked by `up` itself)."""
+
     def write(line: str) -> None:
         with path.open("a") as handle:
             handle.write(line.rstrip("\n") + "\n")
+
     return write
 
 
-def execute(runner: DrillRunner, stop_after: Optional[str] = None) -> int:
+def execute(runner: DrillRunner, stop_after: str | None = None) -> int:
     try:
         record = runner.run(stop_after=stop_after)
     except PreflightFailed as error:
         print(f"drill: {error}", file=sys.stderr)
         return Exit.FAILED
     if record.next_step() is not None:
-        print(f"drill {record.drill_id} stopped after {record.completed_steps[-1]}; "
-              f"continue with: python -m drill resume {record.drill_id}")
+        print(
+            f"drill {record.drill_id} stopped after {record.completed_steps[-1]}; "
+            f"continue with: python -m drill resume {record.drill_id}"
+        )
         return Exit.RESUMABLE
     print(markdown(record))
     return Exit.OK if record.verdict == "pass" else Exit.FAILED
@@ -301,12 +374,23 @@ def cmd_resume(args) -> int:
         raise UsageError("only Pulumi drills resume from the CLI; a local rehearsal is simply run again")
     require_pulumi_cli()
     standby = stack_settings(record.standby["stack"])
-    args.primary_stack, args.standby_stack, args.database = record.primary["stack"], record.standby["stack"], record.database
+    args.primary_stack, args.standby_stack, args.database = (
+        record.primary["stack"],
+        record.standby["stack"],
+        record.database,
+    )
     data = data_plane(args)
-    control = PulumiControlPlane(record.standby["stack"], fence_command=args.fence_command,
-                                 log=engine_log(folder / "pulumi.log"))
-    runner = DrillRunner(record, folder, data, control, DrillOptions(OPTIONS[record.scenario]),
-                         lambda: run_preflight(args, standby))
+    control = PulumiControlPlane(
+        record.standby["stack"], fence_command=args.fence_command, log=engine_log(folder / "pulumi.log")
+    )
+    runner = DrillRunner(
+        record,
+        folder,
+        data,
+        control,
+        DrillOptions(OPTIONS[record.scenario]),
+        lambda: run_preflight(args, standby),
+    )
     return execute(runner)
 
 
@@ -317,9 +401,17 @@ def cmd_report(args) -> int:
 
 def cmd_failback(args) -> int:
     if args.failed == args.survivor:
-        raise UsageError(f"--failed and --survivor are both {args.failed!r}: the plan goes from the lost stack to "
-                         "the promoted one")
-    print(render(failback_plan(args.failed, stack_settings(args.failed), args.survivor, stack_settings(args.survivor))))
+        raise UsageError(
+            f"--failed and --survivor are both {args.failed!r}: the plan goes from the lost stack to "
+            "the promoted one"
+        )
+    print(
+        render(
+            failback_plan(
+                args.failed, stack_settings(args.failed), args.survivor, stack_settings(args.survivor)
+            )
+        )
+    )
     return Exit.OK
 
 
@@ -344,9 +436,12 @@ def _positive(text: str) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    root = UsageParser(prog="python -m drill", description=__doc__.split("\n\n")[0],
-                  formatter_class=argparse.RawDescriptionHelpFormatter,
-                  epilog=__doc__.split("\n\n", 1)[1] + "\n" + EXIT_CODES_HELP)
+    root = UsageParser(
+        prog="python -m drill",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1] + "\n" + EXIT_CODES_HELP,
+    )
     commands = root.add_subparsers(dest="command", required=True)
 
     def stacks(sub):
@@ -363,15 +458,22 @@ def parser() -> argparse.ArgumentParser:
 
     promote = commands.add_parser("promote", help="promote a stack's replicas, then reconcile it with Pulumi")
     promote.add_argument("--stack", default="dr", help="the stack whose replicas become writable")
-    promote.add_argument("--option", choices=OPTIONS, default="planned",
-                         help="planned: wait for the replica to catch up; forced: now, when the primary is gone")
+    promote.add_argument(
+        "--option",
+        choices=OPTIONS,
+        default="planned",
+        help="planned: wait for the replica to catch up; forced: now, when the primary is gone",
+    )
     promote.set_defaults(func=cmd_promote)
 
     setup = commands.add_parser("setup", help="the SQL each server needs after `pulumi up`")
     setup.add_argument("--stack", default="prod")
     setup.add_argument("--database", help="one server's key (default: every server of the stack)")
-    setup.add_argument("--apply", action="store_true",
-                       help="run it through the writer name (CONTINUITY_DRILL_WRITER_DSN) and verify the result")
+    setup.add_argument(
+        "--apply",
+        action="store_true",
+        help="run it through the writer name (CONTINUITY_DRILL_WRITER_DSN) and verify the result",
+    )
     setup.add_argument("--password-secret", help="Key Vault secret id of the database password")
     setup.set_defaults(func=cmd_setup)
 
@@ -381,8 +483,11 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true", help="preflight only; change nothing")
     run.add_argument("--force", action="store_true", help="start even if preflight fails (needs --reason)")
     run.add_argument("--reason", help="why preflight is overridden; recorded in the report")
-    run.add_argument("--fence-command", help="command that blocks writes to the old primary: run at the fault "
-                                             "(forced) or at the quiesce before promotion (planned)")
+    run.add_argument(
+        "--fence-command",
+        help="command that blocks writes to the old primary: run at the fault "
+        "(forced) or at the quiesce before promotion (planned)",
+    )
     run.set_defaults(func=cmd_run)
 
     resume = commands.add_parser("resume", help="continue an interrupted drill")
@@ -404,8 +509,12 @@ def parser() -> argparse.ArgumentParser:
 
     rehearse = commands.add_parser("rehearse", help="the drill on two local PostgreSQL servers")
     rehearse.add_argument("--scenario", choices=OPTIONS, default="planned")
-    rehearse.add_argument("--held-back", type=_positive, default=7,
-                          help="forced: heartbeats written while the standby is held back")
+    rehearse.add_argument(
+        "--held-back",
+        type=_positive,
+        default=7,
+        help="forced: heartbeats written while the standby is held back",
+    )
     rehearse.set_defaults(func=cmd_rehearse)
     return root
 

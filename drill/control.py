@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import shlex
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Protocol
 
 from components.settings import PromoteOption
 from policies.rules.facts import SERVER, STATEFUL
@@ -53,9 +54,17 @@ class PulumiControlPlane:
 
     name = "pulumi"
 
-    def __init__(self, stack_name: str, *, work_dir: Path = PROJECT_DIR, fence_command: Optional[str] = None,
-                 select_stack: Optional[Callable[..., Any]] = None, promoter: Optional[Promoter] = None,
-                 mover: Optional[WriterNameMover] = None, log: Callable[[str], None] = lambda _: None):
+    def __init__(
+        self,
+        stack_name: str,
+        *,
+        work_dir: Path = PROJECT_DIR,
+        fence_command: str | None = None,
+        select_stack: Callable[..., Any] | None = None,
+        promoter: Promoter | None = None,
+        mover: WriterNameMover | None = None,
+        log: Callable[[str], None] = lambda _: None,
+    ):
         if select_stack is None:
             from pulumi import automation
 
@@ -83,13 +92,17 @@ class PulumiControlPlane:
             return "no fence command given: writes to the old primary were not blocked by the drill"
         run = subprocess.run(shlex.split(self.fence_command), capture_output=True, text=True, timeout=1800)
         if run.returncode != 0:
-            raise ControlPlaneError(f"fence command failed (exit {run.returncode}): {run.stderr.strip()[-2000:]}")
+            raise ControlPlaneError(
+                f"fence command failed (exit {run.returncode}): {run.stderr.strip()[-2000:]}"
+            )
         return f"fenced with: {self.fence_command}"
 
     def _pack(self) -> dict[str, Any]:
         stack = self.stack_name.rsplit("/", 1)[-1]
-        return {"policy_packs": [str(self.work_dir / "policies")],
-                "policy_pack_configs": [str(self.work_dir / "policies" / "config" / f"{stack}.json")]}
+        return {
+            "policy_packs": [str(self.work_dir / "policies")],
+            "policy_pack_configs": [str(self.work_dir / "policies" / "config" / f"{stack}.json")],
+        }
 
     def _server_urns(self) -> list[str]:
         resources = self.stack.export_stack().deployment.get("resources", [])
@@ -103,8 +116,14 @@ class PulumiControlPlane:
             pre = getattr(event, "resource_pre_event", None)
             if pre is None:
                 return
-            op, kind, urn = str(getattr(pre.metadata.op, "value", pre.metadata.op)), pre.metadata.type, pre.metadata.urn
-            if (op in REPLACING and kind not in HARMLESS_REPLACEMENTS) or (op == "delete" and kind in STATEFUL):
+            op, kind, urn = (
+                str(getattr(pre.metadata.op, "value", pre.metadata.op)),
+                pre.metadata.type,
+                pre.metadata.urn,
+            )
+            if (op in REPLACING and kind not in HARMLESS_REPLACEMENTS) or (
+                op == "delete" and kind in STATEFUL
+            ):
                 found.append(f"{op} {urn}")
 
         self.stack.preview(on_event=watch, on_output=self.log, color="never", **self._pack())
@@ -127,11 +146,17 @@ class PulumiControlPlane:
         dangerous = self._dangerous_steps()
         if dangerous:
             raise ControlPlaneError(
-                "the servers are promoted, but reconciling the stack would " + "; ".join(dangerous) +
-                ": stopped before `pulumi up`; fix the program or stack config, then `python -m drill resume`")
+                "the servers are promoted, but reconciling the stack would "
+                + "; ".join(dangerous)
+                + ": stopped before `pulumi up`; fix the program or stack config, then `python -m drill resume`"
+            )
         result = self.stack.up(
             # Engine output goes to the drill log; secrets stay masked and outputs unprinted.
-            on_output=self.log, show_secrets=False, suppress_outputs=True, color="never", **self._pack(),
+            on_output=self.log,
+            show_secrets=False,
+            suppress_outputs=True,
+            color="never",
+            **self._pack(),
         )
         summary = result.summary
         return {
@@ -169,5 +194,10 @@ class LocalControlPlane:
             # Planned promotion waits for the standby to replay everything, as Azure's does.
             self.cluster.wait_caught_up(timeout=60)
         self.cluster.promote_standby()
-        return {"operation": f"pg_promote ({option})", "started_at": started, "finished_at": now(),
-                "result": "succeeded", "resource_changes": {"update": 1}}
+        return {
+            "operation": f"pg_promote ({option})",
+            "started_at": started,
+            "finished_at": now(),
+            "result": "succeeded",
+            "resource_changes": {"update": 1},
+        }

@@ -32,7 +32,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Optional
+from typing import ClassVar
 
 import psycopg
 from psycopg import sql
@@ -76,11 +76,11 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def sweep_stale_folders(root: Optional[Path] = None) -> list[Path]:
+def sweep_stale_folders(root: Path | None = None) -> list[Path]:
     """Remove the folders of clusters whose process is gone (killed before it could clean up)."""
     removed = []
     for folder in Path(root or tempfile.gettempdir()).glob(f"{FOLDER_PREFIX}*-*"):
-        owner = folder.name[len(FOLDER_PREFIX):].split("-", 1)[0]
+        owner = folder.name[len(FOLDER_PREFIX) :].split("-", 1)[0]
         if owner.isdigit() and not _alive(int(owner)):
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
@@ -106,8 +106,8 @@ class _Server:
         self.name = name
         self.data_dir = data_dir
         self.log_file = log_file
-        self.port: Optional[int] = None
-        self.process: Optional[subprocess.Popen] = None
+        self.port: int | None = None
+        self.process: subprocess.Popen | None = None
 
     @property
     def running(self) -> bool:
@@ -124,7 +124,7 @@ class _Server:
         except OSError:
             return "(no server log)"
 
-    def postmaster_pid(self) -> Optional[int]:
+    def postmaster_pid(self) -> int | None:
         try:
             return int((self.data_dir / "postmaster.pid").read_text().splitlines()[0])
         except (OSError, ValueError, IndexError):
@@ -137,16 +137,22 @@ class LocalCluster:
     Use as a context manager. DSNs have no password: pass `cluster.password` separately.
     """
 
-    def __init__(self, *, bin_dir: Path = PG_BIN_DIR, os_user: Optional[str] = None,
-                 timeout: float = COMMAND_TIMEOUT_S, settings: Optional[dict[str, str]] = None):
+    def __init__(
+        self,
+        *,
+        bin_dir: Path = PG_BIN_DIR,
+        os_user: str | None = None,
+        timeout: float = COMMAND_TIMEOUT_S,
+        settings: dict[str, str] | None = None,
+    ):
         self.bin_dir = bin_dir
         # Extra postgresql.conf settings (values as written in the file), e.g. preloaded libraries.
         self.extra_settings = dict(settings or {})
         self.timeout = timeout
         self._password = secrets.token_urlsafe(24)
-        self._base: Optional[Path] = None
-        self._primary: Optional[_Server] = None
-        self._standby: Optional[_Server] = None
+        self._base: Path | None = None
+        self._primary: _Server | None = None
+        self._standby: _Server | None = None
         self._held_back = False
         # Run the servers as another user only when root: a developer's own account can run them.
         self._os_user = os_user or (DEFAULT_OS_USER if os.geteuid() == 0 else None)
@@ -175,8 +181,13 @@ class LocalCluster:
         primary, standby = self._server("primary"), self._server("standby")
         if primary.port is None or standby.port is None:
             raise LocalClusterError("the cluster has not been started")
-        return _conninfo(host="127.0.0.1,127.0.0.1", port=f"{primary.port},{standby.port}", dbname="postgres",
-                         user=ROLE, target_session_attrs="read-write")
+        return _conninfo(
+            host="127.0.0.1,127.0.0.1",
+            port=f"{primary.port},{standby.port}",
+            dbname="postgres",
+            user=ROLE,
+            target_session_attrs="read-write",
+        )
 
     @property
     def held_back(self) -> bool:
@@ -188,7 +199,7 @@ class LocalCluster:
 
     __str__ = __repr__
 
-    def __enter__(self) -> "LocalCluster":
+    def __enter__(self) -> LocalCluster:
         try:
             self.start()
         except BaseException:
@@ -201,16 +212,21 @@ class LocalCluster:
 
     def server_logs(self) -> dict[str, str]:
         """Each server's log so far (for diagnostics, and to check what the servers wrote)."""
-        return {s.name: s.log_file.read_text(errors="replace") if s.log_file.exists() else ""
-                for s in (self._primary, self._standby) if s is not None}
+        return {
+            s.name: s.log_file.read_text(errors="replace") if s.log_file.exists() else ""
+            for s in (self._primary, self._standby)
+            if s is not None
+        }
 
     # --- lifecycle -------------------------------------------------------------------------------
 
     def start(self) -> None:
         missing = missing_binaries(self.bin_dir)
         if missing:
-            raise MissingPostgres(f"PostgreSQL server programs missing in {self.bin_dir}: {', '.join(missing)}; "
-                                  "install the Debian package postgresql-15 (bin/setup) or set CONTINUITY_PG_BIN")
+            raise MissingPostgres(
+                f"PostgreSQL server programs missing in {self.bin_dir}: {', '.join(missing)}; "
+                "install the Debian package postgresql-15 (bin/setup) or set CONTINUITY_PG_BIN"
+            )
         sweep_stale_folders()
         base = self._base = Path(tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-"))
         self._own(base)  # mkdtemp made it 0700: private to the server user, and holds its sockets
@@ -222,7 +238,9 @@ class LocalCluster:
         self._create_standby()
         self._start(self._standby)
         self._wait_streaming()
-        log.info("local cluster up: primary on port %s, standby on port %s", self._primary.port, self._standby.port)
+        log.info(
+            "local cluster up: primary on port %s, standby on port %s", self._primary.port, self._standby.port
+        )
 
     def close(self) -> None:
         """Stop whatever still runs and delete the folder; never raises, so it is safe in cleanup."""
@@ -251,11 +269,13 @@ class LocalCluster:
         self._set_primary_conninfo(self._standby_conninfo(port=dead_port))
         self._held_back = True
         deadline = time.monotonic() + timeout
-        quiet_since: Optional[float] = None
+        quiet_since: float | None = None
         while True:
             with self._connect(self.primary_dsn) as conn:
-                senders = conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_replication"
-                                       " WHERE application_name = %s", (STANDBY_NAME,)).fetchall()
+                senders = conn.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_replication WHERE application_name = %s",
+                    (STANDBY_NAME,),
+                ).fetchall()
             with self._connect(self.standby_dsn) as conn:
                 receiver = conn.execute("SELECT status, conninfo FROM pg_stat_wal_receiver").fetchone()
             old_receiver = receiver is not None and f"port={dead_port}" not in (receiver[1] or "").split()
@@ -267,7 +287,9 @@ class LocalCluster:
             # Disconnected for a whole second, i.e. across the walreceiver's retry interval: a
             # reconnection to the primary would have shown up by then.
             if quiet_since is not None and now - quiet_since >= 1.0:
-                log.info("standby held back: no walsender on the primary, walreceiver aimed at port %s", dead_port)
+                log.info(
+                    "standby held back: no walsender on the primary, walreceiver aimed at port %s", dead_port
+                )
                 return
             if now >= deadline:
                 raise LocalClusterError(f"standby still connected to the primary after {timeout:g} s")
@@ -290,15 +312,18 @@ class LocalCluster:
             while True:
                 replayed, behind = conn.execute(
                     "SELECT pg_last_wal_replay_lsn(), pg_wal_lsn_diff(%s::pg_lsn, pg_last_wal_replay_lsn())",
-                    (target,)).fetchone()  # type: ignore[misc]
+                    (target,),
+                ).fetchone()  # type: ignore[misc]
                 if behind is not None and behind <= 0:
                     return target
                 if time.monotonic() >= deadline:
-                    raise TimeoutError(f"standby replayed up to {replayed}, primary is at {target}: "
-                                       f"not caught up within {timeout:g} s")
+                    raise TimeoutError(
+                        f"standby replayed up to {replayed}, primary is at {target}: "
+                        f"not caught up within {timeout:g} s"
+                    )
                 time.sleep(0.05)
 
-    def replication_lag(self) -> tuple[int, Optional[float]]:
+    def replication_lag(self) -> tuple[int, float | None]:
         """(bytes, seconds) the standby is behind, from SQL on both servers.
 
         bytes: primary's current WAL position minus the standby's replay position (measured from
@@ -309,14 +334,17 @@ class LocalCluster:
         """
         with self._connect(self.primary_dsn) as conn:
             current = str(conn.execute("SELECT pg_current_wal_lsn()").fetchone()[0])  # type: ignore[index]
-            row = conn.execute("SELECT extract(epoch FROM replay_lag) FROM pg_stat_replication"
-                               " WHERE application_name = %s", (STANDBY_NAME,)).fetchone()
+            row = conn.execute(
+                "SELECT extract(epoch FROM replay_lag) FROM pg_stat_replication WHERE application_name = %s",
+                (STANDBY_NAME,),
+            ).fetchone()
             streaming_lag = float(row[0]) if row and row[0] is not None else None
         with self._connect(self.standby_dsn) as conn:
             behind, age = conn.execute(
                 "SELECT pg_wal_lsn_diff(%s::pg_lsn, pg_last_wal_replay_lsn()),"
                 " extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())",
-                (current,)).fetchone()  # type: ignore[misc]
+                (current,),
+            ).fetchone()  # type: ignore[misc]
         lag_bytes = max(0, int(behind or 0))
         if lag_bytes == 0:
             return 0, 0.0
@@ -333,8 +361,10 @@ class LocalCluster:
         with self._connect(self.primary_dsn) as conn:
             conn.execute("ALTER SYSTEM SET default_transaction_read_only = on")
             conn.execute("SELECT pg_reload_conf()")
-            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                         " WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()")
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
+            )
         log.info("primary fenced: read-only for new transactions, client sessions ended")
 
     def stop_primary(self) -> None:
@@ -346,7 +376,9 @@ class LocalCluster:
         with self._connect(self.standby_dsn) as conn:
             done = bool(conn.execute("SELECT pg_promote(%s, %s)", (wait, timeout)).fetchone()[0])  # type: ignore[index]
         if wait and not done:
-            raise TimeoutError(f"standby not promoted within {timeout} s:\n{self._server('standby').log_tail()}")
+            raise TimeoutError(
+                f"standby not promoted within {timeout} s:\n{self._server('standby').log_tail()}"
+            )
         log.info("standby promotion %s", "done" if wait else "requested")
         return done
 
@@ -365,13 +397,15 @@ class LocalCluster:
     def _connect(self, dsn: str) -> psycopg.Connection:
         return connect(dsn, self._password, autocommit=True)
 
-    def _user_ids(self) -> Optional[tuple[int, int]]:
+    def _user_ids(self) -> tuple[int, int] | None:
         if self._os_user is None:
             return None
         try:
             entry = pwd.getpwnam(self._os_user)
         except KeyError:
-            raise LocalClusterError(f"OS user {self._os_user!r} to run PostgreSQL as does not exist") from None
+            raise LocalClusterError(
+                f"OS user {self._os_user!r} to run PostgreSQL as does not exist"
+            ) from None
         return entry.pw_uid, entry.pw_gid
 
     def _own(self, path: Path) -> None:
@@ -406,21 +440,31 @@ class LocalCluster:
         assert ids is not None
         return grp.getgrgid(ids[1]).gr_name
 
-    def _environment(self, extra: Optional[dict[str, str]] = None) -> dict[str, str]:
+    def _environment(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         # Nothing of the caller's libpq environment (PGPASSWORD, PGHOST...) leaks into the tools.
         environment = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
         environment.update(extra or {})
         return environment
 
-    def _run(self, program: str, *args: str, env: Optional[dict[str, str]] = None,
-             timeout: Optional[float] = None) -> subprocess.CompletedProcess[str]:
+    def _run(
+        self, program: str, *args: str, env: dict[str, str] | None = None, timeout: float | None = None
+    ) -> subprocess.CompletedProcess[str]:
         command = self._command(program, *args)
         assert self._base is not None
         try:
-            done = children.run(command, cwd=self._base, env=self._environment(env), capture_output=True, text=True,
-                                timeout=timeout or self.timeout, stdin=subprocess.DEVNULL)
+            done = children.run(
+                command,
+                cwd=self._base,
+                env=self._environment(env),
+                capture_output=True,
+                text=True,
+                timeout=timeout or self.timeout,
+                stdin=subprocess.DEVNULL,
+            )
         except subprocess.TimeoutExpired:
-            raise LocalClusterError(f"{program} did not finish within {timeout or self.timeout:g} s") from None
+            raise LocalClusterError(
+                f"{program} did not finish within {timeout or self.timeout:g} s"
+            ) from None
         if done.returncode != 0:
             output = (done.stderr or done.stdout).strip()[-2000:].replace(self._password, REDACTED)
             raise LocalClusterError(f"{program} failed (exit {done.returncode}): {output}")
@@ -437,8 +481,18 @@ class LocalCluster:
         writer = threading.Thread(target=self._feed_fifo, args=(fifo,), daemon=True)
         writer.start()
         try:
-            self._run("initdb", "-D", str(primary.data_dir), "-U", ROLE, f"--pwfile={fifo}",
-                      "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C", "--no-sync")
+            self._run(
+                "initdb",
+                "-D",
+                str(primary.data_dir),
+                "-U",
+                ROLE,
+                f"--pwfile={fifo}",
+                "--auth=scram-sha-256",
+                "--encoding=UTF8",
+                "--locale=C",
+                "--no-sync",
+            )
         finally:
             if writer.is_alive():  # initdb failed before reading: unblock the writer
                 try:
@@ -448,13 +502,18 @@ class LocalCluster:
             writer.join(timeout=5)
             fifo.unlink(missing_ok=True)
         # Replaces initdb's file: password authentication, from loopback only, nothing else.
-        self._write_private(primary.data_dir / "pg_hba.conf", "\n".join([
-            "# drill.localpg: SCRAM passwords only, loopback only",
-            f"local  all          {ROLE}                 scram-sha-256",
-            f"host   all          {ROLE}  127.0.0.1/32   scram-sha-256",
-            f"host   replication  {ROLE}  127.0.0.1/32   scram-sha-256",
-            "",
-        ]))
+        self._write_private(
+            primary.data_dir / "pg_hba.conf",
+            "\n".join(
+                [
+                    "# drill.localpg: SCRAM passwords only, loopback only",
+                    f"local  all          {ROLE}                 scram-sha-256",
+                    f"host   all          {ROLE}  127.0.0.1/32   scram-sha-256",
+                    f"host   replication  {ROLE}  127.0.0.1/32   scram-sha-256",
+                    "",
+                ]
+            ),
+        )
         settings = {
             "listen_addresses": "'127.0.0.1'",
             "unix_socket_directories": f"'{self._base}'",  # not /var/run/postgresql: root-owned
@@ -473,23 +532,46 @@ class LocalCluster:
         with open(primary.data_dir / "postgresql.conf", "a") as conf:
             conf.write("\n# drill.localpg\n" + "".join(f"{k} = {v}\n" for k, v in settings.items()))
 
-    def _standby_conninfo(self, port: Optional[int] = None) -> str:
+    def _standby_conninfo(self, port: int | None = None) -> str:
         primary = self._server("primary")
         # No password here: the standby's walreceiver finds it in its postmaster's environment.
-        return _conninfo(host="127.0.0.1", port=port or primary.port, user=ROLE,
-                         application_name=STANDBY_NAME, connect_timeout=5)
+        return _conninfo(
+            host="127.0.0.1",
+            port=port or primary.port,
+            user=ROLE,
+            application_name=STANDBY_NAME,
+            connect_timeout=5,
+        )
 
     def _create_standby(self) -> None:
         primary, standby = self._server("primary"), self._server("standby")
         assert self._base is not None
-        self._run("pg_basebackup", "-D", str(standby.data_dir), "-h", "127.0.0.1", "-p", str(primary.port),
-                  "-U", ROLE, "-w", "-R", "-X", "stream", "-c", "fast", "--no-sync",
-                  env={"PGPASSWORD": self._password})
+        self._run(
+            "pg_basebackup",
+            "-D",
+            str(standby.data_dir),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(primary.port),
+            "-U",
+            ROLE,
+            "-w",
+            "-R",
+            "-X",
+            "stream",
+            "-c",
+            "fast",
+            "--no-sync",
+            env={"PGPASSWORD": self._password},
+        )
         # -R wrote standby.signal and a primary_conninfo spelling out every libpq option in force,
         # the password from PGPASSWORD included. Replace it with a short one of our own, without
         # the password, which hold_back/release_standby vary.
         auto_conf = standby.data_dir / "postgresql.auto.conf"
-        kept = [line for line in auto_conf.read_text().splitlines() if not line.startswith("primary_conninfo")]
+        kept = [
+            line for line in auto_conf.read_text().splitlines() if not line.startswith("primary_conninfo")
+        ]
         kept.append(f"primary_conninfo = '{self._standby_conninfo()}'")
         self._write_private(auto_conf, "\n".join(kept) + "\n")
 
@@ -508,25 +590,36 @@ class LocalCluster:
         for attempt in range(1, attempts + 1):
             server.port = _free_port()
             with open(server.log_file, "ab") as log_file:
-                server.process = children.popen(self._command("postgres", "-D", str(server.data_dir),
-                                                              "-p", str(server.port)),
-                                                cwd=self._base, env=self._environment(env), stdin=subprocess.DEVNULL,
-                                                stdout=log_file, stderr=subprocess.STDOUT)
+                server.process = children.popen(
+                    self._command("postgres", "-D", str(server.data_dir), "-p", str(server.port)),
+                    cwd=self._base,
+                    env=self._environment(env),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                )
             if self._wait_accepting(server):
                 return
             if "already in use" in server.log_tail() and attempt < attempts:
-                log.warning("port %s was taken before the %s server bound it; retrying", server.port, server.name)
+                log.warning(
+                    "port %s was taken before the %s server bound it; retrying", server.port, server.name
+                )
                 continue
             self._stop(server, "immediate")
-            raise LocalClusterError(f"the {server.name} server did not start\n{server.name} log:\n{server.log_tail()}")
+            raise LocalClusterError(
+                f"the {server.name} server did not start\n{server.name} log:\n{server.log_tail()}"
+            )
 
     def _wait_accepting(self, server: _Server) -> bool:
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
             if not server.running:
                 return False
-            lines = (server.data_dir / "postmaster.pid").read_text().splitlines() \
-                if (server.data_dir / "postmaster.pid").exists() else []
+            lines = (
+                (server.data_dir / "postmaster.pid").read_text().splitlines()
+                if (server.data_dir / "postmaster.pid").exists()
+                else []
+            )
             # postmaster.pid's eighth line is the status, "ready" once it accepts connections.
             if len(lines) >= 8 and lines[7].strip() in ("ready", "standby"):
                 return True
@@ -534,7 +627,11 @@ class LocalCluster:
         return False
 
     # Shutdown modes as the postmaster's signals: smart, fast and immediate (PostgreSQL "server-shutdown").
-    _SHUTDOWN_SIGNALS = {"smart": signal.SIGTERM, "fast": signal.SIGINT, "immediate": signal.SIGQUIT}
+    _SHUTDOWN_SIGNALS: ClassVar[dict[str, signal.Signals]] = {
+        "smart": signal.SIGTERM,
+        "fast": signal.SIGINT,
+        "immediate": signal.SIGQUIT,
+    }
 
     def _stop(self, server: _Server, mode: str) -> None:
         """Stop a server; escalate to immediate, then to SIGKILL of its postmaster."""
@@ -561,11 +658,14 @@ class LocalCluster:
         deadline = time.monotonic() + timeout
         while True:
             with self._connect(self.primary_dsn) as conn:
-                row = conn.execute("SELECT state FROM pg_stat_replication WHERE application_name = %s",
-                                   (STANDBY_NAME,)).fetchone()
+                row = conn.execute(
+                    "SELECT state FROM pg_stat_replication WHERE application_name = %s", (STANDBY_NAME,)
+                ).fetchone()
             if row is not None and row[0] == "streaming":
                 return
             if time.monotonic() >= deadline:
-                raise LocalClusterError(f"standby not streaming after {timeout:g} s (state {row[0] if row else 'absent'})"
-                                        f"\nstandby log:\n{self._server('standby').log_tail()}")
+                raise LocalClusterError(
+                    f"standby not streaming after {timeout:g} s (state {row[0] if row else 'absent'})"
+                    f"\nstandby log:\n{self._server('standby').log_tail()}"
+                )
             time.sleep(0.1)

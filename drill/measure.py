@@ -13,8 +13,10 @@ drill's), timezone-aware.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Optional, Protocol, Sequence
+from typing import Protocol
 
 
 class Acknowledged(Protocol):
@@ -29,14 +31,14 @@ class Acknowledged(Protocol):
 
 @dataclass(frozen=True)
 class RpoResult:
-    last_acked_seq: Optional[int]
-    last_acked_at: Optional[dt.datetime]
-    newest_present_seq: Optional[int]
-    newest_present_at: Optional[dt.datetime]
+    last_acked_seq: int | None
+    last_acked_at: dt.datetime | None
+    newest_present_seq: int | None
+    newest_present_at: dt.datetime | None
     lost_seqs: tuple[int, ...]
     # 0.0 when no acknowledged heartbeat was lost; None when heartbeats were lost and none at all is
     # present, so the loss window cannot be bounded from heartbeats.
-    rpo_seconds: Optional[float]
+    rpo_seconds: float | None
 
 
 @dataclass(frozen=True)
@@ -52,8 +54,10 @@ class RtoResult:
 def _require_aware(**timestamps: dt.datetime) -> None:
     naive = [name for name, value in timestamps.items() if value.tzinfo is None or value.utcoffset() is None]
     if naive:
-        raise ValueError(f"timestamps must be timezone-aware: {', '.join(naive)} "
-                         "(naive and aware times cannot be compared, and naive ones are ambiguous)")
+        raise ValueError(
+            f"timestamps must be timezone-aware: {', '.join(naive)} "
+            "(naive and aware times cannot be compared, and naive ones are ambiguous)"
+        )
 
 
 def measure_rpo(acks: Sequence[Acknowledged], present: Iterable[tuple[int, dt.datetime]]) -> RpoResult:
@@ -78,7 +82,7 @@ def measure_rpo(acks: Sequence[Acknowledged], present: Iterable[tuple[int, dt.da
     newest = max(present, key=lambda p: (p[1], p[0]), default=None)
 
     if not lost:
-        rpo: Optional[float] = 0.0
+        rpo: float | None = 0.0
     elif newest is None:
         rpo = None
     else:
@@ -95,19 +99,28 @@ def measure_rpo(acks: Sequence[Acknowledged], present: Iterable[tuple[int, dt.da
     )
 
 
-def measure_rto(fault_at: dt.datetime, detected_at: dt.datetime, decided_at: dt.datetime,
-                first_write_at: dt.datetime) -> RtoResult:
+def measure_rto(
+    fault_at: dt.datetime, detected_at: dt.datetime, decided_at: dt.datetime, first_write_at: dt.datetime
+) -> RtoResult:
     """RTO and its split; raises ValueError unless fault_at <= detected_at <= decided_at <= first_write_at."""
-    stamps = {"fault_at": fault_at, "detected_at": detected_at, "decided_at": decided_at,
-              "first_write_at": first_write_at}
+    stamps = {
+        "fault_at": fault_at,
+        "detected_at": detected_at,
+        "decided_at": decided_at,
+        "first_write_at": first_write_at,
+    }
     _require_aware(**stamps)
     names = list(stamps)
-    for earlier, later in zip(names, names[1:]):
+    for earlier, later in itertools.pairwise(names):
         if stamps[later] < stamps[earlier]:
-            raise ValueError(f"{later} ({stamps[later].isoformat()}) is before {earlier} ({stamps[earlier].isoformat()}): "
-                             "expected fault_at <= detected_at <= decided_at <= first_write_at")
+            raise ValueError(
+                f"{later} ({stamps[later].isoformat()}) is before {earlier} ({stamps[earlier].isoformat()}): "
+                "expected fault_at <= detected_at <= decided_at <= first_write_at"
+            )
     detect = (detected_at - fault_at).total_seconds()
     decide = (decided_at - detected_at).total_seconds()
     execute = (first_write_at - decided_at).total_seconds()
     # The parts add up to the total up to float rounding (each is a whole number of microseconds).
-    return RtoResult(total=(first_write_at - fault_at).total_seconds(), detect=detect, decide=decide, execute=execute)
+    return RtoResult(
+        total=(first_write_at - fault_at).total_seconds(), detect=detect, decide=decide, execute=execute
+    )

@@ -12,8 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -37,18 +38,23 @@ REDACTED = "[redacted]"
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 # --- connections ---------------------------------------------------------------------------------
 
 
-def _scrub(text: str, password: Optional[str]) -> str:
+def _scrub(text: str, password: str | None) -> str:
     return text.replace(password, REDACTED) if password else text
 
 
-def connect(dsn: str, password: Optional[str] = None, *, autocommit: bool = False,
-            connect_timeout: int = CONNECT_TIMEOUT_S) -> psycopg.Connection:
+def connect(
+    dsn: str,
+    password: str | None = None,
+    *,
+    autocommit: bool = False,
+    connect_timeout: int = CONNECT_TIMEOUT_S,
+) -> psycopg.Connection:
     """Open a connection with bounded connect and statement times.
 
     libpq and psycopg do not put the password in their messages today; this guarantees it anyway
@@ -95,7 +101,9 @@ def table_identifier(name: str) -> sql.Identifier:
     """`table` or `schema.table`, validated and quoted, never interpolated as text."""
     parts = name.split(".")
     if not 1 <= len(parts) <= 2 or not all(_IDENTIFIER.fullmatch(part) for part in parts):
-        raise ValueError(f"not a table name (expected `table` or `schema.table` of letters, digits, _ or $): {name!r}")
+        raise ValueError(
+            f"not a table name (expected `table` or `schema.table` of letters, digits, _ or $): {name!r}"
+        )
     return sql.Identifier(*parts)
 
 
@@ -119,15 +127,20 @@ class HeartbeatWriter:
     server, which is why RPO counts only acknowledged heartbeats as losses).
     """
 
-    def __init__(self, dsn: str, password: Optional[str] = None, table: str = HEARTBEAT_TABLE,
-                 writer_id: str = DRILL_WRITER):
+    def __init__(
+        self,
+        dsn: str,
+        password: str | None = None,
+        table: str = HEARTBEAT_TABLE,
+        writer_id: str = DRILL_WRITER,
+    ):
         self.dsn = dsn
         self.table = table
         self.writer_id = writer_id
         self.acks: list[Ack] = []
         self._identifier = table_identifier(table)
         self._password = password
-        self._conn: Optional[psycopg.Connection] = None
+        self._conn: psycopg.Connection | None = None
         # Highest seq ever tried: a failed write's seq is not reused, since it may have committed.
         self._highest_tried = 0
 
@@ -135,18 +148,23 @@ class HeartbeatWriter:
         return f"HeartbeatWriter(dsn={self.dsn!r}, table={self.table!r}, writer_id={self.writer_id!r}, acks={len(self.acks)})"
 
     @property
-    def last_ack(self) -> Optional[Ack]:
+    def last_ack(self) -> Ack | None:
         return self.acks[-1] if self.acks else None
 
     def ensure_table(self) -> None:
         """Create the heartbeat table if missing; continue after any seq this writer already stored."""
         with connect(self.dsn, self._password, autocommit=True) as conn:
-            conn.execute(sql.SQL(
-                "CREATE TABLE IF NOT EXISTS {} ("
-                " writer text NOT NULL, seq bigint NOT NULL, committed_at timestamptz NOT NULL,"
-                " PRIMARY KEY (writer, seq))").format(self._identifier))
-            row = conn.execute(sql.SQL("SELECT coalesce(max(seq), 0) FROM {} WHERE writer = %s")
-                               .format(self._identifier), (self.writer_id,)).fetchone()
+            conn.execute(
+                sql.SQL(
+                    "CREATE TABLE IF NOT EXISTS {} ("
+                    " writer text NOT NULL, seq bigint NOT NULL, committed_at timestamptz NOT NULL,"
+                    " PRIMARY KEY (writer, seq))"
+                ).format(self._identifier)
+            )
+            row = conn.execute(
+                sql.SQL("SELECT coalesce(max(seq), 0) FROM {} WHERE writer = %s").format(self._identifier),
+                (self.writer_id,),
+            ).fetchone()
             self._highest_tried = max(self._highest_tried, int(row[0]) if row else 0)
 
     def _next_seq(self) -> int:
@@ -158,15 +176,18 @@ class HeartbeatWriter:
             self._conn = connect(self.dsn, self._password, autocommit=False)
         return self._conn
 
-    def write(self, seq: Optional[int] = None) -> Ack:
+    def write(self, seq: int | None = None) -> Ack:
         """Insert one heartbeat and commit it; returns the Ack, or raises (and nothing is acked)."""
         seq = self._next_seq() if seq is None else seq
         self._highest_tried = max(self._highest_tried, seq)
         try:
             conn = self._connection()
-            row = conn.execute(sql.SQL(
-                "INSERT INTO {} (writer, seq, committed_at) VALUES (%s, %s, clock_timestamp()) RETURNING committed_at"
-            ).format(self._identifier), (self.writer_id, seq)).fetchone()
+            row = conn.execute(
+                sql.SQL(
+                    "INSERT INTO {} (writer, seq, committed_at) VALUES (%s, %s, clock_timestamp()) RETURNING committed_at"
+                ).format(self._identifier),
+                (self.writer_id, seq),
+            ).fetchone()
             conn.commit()
         except psycopg.Error:
             # The connection may be half-dead (server gone, or in an aborted transaction): start
@@ -185,15 +206,16 @@ class HeartbeatWriter:
             finally:
                 self._conn = None
 
-    def __enter__(self) -> "HeartbeatWriter":
+    def __enter__(self) -> HeartbeatWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
 
-def read_heartbeats(dsn: str, password: Optional[str] = None, table: str = HEARTBEAT_TABLE,
-                    writer: Optional[str] = DRILL_WRITER) -> list[tuple[int, dt.datetime]]:
+def read_heartbeats(
+    dsn: str, password: str | None = None, table: str = HEARTBEAT_TABLE, writer: str | None = DRILL_WRITER
+) -> list[tuple[int, dt.datetime]]:
     """(seq, committed_at) of the heartbeats present, by seq; `writer=None` reads every writer's."""
     query = sql.SQL("SELECT seq, committed_at FROM {}").format(table_identifier(table))
     params: tuple[Any, ...] = ()
@@ -218,16 +240,27 @@ class FirstWrite:
     elsewhere: tuple[Ack, ...] = ()
 
 
-def _landed(dsn: str, password: Optional[str], table: str, writer_id: str, seq: int) -> bool:
+def _landed(dsn: str, password: str | None, table: str, writer_id: str, seq: int) -> bool:
     with connect(dsn, password, autocommit=True) as conn:
-        row = conn.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE writer = %s AND seq = %s)")
-                           .format(table_identifier(table)), (writer_id, seq)).fetchone()
+        row = conn.execute(
+            sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE writer = %s AND seq = %s)").format(
+                table_identifier(table)
+            ),
+            (writer_id, seq),
+        ).fetchone()
     return bool(row and row[0])
 
 
-def first_acknowledged_write(dsn: str, password: Optional[str] = None, timeout: float = 600.0,
-                             interval: float = 0.2, table: str = HEARTBEAT_TABLE,
-                             writer_id: str = PROBE_WRITER, *, landed_on: Optional[str] = None) -> FirstWrite:
+def first_acknowledged_write(
+    dsn: str,
+    password: str | None = None,
+    timeout: float = 600.0,
+    interval: float = 0.2,
+    table: str = HEARTBEAT_TABLE,
+    writer_id: str = PROBE_WRITER,
+    *,
+    landed_on: str | None = None,
+) -> FirstWrite:
     """Retry a heartbeat through `dsn` until one is acknowledged by the promoted server (end of RTO).
 
     `dsn` is what applications use: the writer name (or, locally, its stand-in). With `landed_on`
@@ -259,7 +292,9 @@ def first_acknowledged_write(dsn: str, password: Optional[str] = None, timeout: 
                 writer.close()  # e.g. the read-back failed: do not keep a connection that may be elsewhere
                 last_error = f"{type(exc).__name__}: {_scrub(str(exc), password)}".strip()
             if time.monotonic() + interval >= deadline:
-                raise TimeoutError(f"no heartbeat acknowledged by {dsn} within {timeout:g} s; last error: {last_error}")
+                raise TimeoutError(
+                    f"no heartbeat acknowledged by {dsn} within {timeout:g} s; last error: {last_error}"
+                )
             time.sleep(interval)
     finally:
         writer.close()
@@ -275,7 +310,7 @@ class TableSnapshot:
     checksum: str  # md5 over the rows' text forms, in byte order
 
 
-def snapshot(dsn: str, password: Optional[str], tables: Iterable[str]) -> list[TableSnapshot]:
+def snapshot(dsn: str, password: str | None, tables: Iterable[str]) -> list[TableSnapshot]:
     """Row count and checksum of each table, all read in one consistent (repeatable-read) snapshot.
 
     Rows are compared through their text form (`t::text`), so any column type works, pgvector's
@@ -285,14 +320,16 @@ def snapshot(dsn: str, password: Optional[str], tables: Iterable[str]) -> list[T
     """
     names = list(tables)
     identifiers = [table_identifier(name) for name in names]  # validate all before connecting
-    query = sql.SQL("SELECT count(*), md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text COLLATE \"C\"), ''))"
-                    " FROM {} AS t")
+    query = sql.SQL(
+        "SELECT count(*), md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text COLLATE \"C\"), ''))"
+        " FROM {} AS t"
+    )
     result = []
     with connect(dsn, password) as conn:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         conn.read_only = True  # also works on a standby
         with conn.transaction():
-            for name, identifier in zip(names, identifiers):
+            for name, identifier in zip(names, identifiers, strict=False):
                 row = conn.execute(query.format(identifier)).fetchone()
                 assert row is not None
                 result.append(TableSnapshot(name, int(row[0]), str(row[1])))
@@ -310,7 +347,9 @@ def compare(before: Sequence[TableSnapshot], after: Sequence[TableSnapshot]) -> 
         elif old.row_count != new.row_count:
             differences.append(f"{old.table}: row count {old.row_count} -> {new.row_count}")
         elif old.checksum != new.checksum:
-            differences.append(f"{old.table}: same row count ({old.row_count}) but contents differ "
-                               f"(checksum {old.checksum} -> {new.checksum})")
+            differences.append(
+                f"{old.table}: same row count ({old.row_count}) but contents differ "
+                f"(checksum {old.checksum} -> {new.checksum})"
+            )
     differences.extend(f"{table}: only in the later snapshot" for table in later)
     return differences

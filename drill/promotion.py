@@ -50,11 +50,15 @@ class ServerRef:
     name: str
 
     @classmethod
-    def from_id(cls, key: str, arm_id: str) -> "ServerRef":
+    def from_id(cls, key: str, arm_id: str) -> ServerRef:
         parts = arm_id.strip("/").split("/")
         try:
-            return cls(key, parts[parts.index("subscriptions") + 1], parts[parts.index("resourceGroups") + 1],
-                       parts[parts.index("flexibleServers") + 1])
+            return cls(
+                key,
+                parts[parts.index("subscriptions") + 1],
+                parts[parts.index("resourceGroups") + 1],
+                parts[parts.index("flexibleServers") + 1],
+            )
         except (ValueError, IndexError):
             raise PromotionError(f"server {key}: {arm_id!r} is not a flexible server id") from None
 
@@ -67,8 +71,9 @@ def servers_of(outputs: Mapping[str, Any]) -> list[ServerRef]:
     return [ServerRef.from_id(key, str(server["id"])) for key, server in sorted(servers.items())]
 
 
-def azure_client(client_class: Any, subscription_id: str, api_version: str, credential: Any = None,
-                 **pipeline: Any):
+def azure_client(
+    client_class: Any, subscription_id: str, api_version: str, credential: Any = None, **pipeline: Any
+):
     """One of Microsoft's management SDK clients, pinned to `api_version`, with the ambient Azure
     login (az login, or OIDC in the workflows). `pipeline` reaches azure-core (tests pass `transport`)."""
     if credential is None:
@@ -85,8 +90,12 @@ def default_client(subscription_id: str, credential: Any = None, **pipeline: Any
 
 
 class Promoter:
-    def __init__(self, client_for: Callable[[str], Any] = default_client,
-                 progress: Callable[[str], None] = print, poll_seconds: float = POLL_SECONDS):
+    def __init__(
+        self,
+        client_for: Callable[[str], Any] = default_client,
+        progress: Callable[[str], None] = print,
+        poll_seconds: float = POLL_SECONDS,
+    ):
         self.client_for = client_for
         self.progress = progress
         self.poll_seconds = poll_seconds
@@ -106,15 +115,29 @@ class Promoter:
         try:
             role = client.servers.get(server.resource_group, server.name).replication_role
             if role not in REPLICA_ROLES:
-                self.progress(f"{server.name}: replication role {role}, not a replica: already promoted, skipped")
-                return {"server": server.name, "option": option.value, "skipped": True, "replication_role": role,
-                        "started_at": started, "finished_at": now()}
+                self.progress(
+                    f"{server.name}: replication role {role}, not a replica: already promoted, skipped"
+                )
+                return {
+                    "server": server.name,
+                    "option": option.value,
+                    "skipped": True,
+                    "replication_role": role,
+                    "started_at": started,
+                    "finished_at": now(),
+                }
             # Only the promote fields: availability_zone would otherwise default to "" in this SDK.
-            body = ServerForPatch(availability_zone=None, replica=Replica(
-                promote_mode=ReadReplicaPromoteMode.STANDALONE, promote_option=ReadReplicaPromoteOption(option.value)))
+            body = ServerForPatch(
+                availability_zone=None,
+                replica=Replica(
+                    promote_mode=ReadReplicaPromoteMode.STANDALONE,
+                    promote_option=ReadReplicaPromoteOption(option.value),
+                ),
+            )
             self.progress(f"{server.name}: promoting ({option.value}, standalone)")
-            poller = client.servers.begin_update(server.resource_group, server.name, body,
-                                                 polling_interval=self.poll_seconds)
+            poller = client.servers.begin_update(
+                server.resource_group, server.name, body, polling_interval=self.poll_seconds
+            )
             waited = 0.0
             while not poller.done():
                 poller.wait(self.poll_seconds)
@@ -122,12 +145,18 @@ class Promoter:
                 self.progress(f"{server.name}: {poller.status()} after {waited:.0f}s")
             promoted = poller.result()
         except HttpResponseError as error:
-            raise PromotionError(f"{server.name}: Azure refused or failed the promotion: {error.message}") from None
+            raise PromotionError(
+                f"{server.name}: Azure refused or failed the promotion: {error.message}"
+            ) from None
         role = getattr(promoted, "replication_role", None)
         if role in REPLICA_ROLES:
             raise PromotionError(f"{server.name}: the promotion finished but the server is still a {role}")
         self.progress(f"{server.name}: promoted (replication role {role})")
-        return {"server": server.name, "option": option.value, "skipped": False, "replication_role": role,
-                "started_at": started, "finished_at": now()}
-
-
+        return {
+            "server": server.name,
+            "option": option.value,
+            "skipped": False,
+            "replication_role": role,
+            "started_at": started,
+            "finished_at": now(),
+        }

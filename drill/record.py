@@ -12,7 +12,7 @@ import json
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from cli.exits import UsageError
 from cli.files import load_json
@@ -24,7 +24,7 @@ STEPS = ("preflight", "baseline", "fault", "promote", "verify", "report")
 
 
 def now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
 
 
 @dataclass
@@ -36,9 +36,9 @@ class Heartbeat:
 
 @dataclass
 class Measurement:
-    target_seconds: Optional[float] = None
-    measured_seconds: Optional[float] = None
-    met: Optional[bool] = None
+    target_seconds: float | None = None
+    measured_seconds: float | None = None
+    met: bool | None = None
 
 
 @dataclass
@@ -55,9 +55,9 @@ class DrillRecord:
     completed_steps: list[str] = field(default_factory=list)
     timestamps: dict[str, str] = field(default_factory=dict)
     preflight: dict[str, Any] = field(default_factory=dict)
-    forced: Optional[dict[str, str]] = None  # {"reason": ..., "by": ...} when preflight was overridden
+    forced: dict[str, str] | None = None  # {"reason": ..., "by": ...} when preflight was overridden
     heartbeats: list[Heartbeat] = field(default_factory=list)
-    pre_failover_lag: dict[str, Optional[float]] = field(default_factory=dict)
+    pre_failover_lag: dict[str, float | None] = field(default_factory=dict)
     update_summary: dict[str, Any] = field(default_factory=dict)
     gate: dict[str, Any] = field(default_factory=dict)
     rto: Measurement = field(default_factory=Measurement)
@@ -65,11 +65,11 @@ class DrillRecord:
     rpo: Measurement = field(default_factory=Measurement)
     lost_heartbeats: list[int] = field(default_factory=list)
     integrity: dict[str, Any] = field(default_factory=dict)
-    verdict: Optional[str] = None  # pass | fail | aborted
+    verdict: str | None = None  # pass | fail | aborted
     notes: list[str] = field(default_factory=list)
 
     # --- steps --------------------------------------------------------------------------------
-    def next_step(self) -> Optional[str]:
+    def next_step(self) -> str | None:
         return next((step for step in STEPS if step not in self.completed_steps), None)
 
     def complete(self, step: str) -> None:
@@ -78,7 +78,7 @@ class DrillRecord:
         self.completed_steps.append(step)
         self.timestamps[f"{step}_completed_at"] = now()
 
-    def stamp(self, name: str, value: Optional[str] = None) -> str:
+    def stamp(self, name: str, value: str | None = None) -> str:
         self.timestamps[name] = value or now()
         return self.timestamps[name]
 
@@ -87,10 +87,12 @@ class DrillRecord:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "DrillRecord":
+    def from_json(cls, data: dict[str, Any]) -> DrillRecord:
         data = dict(data)
         if data.get("schema_version") != SCHEMA_VERSION:
-            raise ValueError(f"drill record schema version {data.get('schema_version')} is not {SCHEMA_VERSION}")
+            raise ValueError(
+                f"drill record schema version {data.get('schema_version')} is not {SCHEMA_VERSION}"
+            )
         data["heartbeats"] = [Heartbeat(**h) for h in data.get("heartbeats", [])]
         data["rto"] = Measurement(**data.get("rto", {}))
         data["rpo"] = Measurement(**data.get("rpo", {}))
@@ -106,14 +108,14 @@ class DrillRecord:
         return path
 
     @classmethod
-    def load(cls, folder: Path) -> "DrillRecord":
+    def load(cls, folder: Path) -> DrillRecord:
         path = folder / "record.json"
         if not path.exists():
             raise UsageError(f"{path}: no drill record (was the drill started with `python -m drill run`?)")
         return cls.load_file(path)
 
     @classmethod
-    def load_file(cls, path: Path) -> "DrillRecord":
+    def load_file(cls, path: Path) -> DrillRecord:
         """A record from its file, checked against the published schema; UsageError naming what is wrong."""
         import jsonschema
 

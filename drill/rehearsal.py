@@ -33,43 +33,68 @@ def seed(dsn: str, password: str) -> str:
             embedding = "vector(3)"
         except psycopg.Error:
             embedding = "real[]"
-        connection.execute(f"CREATE TABLE IF NOT EXISTS knowledge_chunks (id bigint PRIMARY KEY, content text, "
-                           f"embedding {embedding})")
-        connection.execute("CREATE TABLE IF NOT EXISTS decisions (id bigint PRIMARY KEY, decided_at timestamptz, "
-                           "summary text)")
+        connection.execute(
+            f"CREATE TABLE IF NOT EXISTS knowledge_chunks (id bigint PRIMARY KEY, content text, "
+            f"embedding {embedding})"
+        )
+        connection.execute(
+            "CREATE TABLE IF NOT EXISTS decisions (id bigint PRIMARY KEY, decided_at timestamptz, "
+            "summary text)"
+        )
         literal = "'[0.1,0.2,0.3]'" if embedding.startswith("vector") else "ARRAY[0.1,0.2,0.3]::real[]"
-        connection.execute(f"INSERT INTO knowledge_chunks SELECT g, 'chunk ' || g, {literal} "
-                           "FROM generate_series(1, 200) g ON CONFLICT DO NOTHING")
-        connection.execute("INSERT INTO decisions SELECT g, now(), 'decision ' || g FROM generate_series(1, 50) g "
-                           "ON CONFLICT DO NOTHING")
+        connection.execute(
+            f"INSERT INTO knowledge_chunks SELECT g, 'chunk ' || g, {literal} "
+            "FROM generate_series(1, 200) g ON CONFLICT DO NOTHING"
+        )
+        connection.execute(
+            "INSERT INTO decisions SELECT g, now(), 'decision ' || g FROM generate_series(1, 50) g "
+            "ON CONFLICT DO NOTHING"
+        )
     return embedding
 
 
-def rehearse(scenario: str, drills_dir: Path, *, held_back: int = 7, stop_after: str | None = None,
-             cluster: LocalCluster | None = None, gate_check=None) -> tuple[DrillRecord, Path]:
+def rehearse(
+    scenario: str,
+    drills_dir: Path,
+    *,
+    held_back: int = 7,
+    stop_after: str | None = None,
+    cluster: LocalCluster | None = None,
+    gate_check=None,
+) -> tuple[DrillRecord, Path]:
     """Run a whole drill locally. `gate_check` reuses an earlier (check, summary) of the policy gate."""
     from .__main__ import new_record, stack_settings
 
     primary_settings, standby_settings = stack_settings("prod"), stack_settings("dr")
-    record = new_record(scenario, "knowledge", primary_settings, standby_settings, "prod", "dr", "local",
-                        suffix="-rehearsal")
+    record = new_record(
+        scenario, "knowledge", primary_settings, standby_settings, "prod", "dr", "local", suffix="-rehearsal"
+    )
     record.primary["endpoint"] = "local primary (loopback)"
     record.standby["endpoint"] = "local standby (loopback)"
     folder = drills_dir / record.drill_id
 
     def run(local: LocalCluster) -> DrillRecord:
         # The writer name's local stand-in: libpq multi-host, first server that accepts writes.
-        record.standby["writer"] = f"{address(local.writer_dsn)} target_session_attrs=read-write (local stand-in)"
+        record.standby["writer"] = (
+            f"{address(local.writer_dsn)} target_session_attrs=read-write (local stand-in)"
+        )
         embedding = seed(local.primary_dsn, local.password)
         record.notes.append(f"knowledge_chunks.embedding is {embedding} on the local servers")
         local.wait_caught_up(timeout=60)
 
         def preflight() -> Preflight:
             result = Preflight()
-            check, result.gate = gate_check or gate_on_promoted(Path(__file__).resolve().parent.parent, "prod", "dr")
+            check, result.gate = gate_check or gate_on_promoted(
+                Path(__file__).resolve().parent.parent, "prod", "dr"
+            )
             result.checks.append(check)
-            checks, result.lag = replica_checks(local.primary_dsn, local.standby_dsn, local.password,
-                                                standby_settings.databases["knowledge"].rpo.seconds, local.writer_dsn)
+            checks, result.lag = replica_checks(
+                local.primary_dsn,
+                local.standby_dsn,
+                local.password,
+                standby_settings.databases["knowledge"].rpo.seconds,
+                local.writer_dsn,
+            )
             result.checks += checks
             return result
 

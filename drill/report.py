@@ -52,7 +52,8 @@ def markdown(record: DrillRecord) -> str:
         f"execute {_seconds(record.rto_split.get('execute'))}.",
         "",
         f"Heartbeats acknowledged: {len(record.heartbeats)}; lost after promotion: {len(record.lost_heartbeats)}"
-        + (f" (sequence numbers {record.lost_heartbeats})" if record.lost_heartbeats else "") + ".",
+        + (f" (sequence numbers {record.lost_heartbeats})" if record.lost_heartbeats else "")
+        + ".",
         "",
         f"Replication lag before the failover: {record.pre_failover_lag}.",
         "",
@@ -63,15 +64,23 @@ def markdown(record: DrillRecord) -> str:
     ]
     lines += [f"| {name} | {value} |" for name, value in sorted(t.items(), key=lambda kv: kv[1])]
     differences = record.integrity.get("differences") or []
-    lines += ["", "## Data integrity", "",
-              "All baseline tables are identical after promotion." if not differences and record.integrity.get("after")
-              else "\n".join(f"- {md(d)}" for d in differences) or "Not checked."]
+    lines += [
+        "",
+        "## Data integrity",
+        "",
+        "All baseline tables are identical after promotion."
+        if not differences and record.integrity.get("after")
+        else "\n".join(f"- {md(d)}" for d in differences) or "Not checked.",
+    ]
     elsewhere = record.integrity.get("writes_elsewhere") or []
     if elsewhere:
-        lines += ["", f"{len(elsewhere)} write(s) through the writer name were acknowledged by a server other than "
-                      f"the promoted one after promotion (the old primary was not fenced, or the name had not moved): "
-                      f"an application would have lost them. First at {elsewhere[0]['acked_at']}, last at "
-                      f"{elsewhere[-1]['acked_at']}."]
+        lines += [
+            "",
+            f"{len(elsewhere)} write(s) through the writer name were acknowledged by a server other than "
+            f"the promoted one after promotion (the old primary was not fenced, or the name had not moved): "
+            f"an application would have lost them. First at {elsewhere[0]['acked_at']}, last at "
+            f"{elsewhere[-1]['acked_at']}.",
+        ]
     lines += ["", "## Preflight", ""]
     for check in record.preflight.get("checks", []):
         lines.append(f"- {'ok' if check['ok'] else 'FAILED'}: {md(check['name'])} — {md(check['detail'])}")
@@ -79,12 +88,19 @@ def markdown(record: DrillRecord) -> str:
         lines.append(f"- overridden by {md(record.forced['by'])}: {md(record.forced['reason'])}")
     gate = record.gate or {}
     if gate:
-        lines += ["", f"Policy gate on `{gate.get('stack')}` rendered as {gate.get('renderedAs')}: "
-                      f"{len(gate.get('blocking', []))} blocking, {len(gate.get('advisory', []))} advisory."]
+        lines += [
+            "",
+            f"Policy gate on `{gate.get('stack')}` rendered as {gate.get('renderedAs')}: "
+            f"{len(gate.get('blocking', []))} blocking, {len(gate.get('advisory', []))} advisory.",
+        ]
         lines += [f"- {md(item)}" for item in gate.get("advisory", []) + gate.get("blocking", [])]
     summary = record.update_summary
-    lines += ["", "## Update", "", f"`{summary.get('operation')}`: {summary.get('result')}, "
-                                   f"changes {summary.get('resource_changes')}"]
+    lines += [
+        "",
+        "## Update",
+        "",
+        f"`{summary.get('operation')}`: {summary.get('result')}, changes {summary.get('resource_changes')}",
+    ]
     lines += ["", "## Provenance", "", f"- git commit `{record.git_commit}`"]
     lines += [f"- {name} {version}" for name, version in sorted(record.versions.items())]
     if record.notes:
@@ -105,10 +121,14 @@ def write_index(drills_dir: Path) -> Path:
     rows = []
     for path in sorted(drills_dir.glob("*/record.json"), reverse=True):
         data = json.loads(path.read_text())
-        rows.append(f"| [{data['drill_id']}]({path.parent.name}/report.md) | {data['scenario']} | {data['database']} | "
-                    f"{data.get('verdict') or 'in progress'} | {_seconds(data['rto']['measured_seconds'])} | "
-                    f"{_seconds(data['rpo']['measured_seconds'])} | {len(data['lost_heartbeats'])} |")
+        rows.append(
+            f"| [{data['drill_id']}]({path.parent.name}/report.md) | {data['scenario']} | {data['database']} | "
+            f"{data.get('verdict') or 'in progress'} | {_seconds(data['rto']['measured_seconds'])} | "
+            f"{_seconds(data['rpo']['measured_seconds'])} | {len(data['lost_heartbeats'])} |"
+        )
     index = drills_dir / "index.md"
-    index.write_text("# DR drills\n\n| drill | scenario | database | verdict | RTO | RPO | lost heartbeats |\n"
-                     "|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n")
+    index.write_text(
+        "# DR drills\n\n| drill | scenario | database | verdict | RTO | RPO | lost heartbeats |\n"
+        "|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n"
+    )
     return index

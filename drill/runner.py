@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
 
 from .control import ControlPlane
 from .measure import measure_rpo, measure_rto
@@ -53,7 +53,7 @@ class DataPlane:
     primary_dsn: str
     standby_dsn: str
     writer_dsn: str
-    password: Optional[str]
+    password: str | None
     tables: list[str] = field(default_factory=list)
 
 
@@ -64,7 +64,7 @@ class DrillOptions:
     heartbeat_interval: float = 0.05
     # Forced rehearsal only: heartbeats written while the standby is held back (they must be lost).
     held_back_heartbeats: int = 0
-    hold_back: Optional[Callable[[], None]] = None
+    hold_back: Callable[[], None] | None = None
     first_write_timeout: float = 600.0
 
 
@@ -81,15 +81,34 @@ def _heartbeat(ack: Ack) -> Heartbeat:
 
 
 class DrillRunner:
-    def __init__(self, record: DrillRecord, folder: Path, data: DataPlane, control: ControlPlane,
-                 options: DrillOptions, preflight: Callable[[], Preflight]):
-        self.record, self.folder, self.data, self.control, self.options = record, folder, data, control, options
+    def __init__(
+        self,
+        record: DrillRecord,
+        folder: Path,
+        data: DataPlane,
+        control: ControlPlane,
+        options: DrillOptions,
+        preflight: Callable[[], Preflight],
+    ):
+        self.record, self.folder, self.data, self.control, self.options = (
+            record,
+            folder,
+            data,
+            control,
+            options,
+        )
         self.preflight = preflight
 
-    def run(self, stop_after: Optional[str] = None) -> DrillRecord:
+    def run(self, stop_after: str | None = None) -> DrillRecord:
         """Run (or resume) until done; `stop_after` ends early after a step, as an interruption would."""
-        steps = {"preflight": self._preflight, "baseline": self._baseline, "fault": self._fault,
-                 "promote": self._promote, "verify": self._verify, "report": self._report}
+        steps = {
+            "preflight": self._preflight,
+            "baseline": self._baseline,
+            "fault": self._fault,
+            "promote": self._promote,
+            "verify": self._verify,
+            "report": self._report,
+        }
         while (step := self.record.next_step()) is not None:
             steps[step]()
             self.record.complete(step)
@@ -109,7 +128,9 @@ class DrillRunner:
             self.record.notes.append("preflight failed; nothing was changed")
             self.record.save(self.folder)
             failed = "; ".join(f"{c.name}: {c.detail}" for c in result.checks if not c.ok)
-            raise PreflightFailed(f"preflight failed ({failed}); rerun with --force --reason '...' to override")
+            raise PreflightFailed(
+                f"preflight failed ({failed}); rerun with --force --reason '...' to override"
+            )
         if not result.ok:
             self.record.notes.append(f"preflight failed and was overridden: {self.record.forced['reason']}")
 
@@ -127,8 +148,9 @@ class DrillRunner:
         writer = self._writer()
         writer.ensure_table()
         self._write(writer, self.options.warmup_heartbeats)
-        self.record.integrity["baseline"] = [vars(s) for s in snapshot(self.data.primary_dsn, self.data.password,
-                                                                        self.data.tables)]
+        self.record.integrity["baseline"] = [
+            vars(s) for s in snapshot(self.data.primary_dsn, self.data.password, self.data.tables)
+        ]
 
     def _fault(self) -> None:
         if self.options.option == "Planned":
@@ -160,8 +182,13 @@ class DrillRunner:
         self.record.stamp("promoted_at")
 
     def _verify(self) -> None:
-        first = first_acknowledged_write(self.data.writer_dsn, self.data.password, landed_on=self.data.standby_dsn,
-                                         timeout=self.options.first_write_timeout, interval=0.2)
+        first = first_acknowledged_write(
+            self.data.writer_dsn,
+            self.data.password,
+            landed_on=self.data.standby_dsn,
+            timeout=self.options.first_write_timeout,
+            interval=0.2,
+        )
         ack = first.ack
         self.record.integrity["writes_elsewhere"] = [vars(_heartbeat(a)) for a in first.elsewhere]
         # The drill's clock for every timestamp of the RTO, so clock skew with the server cannot bend it.
@@ -170,7 +197,9 @@ class DrillRunner:
         present = read_heartbeats(self.data.standby_dsn, self.data.password)
         rpo = measure_rpo([_ack(h) for h in self.record.heartbeats], present)
         t = self.record.timestamps
-        rto = measure_rto(_parse(t["fault_at"]), _parse(t["detected_at"]), _parse(t["decided_at"]), ack.acked_at)
+        rto = measure_rto(
+            _parse(t["fault_at"]), _parse(t["detected_at"]), _parse(t["decided_at"]), ack.acked_at
+        )
         self.record.rto.measured_seconds = rto.total
         self.record.rto_split = {"detect": rto.detect, "decide": rto.decide, "execute": rto.execute}
         self.record.rpo.measured_seconds = rpo.rpo_seconds

@@ -20,7 +20,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import psycopg
 from psycopg import sql
@@ -54,27 +53,31 @@ def _literal(text: str) -> str:
 
 
 def owner_sql(database: str) -> str:
-    return "\n".join([
-        "DO $$ BEGIN",
-        f"  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {_literal(OWNER_ROLE)}) THEN",
-        f"    CREATE ROLE {_identifier(OWNER_ROLE)} NOLOGIN;",
-        "  END IF;",
-        "END $$;",
-        # ALTER DATABASE ... OWNER TO needs membership of the new owner.
-        f"GRANT {_identifier(OWNER_ROLE)} TO CURRENT_USER;",
-        f"ALTER DATABASE {_identifier(database)} OWNER TO {_identifier(OWNER_ROLE)};",
-    ])
+    return "\n".join(
+        [
+            "DO $$ BEGIN",
+            f"  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {_literal(OWNER_ROLE)}) THEN",
+            f"    CREATE ROLE {_identifier(OWNER_ROLE)} NOLOGIN;",
+            "  END IF;",
+            "END $$;",
+            # ALTER DATABASE ... OWNER TO needs membership of the new owner.
+            f"GRANT {_identifier(OWNER_ROLE)} TO CURRENT_USER;",
+            f"ALTER DATABASE {_identifier(database)} OWNER TO {_identifier(OWNER_ROLE)};",
+        ]
+    )
 
 
 def heartbeat_sql() -> str:
-    return "\n".join([
-        "CREATE EXTENSION IF NOT EXISTS pg_cron;",
-        f"CREATE SCHEMA IF NOT EXISTS {HEARTBEAT_SCHEMA};",
-        f"CREATE TABLE IF NOT EXISTS {HEARTBEAT_TABLE} (id int PRIMARY KEY CHECK (id = 1), beat_at timestamptz NOT NULL);",
-        f"INSERT INTO {HEARTBEAT_TABLE} VALUES (1, now()) ON CONFLICT (id) DO NOTHING;",
-        # A job of the same name is updated in place (pg_cron 1.3+), so a re-run keeps one job.
-        f"SELECT cron.schedule({_literal(HEARTBEAT_JOB)}, {_literal(HEARTBEAT_SCHEDULE)}, {_literal(HEARTBEAT_COMMAND)});",
-    ])
+    return "\n".join(
+        [
+            "CREATE EXTENSION IF NOT EXISTS pg_cron;",
+            f"CREATE SCHEMA IF NOT EXISTS {HEARTBEAT_SCHEMA};",
+            f"CREATE TABLE IF NOT EXISTS {HEARTBEAT_TABLE} (id int PRIMARY KEY CHECK (id = 1), beat_at timestamptz NOT NULL);",
+            f"INSERT INTO {HEARTBEAT_TABLE} VALUES (1, now()) ON CONFLICT (id) DO NOTHING;",
+            # A job of the same name is updated in place (pg_cron 1.3+), so a re-run keeps one job.
+            f"SELECT cron.schedule({_literal(HEARTBEAT_JOB)}, {_literal(HEARTBEAT_SCHEDULE)}, {_literal(HEARTBEAT_COMMAND)});",
+        ]
+    )
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,9 @@ def setup_scripts(database: Database, *, with_pgaudit: bool = True) -> list[Setu
     (a local rehearsal)."""
     scripts = []
     for index, name in enumerate(database.databases):
-        extensions = sorted({e.lower() for e in database.extensions} | ({"pgaudit"} if with_pgaudit else set()))
+        extensions = sorted(
+            {e.lower() for e in database.extensions} | ({"pgaudit"} if with_pgaudit else set())
+        )
         lines = [f"CREATE EXTENSION IF NOT EXISTS {_identifier(e)};" for e in extensions]
         lines.append(owner_sql(name))
         if index == 0:
@@ -98,7 +103,7 @@ def setup_scripts(database: Database, *, with_pgaudit: bool = True) -> list[Setu
     return scripts
 
 
-def apply(dsn: str, password: Optional[str], scripts: list[SetupScript]) -> list[str]:
+def apply(dsn: str, password: str | None, scripts: list[SetupScript]) -> list[str]:
     """Run the scripts on the writer (`dsn` has no password) and check the result; returns findings."""
     for script in scripts:
         try:
@@ -110,18 +115,24 @@ def apply(dsn: str, password: Optional[str], scripts: list[SetupScript]) -> list
     return verify(dsn, password, scripts)
 
 
-def verify(dsn: str, password: Optional[str], scripts: list[SetupScript]) -> list[str]:
+def verify(dsn: str, password: str | None, scripts: list[SetupScript]) -> list[str]:
     """What is not as the setup leaves it: skipped owners, a missing or changed heartbeat job."""
     problems = []
     names = [s.database for s in scripts]
     with connect(make_conninfo(dsn, dbname=names[0]), password, autocommit=True) as conn:
-        for name, owner in conn.execute("SELECT datname, pg_get_userbyid(datdba) FROM pg_database "
-                                        "WHERE datname = ANY(%s) ORDER BY datname", (names,)).fetchall():
+        for name, owner in conn.execute(
+            "SELECT datname, pg_get_userbyid(datdba) FROM pg_database "
+            "WHERE datname = ANY(%s) ORDER BY datname",
+            (names,),
+        ).fetchall():
             if owner in SKIPPED_OWNERS:
                 problems.append(f"database {name} is owned by {owner}: long-term retention skips it")
-        jobs = conn.execute("SELECT schedule, command, active FROM cron.job WHERE jobname = %s",
-                            (HEARTBEAT_JOB,)).fetchall()
+        jobs = conn.execute(
+            "SELECT schedule, command, active FROM cron.job WHERE jobname = %s", (HEARTBEAT_JOB,)
+        ).fetchall()
         if jobs != [(HEARTBEAT_SCHEDULE, HEARTBEAT_COMMAND, True)]:
-            problems.append(f"heartbeat job {HEARTBEAT_JOB} is {jobs or 'missing'}, expected one active job "
-                            f"'{HEARTBEAT_SCHEDULE}' running {HEARTBEAT_COMMAND!r}")
+            problems.append(
+                f"heartbeat job {HEARTBEAT_JOB} is {jobs or 'missing'}, expected one active job "
+                f"'{HEARTBEAT_SCHEDULE}' running {HEARTBEAT_COMMAND!r}"
+            )
     return problems

@@ -43,13 +43,19 @@ class WriterNames:
     records: Mapping[str, str]  # database key -> record name relative to the zone
 
     @classmethod
-    def from_outputs(cls, outputs: Mapping[str, Any]) -> "WriterNames":
+    def from_outputs(cls, outputs: Mapping[str, Any]) -> WriterNames:
         names = outputs.get("writerNames")
         if not names:
-            raise WriterNameError("the stack exports no writerNames: deploy it with this version of the program first")
+            raise WriterNameError(
+                "the stack exports no writerNames: deploy it with this version of the program first"
+            )
         try:
-            return cls(str(names["subscriptionId"]), str(names["resourceGroupName"]), str(names["zone"]),
-                       dict(names["records"]))
+            return cls(
+                str(names["subscriptionId"]),
+                str(names["resourceGroupName"]),
+                str(names["zone"]),
+                dict(names["records"]),
+            )
         except (KeyError, TypeError) as error:
             raise WriterNameError(f"the stack's writerNames output lacks {error}") from None
 
@@ -69,7 +75,9 @@ def default_client(subscription_id: str, credential: Any = None, **pipeline: Any
 
 
 class WriterNameMover:
-    def __init__(self, client_for: Callable[[str], Any] = default_client, progress: Callable[[str], None] = print):
+    def __init__(
+        self, client_for: Callable[[str], Any] = default_client, progress: Callable[[str], None] = print
+    ):
         self.client_for = client_for
         self.progress = progress
 
@@ -81,23 +89,36 @@ class WriterNameMover:
 
         missing = sorted(set(targets) - set(names.records))
         if missing:
-            raise WriterNameError(f"no writer name for {', '.join(missing)} in the stack's writerNames output")
+            raise WriterNameError(
+                f"no writer name for {', '.join(missing)} in the stack's writerNames output"
+            )
         client = self.client_for(names.subscription_id)
         moves = []
         for key, target in sorted(targets.items()):
             name = names.fqdn(key)
             try:
-                current = client.record_sets.get(names.resource_group, names.zone, "CNAME", names.records[key])
+                current = client.record_sets.get(
+                    names.resource_group, names.zone, "CNAME", names.records[key]
+                )
                 before = current.cname_record.cname if current.cname_record else None
                 if before == target:
                     self.progress(f"{name}: already points at {target}")
                 else:
                     client.record_sets.create_or_update(
-                        names.resource_group, names.zone, "CNAME", names.records[key],
-                        RecordSet(ttl=current.ttl, metadata=current.metadata, cname_record=CnameRecord(cname=target)),
-                        etag=current.etag, match_condition=MatchConditions.IfNotModified)
+                        names.resource_group,
+                        names.zone,
+                        "CNAME",
+                        names.records[key],
+                        RecordSet(
+                            ttl=current.ttl, metadata=current.metadata, cname_record=CnameRecord(cname=target)
+                        ),
+                        etag=current.etag,
+                        match_condition=MatchConditions.IfNotModified,
+                    )
                     self.progress(f"{name}: moved from {before} to {target}")
             except HttpResponseError as error:
-                raise WriterNameError(f"{name}: Azure refused to move it to {target}: {error.message}") from None
+                raise WriterNameError(
+                    f"{name}: Azure refused to move it to {target}: {error.message}"
+                ) from None
             moves.append({"name": name, "from": before, "to": target, "moved": before != target, "at": now()})
         return moves

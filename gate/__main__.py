@@ -42,19 +42,35 @@ def _positive_seconds(text: str) -> float:
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    parser = UsageParser(prog="python -m gate", description=__doc__.split("\n\n")[0], epilog=EXIT_CODES_HELP,
-                    formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--project-dir", type=Path, default=Path(__file__).resolve().parent.parent,
-                        help="folder holding Pulumi.yaml and the stack files (default: this project)")
-    parser.add_argument("--stack", action="append", dest="stacks",
-                        help="stack to check (repeatable; default: prod and dr)")
+    parser = UsageParser(
+        prog="python -m gate",
+        description=__doc__.split("\n\n")[0],
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--project-dir",
+        type=Path,
+        default=Path(__file__).resolve().parent.parent,
+        help="folder holding Pulumi.yaml and the stack files (default: this project)",
+    )
+    parser.add_argument(
+        "--stack", action="append", dest="stacks", help="stack to check (repeatable; default: prod and dr)"
+    )
     parser.add_argument("--plan", action="store_true", help="only render and print the plans (no analysis)")
     parser.add_argument("--no-checkov", action="store_true", help="skip checkov (policy pack only)")
     parser.add_argument("--arm-dir", type=Path, help="where to write the ARM templates (default: build/arm)")
-    parser.add_argument("--rule-timeout", type=_positive_seconds, default=DEFAULT_RULE_TIMEOUT, metavar="SECONDS",
-                        help=f"longest a rule may take on one resource (default {DEFAULT_RULE_TIMEOUT:g})")
+    parser.add_argument(
+        "--rule-timeout",
+        type=_positive_seconds,
+        default=DEFAULT_RULE_TIMEOUT,
+        metavar="SECONDS",
+        help=f"longest a rule may take on one resource (default {DEFAULT_RULE_TIMEOUT:g})",
+    )
     for name in REPORTS:
-        parser.add_argument(f"--{name}", metavar="FILE", help=f"write the {name} report to FILE ('-' for stdout)")
+        parser.add_argument(
+            f"--{name}", metavar="FILE", help=f"write the {name} report to FILE ('-' for stdout)"
+        )
     return parser.parse_args(list(argv))
 
 
@@ -68,13 +84,20 @@ def main(argv: Sequence[str]) -> int:
         if args.plan:
             renderings = render_stacks(args.project_dir, stacks)
             if args.json:
-                outputs.write(args.json, json.dumps({"stacks": [plan_json(r) for r in renderings]}, indent=2,
-                                                    sort_keys=True))
+                outputs.write(
+                    args.json,
+                    json.dumps({"stacks": [plan_json(r) for r in renderings]}, indent=2, sort_keys=True),
+                )
             else:
                 print("\n\n".join(plan_text(r) for r in renderings))
             return Exit.OK
-        result = run_gate(args.project_dir, stacks, checkov=not args.no_checkov, arm_dir=args.arm_dir,
-                          rule_timeout=args.rule_timeout)
+        result = run_gate(
+            args.project_dir,
+            stacks,
+            checkov=not args.no_checkov,
+            arm_dir=args.arm_dir,
+            rule_timeout=args.rule_timeout,
+        )
     except SettingsError as error:
         raise UsageError(str(error)) from None
     for name, render in REPORTS.items():

@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import grpc
 from google.protobuf import empty_pb2, json_format, struct_pb2
@@ -24,7 +25,7 @@ from cli.exits import InternalError, UsageError
 from cli.files import load_json
 from policies.adapter import DEFAULT_RULE_TIMEOUT, REPORT_WAIVED_ENV, RULE_TIMEOUT_ENV
 
-from .render import Rendering, RenderedResource
+from .render import RenderedResource, Rendering
 
 PACK_DIR = Path(__file__).resolve().parent.parent / "policies"
 ENFORCEMENT = {value: name.lower() for name, value in analyzer_pb2.EnforcementLevel.items()}
@@ -69,8 +70,11 @@ class PackConfig:
     def lowered(self, declared: Mapping[str, str]) -> dict[str, str]:
         """Rules whose configured level is weaker than the level the pack declares: rule -> level."""
         effective = self.effective_levels(declared)
-        return {rule: effective[rule] for rule, level in declared.items()
-                if LEVEL_RANK[effective[rule]] < LEVEL_RANK[level]}
+        return {
+            rule: effective[rule]
+            for rule, level in declared.items()
+            if LEVEL_RANK[effective[rule]] < LEVEL_RANK[level]
+        }
 
 
 @dataclass(frozen=True)
@@ -117,15 +121,23 @@ def _analyzer_resource(resource: RenderedResource) -> analyzer_pb2.AnalyzerResou
 class PolicyPackProcess:
     """The pack as a running analyzer plugin, dying with this process. Use as a context manager."""
 
-    def __init__(self, pack_dir: Path = PACK_DIR, report_waived: bool = True,
-                 rule_timeout: float = DEFAULT_RULE_TIMEOUT):
+    def __init__(
+        self,
+        pack_dir: Path = PACK_DIR,
+        report_waived: bool = True,
+        rule_timeout: float = DEFAULT_RULE_TIMEOUT,
+    ):
         env = {**os.environ, "PYTHONUNBUFFERED": "1", RULE_TIMEOUT_ENV: str(rule_timeout)}
         if report_waived:
             env[REPORT_WAIVED_ENV] = "1"
         self.deadline = rule_timeout + CALL_GRACE_SECONDS
         self.process = children.popen(
-            [sys.executable, "-u", str(pack_dir / "__main__.py")], cwd=pack_dir, env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [sys.executable, "-u", str(pack_dir / "__main__.py")],
+            cwd=pack_dir,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         port = self.process.stdout.readline().strip()
         if not port.isdigit():
@@ -141,7 +153,7 @@ class PolicyPackProcess:
         self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
         self.stub = analyzer_pb2_grpc.AnalyzerStub(self.channel)
 
-    def __enter__(self) -> "PolicyPackProcess":
+    def __enter__(self) -> PolicyPackProcess:
         return self
 
     def __exit__(self, *_exc) -> None:
@@ -161,16 +173,27 @@ class PolicyPackProcess:
             return getattr(self.stub, method)(request, timeout=self.deadline)
         except grpc.RpcError as error:
             if error.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
-                raise PackFailed(f"the policy pack did not answer within {self.deadline:g} s ({what})") from None
+                raise PackFailed(
+                    f"the policy pack did not answer within {self.deadline:g} s ({what})"
+                ) from None
             details = (error.details() or "").removeprefix("Exception calling application: ")
             raise PackFailed(f"the policy pack failed ({what}): {_last_line(details)}") from None
 
     def info(self) -> list[PolicyInfo]:
         info = self._call("GetAnalyzerInfo", empty_pb2.Empty(), "analyzer info")
         severities = {v: n.lower() for n, v in analyzer_pb2.PolicySeverity.items()}
-        return [PolicyInfo(p.name, p.displayName, p.description, ENFORCEMENT[p.enforcementLevel],
-                           p.remediation_steps, tuple(p.tags), severities.get(p.severity, "unspecified"))
-                for p in info.policies]
+        return [
+            PolicyInfo(
+                p.name,
+                p.displayName,
+                p.description,
+                ENFORCEMENT[p.enforcementLevel],
+                p.remediation_steps,
+                tuple(p.tags),
+                severities.get(p.severity, "unspecified"),
+            )
+            for p in info.policies
+        ]
 
     def configure(self, config: PackConfig, stack: str) -> dict[str, str]:
         """Send the stack's pack config, as the engine does; returns each rule's effective level."""
@@ -186,22 +209,41 @@ class PolicyPackProcess:
             )
             for name, level in levels.items()
         }
-        self._call("Configure", analyzer_pb2.ConfigureAnalyzerRequest(policyConfig=policy_config), f"configure {stack}")
-        self._call("ConfigureStack", analyzer_pb2.AnalyzerStackConfigureRequest(stack=stack, project="continuity"),
-                   f"configure {stack}")
+        self._call(
+            "Configure",
+            analyzer_pb2.ConfigureAnalyzerRequest(policyConfig=policy_config),
+            f"configure {stack}",
+        )
+        self._call(
+            "ConfigureStack",
+            analyzer_pb2.AnalyzerStackConfigureRequest(stack=stack, project="continuity"),
+            f"configure {stack}",
+        )
         return levels
 
     def analyze(self, rendering: Rendering) -> list[Diagnostic]:
         diagnostics = []
         resources = [r for r in rendering.resources if r.custom]
         for resource in resources:
-            response = self._call("Analyze", analyzer_pb2.AnalyzeRequest(
-                type=resource.type, properties=_struct(resource.inputs), urn=resource.urn, name=resource.name,
-                options=analyzer_pb2.AnalyzerResourceOptions(protect=resource.protect, parent=resource.parent),
-            ), f"{rendering.stack}: {resource.urn}")
+            response = self._call(
+                "Analyze",
+                analyzer_pb2.AnalyzeRequest(
+                    type=resource.type,
+                    properties=_struct(resource.inputs),
+                    urn=resource.urn,
+                    name=resource.name,
+                    options=analyzer_pb2.AnalyzerResourceOptions(
+                        protect=resource.protect, parent=resource.parent
+                    ),
+                ),
+                f"{rendering.stack}: {resource.urn}",
+            )
             diagnostics += [self._diagnostic(d, resource.urn) for d in response.diagnostics]
-        response = self._call("AnalyzeStack", analyzer_pb2.AnalyzeStackRequest(
-            resources=[_analyzer_resource(r) for r in resources]), f"{rendering.stack}: the whole stack")
+        response = self._call(
+            "AnalyzeStack",
+            analyzer_pb2.AnalyzeStackRequest(resources=[_analyzer_resource(r) for r in resources]),
+            f"{rendering.stack}: the whole stack",
+        )
         diagnostics += [self._diagnostic(d, "") for d in response.diagnostics]
         return diagnostics
 
@@ -210,7 +252,7 @@ class PolicyPackProcess:
         # pulumi_policy prefixes each violation with the policy's description; keep the finding itself.
         message = d.message
         if d.description and message.startswith(d.description):
-            message = message[len(d.description):].lstrip("\n") or message
+            message = message[len(d.description) :].lstrip("\n") or message
         return Diagnostic(d.policyName, d.urn or default_urn, message, ENFORCEMENT[d.enforcementLevel])
 
 
@@ -240,7 +282,9 @@ def load_pack_config(stack: str, config_dir: Path = PACK_DIR / "config") -> Pack
         else:
             raise PolicyPackError(f"{path}: {name} must be an enforcement level or an object, not {value!r}")
         if level is not None and level not in LEVEL_RANK:
-            raise PolicyPackError(f"{path}: {name}: enforcement level {level!r} is not one of {sorted(LEVEL_RANK)}")
+            raise PolicyPackError(
+                f"{path}: {name}: enforcement level {level!r} is not one of {sorted(LEVEL_RANK)}"
+            )
         if name == "all":
             if props:
                 raise PolicyPackError(f"{path}: 'all' takes only an enforcement level")

@@ -15,11 +15,13 @@ under `metadata`) so findings can be traced back to the program.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from components.arm import api_version, arm_type
-from .render import REDACTED, Rendering, RenderedResource, is_secret, reveal
+
+from .render import REDACTED, RenderedResource, Rendering, is_secret, reveal
 
 SCHEMA = "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#"
 CONTENT_VERSION = "1.0.0.0"

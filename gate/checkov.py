@@ -12,9 +12,10 @@ import json
 import os
 import re
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any
 
 from cli import children
 from cli.exits import InternalError, UsageError
@@ -60,15 +61,26 @@ class CheckOutcome:
     resource_type: str
     resource_name: str
     urn: str
-    severity: Optional[str] = None
-    guideline: Optional[str] = None
+    severity: str | None = None
+    guideline: str | None = None
 
 
-def checkov_command(templates: Iterable[Path], checkov: Path = CHECKOV, custom_checks: Path = CUSTOM_CHECKS) -> list[str]:
+def checkov_command(
+    templates: Iterable[Path], checkov: Path = CHECKOV, custom_checks: Path = CUSTOM_CHECKS
+) -> list[str]:
     return [
-        str(checkov), "--file", *(str(t) for t in templates), "--framework", "arm", "--output", "json",
-        "--external-checks-dir", str(custom_checks),
-        "--skip-download", "--skip-results-upload", "--soft-fail",
+        str(checkov),
+        "--file",
+        *(str(t) for t in templates),
+        "--framework",
+        "arm",
+        "--output",
+        "json",
+        "--external-checks-dir",
+        str(custom_checks),
+        "--skip-download",
+        "--skip-results-upload",
+        "--soft-fail",
     ]
 
 
@@ -83,8 +95,10 @@ def scan_templates(
     command = checkov_command(paths, checkov, custom_checks)
     shown = " ".join(command)
     if not Path(checkov).is_file():
-        raise CheckovMissing(f"checkov is not installed ({checkov} is missing): run bin/setup, which creates "
-                             ".venv-checkov, or pass --no-checkov")
+        raise CheckovMissing(
+            f"checkov is not installed ({checkov} is missing): run bin/setup, which creates "
+            ".venv-checkov, or pass --no-checkov"
+        )
     expected = sum(len(_resource_keys(path)) for path in paths)
     env = {k: v for k, v in os.environ.items() if k not in PLATFORM_ENV}
     env.update(OFFLINE_ENV)
@@ -100,7 +114,9 @@ def scan_templates(
     if report is None:
         raise CheckovError(f"checkov failed (exit {run.returncode})\ncommand: {shown}\nstderr:\n{stderr}")
     if "Cannot load external check" in run.stderr:
-        raise CheckovError(f"checkov could not load a check of {custom_checks}\ncommand: {shown}\nstderr:\n{stderr}")
+        raise CheckovError(
+            f"checkov could not load a check of {custom_checks}\ncommand: {shown}\nstderr:\n{stderr}"
+        )
     reports = report if isinstance(report, list) else [report]
     # checkov silently skips a file it does not take for an ARM template: count what it scanned.
     summaries = [r.get("summary", r) for r in reports]
@@ -120,7 +136,9 @@ def scan_templates(
     return outcomes
 
 
-def scan(template_path: Path, checkov: Path = CHECKOV, custom_checks: Path = CUSTOM_CHECKS) -> list[CheckOutcome]:
+def scan(
+    template_path: Path, checkov: Path = CHECKOV, custom_checks: Path = CUSTOM_CHECKS
+) -> list[CheckOutcome]:
     """Run checkov on one ARM template: every check outcome, passed, failed or skipped."""
     return scan_templates([template_path], checkov, custom_checks)[Path(template_path).resolve()]
 
@@ -160,7 +178,9 @@ def checkov_rules(results: Iterable[CheckOutcome]) -> dict[str, RuleInfo]:
             source=SOURCE,
             title=o.check_name,
             description=o.check_name,
-            remediation=f"See {o.guideline}" if o.guideline else f"See checkov's policy reference for {o.check_id}.",
+            remediation=f"See {o.guideline}"
+            if o.guideline
+            else f"See checkov's policy reference for {o.check_id}.",
             severity=o.severity or DEFAULT_SEVERITY,
             enforcement="mandatory",
             concern="checkov",
@@ -176,7 +196,7 @@ def split_resource(resource: str) -> tuple[str, str]:
     return f"{namespace}/{type_tail}", name
 
 
-def _severity(value: Any) -> Optional[str]:
+def _severity(value: Any) -> str | None:
     if isinstance(value, dict):
         value = value.get("name")
     if not value:

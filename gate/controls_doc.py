@@ -32,13 +32,22 @@ def controls_doc(result: GateResult) -> str:
         if framework != current:
             current = framework
             lines += ["", f"## {framework}", "", "| Control | Rules | Status |", "| --- | --- | --- |"]
-        rules = "<br>".join(f"{rid} {result.rules[rid].title} ({result.rules[rid].enforcement})" for rid in rule_ids)
+        rules = "<br>".join(
+            f"{rid} {result.rules[rid].title} ({result.rules[rid].enforcement})" for rid in rule_ids
+        )
         lines.append(f"| {control} | {rules} | {status} |")
-    lines += ["", "## Rules by concern", "", "| Rule | Concern | Severity | Enforcement | Description |",
-              "| --- | --- | --- | --- | --- |"]
+    lines += [
+        "",
+        "## Rules by concern",
+        "",
+        "| Rule | Concern | Severity | Enforcement | Description |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for rid in sorted(result.rules, key=lambda r: (result.rules[r].concern, r)):
         rule = result.rules[rid]
-        lines.append(f"| {rid} | {rule.concern} | {rule.severity} | {rule.enforcement} | {rule.description} |")
+        lines.append(
+            f"| {rid} | {rule.concern} | {rule.severity} | {rule.enforcement} | {rule.description} |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 from policies.waivers import Waiver
 
@@ -23,7 +22,7 @@ class RuleInfo:
     concern: str
     # Control framework -> control ids, e.g. {"CIS Microsoft Azure Foundations": ["5.1.4"], ...}
     controls: dict[str, list[str]] = field(default_factory=dict)
-    help_uri: Optional[str] = None
+    help_uri: str | None = None
 
 
 @dataclass(frozen=True)
@@ -37,7 +36,7 @@ class Finding:
     message: str
     severity: str
     enforcement: str
-    waiver: Optional[Waiver] = None
+    waiver: Waiver | None = None
 
     @property
     def blocks(self) -> bool:

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Mapping
-from typing import Any, Callable, Optional
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import grpc
 import pulumi
@@ -67,8 +67,10 @@ class ProviderError(grpc.RpcError):
 def not_found(arm_id: str) -> ProviderError:
     """A 404 the way the provider formats it (`PulumiAzcoreResponseError.Error()`)."""
     name = arm_id.rsplit("/", 1)[-1]
-    return ProviderError(f'request failed {arm_id}: Status=404 Code="ResourceNotFound" '
-                         f'Message="The Resource \'{name}\' was not found."')
+    return ProviderError(
+        f'request failed {arm_id}: Status=404 Code="ResourceNotFound" '
+        f"Message=\"The Resource '{name}' was not found.\""
+    )
 
 
 def secret(value: Any) -> dict:
@@ -81,8 +83,14 @@ def stable_uuid(*parts: str) -> str:
 
 
 class OfflineAzure(pulumi.runtime.Mocks):
-    def __init__(self, subscription_id: str, tenant_id: str, stack_outputs: Mapping[str, Mapping[str, Any]],
-                 observed: Optional[Mapping[str, Mapping[str, Any]]] = None, outside_state: frozenset[str] = frozenset()):
+    def __init__(
+        self,
+        subscription_id: str,
+        tenant_id: str,
+        stack_outputs: Mapping[str, Mapping[str, Any]],
+        observed: Mapping[str, Mapping[str, Any]] | None = None,
+        outside_state: frozenset[str] = frozenset(),
+    ):
         self.subscription_id = subscription_id
         self.tenant_id = tenant_id
         # Exports of already-rendered stacks, by fully qualified stack name, for StackReferences.
@@ -111,9 +119,13 @@ class OfflineAzure(pulumi.runtime.Mocks):
         """Whether Azure made this child together with its (existing) parent."""
         parent = arm_id.rsplit("/", 2)[0]
         made_with_parent = EXIST_WITH_PARENT.get(token)
-        return bool(made_with_parent and made_with_parent(inputs) and (parent in self.created or parent in self.observed))
+        return bool(
+            made_with_parent
+            and made_with_parent(inputs)
+            and (parent in self.created or parent in self.observed)
+        )
 
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[Optional[str], dict]:
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
         if not args.custom and args.typ != STACK_REFERENCE:
             return "", {}  # component resources have no provider state
         if args.typ == STACK_REFERENCE:
@@ -134,11 +146,14 @@ class OfflineAzure(pulumi.runtime.Mocks):
         inputs = dict(args.inputs)
         arm_id = resource_id(args.typ, inputs, self.subscription_id)
         in_state = arm_id in self.observed and arm_id not in self.outside_state
-        exists_outside_state = not in_state and (arm_id in self.outside_state
-                                                 or self._made_with_parent(args.typ, inputs, arm_id))
+        exists_outside_state = not in_state and (
+            arm_id in self.outside_state or self._made_with_parent(args.typ, inputs, arm_id)
+        )
         if args.resource_id:
             if args.resource_id != arm_id:
-                raise ProviderError(f"import id {args.resource_id} of {args.name} is not the resource's id {arm_id}")
+                raise ProviderError(
+                    f"import id {args.resource_id} of {args.name} is not the resource's id {arm_id}"
+                )
             if not (exists_outside_state or in_state):
                 raise ProviderError(f"Preview failed: resource '{arm_id}' does not exist")
         elif exists_outside_state and args.typ not in PROVIDER_ADOPTS:
@@ -154,16 +169,26 @@ class OfflineAzure(pulumi.runtime.Mocks):
         if token == "azure-native:dbforpostgresql:Server":
             return {"fullyQualifiedDomainName": f"{name}.postgres.database.azure.com", "state": "Ready"}
         if token == "azure-native:keyvault:Vault":
-            return {"properties": {**inputs.get("properties", {}), "vaultUri": f"https://{name}.vault.azure.net/"}}
+            return {
+                "properties": {**inputs.get("properties", {}), "vaultUri": f"https://{name}.vault.azure.net/"}
+            }
         if token == "azure-native:keyvault:Key":
             uri = f"https://{inputs['vaultName']}.vault.azure.net/keys/{name}"
             return {"keyUri": uri, "keyUriWithVersion": f"{uri}/{stable_uuid(arm_id).replace('-', '')}"}
         if token == "azure-native:managedidentity:UserAssignedIdentity":
-            return {"principalId": stable_uuid(arm_id, "principal"), "clientId": stable_uuid(arm_id, "client"),
-                    "tenantId": self.tenant_id}
+            return {
+                "principalId": stable_uuid(arm_id, "principal"),
+                "clientId": stable_uuid(arm_id, "client"),
+                "tenantId": self.tenant_id,
+            }
         if token == "azure-native:dataprotection:BackupVault":
-            return {"identity": {**inputs.get("identity", {}), "principalId": stable_uuid(arm_id, "principal"),
-                                 "tenantId": self.tenant_id}}
+            return {
+                "identity": {
+                    **inputs.get("identity", {}),
+                    "principalId": stable_uuid(arm_id, "principal"),
+                    "tenantId": self.tenant_id,
+                }
+            }
         if token == "azure-native:operationalinsights:Workspace":
             return {"customerId": stable_uuid(arm_id, "workspace")}
         return {}

@@ -7,20 +7,20 @@ import datetime as dt
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 from cli.exits import UsageError
 from components.naming import Naming
 from components.network import PRIVATE_LINK_ZONES
 from components.settings import Origin, PrivateDnsRole
+from policies.adapter import DEFAULT_RULE_TIMEOUT
 from policies.rules.continuity import Assessment, assess
 from policies.rules.registry import REGISTRY
-from policies.adapter import DEFAULT_RULE_TIMEOUT
 from policies.waivers import Waiver, WaiverError, level_waiver, load_waivers, unmatched, waiver_for
 
 from .analyzer import LEVEL_RANK, PACK_DIR, PackConfig, PolicyInfo, PolicyPackProcess, load_pack_config
 from .arm_export import write_templates
-from .checkov import checkov_rules, findings as checkov_findings, scan_templates
+from .checkov import checkov_rules, scan_templates
+from .checkov import findings as checkov_findings
 from .findings import Finding, RuleInfo
 from .neutral import as_stack
 from .render import Rendering, render_stacks
@@ -72,10 +72,18 @@ def rule_info(policy: PolicyInfo) -> RuleInfo:
         else:
             controls.setdefault(key, []).append(value)
     rule = REGISTRY.get(policy.name)
-    return RuleInfo(rule_id=policy.name, source="policy", title=policy.title, description=policy.description,
-                    remediation=policy.remediation, severity=policy.severity.removeprefix("policy_severity_"),
-                    enforcement=policy.enforcement, concern=concern, controls=controls,
-                    help_uri=rule.help_uri if rule else None)
+    return RuleInfo(
+        rule_id=policy.name,
+        source="policy",
+        title=policy.title,
+        description=policy.description,
+        remediation=policy.remediation,
+        severity=policy.severity.removeprefix("policy_severity_"),
+        enforcement=policy.enforcement,
+        concern=concern,
+        controls=controls,
+        help_uri=rule.help_uri if rule else None,
+    )
 
 
 def _comparable(value):
@@ -85,7 +93,7 @@ def _comparable(value):
     return value
 
 
-def expected_pack_config(rendering: Rendering, peer: Optional[Rendering]) -> dict[tuple[str, str], object]:
+def expected_pack_config(rendering: Rendering, peer: Rendering | None) -> dict[tuple[str, str], object]:
     """The per-stack pack config values that follow from the stack files."""
     s = rendering.settings
     cidrs = list(s.network.allowed_cidrs)
@@ -93,7 +101,9 @@ def expected_pack_config(rendering: Rendering, peer: Optional[Rendering]) -> dic
     # The writer zone is the owner's (stack_file_consistency checks both files name the same one).
     zone_owner = s if owns_dns or peer is None else peer.settings
     expected: dict[tuple[str, str], object] = {
-        ("CTY-NET-002", "requiredZones"): sorted([*PRIVATE_LINK_ZONES.values(), zone_owner.network.writer_zone]),
+        ("CTY-NET-002", "requiredZones"): sorted(
+            [*PRIVATE_LINK_ZONES.values(), zone_owner.network.writer_zone]
+        ),
         ("CTY-NET-004", "writerNames"): "own" if owns_dns else "peer",
         ("CTY-NET-003", "peerAddressSpace"): s.peer.address_space,
         ("CTY-DEP-003", "peerRegion"): s.peer.region,
@@ -109,19 +119,33 @@ def expected_pack_config(rendering: Rendering, peer: Optional[Rendering]) -> dic
         # databases replicated in the peer when it judges its RTO/RPO.
         expected[("CTY-RES-005", "peerDatabases")] = sorted(peer.settings.databases) if replicas_here else []
         expected[("CTY-CON-001", "replicatedDatabases")] = (
-            sorted(set(s.databases) & set(peer.settings.databases)) if replicas_there and not replicas_here else [])
+            sorted(set(s.databases) & set(peer.settings.databases))
+            if replicas_there and not replicas_here
+            else []
+        )
         # A primary-origin peer keeps its geo-backup key vault in this region; the linked stack gives
         # it its endpoint here.
         other = peer.settings
         geo_vault_here = not owns_dns and s.peer.origin is Origin.PRIMARY
         expected[("CTY-NET-001", "peerEndpoints")] = (
-            [{"groupId": "vault", "namePrefix": Naming(other.environment, other.region, "").key_vault_prefix(
-                "kvgeo", region=other.peer.region)}] if geo_vault_here else [])
+            [
+                {
+                    "groupId": "vault",
+                    "namePrefix": Naming(other.environment, other.region, "").key_vault_prefix(
+                        "kvgeo", region=other.peer.region
+                    ),
+                }
+            ]
+            if geo_vault_here
+            else []
+        )
         # The peer's servers that replicate to or from this stack's, for the size comparison.
         replicating = replicas_here or replicas_there
         expected[("CTY-DEP-009", "peerServers")] = {
             key: {"sku": db.sku, "tier": db.tier.value, "storageGb": db.storage_gb, "version": db.version}
-            for key, db in sorted(peer.settings.databases.items()) if replicating and key in s.databases}
+            for key, db in sorted(peer.settings.databases.items())
+            if replicating and key in s.databases
+        }
     return expected
 
 
@@ -130,17 +154,25 @@ def stack_file_consistency(rendering: Rendering, peer: Rendering) -> list[str]:
     s, p = rendering.settings, peer.settings
     problems = []
     if s.peer.address_space != p.network.address_space:
-        problems.append(f"Pulumi.{rendering.stack}.yaml: continuity:peer.addressSpace is {s.peer.address_space} but "
-                        f"Pulumi.{peer.stack}.yaml continuity:network.addressSpace is {p.network.address_space}")
+        problems.append(
+            f"Pulumi.{rendering.stack}.yaml: continuity:peer.addressSpace is {s.peer.address_space} but "
+            f"Pulumi.{peer.stack}.yaml continuity:network.addressSpace is {p.network.address_space}"
+        )
     if s.network.writer_zone != p.network.writer_zone:
-        problems.append(f"Pulumi.{rendering.stack}.yaml: continuity:network.writerZone is {s.network.writer_zone} but "
-                        f"Pulumi.{peer.stack}.yaml says {p.network.writer_zone}; the stacks share one zone")
+        problems.append(
+            f"Pulumi.{rendering.stack}.yaml: continuity:network.writerZone is {s.network.writer_zone} but "
+            f"Pulumi.{peer.stack}.yaml says {p.network.writer_zone}; the stacks share one zone"
+        )
     if s.network.private_dns is p.network.private_dns:
-        problems.append(f"Pulumi.{rendering.stack}.yaml: continuity:network.privateDns is {s.network.private_dns.value} "
-                        f"in both stacks; exactly one is the owner, the other linked")
+        problems.append(
+            f"Pulumi.{rendering.stack}.yaml: continuity:network.privateDns is {s.network.private_dns.value} "
+            f"in both stacks; exactly one is the owner, the other linked"
+        )
     if s.peer.origin is not None and s.peer.origin is not p.origin:
-        problems.append(f"Pulumi.{rendering.stack}.yaml: continuity:peer.origin is {s.peer.origin.value} but "
-                        f"Pulumi.{peer.stack}.yaml continuity:origin is {p.origin.value}")
+        problems.append(
+            f"Pulumi.{rendering.stack}.yaml: continuity:peer.origin is {s.peer.origin.value} but "
+            f"Pulumi.{peer.stack}.yaml continuity:origin is {p.origin.value}"
+        )
     return problems
 
 
@@ -160,9 +192,17 @@ def config_consistency(renderings: list[Rendering], configs: dict[str, PackConfi
     return problems
 
 
-def run_gate(project_dir: Path, stacks: list[str], *, checkov: bool = False, arm_dir: Optional[Path] = None,
-             today: Optional[dt.date] = None, pack_dir: Path = PACK_DIR, config_dir: Optional[Path] = None,
-             rule_timeout: float = DEFAULT_RULE_TIMEOUT) -> GateResult:
+def run_gate(
+    project_dir: Path,
+    stacks: list[str],
+    *,
+    checkov: bool = False,
+    arm_dir: Path | None = None,
+    today: dt.date | None = None,
+    pack_dir: Path = PACK_DIR,
+    config_dir: Path | None = None,
+    rule_timeout: float = DEFAULT_RULE_TIMEOUT,
+) -> GateResult:
     """The whole gate. `pack_dir` is the pack to run, `config_dir` the per-stack pack configs
     (default: the pack's own `config/`)."""
     renderings = render_stacks(project_dir, stacks)
@@ -177,27 +217,49 @@ def run_gate(project_dir: Path, stacks: list[str], *, checkov: bool = False, arm
         findings = analyze(renderings, configs, pack, rules, levels=levels)
 
     if checkov:
-        checkov_findings, checkov_rules = scan_with_checkov(renderings, arm_dir or project_dir / "build" / "arm")
+        checkov_findings, checkov_rules = scan_with_checkov(
+            renderings, arm_dir or project_dir / "build" / "arm"
+        )
         findings += checkov_findings
         rules.update(checkov_rules)
 
-    findings = apply_waivers(findings, rules, [r.stack for r in renderings], today, checkov_ran=checkov,
-                             levels=levels, known_stacks=stack_names(project_dir))
-    continuity = {r.stack: assess(as_stack(r), {**REGISTRY["CTY-CON-001"].defaults(), **configs[r.stack].get("CTY-CON-001", {})})
-                  for r in renderings}
+    findings = apply_waivers(
+        findings,
+        rules,
+        [r.stack for r in renderings],
+        today,
+        checkov_ran=checkov,
+        levels=levels,
+        known_stacks=stack_names(project_dir),
+    )
+    continuity = {
+        r.stack: assess(
+            as_stack(r), {**REGISTRY["CTY-CON-001"].defaults(), **configs[r.stack].get("CTY-CON-001", {})}
+        )
+        for r in renderings
+    }
     return GateResult(renderings, rules, findings, continuity, checkov_ran=checkov, levels=levels)
 
 
-def scan_with_checkov(renderings: list[Rendering], arm_dir: Path) -> tuple[list[Finding], dict[str, RuleInfo]]:
+def scan_with_checkov(
+    renderings: list[Rendering], arm_dir: Path
+) -> tuple[list[Finding], dict[str, RuleInfo]]:
     """Write each stack's ARM template to `arm_dir` and scan them all in one checkov run."""
     templates = write_templates(renderings, arm_dir)
     outcomes = scan_templates(templates.values())
-    found = [finding for stack, path in templates.items() for finding in checkov_findings(outcomes[path], stack)]
+    found = [
+        finding for stack, path in templates.items() for finding in checkov_findings(outcomes[path], stack)
+    ]
     return found, checkov_rules([o for results in outcomes.values() for o in results])
 
 
-def analyze(renderings: list[Rendering], configs: dict[str, PackConfig], pack: PolicyPackProcess,
-            rules: dict[str, RuleInfo], levels: Optional[dict[str, dict[str, str]]] = None) -> list[Finding]:
+def analyze(
+    renderings: list[Rendering],
+    configs: dict[str, PackConfig],
+    pack: PolicyPackProcess,
+    rules: dict[str, RuleInfo],
+    levels: dict[str, dict[str, str]] | None = None,
+) -> list[Finding]:
     """Findings of the policy pack for each rendering, each stack with its own pack config; `levels`,
     when given, receives each stack's effective enforcement levels."""
     findings = []
@@ -208,22 +270,36 @@ def analyze(renderings: list[Rendering], configs: dict[str, PackConfig], pack: P
         by_urn = {r.urn: r for r in rendering.resources}
         for diagnostic in pack.analyze(rendering):
             resource = by_urn.get(diagnostic.urn)
-            findings.append(Finding(
-                rule_id=diagnostic.policy, source="policy", stack=rendering.stack, urn=diagnostic.urn,
-                resource_type=resource.type if resource else "", resource_name=resource.name if resource else "",
-                message=diagnostic.message, severity=rules[diagnostic.policy].severity,
-                enforcement=diagnostic.enforcement,
-            ))
+            findings.append(
+                Finding(
+                    rule_id=diagnostic.policy,
+                    source="policy",
+                    stack=rendering.stack,
+                    urn=diagnostic.urn,
+                    resource_type=resource.type if resource else "",
+                    resource_name=resource.name if resource else "",
+                    message=diagnostic.message,
+                    severity=rules[diagnostic.policy].severity,
+                    enforcement=diagnostic.enforcement,
+                )
+            )
     return findings
 
 
-def apply_waivers(findings: list[Finding], rules: dict[str, RuleInfo], stacks: list[str],
-                  today: Optional[dt.date], checkov_ran: bool = False,
-                  levels: Optional[dict[str, dict[str, str]]] = None,
-                  known_stacks: Optional[list[str]] = None) -> list[Finding]:
+def apply_waivers(
+    findings: list[Finding],
+    rules: dict[str, RuleInfo],
+    stacks: list[str],
+    today: dt.date | None,
+    checkov_ran: bool = False,
+    levels: dict[str, dict[str, str]] | None = None,
+    known_stacks: list[str] | None = None,
+) -> list[Finding]:
     """Attach waivers to findings; refuse a pack config that lowers a rule without a recorded waiver."""
     try:
-        waivers = load_waivers(known_rules=rules, today=today, checkov_ran=checkov_ran, known_stacks=known_stacks)
+        waivers = load_waivers(
+            known_rules=rules, today=today, checkov_ran=checkov_ran, known_stacks=known_stacks
+        )
     except WaiverError as error:
         raise GateConfigError(error.problems) from None
     used: set[Waiver] = set()
@@ -238,7 +314,8 @@ def apply_waivers(findings: list[Finding], rules: dict[str, RuleInfo], stacks: l
                 lowered_unrecorded.append(
                     f"policies/config/{stack}.json lowers {rule_id} from {declared} to {level}: record it in the "
                     f"waiver file (rule {rule_id}, stack {stack}, enforcement {level}, reason, owner, expires) or "
-                    "remove the lowering")
+                    "remove the lowering"
+                )
             else:
                 used.add(recorded)
     if lowered_unrecorded:

@@ -4,35 +4,54 @@ from __future__ import annotations
 
 from typing import Any
 
-from .render import Rendering, RenderedResource, redact
+from .render import RenderedResource, Rendering, redact
 
 # Per resource type, the input paths worth showing (dotted paths into the provider inputs).
 KEY_SETTINGS: dict[str, tuple[str, ...]] = {
     "azure-native:dbforpostgresql:Server": (
-        "createMode", "sku.name", "storage.storageSizeGB", "version", "highAvailability.mode",
-        "backup.backupRetentionDays", "backup.geoRedundantBackup", "dataEncryption.type",
+        "createMode",
+        "sku.name",
+        "storage.storageSizeGB",
+        "version",
+        "highAvailability.mode",
+        "backup.backupRetentionDays",
+        "backup.geoRedundantBackup",
+        "dataEncryption.type",
         "dataEncryption.geoBackupKeyURI",
-        "sourceServerResourceId", "network.publicNetworkAccess",
+        "sourceServerResourceId",
+        "network.publicNetworkAccess",
     ),
     "azure-native:dbforpostgresql:Configuration": ("configurationName", "value"),
     "azure-native:keyvault:Vault": (
-        "properties.sku.name", "properties.enableRbacAuthorization", "properties.enablePurgeProtection",
-        "properties.softDeleteRetentionInDays", "properties.publicNetworkAccess",
+        "properties.sku.name",
+        "properties.enableRbacAuthorization",
+        "properties.enablePurgeProtection",
+        "properties.softDeleteRetentionInDays",
+        "properties.publicNetworkAccess",
     ),
-    "azure-native:keyvault:Key": ("keyName", "properties.kty", "properties.keySize",
-                                  "properties.rotationPolicy.lifetimeActions"),
+    "azure-native:keyvault:Key": (
+        "keyName",
+        "properties.kty",
+        "properties.keySize",
+        "properties.rotationPolicy.lifetimeActions",
+    ),
     "azure-native:keyvault:Secret": ("secretName", "properties.value"),
     "azure-native:operationalinsights:Workspace": ("retentionInDays", "features.disableLocalAuth"),
     "azure-native:operationalinsights:Table": ("tableName", "retentionInDays", "totalRetentionInDays"),
     "azure-native:operationalinsights:DataExport": ("tableNames",),
     "azure-native:storage:StorageAccount": (
-        "sku.name", "minimumTlsVersion", "allowSharedKeyAccess", "allowBlobPublicAccess",
+        "sku.name",
+        "minimumTlsVersion",
+        "allowSharedKeyAccess",
+        "allowBlobPublicAccess",
         "immutableStorageWithVersioning.immutabilityPolicy.immutabilityPeriodSinceCreationInDays",
         "immutableStorageWithVersioning.immutabilityPolicy.state",
     ),
     "azure-native:dataprotection:BackupVault": (
-        "properties.storageSettings", "properties.featureSettings.crossRegionRestoreSettings.state",
-        "properties.securitySettings.softDeleteSettings", "properties.securitySettings.immutabilitySettings.state",
+        "properties.storageSettings",
+        "properties.featureSettings.crossRegionRestoreSettings.state",
+        "properties.securitySettings.softDeleteSettings",
+        "properties.securitySettings.immutabilitySettings.state",
     ),
     "azure-native:dataprotection:BackupPolicy": ("properties.policyRules",),
     "azure-native:dataprotection:BackupInstance": ("properties.dataSourceInfo.resourceName",),
@@ -58,7 +77,9 @@ def _compact(value: Any) -> str:
     if isinstance(value, dict):
         for key in ("name", "metricName", "tagName", "duration", "type"):
             if key in value:
-                extra = "".join(f" {value[k]}" for k in ("operator", "threshold", "timeAggregation") if k in value)
+                extra = "".join(
+                    f" {value[k]}" for k in ("operator", "threshold", "timeAggregation") if k in value
+                )
                 return f"{value[key]}{extra}"
         return "{" + ", ".join(f"{k}={_compact(v)}" for k, v in value.items()) + "}"
     if isinstance(value, float) and value.is_integer():
@@ -109,9 +130,15 @@ def plan_text(rendering: Rendering) -> str:
         f"  {plan['resourceCount']} resources to create",
     ]
     for item in plan["resources"]:
-        flags = "".join(flag for flag, on in ((" [protected]", item["protect"]),
-                                              (" [adopts existing]", item["adoptsExisting"]),
-                                              (" [retained on delete]", item["retainOnDelete"])) if on)
+        flags = "".join(
+            flag
+            for flag, on in (
+                (" [protected]", item["protect"]),
+                (" [adopts existing]", item["adoptsExisting"]),
+                (" [retained on delete]", item["retainOnDelete"]),
+            )
+            if on
+        )
         location = f"  {item['location']}" if item["location"] else ""
         azure_name = f" ({item['name']})" if item["name"] != item["logicalName"] else ""
         lines.append(f"  + {item['type']:<52} {item['logicalName']}{azure_name}{location}{flags}")

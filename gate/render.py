@@ -11,7 +11,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from cli import children
 from cli.exits import InternalError, UsageError
@@ -113,8 +113,8 @@ def offline_identity() -> tuple[str, str]:
 def render_stack(
     project_dir: Path,
     config: StackConfig,
-    peer_outputs: Optional[dict[str, dict[str, Any]]] = None,
-    observed: Optional[dict[str, dict[str, Any]]] = None,
+    peer_outputs: dict[str, dict[str, Any]] | None = None,
+    observed: dict[str, dict[str, Any]] | None = None,
     outside_state: frozenset[str] = frozenset(),
 ) -> Rendering:
     """Render one stack in its own Python process, as the language host runs one program per process.
@@ -146,7 +146,9 @@ def render_stack(
             timeout=RENDER_TIMEOUT_SECONDS,
         )
     except subprocess.TimeoutExpired:
-        raise InternalError(f"stack {config.stack}: the program did not finish within {RENDER_TIMEOUT_SECONDS} s") from None
+        raise InternalError(
+            f"stack {config.stack}: the program did not finish within {RENDER_TIMEOUT_SECONDS} s"
+        ) from None
     try:
         answer = json.loads(worker.stdout)
     except json.JSONDecodeError:
@@ -172,8 +174,9 @@ class RenderError(UsageError):
         self.declared = declared
 
 
-def render_stacks(project_dir: Path, stacks: list[str],
-                  overrides: Optional[dict[str, dict[str, Any]]] = None) -> list[Rendering]:
+def render_stacks(
+    project_dir: Path, stacks: list[str], overrides: dict[str, dict[str, Any]] | None = None
+) -> list[Rendering]:
     """Render the given stacks, each replica-origin stack after the stack it replicates.
 
     `overrides` replaces config keys per stack (a drill renders dr with `continuity:role primary`).
@@ -187,7 +190,9 @@ def render_stacks(project_dir: Path, stacks: list[str],
         stack = pending.pop(0)
         if stack in configs:
             continue
-        configs[stack] = read_stack_config(project_dir, stack).with_overrides((overrides or {}).get(stack, {}))
+        configs[stack] = read_stack_config(project_dir, stack).with_overrides(
+            (overrides or {}).get(stack, {})
+        )
         try:
             settings[stack] = load_settings(configs[stack].values, configs[stack].secret_keys)
         except SettingsError as error:
@@ -195,15 +200,19 @@ def render_stacks(project_dir: Path, stacks: list[str],
         if settings[stack].origin is Origin.REPLICA:
             pending.append(settings[stack].peer.stack.rsplit("/", 1)[-1])
 
-    replica_peers = {stack: settings[stack].peer.stack.rsplit("/", 1)[-1] for stack in configs
-                     if settings[stack].origin is Origin.REPLICA}
+    replica_peers = {
+        stack: settings[stack].peer.stack.rsplit("/", 1)[-1]
+        for stack in configs
+        if settings[stack].origin is Origin.REPLICA
+    }
     for stack, peer in replica_peers.items():
         if replica_peers.get(peer) == stack:
             raise RenderError(
                 f"stacks {stack} and {peer} are both origin 'replica' and each reads the other's servers: "
                 "one of them must be the stack whose servers were created as primaries "
                 "(after a failback, rebuild one side as a new generation with origin primary or keep one stack's "
-                "references one-way)")
+                "references one-way)"
+            )
     order = sorted(configs, key=lambda st: settings[st].origin is Origin.REPLICA)
     exports: dict[str, dict[str, Any]] = {}
     rendered: dict[str, Rendering] = {}

@@ -21,15 +21,24 @@ from typing import Any
 
 CREATE_ONLY: dict[str, tuple[str, ...]] = {
     "azure-native:dbforpostgresql:Server": (
-        "resourceGroupName", "serverName", "location", "administratorLogin", "sourceServerResourceId",
-        "availabilityZone", "pointInTimeUTC",
+        "resourceGroupName",
+        "serverName",
+        "location",
+        "administratorLogin",
+        "sourceServerResourceId",
+        "availabilityZone",
+        "pointInTimeUTC",
     ),
 }
 
 
-def replacing_changes(token: str, before: Mapping[str, Any], after: Mapping[str, Any],
-                      ignore_changes: Iterable[str] = ()) -> list[str]:
+def replacing_changes(
+    token: str, before: Mapping[str, Any], after: Mapping[str, Any], ignore_changes: Iterable[str] = ()
+) -> list[str]:
     """The create-only inputs that differ between two sets of inputs of one resource."""
     ignored = set(ignore_changes)
-    return [name for name in CREATE_ONLY.get(token, ())
-            if name not in ignored and before.get(name) != after.get(name)]
+    return [
+        name
+        for name in CREATE_ONLY.get(token, ())
+        if name not in ignored and before.get(name) != after.get(name)
+    ]

@@ -12,8 +12,9 @@ import hashlib
 import json
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any
 
 from cli import text as safe_text
 from policies.rules.continuity import Assessment
@@ -36,7 +37,8 @@ SRCROOT = "%SRCROOT%"
 
 # --- shared helpers ---------------------------------------------------------------------------
 
-def duration(seconds: Optional[int]) -> str:
+
+def duration(seconds: int | None) -> str:
     """15min, 1h, 30s; "none" when there is no figure."""
     if seconds is None:
         return "none"
@@ -129,11 +131,11 @@ def _stack_names(result: GateResult) -> list[str]:
     return names
 
 
-def _rendering(result: GateResult, stack: str) -> Optional[Rendering]:
+def _rendering(result: GateResult, stack: str) -> Rendering | None:
     return next((r for r in result.renderings if r.stack == stack), None)
 
 
-def _value(enum_or_str: Any) -> Optional[str]:
+def _value(enum_or_str: Any) -> str | None:
     return None if enum_or_str is None else str(getattr(enum_or_str, "value", enum_or_str))
 
 
@@ -179,15 +181,19 @@ def _evaluated_rules(result: GateResult) -> list[str]:
     return sorted(ids)
 
 
-def _rule_info(result: GateResult, rule_id: str, finding: Optional[Finding] = None) -> RuleInfo:
+def _rule_info(result: GateResult, rule_id: str, finding: Finding | None = None) -> RuleInfo:
     if rule_id in result.rules:
         return result.rules[rule_id]
     # A finding whose rule the result does not describe: describe it from the finding.
     return RuleInfo(
-        rule_id=rule_id, source=finding.source if finding else "policy", title=rule_id,
-        description=finding.message if finding else rule_id, remediation="",
+        rule_id=rule_id,
+        source=finding.source if finding else "policy",
+        title=rule_id,
+        description=finding.message if finding else rule_id,
+        remediation="",
         severity=finding.severity if finding else "medium",
-        enforcement=finding.enforcement if finding else "mandatory", concern="",
+        enforcement=finding.enforcement if finding else "mandatory",
+        concern="",
     )
 
 
@@ -203,10 +209,14 @@ def _controls_list(info: RuleInfo) -> list[str]:
 def _verdict(result: GateResult) -> str:
     counts = _counts(result)
     if counts["blocking"]:
-        return (f"FAIL: {counts['blocking']} blocking finding{'s' if counts['blocking'] != 1 else ''} "
-                f"({counts['advisory']} advisory, {counts['waived']} waived); exit code {result.exit_code}")
-    return (f"PASS: 0 blocking findings ({counts['advisory']} advisory, {counts['waived']} waived); "
-            f"exit code {result.exit_code}")
+        return (
+            f"FAIL: {counts['blocking']} blocking finding{'s' if counts['blocking'] != 1 else ''} "
+            f"({counts['advisory']} advisory, {counts['waived']} waived); exit code {result.exit_code}"
+        )
+    return (
+        f"PASS: 0 blocking findings ({counts['advisory']} advisory, {counts['waived']} waived); "
+        f"exit code {result.exit_code}"
+    )
 
 
 def _waiver_text(finding: Finding) -> str:
@@ -215,6 +225,7 @@ def _waiver_text(finding: Finding) -> str:
 
 
 # --- 1. console ---------------------------------------------------------------------------------
+
 
 def console(result: GateResult) -> str:
     """A readable report: per stack its findings by enforcement and its continuity, then the verdict.
@@ -225,16 +236,20 @@ def console(result: GateResult) -> str:
     lines: list[str] = []
 
     def finding_line(f: Finding) -> str:
-        line = (f"{f.rule_id} [{f.severity}] {f.stack}/{_logical_name(f)} ({f.resource_type or 'unknown type'}): "
-                f"{_one_line(f.message)}")
+        line = (
+            f"{f.rule_id} [{f.severity}] {f.stack}/{_logical_name(f)} ({f.resource_type or 'unknown type'}): "
+            f"{_one_line(f.message)}"
+        )
         if f.waiver:
             line += f" -- {_waiver_text(f)}"
         return "    " + line
 
     for stack in _stack_names(result):
         facts = _stack_facts(result, stack)
-        lines.append(f"== stack {stack}: region {facts['region'] or '?'}, role {facts['role'] or '?'}, "
-                     f"origin {facts['origin'] or '?'}, {facts['resourceCount']} resources")
+        lines.append(
+            f"== stack {stack}: region {facts['region'] or '?'}, role {facts['role'] or '?'}, "
+            f"origin {facts['origin'] or '?'}, {facts['resourceCount']} resources"
+        )
         findings = [f for f in result.findings if f.stack == stack]
         groups = [
             ("Blocking (mandatory)", [f for f in findings if _kind(f) == "blocking"]),
@@ -255,7 +270,8 @@ def console(result: GateResult) -> str:
                 lines.append(
                     f"    {a.database:<{width}}  RTO target {duration(a.target_rto)} vs {duration(a.achievable_rto)}"
                     f"  RPO target {duration(a.target_rpo)} vs {duration(a.achievable_rpo)}"
-                    f"  via {a.mechanism}  {_status(a)}")
+                    f"  via {a.mechanism}  {_status(a)}"
+                )
         lines.append("")
     lines.append(_verdict(result))
     return scrub("\n".join(lines)) + "\n"
@@ -263,38 +279,72 @@ def console(result: GateResult) -> str:
 
 # --- 2. JSON ------------------------------------------------------------------------------------
 
+
 def _rule_json(result: GateResult, info: RuleInfo) -> dict[str, Any]:
     return {
-        "id": info.rule_id, "source": info.source, "title": info.title, "description": info.description,
-        "remediation": info.remediation, "severity": info.severity, "enforcement": info.enforcement,
+        "id": info.rule_id,
+        "source": info.source,
+        "title": info.title,
+        "description": info.description,
+        "remediation": info.remediation,
+        "severity": info.severity,
+        "enforcement": info.enforcement,
         # The level each stack's pack config gives it (a lowering is refused unless a waiver records it).
-        "effectiveEnforcement": {stack: levels[info.rule_id] for stack, levels in sorted(result.levels.items())
-                                 if info.rule_id in levels},
-        "concern": info.concern, "controls": {k: list(v) for k, v in info.controls.items()},
+        "effectiveEnforcement": {
+            stack: levels[info.rule_id]
+            for stack, levels in sorted(result.levels.items())
+            if info.rule_id in levels
+        },
+        "concern": info.concern,
+        "controls": {k: list(v) for k, v in info.controls.items()},
         "helpUri": info.help_uri,
     }
 
 
 def _finding_json(f: Finding) -> dict[str, Any]:
     return {
-        "ruleId": f.rule_id, "source": f.source, "stack": f.stack, "urn": f.urn,
-        "resourceType": f.resource_type, "resourceName": f.resource_name, "message": f.message,
-        "severity": f.severity, "enforcement": f.enforcement, "status": _kind(f), "blocks": f.blocks,
-        "waiver": None if f.waiver is None else {
-            "ruleId": f.waiver.rule, "stack": f.waiver.stack, "resource": f.waiver.resource,
+        "ruleId": f.rule_id,
+        "source": f.source,
+        "stack": f.stack,
+        "urn": f.urn,
+        "resourceType": f.resource_type,
+        "resourceName": f.resource_name,
+        "message": f.message,
+        "severity": f.severity,
+        "enforcement": f.enforcement,
+        "status": _kind(f),
+        "blocks": f.blocks,
+        "waiver": None
+        if f.waiver is None
+        else {
+            "ruleId": f.waiver.rule,
+            "stack": f.waiver.stack,
+            "resource": f.waiver.resource,
             "enforcement": f.waiver.enforcement,
-            "reason": f.waiver.reason, "owner": f.waiver.owner, "expires": f.waiver.expires.isoformat(),
+            "reason": f.waiver.reason,
+            "owner": f.waiver.owner,
+            "expires": f.waiver.expires.isoformat(),
         },
     }
 
 
 def _continuity_rows(result: GateResult) -> list[dict[str, Any]]:
     return [
-        {"stack": stack, "urn": a.urn, "database": a.database, "mechanism": a.mechanism,
-         "targetRto": a.target_rto, "targetRpo": a.target_rpo,
-         "achievableRto": a.achievable_rto, "achievableRpo": a.achievable_rpo,
-         "meetsRto": a.meets_rto, "meetsRpo": a.meets_rpo, "status": _status(a)}
-        for stack in _stack_names(result) for a in result.continuity.get(stack, [])
+        {
+            "stack": stack,
+            "urn": a.urn,
+            "database": a.database,
+            "mechanism": a.mechanism,
+            "targetRto": a.target_rto,
+            "targetRpo": a.target_rpo,
+            "achievableRto": a.achievable_rto,
+            "achievableRpo": a.achievable_rpo,
+            "meetsRto": a.meets_rto,
+            "meetsRpo": a.meets_rpo,
+            "status": _status(a),
+        }
+        for stack in _stack_names(result)
+        for a in result.continuity.get(stack, [])
     ]
 
 
@@ -307,13 +357,19 @@ def to_json(result: GateResult) -> dict:
         "rules": [_rule_json(result, result.rules[rid]) for rid in sorted(result.rules)],
         "findings": [_finding_json(f) for f in result.findings],
         "continuity": _continuity_rows(result),
-        "summary": {**counts, "total": len(result.findings), "exitCode": result.exit_code,
-                    "passed": result.exit_code == 0, "checkovRan": result.checkov_ran},
+        "summary": {
+            **counts,
+            "total": len(result.findings),
+            "exitCode": result.exit_code,
+            "passed": result.exit_code == 0,
+            "checkovRan": result.checkov_ran,
+        },
     }
     return scrub(report)
 
 
 # --- 3. SARIF -----------------------------------------------------------------------------------
+
 
 def _sarif_name(title: str) -> str:
     words = re.findall(r"[A-Za-z0-9]+", title)
@@ -327,8 +383,10 @@ def _sarif_rule(info: RuleInfo, effective: str) -> dict[str, Any]:
         "name": _sarif_name(info.title),
         "shortDescription": {"text": info.title or info.rule_id},
         "fullDescription": {"text": info.description or info.title or info.rule_id},
-        "help": {"text": info.remediation or info.description or info.rule_id,
-                 "markdown": f"**Remediation:** {info.remediation or info.description or info.rule_id}"},
+        "help": {
+            "text": info.remediation or info.description or info.rule_id,
+            "markdown": f"**Remediation:** {info.remediation or info.description or info.rule_id}",
+        },
         "defaultConfiguration": {"level": level, "enabled": effective != "disabled"},
         "properties": {
             "severity": info.severity,
@@ -357,19 +415,27 @@ def _sarif_result(f: Finding, index: int) -> dict[str, Any]:
         "ruleIndex": index,
         "level": _sarif_level(f),
         "message": {"text": f"{f.stack}/{where}: {f.message}"},
-        "locations": [{
-            "physicalLocation": {
-                "artifactLocation": {"uri": f"Pulumi.{f.stack}.yaml", "uriBaseId": SRCROOT},
-                "region": {"startLine": 1},
-            },
-            "logicalLocations": [{"fullyQualifiedName": fqn, "name": name or fqn, "kind": "resource"}],
-        }],
+        "locations": [
+            {
+                "physicalLocation": {
+                    "artifactLocation": {"uri": f"Pulumi.{f.stack}.yaml", "uriBaseId": SRCROOT},
+                    "region": {"startLine": 1},
+                },
+                "logicalLocations": [{"fullyQualifiedName": fqn, "name": name or fqn, "kind": "resource"}],
+            }
+        ],
         "partialFingerprints": {
             "continuityFinding/v1": hashlib.sha256(
-                "\0".join((f.rule_id, f.stack, fqn, f.message)).encode()).hexdigest(),
+                "\0".join((f.rule_id, f.stack, fqn, f.message)).encode()
+            ).hexdigest(),
         },
-        "properties": {"stack": f.stack, "urn": f.urn, "resourceType": f.resource_type,
-                       "severity": f.severity, "enforcement": f.enforcement},
+        "properties": {
+            "stack": f.stack,
+            "urn": f.urn,
+            "resourceType": f.resource_type,
+            "severity": f.severity,
+            "enforcement": f.enforcement,
+        },
     }
     if f.waiver is not None:
         sarif["suppressions"] = [{"kind": "external", "status": "accepted", "justification": f.waiver.reason}]
@@ -380,9 +446,13 @@ def _sarif_result(f: Finding, index: int) -> dict[str, Any]:
 def to_sarif(result: GateResult) -> dict:
     """SARIF 2.1.0, one run per tool (the policy pack, checkov), ready for GitHub code scanning."""
     result, scrub = _safe(result)
-    sources = list(dict.fromkeys(
-        [info.source for info in result.rules.values()] + [f.source for f in result.findings]
-        + (["checkov"] if result.checkov_ran else [])))
+    sources = list(
+        dict.fromkeys(
+            [info.source for info in result.rules.values()]
+            + [f.source for f in result.findings]
+            + (["checkov"] if result.checkov_ran else [])
+        )
+    )
     sources.sort(key=lambda s: (list(TOOLS).index(s) if s in TOOLS else len(TOOLS), s))
     runs = []
     for source in sources:
@@ -392,20 +462,25 @@ def to_sarif(result: GateResult) -> dict:
             if f.rule_id not in infos:
                 infos[f.rule_id] = _rule_info(result, f.rule_id, f)
         index = {rid: i for i, rid in enumerate(infos)}
-        driver: dict[str, Any] = {"name": TOOLS.get(source, source),
-                                  "rules": [_sarif_rule(i, result.level(i.rule_id)) for i in infos.values()]}
+        driver: dict[str, Any] = {
+            "name": TOOLS.get(source, source),
+            "rules": [_sarif_rule(i, result.level(i.rule_id)) for i in infos.values()],
+        }
         if source in TOOL_URIS:
             driver["informationUri"] = TOOL_URIS[source]
-        runs.append({
-            "tool": {"driver": driver},
-            "invocations": [{"executionSuccessful": True}],
-            "columnKind": "unicodeCodePoints",
-            "results": [_sarif_result(f, index[f.rule_id]) for f in findings],
-        })
+        runs.append(
+            {
+                "tool": {"driver": driver},
+                "invocations": [{"executionSuccessful": True}],
+                "columnKind": "unicodeCodePoints",
+                "results": [_sarif_result(f, index[f.rule_id]) for f in findings],
+            }
+        )
     return scrub({"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": runs})
 
 
 # --- 4. JUnit -----------------------------------------------------------------------------------
+
 
 def to_junit(result: GateResult) -> str:
     """JUnit XML: a testsuite per stack, a testcase per evaluated rule in it.
@@ -431,8 +506,12 @@ def to_junit(result: GateResult) -> str:
         for rule_id in rule_ids:
             findings = [f for f in result.findings if f.stack == stack and f.rule_id == rule_id]
             info = _rule_info(result, rule_id, findings[0] if findings else None)
-            case = ET.SubElement(suite, "testcase", classname=f"{stack}.{info.concern or info.source}",
-                                 name=f"{rule_id} {info.title}")
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                classname=f"{stack}.{info.concern or info.source}",
+                name=f"{rule_id} {info.title}",
+            )
             blocking = [f for f in findings if _kind(f) == "blocking"]
             waived = [f for f in findings if _kind(f) == "waived"]
             advisory = [f for f in findings if _kind(f) == "advisory"]
@@ -440,8 +519,12 @@ def to_junit(result: GateResult) -> str:
             out: list[str] = []
             if blocking:
                 counts["failures"] += 1
-                failure = ET.SubElement(case, "failure", type=f"{info.severity}/mandatory",
-                                        message=scrub("; ".join(_one_line(f.message) for f in blocking)))
+                failure = ET.SubElement(
+                    case,
+                    "failure",
+                    type=f"{info.severity}/mandatory",
+                    message=scrub("; ".join(_one_line(f.message) for f in blocking)),
+                )
                 failure.text = scrub("\n".join(describe(f) for f in blocking))
                 out += [f"waived: {describe(f)} -- {_waiver_text(f)}" for f in waived]
             elif waived:
@@ -469,6 +552,7 @@ def to_junit(result: GateResult) -> str:
 
 # --- 5. Markdown --------------------------------------------------------------------------------
 
+
 def _cell(text: Any) -> str:
     """Literal text in a Markdown table cell."""
     return safe_text.markdown(_one_line(str(text)))
@@ -490,7 +574,8 @@ def controls_coverage(result: GateResult) -> list[tuple[str, str, list[str], str
     order = {framework: i for i, framework in enumerate(FRAMEWORKS)}
     rows = []
     for (framework, control), rids in sorted(
-            mapped.items(), key=lambda kv: (order.get(kv[0][0], len(order)), kv[0][0], _control_key(kv[0][1]))):
+        mapped.items(), key=lambda kv: (order.get(kv[0][0], len(order)), kv[0][0], _control_key(kv[0][1]))
+    ):
         active = [rid for rid in rids if result.level(rid) != "disabled"]
         status = "not evaluated" if not active else "fail" if failing & set(active) else "pass"
         rows.append((framework, control, rids, status))
@@ -503,20 +588,34 @@ def to_markdown(result: GateResult) -> str:
     counts = _counts(result)
     out: list[str] = ["## Continuity gate", ""]
     if counts["blocking"]:
-        out.append(f"**FAIL**: {counts['blocking']} blocking finding{'s' if counts['blocking'] != 1 else ''}, "
-                   f"{counts['advisory']} advisory, {counts['waived']} waived (exit code {result.exit_code})")
+        out.append(
+            f"**FAIL**: {counts['blocking']} blocking finding{'s' if counts['blocking'] != 1 else ''}, "
+            f"{counts['advisory']} advisory, {counts['waived']} waived (exit code {result.exit_code})"
+        )
     else:
-        out.append(f"**PASS**: 0 blocking findings, {counts['advisory']} advisory, {counts['waived']} waived "
-                   f"(exit code {result.exit_code})")
+        out.append(
+            f"**PASS**: 0 blocking findings, {counts['advisory']} advisory, {counts['waived']} waived "
+            f"(exit code {result.exit_code})"
+        )
     stacks = ", ".join(
-        f"`{s['name']}` ({s['region']}, {s['role']})" for s in (_stack_facts(result, n) for n in _stack_names(result)))
+        f"`{s['name']}` ({s['region']}, {s['role']})"
+        for s in (_stack_facts(result, n) for n in _stack_names(result))
+    )
     out += ["", f"Stacks: {stacks}", ""]
 
     if counts["blocking"]:
-        out += ["### Blocking findings", "", "| Rule | Stack | Resource | Message |", "| --- | --- | --- | --- |"]
+        out += [
+            "### Blocking findings",
+            "",
+            "| Rule | Stack | Resource | Message |",
+            "| --- | --- | --- | --- |",
+        ]
         for f in _sorted(result.blocking):
-            resource = f"{_code(_logical_name(f))} ({_cell(f.resource_type)})" if f.resource_type else \
-                _code(_logical_name(f))
+            resource = (
+                f"{_code(_logical_name(f))} ({_cell(f.resource_type)})"
+                if f.resource_type
+                else _code(_logical_name(f))
+            )
             out.append(f"| {f.rule_id} | {f.stack} | {resource} | {_cell(f.message)} |")
         out.append("")
 
@@ -524,24 +623,41 @@ def to_markdown(result: GateResult) -> str:
     advisory = [f for f in result.findings if _kind(f) == "advisory"]
     out.append(f"Waived: {len(waived)}, advisory: {len(advisory)}.")
     if waived or advisory:
-        out += ["", f"<details><summary>{len(waived)} waived, {len(advisory)} advisory</summary>", "",
-                "| Status | Rule | Stack | Resource | Message | Waiver |", "| --- | --- | --- | --- | --- | --- |"]
+        out += [
+            "",
+            f"<details><summary>{len(waived)} waived, {len(advisory)} advisory</summary>",
+            "",
+            "| Status | Rule | Stack | Resource | Message | Waiver |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
         for f in _sorted(waived) + _sorted(advisory):
-            out.append(f"| {_kind(f)} | {f.rule_id} | {f.stack} | {_code(_logical_name(f))} | {_cell(f.message)} "
-                       f"| {_cell(_waiver_text(f)) if f.waiver else ''} |")
+            out.append(
+                f"| {_kind(f)} | {f.rule_id} | {f.stack} | {_code(_logical_name(f))} | {_cell(f.message)} "
+                f"| {_cell(_waiver_text(f)) if f.waiver else ''} |"
+            )
         out += ["", "</details>"]
     out.append("")
 
-    out += ["### Continuity (regional loss)", "",
-            "| Stack | Database | RTO target | RTO achievable | RPO target | RPO achievable | Mechanism | Status |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    out += [
+        "### Continuity (regional loss)",
+        "",
+        "| Stack | Database | RTO target | RTO achievable | RPO target | RPO achievable | Mechanism | Status |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for stack in _stack_names(result):
         for a in result.continuity.get(stack, []):
-            out.append(f"| {stack} | {a.database} | {duration(a.target_rto)} | {duration(a.achievable_rto)} "
-                       f"| {duration(a.target_rpo)} | {duration(a.achievable_rpo)} | {a.mechanism} | {_status(a)} |")
+            out.append(
+                f"| {stack} | {a.database} | {duration(a.target_rto)} | {duration(a.achievable_rto)} "
+                f"| {duration(a.target_rpo)} | {duration(a.achievable_rpo)} | {a.mechanism} | {_status(a)} |"
+            )
     out.append("")
 
-    out += ["### Controls coverage", "", "| Framework | Control | Rules | Status |", "| --- | --- | --- | --- |"]
+    out += [
+        "### Controls coverage",
+        "",
+        "| Framework | Control | Rules | Status |",
+        "| --- | --- | --- | --- |",
+    ]
     for framework, control, rids, status in controls_coverage(result):
         out.append(f"| {_cell(framework)} | {_cell(control)} | {', '.join(rids)} | {status} |")
     out.append("")
@@ -550,14 +666,23 @@ def to_markdown(result: GateResult) -> str:
 
 # --- 6. files -----------------------------------------------------------------------------------
 
-def write_reports(result: GateResult, *, json_path: Optional[Path] = None, sarif_path: Optional[Path] = None,
-                  junit_path: Optional[Path] = None, markdown_path: Optional[Path] = None) -> list[Path]:
+
+def write_reports(
+    result: GateResult,
+    *,
+    json_path: Path | None = None,
+    sarif_path: Path | None = None,
+    junit_path: Path | None = None,
+    markdown_path: Path | None = None,
+) -> list[Path]:
     """Write the chosen reports (creating their folders); returns the paths written."""
     written = []
-    for path, render in ((json_path, lambda: json.dumps(to_json(result), indent=2) + "\n"),
-                         (sarif_path, lambda: json.dumps(to_sarif(result), indent=2) + "\n"),
-                         (junit_path, lambda: to_junit(result)),
-                         (markdown_path, lambda: to_markdown(result))):
+    for path, render in (
+        (json_path, lambda: json.dumps(to_json(result), indent=2) + "\n"),
+        (sarif_path, lambda: json.dumps(to_sarif(result), indent=2) + "\n"),
+        (junit_path, lambda: to_junit(result)),
+        (markdown_path, lambda: to_markdown(result)),
+    ):
         if path is None:
             continue
         path = Path(path)

@@ -15,7 +15,9 @@ from typing import Any
 
 import pulumi
 from google.protobuf import json_format
-from pulumi.runtime import mocks as pulumi_mocks, rpc, settings as runtime_settings
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
@@ -38,7 +40,10 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             for transform in self._stack_transforms:
                 result = transform(
                     pulumi.ResourceTransformArgs(
-                        custom=request.custom, type_=request.type, name=request.name, props=props,
+                        custom=request.custom,
+                        type_=request.type,
+                        name=request.name,
+                        props=props,
                         opts=pulumi.ResourceOptions(),
                     )
                 )
@@ -61,7 +66,9 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     import_id=request.importId,
                     retain_on_delete=bool(request.retainOnDelete),
                     property_dependencies={
-                        key: list(deps.urns) for key, deps in request.propertyDependencies.items() if deps.urns
+                        key: list(deps.urns)
+                        for key, deps in request.propertyDependencies.items()
+                        if deps.urns
                     },
                     inputs=json_format.MessageToDict(request.object),
                     outputs=json_format.MessageToDict(response.object),
@@ -78,13 +85,21 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 def run_program(request: dict[str, Any], monitor: RecordingMonitor) -> dict[str, Any]:
     azure = monitor.mocks
     pulumi.runtime.set_all_config(dict(request["values"]), list(request["secretKeys"]))
-    pulumi.runtime.set_mocks(azure, project=PROJECT, stack=request["stack"], preview=False, monitor=monitor,
-                             organization=ORGANIZATION)
+    pulumi.runtime.set_mocks(
+        azure,
+        project=PROJECT,
+        stack=request["stack"],
+        preview=False,
+        monitor=monitor,
+        organization=ORGANIZATION,
+    )
     # run_in_stack makes the Stack resource that collects exports, as the language host does.
     runtime_settings.set_root_resource(None)
     project_dir = request["projectDir"]
     sys.path.insert(0, project_dir)
-    _sync_await(run_in_stack(lambda: runpy.run_path(str(Path(project_dir) / "__main__.py"), run_name="__main__")))
+    _sync_await(
+        run_in_stack(lambda: runpy.run_path(str(Path(project_dir) / "__main__.py"), run_name="__main__"))
+    )
     return {"resources": [vars(record) for record in monitor.records], "outputs": monitor.stack_outputs}
 
 
@@ -100,13 +115,22 @@ def root_cause(error: BaseException) -> BaseException:
 def main() -> int:
     request = json.load(sys.stdin)
     _exit_with_parent()
-    monitor = RecordingMonitor(OfflineAzure(request["subscriptionId"], request["tenantId"], request["peerOutputs"],
-                                            request.get("observed"), frozenset(request.get("outsideState", ()))))
+    monitor = RecordingMonitor(
+        OfflineAzure(
+            request["subscriptionId"],
+            request["tenantId"],
+            request["peerOutputs"],
+            request.get("observed"),
+            frozenset(request.get("outsideState", ())),
+        )
+    )
     try:
         answer = run_program(request, monitor)
     except Exception as error:  # the program's own failure, reported by its root cause
-        answer = {"error": str(root_cause(error)) or type(root_cause(error)).__name__,
-                  "declared": len(monitor.records)}
+        answer = {
+            "error": str(root_cause(error)) or type(root_cause(error)).__name__,
+            "declared": len(monitor.records),
+        }
     json.dump(answer, sys.stdout)
     return 0
 

@@ -29,8 +29,9 @@ def check_project_file(project_dir: Path) -> None:
     if not isinstance(document, dict):
         raise StackFileError(f"{path}: must be a mapping with name and runtime")
     if document.get("name") != PROJECT_NAME:
-        raise StackFileError(f"{path}: name is {document.get('name')!r}; stack references and drills expect "
-                             f"{PROJECT_NAME!r}")
+        raise StackFileError(
+            f"{path}: name is {document.get('name')!r}; stack references and drills expect {PROJECT_NAME!r}"
+        )
     runtime = document.get("runtime")
     runtime_name = runtime.get("name") if isinstance(runtime, dict) else runtime
     if runtime_name != "python":
@@ -39,7 +40,7 @@ def check_project_file(project_dir: Path) -> None:
 
 def stack_names(project_dir: Path) -> list[str]:
     """The stacks that have a committed stack file."""
-    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,9 @@ class StackConfig:
     values: dict[str, str]
     secret_keys: frozenset[str]
 
-    def with_overrides(self, overrides: dict[str, Any], secret_keys: frozenset[str] = frozenset()) -> "StackConfig":
+    def with_overrides(
+        self, overrides: dict[str, Any], secret_keys: frozenset[str] = frozenset()
+    ) -> StackConfig:
         """A copy with some keys replaced (None removes a key): used by tests and drills."""
         values = dict(self.values)
         for key, value in overrides.items():
@@ -78,7 +81,9 @@ def read_stack_config(project_dir: Path, stack: str) -> StackConfig:
         raise StackFileError(f"{path}: no such stack file")
     document = load_yaml(path, "stack file") or {}
     if not isinstance(document, dict):
-        raise StackFileError(f"{path}: must be a mapping with a 'config' key, not a {type(document).__name__}")
+        raise StackFileError(
+            f"{path}: must be a mapping with a 'config' key, not a {type(document).__name__}"
+        )
     config = document.get("config") or {}
     if not isinstance(config, dict):
         raise StackFileError(f"{path}: 'config' must be a mapping")

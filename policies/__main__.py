@@ -11,14 +11,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
+from pulumi_policy import EnforcementLevel, PolicyPack
 
-from policies.adapter import build_policies  # noqa: E402
+from policies.adapter import build_policies
 
 PolicyPack(
     name="continuity",
     description="Retention, encryption, tagging, resilience, observability, access, continuity and "
-                "deployability rules for the continuity DR platform.",
+    "deployability rules for the continuity DR platform.",
     enforcement_level=EnforcementLevel.MANDATORY,
     policies=build_policies(),
 )

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from pulumi_policy import (EnforcementLevel, PolicyConfigSchema, ResourceValidationPolicy, Severity,
-                           StackValidationPolicy)
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ResourceValidationPolicy,
+    Severity,
+    StackValidationPolicy,
+)
 
 from .rules.model import Resource, Stack
 from .rules.registry import REGISTRY, Rule
@@ -52,7 +58,10 @@ def guarded(rule: Rule, check: Callable[[], list], timeout: float) -> list:
 
 def _resource(r, property_dependencies=None) -> Resource:
     return Resource(
-        type=r.resource_type, urn=r.urn, name=r.name, props=r.props,
+        type=r.resource_type,
+        urn=r.urn,
+        name=r.name,
+        props=r.props,
         protect=bool(getattr(r.opts, "protect", False)),
         parent=getattr(getattr(r, "parent", None), "urn", "") or "",
         dependencies=tuple(d.urn for d in getattr(r, "dependencies", []) or []),
@@ -61,8 +70,9 @@ def _resource(r, property_dependencies=None) -> Resource:
 
 
 def _tags(rule: Rule) -> list[str]:
-    return [f"concern:{rule.concern}"] + [f"{framework}:{control}" for framework, ids in rule.controls.items()
-                                          for control in ids]
+    return [f"concern:{rule.concern}"] + [
+        f"{framework}:{control}" for framework, ids in rule.controls.items() for control in ids
+    ]
 
 
 def _stack_name(urn: str) -> str:
@@ -77,6 +87,7 @@ def build_policies() -> list:
         def report_unless_waived(urn: str, message: str) -> None:
             if waiver_for(waivers, rule.rule_id, _stack_name(urn), urn) is None:
                 report(message, urn)
+
         return report_unless_waived
 
     def config_of(rule: Rule, args) -> Mapping[str, Any]:
@@ -93,20 +104,26 @@ def build_policies() -> list:
             remediation_steps=rule.remediation,
             tags=_tags(rule),
             url=rule.help_uri,
-            config_schema=PolicyConfigSchema(properties={k: dict(v) for k, v in rule.config.items()}) if rule.config else None,
+            config_schema=PolicyConfigSchema(properties={k: dict(v) for k, v in rule.config.items()})
+            if rule.config
+            else None,
         )
         if rule.per_resource:
+
             def validate(args, report, rule=rule):
                 stack = Stack((_resource(args),))
                 config = config_of(rule, args)
                 for urn, message in guarded(rule, lambda: list(rule.check(stack, config)), timeout):
                     reporter(rule, report)(urn, message)
+
             policies.append(ResourceValidationPolicy(validate=validate, **common))
         else:
+
             def validate_stack(args, report, rule=rule):
                 stack = Stack(tuple(_resource(r, r.property_dependencies) for r in args.resources))
                 config = config_of(rule, args)
                 for urn, message in guarded(rule, lambda: list(rule.check(stack, config)), timeout):
                     reporter(rule, report)(urn, message)
+
             policies.append(StackValidationPolicy(validate=validate_stack, **common))
     return policies

@@ -15,9 +15,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Optional
 
 from cli.exits import UsageError
 from cli.files import load_yaml
@@ -45,16 +45,20 @@ class WaiverError(Exception):
 class Waiver:
     rule: str
     stack: str
-    resource: Optional[str]  # the resource's logical name (the last part of its URN)
+    resource: str | None  # the resource's logical name (the last part of its URN)
     reason: str
     owner: str
     expires: dt.date
     line: int
-    enforcement: Optional[str] = None  # a recorded lowering of the rule's level in the pack config
+    enforcement: str | None = None  # a recorded lowering of the rule's level in the pack config
 
     def matches(self, rule_id: str, stack: str, urn: str) -> bool:
-        return (self.resource is not None and self.rule == rule_id and self.stack == stack
-                and urn.rsplit("::", 1)[-1] == self.resource)
+        return (
+            self.resource is not None
+            and self.rule == rule_id
+            and self.stack == stack
+            and urn.rsplit("::", 1)[-1] == self.resource
+        )
 
 
 def _lines(text: str) -> list[int]:
@@ -66,8 +70,14 @@ def waivers_path() -> Path:
     return Path(os.environ.get(WAIVERS_FILE_ENV) or WAIVERS_FILE)
 
 
-def load_waivers(path: Optional[Path] = None, *, known_rules: Iterable[str], today: Optional[dt.date] = None,
-                 checkov_ran: bool = False, known_stacks: Optional[Iterable[str]] = None) -> list[Waiver]:
+def load_waivers(
+    path: Path | None = None,
+    *,
+    known_rules: Iterable[str],
+    today: dt.date | None = None,
+    checkov_ran: bool = False,
+    known_stacks: Iterable[str] | None = None,
+) -> list[Waiver]:
     """Parse and check the waiver file; raises WaiverError naming file, line and field.
 
     Without a checkov run, waivers of checkov ids are kept but their ids cannot be checked.
@@ -89,12 +99,16 @@ def load_waivers(path: Optional[Path] = None, *, known_rules: Iterable[str], tod
     for index, entry in enumerate(entries):
         where = f"{path.name}:{lines[index]}"
         if not isinstance(entry, dict):
-            problems.append(f"{where}: a waiver is a mapping with {list(REQUIRED)} and one of {list(TARGETS)}")
+            problems.append(
+                f"{where}: a waiver is a mapping with {list(REQUIRED)} and one of {list(TARGETS)}"
+            )
             continue
         missing = [f for f in REQUIRED if not str(entry.get(f, "")).strip()]
         unknown = sorted(str(k) for k in set(entry) - set(FIELDS))
         targets = [f for f in TARGETS if entry.get(f) is not None and str(entry[f]).strip()]
-        found = ([f"missing {missing}"] if missing else []) + ([f"unknown field(s) {unknown}"] if unknown else [])
+        found = ([f"missing {missing}"] if missing else []) + (
+            [f"unknown field(s) {unknown}"] if unknown else []
+        )
         if not targets:
             found.append(f"missing one of {list(TARGETS)}")
         elif len(targets) > 1:
@@ -103,7 +117,11 @@ def load_waivers(path: Optional[Path] = None, *, known_rules: Iterable[str], tod
             problems.append(f"{where}: " + "; ".join(found))
             continue
         try:
-            expires = entry["expires"] if isinstance(entry["expires"], dt.date) else dt.date.fromisoformat(str(entry["expires"]))
+            expires = (
+                entry["expires"]
+                if isinstance(entry["expires"], dt.date)
+                else dt.date.fromisoformat(str(entry["expires"]))
+            )
         except ValueError:
             problems.append(f"{where}: expires {entry['expires']!r} is not a date (YYYY-MM-DD)")
             continue
@@ -112,41 +130,66 @@ def load_waivers(path: Optional[Path] = None, *, known_rules: Iterable[str], tod
             problems.append(f"{where}: unknown rule {entry['rule']!r}")
             continue
         if stacks is not None and entry["stack"] not in stacks:
-            problems.append(f"{where}: stack {entry['stack']!r} is not one of the stacks {sorted(stacks)}; "
-                            "a waiver names one stack")
+            problems.append(
+                f"{where}: stack {entry['stack']!r} is not one of the stacks {sorted(stacks)}; "
+                "a waiver names one stack"
+            )
             continue
         if "enforcement" in targets and entry["enforcement"] not in LOWER_LEVELS:
-            problems.append(f"{where}: enforcement {entry['enforcement']!r} is not one of {list(LOWER_LEVELS)}")
+            problems.append(
+                f"{where}: enforcement {entry['enforcement']!r} is not one of {list(LOWER_LEVELS)}"
+            )
             continue
         if expires < today:
-            problems.append(f"{where}: waiver of {entry['rule']} on {entry.get('resource') or entry['stack']} expired "
-                            f"on {expires} (owner {entry['owner']}): renew it after review or fix the finding")
+            problems.append(
+                f"{where}: waiver of {entry['rule']} on {entry.get('resource') or entry['stack']} expired "
+                f"on {expires} (owner {entry['owner']}): renew it after review or fix the finding"
+            )
             continue
         if (expires - today).days > MAX_DAYS_AHEAD:
-            problems.append(f"{where}: expires {expires} is more than a year ahead; waivers are reviewed at least "
-                            f"yearly (latest {today + dt.timedelta(days=MAX_DAYS_AHEAD)})")
+            problems.append(
+                f"{where}: expires {expires} is more than a year ahead; waivers are reviewed at least "
+                f"yearly (latest {today + dt.timedelta(days=MAX_DAYS_AHEAD)})"
+            )
             continue
-        waivers.append(Waiver(str(entry["rule"]), str(entry["stack"]), entry.get("resource"), str(entry["reason"]),
-                              str(entry["owner"]), expires, lines[index], entry.get("enforcement")))
+        waivers.append(
+            Waiver(
+                str(entry["rule"]),
+                str(entry["stack"]),
+                entry.get("resource"),
+                str(entry["reason"]),
+                str(entry["owner"]),
+                expires,
+                lines[index],
+                entry.get("enforcement"),
+            )
+        )
     if problems:
         raise WaiverError(problems)
     return waivers
 
 
-def level_waiver(waivers: Iterable[Waiver], rule_id: str, stack: str, level: str) -> Optional[Waiver]:
+def level_waiver(waivers: Iterable[Waiver], rule_id: str, stack: str, level: str) -> Waiver | None:
     """The recorded lowering of `rule_id` to `level` in `stack`'s pack config, if there is one."""
-    return next((w for w in waivers if w.enforcement == level and w.rule == rule_id and w.stack == stack), None)
+    return next(
+        (w for w in waivers if w.enforcement == level and w.rule == rule_id and w.stack == stack), None
+    )
 
 
-def waiver_for(waivers: Iterable[Waiver], rule_id: str, stack: str, urn: str) -> Optional[Waiver]:
+def waiver_for(waivers: Iterable[Waiver], rule_id: str, stack: str, urn: str) -> Waiver | None:
     return next((w for w in waivers if w.matches(rule_id, stack, urn)), None)
 
 
-def unmatched(waivers: Iterable[Waiver], used: set[Waiver], stacks: Iterable[str], rules_run: Iterable[str]) -> list[str]:
+def unmatched(
+    waivers: Iterable[Waiver], used: set[Waiver], stacks: Iterable[str], rules_run: Iterable[str]
+) -> list[str]:
     """Waivers of rules that ran on the analysed stacks but matched no finding: errors, so they get removed."""
     analysed, ran = set(stacks), set(rules_run)
-    return [f"{waivers_path().name}:{w.line}: waiver of {w.rule} on {w.stack}/{w.resource} matches no finding; remove it"
-            if w.resource else
-            f"{waivers_path().name}:{w.line}: {w.rule} is not lowered to {w.enforcement} in {w.stack}'s pack config; "
-            "remove the waiver"
-            for w in waivers if w.stack in analysed and w.rule in ran and w not in used]
+    return [
+        f"{waivers_path().name}:{w.line}: waiver of {w.rule} on {w.stack}/{w.resource} matches no finding; remove it"
+        if w.resource
+        else f"{waivers_path().name}:{w.line}: {w.rule} is not lowered to {w.enforcement} in {w.stack}'s pack config; "
+        "remove the waiver"
+        for w in waivers
+        if w.stack in analysed and w.rule in ran and w not in used
+    ]

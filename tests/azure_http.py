@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
@@ -41,7 +41,7 @@ class FakeCredential:
 class Sent:
     method: str
     url: str
-    body: Optional[Any]
+    body: Any | None
     headers: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -49,14 +49,14 @@ class Sent:
         return urlsplit(self.url).path
 
     @property
-    def api_version(self) -> Optional[str]:
+    def api_version(self) -> str | None:
         return parse_qs(urlsplit(self.url).query).get("api-version", [None])[0]
 
 
-Answer = Callable[[Sent], tuple[int, dict[str, str], Optional[Any]]]
+Answer = Callable[[Sent], tuple[int, dict[str, str], Any | None]]
 
 
-def answer(status: int, headers: Optional[dict[str, str]] = None, body: Optional[Any] = None) -> Answer:
+def answer(status: int, headers: dict[str, str] | None = None, body: Any | None = None) -> Answer:
     return lambda _sent: (status, headers or {}, body)
 
 
@@ -78,7 +78,8 @@ class ScriptedAzure(HttpTransport):
         raw = requests.Response()
         raw.status_code, raw.reason, raw.url = status, HTTPStatus(status).phrase, request.url
         raw.headers = requests.structures.CaseInsensitiveDict(
-            {**({"Content-Type": "application/json"} if content else {}), **headers})
+            {**({"Content-Type": "application/json"} if content else {}), **headers}
+        )
         raw.raw = io.BytesIO(content)
         response = RestRequestsTransportResponse(request=request, internal_response=raw)
         if not kwargs.get("stream", False):

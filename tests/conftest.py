@@ -33,13 +33,21 @@ def dr(stacks) -> Rendering:
     return stacks["dr"]
 
 
-def render_variant(stack: str, overrides: dict, peer: Rendering | None = None, secret_keys=frozenset(),
-                   observed: dict | None = None, outside_state=frozenset()) -> Rendering:
+def render_variant(
+    stack: str,
+    overrides: dict,
+    peer: Rendering | None = None,
+    secret_keys=frozenset(),
+    observed: dict | None = None,
+    outside_state=frozenset(),
+) -> Rendering:
     """Render a stack from its committed file with some config keys replaced, and optionally with
     resources that already exist in Azure (`observed`, see gate/mocks.py)."""
     config = read_stack_config(PROJECT_DIR, stack).with_overrides(overrides, frozenset(secret_keys))
     exports = {qualified(peer.stack): peer.outputs} if peer else {}
-    return render_stack(PROJECT_DIR, config, exports, observed=observed, outside_state=frozenset(outside_state))
+    return render_stack(
+        PROJECT_DIR, config, exports, observed=observed, outside_state=frozenset(outside_state)
+    )
 
 
 @pytest.fixture(scope="session")

@@ -2,13 +2,36 @@
 
 from __future__ import annotations
 
-from gate.render import Rendering, RenderedResource
+from gate.render import RenderedResource, Rendering
 
 # Type tokens the rules know, plus a few only the tests query.
-from policies.rules.facts import (  # noqa: E402,F401
-    ACTION_GROUP, ACTIVITY_ALERT, BACKUP_INSTANCE, BACKUP_POLICY, BACKUP_VAULT, BLOB_SERVICE, CONFIGURATION,
-    DATA_EXPORT, DIAGNOSTIC, FIREWALL_RULE, KEY, LOCK, METRIC_ALERT, ROLE_ASSIGNMENT, SERVER, STATEFUL, STORAGE,
-    SUBSCRIPTION_DIAGNOSTIC, TABLE, VAULT, WORKSPACE, VNET, PRIVATE_ENDPOINT, PRIVATE_ZONE, ZONE_LINK, RECORD_SET,
+from policies.rules.facts import (  # noqa: F401
+    ACTION_GROUP,
+    ACTIVITY_ALERT,
+    BACKUP_INSTANCE,
+    BACKUP_POLICY,
+    BACKUP_VAULT,
+    BLOB_SERVICE,
+    CONFIGURATION,
+    DATA_EXPORT,
+    DIAGNOSTIC,
+    FIREWALL_RULE,
+    KEY,
+    LOCK,
+    METRIC_ALERT,
+    PRIVATE_ENDPOINT,
+    PRIVATE_ZONE,
+    RECORD_SET,
+    ROLE_ASSIGNMENT,
+    SERVER,
+    STATEFUL,
+    STORAGE,
+    SUBSCRIPTION_DIAGNOSTIC,
+    TABLE,
+    VAULT,
+    VNET,
+    WORKSPACE,
+    ZONE_LINK,
 )
 
 DATABASE = "azure-native:dbforpostgresql:Database"

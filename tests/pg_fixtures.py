@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import warnings
-from typing import Iterator
+from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -21,8 +21,10 @@ def require_postgres() -> None:
     """Skip, saying why, when the PostgreSQL 15 server programs are not installed."""
     missing = missing_binaries()
     if missing:
-        pytest.skip(f"PostgreSQL server programs not found in {PG_BIN_DIR} ({', '.join(missing)}): "
-                    "install the Debian package postgresql-15 (bin/setup) or set CONTINUITY_PG_BIN")
+        pytest.skip(
+            f"PostgreSQL server programs not found in {PG_BIN_DIR} ({', '.join(missing)}): "
+            "install the Debian package postgresql-15 (bin/setup) or set CONTINUITY_PG_BIN"
+        )
 
 
 def require_pg_cron() -> None:
@@ -71,21 +73,37 @@ def create_integrity_tables(dsn: str, password: str) -> str:
             embedding = "vector(3)"
         except psycopg.Error as exc:
             embedding = "real[]"
-            warnings.warn(f"pgvector unavailable ({str(exc).strip().splitlines()[0]}): the knowledge table's "
-                          "embedding column is real[] as a stand-in", stacklevel=2)
+            warnings.warn(
+                f"pgvector unavailable ({str(exc).strip().splitlines()[0]}): the knowledge table's "
+                "embedding column is real[] as a stand-in",
+                stacklevel=2,
+            )
         conn.execute("CREATE SCHEMA knowledge")
-        conn.execute(f"CREATE TABLE {KNOWLEDGE_TABLE} (id bigint PRIMARY KEY, body text, embedding {embedding})")
-        conn.execute(f"CREATE TABLE {OPERATIONAL_TABLE} (id bigserial PRIMARY KEY, decided_at timestamptz"
-                     " DEFAULT clock_timestamp(), decision text NOT NULL, details jsonb)")
+        conn.execute(
+            f"CREATE TABLE {KNOWLEDGE_TABLE} (id bigint PRIMARY KEY, body text, embedding {embedding})"
+        )
+        conn.execute(
+            f"CREATE TABLE {OPERATIONAL_TABLE} (id bigserial PRIMARY KEY, decided_at timestamptz"
+            " DEFAULT clock_timestamp(), decision text NOT NULL, details jsonb)"
+        )
         # Inserted out of order, with NULLs, newlines, quotes and non-ASCII text, and floats whose
         # text form must be stable: the checksum must not depend on any of it.
         vectors = {3: [0.1, -1.5e-07, 3.0], 1: [1.0, 2.0, 3.0], 2: None, 4: [1 / 3, 0.0, -0.0]}
-        bodies = {3: "runbook: promote the replica", 1: "line one\nline two", 2: 'Zürich "quoted" ,comma', 4: None}
+        bodies = {
+            3: "runbook: promote the replica",
+            1: "line one\nline two",
+            2: 'Zürich "quoted" ,comma',
+            4: None,
+        }
         with conn.cursor() as cur:
-            cur.executemany(f"INSERT INTO {KNOWLEDGE_TABLE} VALUES (%s, %s, %s::text::{embedding})",
-                            [(key, bodies[key], _embedding_literal(vectors[key], embedding)) for key in vectors])
-        conn.execute(f"INSERT INTO {OPERATIONAL_TABLE} (decision, details) VALUES"
-                     " ('scale out', '{\"nodes\": 3}'), ('rotate key', NULL), ('failover drill', '{\"a\": [1, 2]}')")
+            cur.executemany(
+                f"INSERT INTO {KNOWLEDGE_TABLE} VALUES (%s, %s, %s::text::{embedding})",
+                [(key, bodies[key], _embedding_literal(vectors[key], embedding)) for key in vectors],
+            )
+        conn.execute(
+            f"INSERT INTO {OPERATIONAL_TABLE} (decision, details) VALUES"
+            " ('scale out', '{\"nodes\": 3}'), ('rotate key', NULL), ('failover drill', '{\"a\": [1, 2]}')"
+        )
     return embedding
 
 

@@ -8,15 +8,34 @@ mutation tests through the policy pack process.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
-from gate.render import Rendering, RenderedResource
-
-from helpers import (ACTION_GROUP, ACTIVITY_ALERT, BACKUP_INSTANCE, BACKUP_POLICY, BACKUP_VAULT, CONFIGURATION,
-                     DATA_EXPORT, DIAGNOSTIC, FIREWALL_RULE, KEY, METRIC_ALERT, PRIVATE_ENDPOINT, RECORD_SET,
-                     ROLE_ASSIGNMENT, SERVER, STORAGE, SUBSCRIPTION_DIAGNOSTIC, TABLE, VAULT, VNET, WORKSPACE,
-                     ZONE_LINK)
+from gate.render import RenderedResource, Rendering
+from helpers import (
+    ACTION_GROUP,
+    ACTIVITY_ALERT,
+    BACKUP_INSTANCE,
+    BACKUP_POLICY,
+    BACKUP_VAULT,
+    CONFIGURATION,
+    DATA_EXPORT,
+    DIAGNOSTIC,
+    FIREWALL_RULE,
+    KEY,
+    METRIC_ALERT,
+    PRIVATE_ENDPOINT,
+    RECORD_SET,
+    ROLE_ASSIGNMENT,
+    SERVER,
+    STORAGE,
+    SUBSCRIPTION_DIAGNOSTIC,
+    TABLE,
+    VAULT,
+    VNET,
+    WORKSPACE,
+    ZONE_LINK,
+)
 
 
 @dataclass(frozen=True)
@@ -48,11 +67,14 @@ def set_path(resource: RenderedResource, path: str, value) -> None:
 DELETE = object()
 
 
-def edit(type_: str, name: str, path: str, value, anchor: Callable[[Rendering], RenderedResource] | None = None):
+def edit(
+    type_: str, name: str, path: str, value, anchor: Callable[[Rendering], RenderedResource] | None = None
+):
     def mutate(rendering: Rendering) -> str:
         resource = find(rendering, type_, name)
         set_path(resource, path, value)
         return (anchor(rendering) if anchor else resource).urn
+
     return mutate
 
 
@@ -61,17 +83,23 @@ def drop(type_: str, name: str, anchor: Callable[[Rendering], RenderedResource])
         victim = find(rendering, type_, name)
         rendering.resources.remove(victim)
         return anchor(rendering).urn
+
     return mutate
 
 
 def config_value(type_: str, name: str, parameter: str, value: str):
     """Change one server parameter (Configuration resource) of a server."""
+
     def mutate(rendering: Rendering) -> str:
         server = find(rendering, SERVER, name)
         for config in rendering.of_type(CONFIGURATION):
-            if config.inputs["configurationName"] == parameter and server.urn in config.property_dependencies["serverName"]:
+            if (
+                config.inputs["configurationName"] == parameter
+                and server.urn in config.property_dependencies["serverName"]
+            ):
                 config.inputs["value"] = value
         return server.urn
+
     return mutate
 
 
@@ -147,10 +175,21 @@ def _firewall(rendering: Rendering, server_name: str, anchor_server: bool) -> st
     stack = rendering.stack
     rule = RenderedResource(
         urn=f"urn:pulumi:{stack}::continuity::azure-native:dbforpostgresql:FirewallRule::open-to-all",
-        type=FIREWALL_RULE, name="open-to-all", id="", custom=True, parent="", protect=False, dependencies=[],
-        inputs={"serverName": server_name, "resourceGroupName": find(rendering, SERVER, "knowledge").inputs[
-            "resourceGroupName"], "firewallRuleName": "all", "startIpAddress": "0.0.0.0",
-                "endIpAddress": "255.255.255.255"})
+        type=FIREWALL_RULE,
+        name="open-to-all",
+        id="",
+        custom=True,
+        parent="",
+        protect=False,
+        dependencies=[],
+        inputs={
+            "serverName": server_name,
+            "resourceGroupName": find(rendering, SERVER, "knowledge").inputs["resourceGroupName"],
+            "firewallRuleName": "all",
+            "startIpAddress": "0.0.0.0",
+            "endIpAddress": "255.255.255.255",
+        },
+    )
     rendering.resources.append(rule)
     return find(rendering, SERVER, "knowledge").urn if anchor_server else rule.urn
 
@@ -174,8 +213,10 @@ def _zone_linked_elsewhere(rendering: Rendering) -> str:
     """The writer zone is linked to some other network, not this stack's."""
     link = find(rendering, ZONE_LINK, "private-dns-writer-link")
     link.property_dependencies.pop("virtualNetwork", None)
-    link.inputs["virtualNetwork"] = {"id": "/subscriptions/x/resourceGroups/other/providers/Microsoft.Network/"
-                                           "virtualNetworks/vnet-elsewhere"}
+    link.inputs["virtualNetwork"] = {
+        "id": "/subscriptions/x/resourceGroups/other/providers/Microsoft.Network/"
+        "virtualNetworks/vnet-elsewhere"
+    }
     return find(rendering, VNET, "network").urn
 
 
@@ -192,10 +233,16 @@ def _writer_in_the_linked_stack(rendering: Rendering) -> str:
     link = find(rendering, ZONE_LINK, "private-dns-writer-link")
     record = copy.deepcopy(link)
     record.type, record.name = RECORD_SET, "knowledge-writer-name"
-    record.urn = link.urn.replace(f"{ZONE_LINK}::private-dns-writer-link", f"{RECORD_SET}::knowledge-writer-name")
-    record.inputs = {"privateZoneName": "continuity.internal", "recordType": "CNAME",
-                     "relativeRecordSetName": "knowledge.writer", "ttl": 30,
-                     "cnameRecord": {"cname": "psql-cty-knowledge-dr-ase-g1-x.postgres.database.azure.com"}}
+    record.urn = link.urn.replace(
+        f"{ZONE_LINK}::private-dns-writer-link", f"{RECORD_SET}::knowledge-writer-name"
+    )
+    record.inputs = {
+        "privateZoneName": "continuity.internal",
+        "recordType": "CNAME",
+        "relativeRecordSetName": "knowledge.writer",
+        "ttl": 30,
+        "cnameRecord": {"cname": "psql-cty-knowledge-dr-ase-g1-x.postgres.database.azure.com"},
+    }
     record.property_dependencies = {}
     rendering.resources.append(record)
     return record.urn
@@ -210,69 +257,275 @@ def _rename_owner_tag(rendering: Rendering) -> str:
 
 CASES = [
     Case("CTY-RET-001", "prod", "workspace keeps 30 days", edit(WORKSPACE, "", "retentionInDays", 30)),
-    Case("CTY-RET-002", "prod", "activity table kept 90 days in total", edit(TABLE, "observability-retention-AzureActivity", "totalRetentionInDays", 90)),
-    Case("CTY-RET-003", "prod", "LAQueryLogs retention dropped", drop(TABLE, "observability-retention-LAQueryLogs", of(WORKSPACE))),
+    Case(
+        "CTY-RET-002",
+        "prod",
+        "activity table kept 90 days in total",
+        edit(TABLE, "observability-retention-AzureActivity", "totalRetentionInDays", 90),
+    ),
+    Case(
+        "CTY-RET-003",
+        "prod",
+        "LAQueryLogs retention dropped",
+        drop(TABLE, "observability-retention-LAQueryLogs", of(WORKSPACE)),
+    ),
     Case("CTY-RET-004", "prod", "PITR 7 days", edit(SERVER, "knowledge", "backup.backupRetentionDays", 7)),
     Case("CTY-RET-005", "prod", "yearly backups kept 1 year", _yearly_one_year),
-    Case("CTY-RET-006", "prod", "backup soft delete off", edit(BACKUP_VAULT, "", "properties.securitySettings.softDeleteSettings.state", "Off")),
-    Case("CTY-RET-007", "prod", "archive immutable 30 days", edit(STORAGE, "", "immutableStorageWithVersioning.immutabilityPolicy.immutabilityPeriodSinceCreationInDays", 30)),
-    Case("CTY-RET-008", "prod", "purge protection off", edit(VAULT, "key-vault", "properties.enablePurgeProtection", False)),
-    Case("CTY-ENC-001", "prod", "service-managed key", edit(SERVER, "knowledge", "dataEncryption.type", "SystemManaged")),
-    Case("CTY-ENC-002", "prod", "geo-backup key removed", edit(SERVER, "knowledge", "dataEncryption.geoBackupKeyURI", DELETE)),
-    Case("CTY-ENC-003", "prod", "TLS 1.1 allowed", config_value(SERVER, "knowledge", "ssl_min_protocol_version", "TLSv1.1")),
-    Case("CTY-ENC-004", "prod", "secure transport off", config_value(SERVER, "operational", "require_secure_transport", "off")),
+    Case(
+        "CTY-RET-006",
+        "prod",
+        "backup soft delete off",
+        edit(BACKUP_VAULT, "", "properties.securitySettings.softDeleteSettings.state", "Off"),
+    ),
+    Case(
+        "CTY-RET-007",
+        "prod",
+        "archive immutable 30 days",
+        edit(
+            STORAGE,
+            "",
+            "immutableStorageWithVersioning.immutabilityPolicy.immutabilityPeriodSinceCreationInDays",
+            30,
+        ),
+    ),
+    Case(
+        "CTY-RET-008",
+        "prod",
+        "purge protection off",
+        edit(VAULT, "key-vault", "properties.enablePurgeProtection", False),
+    ),
+    Case(
+        "CTY-ENC-001",
+        "prod",
+        "service-managed key",
+        edit(SERVER, "knowledge", "dataEncryption.type", "SystemManaged"),
+    ),
+    Case(
+        "CTY-ENC-002",
+        "prod",
+        "geo-backup key removed",
+        edit(SERVER, "knowledge", "dataEncryption.geoBackupKeyURI", DELETE),
+    ),
+    Case(
+        "CTY-ENC-003",
+        "prod",
+        "TLS 1.1 allowed",
+        config_value(SERVER, "knowledge", "ssl_min_protocol_version", "TLSv1.1"),
+    ),
+    Case(
+        "CTY-ENC-004",
+        "prod",
+        "secure transport off",
+        config_value(SERVER, "operational", "require_secure_transport", "off"),
+    ),
     Case("CTY-ENC-005", "prod", "archive accepts TLS 1.0", edit(STORAGE, "", "minimumTlsVersion", "TLS1_0")),
-    Case("CTY-ENC-006", "prod", "no infrastructure encryption", edit(STORAGE, "", "encryption.requireInfrastructureEncryption", False)),
+    Case(
+        "CTY-ENC-006",
+        "prod",
+        "no infrastructure encryption",
+        edit(STORAGE, "", "encryption.requireInfrastructureEncryption", False),
+    ),
     Case("CTY-ENC-007", "prod", "2048-bit key", edit(KEY, "key-vault", "properties.keySize", 2048)),
     Case("CTY-TAG-001", "prod", "owner tag renamed Owner", _rename_owner_tag),
     Case("CTY-TAG-002", "prod", "vault rto tag without unit", edit(VAULT, "key-vault", "tags.rto", "15")),
-    Case("CTY-RES-001", "prod", "geo-redundant backup off", edit(SERVER, "knowledge", "backup.geoRedundantBackup", "Disabled")),
+    Case(
+        "CTY-RES-001",
+        "prod",
+        "geo-redundant backup off",
+        edit(SERVER, "knowledge", "backup.geoRedundantBackup", "Disabled"),
+    ),
     Case("CTY-RES-002", "prod", "HA off", edit(SERVER, "operational", "highAvailability.mode", "Disabled")),
-    Case("CTY-RES-003", "prod", "backup vault locally redundant", edit(BACKUP_VAULT, "", "properties.storageSettings", [{"datastoreType": "VaultStore", "type": "LocallyRedundant"}])),
+    Case(
+        "CTY-RES-003",
+        "prod",
+        "backup vault locally redundant",
+        edit(
+            BACKUP_VAULT,
+            "",
+            "properties.storageSettings",
+            [{"datastoreType": "VaultStore", "type": "LocallyRedundant"}],
+        ),
+    ),
     Case("CTY-RES-004", "prod", "server not protected", _unprotect),
-    Case("CTY-RES-005", "dr", "operational replica missing", drop(SERVER, "operational", server("knowledge"))),
-    Case("CTY-OBS-001", "prod", "server diagnostics removed", drop(DIAGNOSTIC, "knowledge", server("knowledge"))),
+    Case(
+        "CTY-RES-005", "dr", "operational replica missing", drop(SERVER, "operational", server("knowledge"))
+    ),
+    Case(
+        "CTY-OBS-001",
+        "prod",
+        "server diagnostics removed",
+        drop(DIAGNOSTIC, "knowledge", server("knowledge")),
+    ),
     Case("CTY-OBS-002", "prod", "activity log without Security", _activity_log_without_security),
-    Case("CTY-OBS-003", "prod", "storage alert removed", drop(METRIC_ALERT, "alerts-knowledge-g1-storage", server("knowledge"))),
+    Case(
+        "CTY-OBS-003",
+        "prod",
+        "storage alert removed",
+        drop(METRIC_ALERT, "alerts-knowledge-g1-storage", server("knowledge")),
+    ),
     Case("CTY-OBS-004", "prod", "service health for one region", _service_health_one_region),
-    Case("CTY-ACC-001", "prod", "vault access policies", edit(VAULT, "key-vault", "properties.enableRbacAuthorization", False)),
+    Case(
+        "CTY-ACC-001",
+        "prod",
+        "vault access policies",
+        edit(VAULT, "key-vault", "properties.enableRbacAuthorization", False),
+    ),
     Case("CTY-ACC-002", "prod", "vault open to the internet", _public_vault),
-    Case("CTY-ACC-003", "prod", "server public without allowed ranges", edit(SERVER, "knowledge", "network.publicNetworkAccess", "Enabled")),
+    Case(
+        "CTY-ACC-003",
+        "prod",
+        "server public without allowed ranges",
+        edit(SERVER, "knowledge", "network.publicNetworkAccess", "Enabled"),
+    ),
     Case("CTY-ACC-003", "prod", "firewall open to all, server named as text", _open_firewall_by_name),
-    Case("CTY-ACC-003", "prod", "firewall rule for a server not in the stack", _firewall_for_an_unknown_server),
+    Case(
+        "CTY-ACC-003", "prod", "firewall rule for a server not in the stack", _firewall_for_an_unknown_server
+    ),
     Case("CTY-ACC-004", "prod", "archive shared keys on", edit(STORAGE, "", "allowSharedKeyAccess", True)),
-    Case("CTY-ACC-005", "prod", "workspace shared keys on", edit(WORKSPACE, "", "features.disableLocalAuth", False)),
+    Case(
+        "CTY-ACC-005",
+        "prod",
+        "workspace shared keys on",
+        edit(WORKSPACE, "", "features.disableLocalAuth", False),
+    ),
     Case("CTY-CON-001", "prod", "knowledge RPO 1 minute", edit(SERVER, "knowledge", "tags.rpo", "1min")),
-    Case("CTY-CON-002", "dr", "lag alert at 1 hour for a 15 min RPO", edit(METRIC_ALERT, "alerts-knowledge-g1-replication-lag", "criteria.allOf.0.threshold", 3600, anchor=server("knowledge"))),
+    Case(
+        "CTY-CON-002",
+        "dr",
+        "lag alert at 1 hour for a 15 min RPO",
+        edit(
+            METRIC_ALERT,
+            "alerts-knowledge-g1-replication-lag",
+            "criteria.allOf.0.threshold",
+            3600,
+            anchor=server("knowledge"),
+        ),
+    ),
     Case("CTY-DEP-001", "prod", "100 GiB storage", edit(SERVER, "knowledge", "storage.storageSizeGB", 100)),
     Case("CTY-DEP-002", "prod", "HA on Burstable", edit(SERVER, "knowledge", "sku.tier", "Burstable")),
     Case("CTY-DEP-003", "prod", "geo-backup key in the home region", _geo_key_in_home_region),
-    Case("CTY-DEP-004", "prod", "backup vault in the peer region", edit(BACKUP_VAULT, "", "location", "australiasoutheast", anchor=of(BACKUP_INSTANCE, "backup-vault-knowledge"))),
-    Case("CTY-DEP-005", "dr", "HA on a replica", edit(SERVER, "knowledge", "highAvailability.mode", "SameZone")),
-    Case("CTY-DEP-006", "dr", "GZRS where there are no zones", edit(STORAGE, "", "sku.name", "Standard_GZRS")),
-    Case("CTY-DEP-007", "prod", "AzureDiagnostics exported", edit(DATA_EXPORT, "", "tableNames", ["AzureActivity", "AzureDiagnostics"])),
+    Case(
+        "CTY-DEP-004",
+        "prod",
+        "backup vault in the peer region",
+        edit(
+            BACKUP_VAULT,
+            "",
+            "location",
+            "australiasoutheast",
+            anchor=of(BACKUP_INSTANCE, "backup-vault-knowledge"),
+        ),
+    ),
+    Case(
+        "CTY-DEP-005", "dr", "HA on a replica", edit(SERVER, "knowledge", "highAvailability.mode", "SameZone")
+    ),
+    Case(
+        "CTY-DEP-006", "dr", "GZRS where there are no zones", edit(STORAGE, "", "sku.name", "Standard_GZRS")
+    ),
+    Case(
+        "CTY-DEP-007",
+        "prod",
+        "AzureDiagnostics exported",
+        edit(DATA_EXPORT, "", "tableNames", ["AzureActivity", "AzureDiagnostics"]),
+    ),
     Case("CTY-DEP-008", "prod", "key grant beneath the vault's lock", _grant_on_the_key),
     Case("CTY-DEP-008", "prod", "LTR grant on a locked server, linked by id only", _grant_on_the_server),
-    Case("CTY-DEP-009", "dr", "replica with half its source's vCores", edit(SERVER, "knowledge", "sku.name", "Standard_D2ds_v5")),
-    Case("CTY-DEP-009", "dr", "replica with less storage", edit(SERVER, "operational", "storage.storageSizeGB", 64)),
-    Case("CTY-DEP-009", "prod", "primary scaled up before its replica", edit(SERVER, "knowledge", "sku.name", "Standard_D8ds_v5")),
+    Case(
+        "CTY-DEP-009",
+        "dr",
+        "replica with half its source's vCores",
+        edit(SERVER, "knowledge", "sku.name", "Standard_D2ds_v5"),
+    ),
+    Case(
+        "CTY-DEP-009",
+        "dr",
+        "replica with less storage",
+        edit(SERVER, "operational", "storage.storageSizeGB", 64),
+    ),
+    Case(
+        "CTY-DEP-009",
+        "prod",
+        "primary scaled up before its replica",
+        edit(SERVER, "knowledge", "sku.name", "Standard_D8ds_v5"),
+    ),
     Case("CTY-DEP-009", "dr", "replica of another version", edit(SERVER, "knowledge", "version", "17")),
-    Case("CTY-OBS-005", "prod", "pg_cron not allowed", config_value(SERVER, "knowledge", "azure.extensions", "pgaudit,vector")),
-    Case("CTY-OBS-005", "dr", "no database for the heartbeat job", config_value(SERVER, "operational", "cron.database_name", "")),
-    Case("CTY-NET-001", "prod", "server without a private endpoint", drop(PRIVATE_ENDPOINT, "network-pe-knowledge", server("knowledge"))),
-    Case("CTY-NET-001", "prod", "archive without a private endpoint", drop(PRIVATE_ENDPOINT, "network-pe-archive", of(STORAGE))),
-    Case("CTY-NET-001", "dr", "the peer's geo-backup vault without an endpoint here", drop(PRIVATE_ENDPOINT, "network-pe-peer-geo", of(VNET))),
+    Case(
+        "CTY-OBS-005",
+        "prod",
+        "pg_cron not allowed",
+        config_value(SERVER, "knowledge", "azure.extensions", "pgaudit,vector"),
+    ),
+    Case(
+        "CTY-OBS-005",
+        "dr",
+        "no database for the heartbeat job",
+        config_value(SERVER, "operational", "cron.database_name", ""),
+    ),
+    Case(
+        "CTY-NET-001",
+        "prod",
+        "server without a private endpoint",
+        drop(PRIVATE_ENDPOINT, "network-pe-knowledge", server("knowledge")),
+    ),
+    Case(
+        "CTY-NET-001",
+        "prod",
+        "archive without a private endpoint",
+        drop(PRIVATE_ENDPOINT, "network-pe-archive", of(STORAGE)),
+    ),
+    Case(
+        "CTY-NET-001",
+        "dr",
+        "the peer's geo-backup vault without an endpoint here",
+        drop(PRIVATE_ENDPOINT, "network-pe-peer-geo", of(VNET)),
+    ),
     Case("CTY-NET-001", "prod", "no virtual network at all", _no_network),
     Case("CTY-NET-002", "dr", "writer zone not linked", drop(ZONE_LINK, "private-dns-writer-link", of(VNET))),
     Case("CTY-NET-002", "dr", "writer zone linked to another network", _zone_linked_elsewhere),
-    Case("CTY-NET-002", "prod", "vault zone not linked", drop(ZONE_LINK, "private-dns-privatelink.vaultcore", of(VNET))),
-    Case("CTY-NET-003", "prod", "address space overlapping the peer's", edit(VNET, "network", "addressSpace.addressPrefixes", ["10.0.0.0/8"])),
-    Case("CTY-NET-004", "prod", "no writer name for a database", drop(RECORD_SET, "operational-writer-name", server("operational"))),
-    Case("CTY-NET-004", "prod", "writer name as an A record", edit(RECORD_SET, "knowledge-writer-name", "recordType", "A")),
-    Case("CTY-NET-004", "prod", "writer name cached for an hour", edit(RECORD_SET, "knowledge-writer-name", "ttl", 3600)),
+    Case(
+        "CTY-NET-002",
+        "prod",
+        "vault zone not linked",
+        drop(ZONE_LINK, "private-dns-privatelink.vaultcore", of(VNET)),
+    ),
+    Case(
+        "CTY-NET-003",
+        "prod",
+        "address space overlapping the peer's",
+        edit(VNET, "network", "addressSpace.addressPrefixes", ["10.0.0.0/8"]),
+    ),
+    Case(
+        "CTY-NET-004",
+        "prod",
+        "no writer name for a database",
+        drop(RECORD_SET, "operational-writer-name", server("operational")),
+    ),
+    Case(
+        "CTY-NET-004",
+        "prod",
+        "writer name as an A record",
+        edit(RECORD_SET, "knowledge-writer-name", "recordType", "A"),
+    ),
+    Case(
+        "CTY-NET-004",
+        "prod",
+        "writer name cached for an hour",
+        edit(RECORD_SET, "knowledge-writer-name", "ttl", 3600),
+    ),
     Case("CTY-NET-004", "prod", "writer name created pointing at another server", _writer_created_elsewhere),
     Case("CTY-NET-004", "dr", "writer name declared by the linked stack", _writer_in_the_linked_stack),
-    Case("CTY-CON-002", "dr", "lag alert below two heartbeats", edit(METRIC_ALERT, "alerts-operational-g1-replication-lag", "criteria.allOf.0.threshold", 60, anchor=server("operational"))),
+    Case(
+        "CTY-CON-002",
+        "dr",
+        "lag alert below two heartbeats",
+        edit(
+            METRIC_ALERT,
+            "alerts-operational-g1-replication-lag",
+            "criteria.allOf.0.threshold",
+            60,
+            anchor=server("operational"),
+        ),
+    ),
 ]
 
 # The recorded degradation is advisory: it fires on the promoted standby, not on a mutation.

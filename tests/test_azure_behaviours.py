@@ -9,15 +9,31 @@ import json
 
 import pulumi
 import pytest
+from conftest import PROJECT_DIR, render_variant
 
 from components import existing
 from gate.mocks import OfflineAzure, ProviderError
 from gate.render import RenderError, offline_identity
 from gate.stack_files import read_stack_config
-
-from conftest import PROJECT_DIR, render_variant
-from helpers import (BACKUP_INSTANCE, BACKUP_POLICY, CONFIGURATION, DATABASE, ENTRA_ADMIN, FIREWALL_RULE, KEY, LOCK,
-                     ROLE_ASSIGNMENT, SECRET, SERVER, SLEEP, TABLE, WORKSPACE, parameters, server_resource, servers)
+from helpers import (
+    BACKUP_INSTANCE,
+    BACKUP_POLICY,
+    CONFIGURATION,
+    DATABASE,
+    ENTRA_ADMIN,
+    FIREWALL_RULE,
+    KEY,
+    LOCK,
+    ROLE_ASSIGNMENT,
+    SECRET,
+    SERVER,
+    SLEEP,
+    TABLE,
+    WORKSPACE,
+    parameters,
+    server_resource,
+    servers,
+)
 
 CMK_ROLE = "e147488a-f6f5-4113-8e2d-b22465e65bf6"
 ADMIN = {"objectId": "3f2504e0-4f89-11d3-9a0c-0305e82c3301", "principalName": "pg-admins"}
@@ -36,8 +52,12 @@ def one(rendering, token, name):
 def writes_of(rendering, server):
     """The resources that write to one server (Azure takes one such operation at a time)."""
     name = server.plain_inputs["serverName"]
-    return [r for token in (CONFIGURATION, DATABASE, ENTRA_ADMIN, FIREWALL_RULE) for r in rendering.of_type(token)
-            if r.plain_inputs.get("serverName") == name]
+    return [
+        r
+        for token in (CONFIGURATION, DATABASE, ENTRA_ADMIN, FIREWALL_RULE)
+        for r in rendering.of_type(token)
+        if r.plain_inputs.get("serverName") == name
+    ]
 
 
 def write_chain(rendering, server):
@@ -58,16 +78,21 @@ def write_chain(rendering, server):
 
 # --- 1. servers and backup instances wait for the grants they need -----------------------------
 
+
 @pytest.mark.parametrize("stack", ["prod", "dr"])
 def test_servers_wait_for_their_identities_key_grants(stacks, stack):
     """Servers validate key access at creation, and a grant can take "up to 10 minutes" to take effect
     (role-based-access-control/troubleshooting); the provider retries no 403 (client_azcore.go)."""
     rendering = stacks[stack]
-    grants = [g for g in rendering.of_type(ROLE_ASSIGNMENT) if g.plain_inputs["roleDefinitionId"].endswith(CMK_ROLE)]
+    grants = [
+        g for g in rendering.of_type(ROLE_ASSIGNMENT) if g.plain_inputs["roleDefinitionId"].endswith(CMK_ROLE)
+    ]
     wait = one(rendering, SLEEP, "key-access")
     assert wait.plain_inputs["createDuration"] == "600s"
     assert grants and {g.urn for g in grants} <= set(wait.dependencies)
-    assert set(wait.plain_inputs["triggers"]) == {"key-vault"} | ({"geo-backup-key-vault"} if stack == "prod" else set())
+    assert set(wait.plain_inputs["triggers"]) == {"key-vault"} | (
+        {"geo-backup-key-vault"} if stack == "prod" else set()
+    )
     for server in rendering.of_type(SERVER):
         assert wait.urn in server.dependencies
 
@@ -78,8 +103,11 @@ def test_backup_instances_wait_for_the_vaults_grants_and_an_idle_server(prod, pr
         grants = {g.urn for g in rendering.of_type(ROLE_ASSIGNMENT) if g.name.startswith("backup-vault-")}
         assert len(grants) == 2 and grants <= set(wait.dependencies)
         for instance in rendering.of_type(BACKUP_INSTANCE):
-            server = [s for s in rendering.of_type(SERVER)
-                      if s.id == instance.plain_inputs["properties"]["dataSourceInfo"]["resourceID"]][0]
+            server = next(
+                s
+                for s in rendering.of_type(SERVER)
+                if s.id == instance.plain_inputs["properties"]["dataSourceInfo"]["resourceID"]
+            )
             last_write = write_chain(rendering, server)[-1]
             assert {wait.urn, last_write.urn} <= set(instance.dependencies)
 
@@ -91,6 +119,7 @@ def test_waits_follow_config(prod):
 
 
 # --- 2. built-in Log Analytics tables exist with the workspace ------------------------------------
+
 
 @pytest.mark.parametrize("stack", ["prod", "dr"])
 def test_builtin_tables_are_adopted_and_never_deleted(stacks, stack):
@@ -109,7 +138,9 @@ def test_creating_a_builtin_table_fails_as_it_would_against_the_provider():
     workspace = {"resourceGroupName": "rg", "workspaceName": "log"}
 
     def register(token, inputs, import_id=""):
-        return azure.new_resource(pulumi.runtime.MockResourceArgs(token, "r", inputs, resource_id=import_id, custom=True))
+        return azure.new_resource(
+            pulumi.runtime.MockResourceArgs(token, "r", inputs, resource_id=import_id, custom=True)
+        )
 
     register(WORKSPACE, workspace)
     table = {**workspace, "tableName": "AzureActivity"}
@@ -135,13 +166,16 @@ def test_a_preview_never_imports(monkeypatch):
 
 # --- 3. server parameters on replicas --------------------------------------------------------------
 
+
 def test_standby_declares_its_sources_parameters_and_adopts_them(prod, dr, promoted_dr):
     """Azure copies parameters to a replica only at creation: "changes to the server parameters on the
     primary server made after creating the read replica aren't automatically replicated"
     (concepts-read-replicas). The standby declares them itself, so TLS and audit settings reach it and
     stay after a promotion; each already exists on the server, so each is imported."""
     for key in servers(dr):
-        assert parameters(dr, servers(dr)[key]["serverName"]) == parameters(prod, servers(prod)[key]["serverName"])
+        assert parameters(dr, servers(dr)[key]["serverName"]) == parameters(
+            prod, servers(prod)[key]["serverName"]
+        )
     for rendering in (prod, dr, promoted_dr):
         for config in rendering.of_type(CONFIGURATION):
             assert config.import_id == config.id
@@ -149,20 +183,34 @@ def test_standby_declares_its_sources_parameters_and_adopts_them(prod, dr, promo
 
 # --- 4. ServerIsBusy --------------------------------------------------------------------------------
 
+
 def test_server_writes_wait_for_the_server_to_settle_then_run_one_at_a_time(prod):
     """ServerIsBusy after a server change (Azure/azure-postgresql#134, Azure/bicep-registry-modules#4451)
     is not retried by the provider (it retries 409 AnotherOperationInProgress only)."""
-    promoted = render_variant("dr", {"continuity:role": "primary", "continuity:databaseAdmin": ADMIN,
-                                     "continuity:network": network_with("dr", allowedCidrs=["203.0.113.0/28"])},
-                              peer=prod)
-    primary = render_variant("prod", {"continuity:databaseAdmin": ADMIN,
-                                      "continuity:network": network_with("prod", allowedCidrs=["203.0.113.0/28"])})
+    promoted = render_variant(
+        "dr",
+        {
+            "continuity:role": "primary",
+            "continuity:databaseAdmin": ADMIN,
+            "continuity:network": network_with("dr", allowedCidrs=["203.0.113.0/28"]),
+        },
+        peer=prod,
+    )
+    primary = render_variant(
+        "prod",
+        {
+            "continuity:databaseAdmin": ADMIN,
+            "continuity:network": network_with("prod", allowedCidrs=["203.0.113.0/28"]),
+        },
+    )
     for rendering in (primary, promoted):
         for server in rendering.of_type(SERVER):
             settle = one(rendering, SLEEP, f"{server.name}-settled")
             assert settle.plain_inputs["createDuration"] == "60s"
             assert server.urn in settle.dependencies
-            assert {"sku", "storageGb", "highAvailability", "version", "createMode"} <= set(settle.plain_inputs["triggers"])
+            assert {"sku", "storageGb", "highAvailability", "version", "createMode"} <= set(
+                settle.plain_inputs["triggers"]
+            )
             # One chain: the first write waits for the settle, every later one for the write before.
             chain = write_chain(rendering, server)
             assert {w.type for w in chain} >= {CONFIGURATION, ENTRA_ADMIN, FIREWALL_RULE}
@@ -176,13 +224,17 @@ def test_a_server_change_makes_its_writes_wait_again(prod):
     before = one(prod, SLEEP, "knowledge-g1-settled").plain_inputs["triggers"]
     after = one(changed, SLEEP, "knowledge-g1-settled").plain_inputs["triggers"]
     assert (before["sku"], after["sku"]) == ("Standard_D4ds_v5", "Standard_D8ds_v5")
-    assert one(prod, SLEEP, "operational-g1-settled").plain_inputs == one(changed, SLEEP, "operational-g1-settled").plain_inputs
+    assert (
+        one(prod, SLEEP, "operational-g1-settled").plain_inputs
+        == one(changed, SLEEP, "operational-g1-settled").plain_inputs
+    )
 
 
 # --- 6. storage is a minimum ------------------------------------------------------------------------
 
+
 def test_storage_never_goes_below_what_azure_has_and_the_replica_follows(prod):
-    """"Storage can only be scaled up, not down" (concepts-storage); autogrow doubles the disk by itself,
+    """ "Storage can only be scaled up, not down" (concepts-storage); autogrow doubles the disk by itself,
     and after a refresh the provider copies the grown size into the state's inputs (provider Read)."""
     knowledge = server_resource(prod, "knowledge")
     grown = render_variant("prod", {}, observed={knowledge.id: {"storage": {"storageSizeGB": 512}}})
@@ -197,16 +249,18 @@ def test_storage_never_goes_below_what_azure_has_and_the_replica_follows(prod):
     # Growth through config still works.
     config = json.loads(read_stack_config(PROJECT_DIR, "prod").values["continuity:databases"])
     config["knowledge"]["storageGb"] = 1024
-    raised = render_variant("prod", {"continuity:databases": config},
-                            observed={knowledge.id: {"storage": {"storageSizeGB": 512}}})
+    raised = render_variant(
+        "prod", {"continuity:databases": config}, observed={knowledge.id: {"storage": {"storageSizeGB": 512}}}
+    )
     assert servers(raised)["knowledge"]["storage"]["storageSizeGB"] == 1024
 
 
 # --- 8. locks and routine changes -----------------------------------------------------------------
 
+
 @pytest.mark.parametrize("stack", ["prod", "dr"])
 def test_no_grant_lies_beneath_a_delete_lock(stacks, promoted_dr, stack):
-    """"A cannot-delete lock on a resource or resource group prevents the deletion of Azure RBAC
+    """ "A cannot-delete lock on a resource or resource group prevents the deletion of Azure RBAC
     assignments" (lock-resources): a grant under a lock could never be removed."""
     for rendering in (stacks[stack], promoted_dr):
         locked = [lock.plain_inputs["scope"] for lock in rendering.of_type(LOCK)]
@@ -223,6 +277,7 @@ def test_superseded_backup_policies_are_kept_not_deleted(prod, dr):
 
 
 # --- 10. keys and secrets ---------------------------------------------------------------------------
+
 
 def test_keys_and_secrets_are_never_deleted_by_pulumi(prod, dr):
     """ARM has no DELETE for keys or secrets; the provider would use the vault's data plane, which a
@@ -244,10 +299,17 @@ def test_a_key_that_differs_from_the_live_one_is_refused_before_anything_is_decl
     """Keys_CreateIfNotExist: "If it already exists, then the existing key is returned without any write
     operations being performed ... does not update existing keys" (keyvault 2024-11-01 keys.json)."""
     key = one(prod, KEY, "key-vault-postgres-cmk")
-    live = {"kty": "RSA-HSM", "keySize": 3072, "rotationPolicy": {
-        "attributes": {"expiryTime": "P2Y"},
-        "lifetimeActions": [{"action": {"type": "rotate"}, "trigger": {"timeAfterCreate": "P18M"}},
-                            {"action": {"type": "notify"}, "trigger": {"timeBeforeExpiry": "P30D"}}]}}
+    live = {
+        "kty": "RSA-HSM",
+        "keySize": 3072,
+        "rotationPolicy": {
+            "attributes": {"expiryTime": "P2Y"},
+            "lifetimeActions": [
+                {"action": {"type": "rotate"}, "trigger": {"timeAfterCreate": "P18M"}},
+                {"action": {"type": "notify"}, "trigger": {"timeBeforeExpiry": "P30D"}},
+            ],
+        },
+    }
     with pytest.raises(RenderError) as caught:
         render_variant("prod", {}, observed={key.id: live})
     message = str(caught.value)
@@ -261,16 +323,24 @@ def test_a_key_that_differs_from_the_live_one_is_refused_before_anything_is_decl
 
 # --- 12. the Entra administrator of a promoted replica -------------------------------------------------
 
+
 def test_an_entra_admin_replicated_to_a_promoted_replica_is_adopted_not_created_twice(prod):
     """Administrators "can only be added/deleted on primary servers, they replicate automatically on
     replicas" (Azure CLI PR #24713); after a promotion the server may already have it."""
     knowledge_name = servers(render_variant("dr", {}, peer=prod))["knowledge"]["serverName"]
     subscription, _ = offline_identity()
-    admin_id = (f"/subscriptions/{subscription}/resourceGroups/rg-cty-dr-ase/providers/Microsoft.DBforPostgreSQL/"
-                f"flexibleServers/{knowledge_name}/administrators/{ADMIN['objectId']}")
+    admin_id = (
+        f"/subscriptions/{subscription}/resourceGroups/rg-cty-dr-ase/providers/Microsoft.DBforPostgreSQL/"
+        f"flexibleServers/{knowledge_name}/administrators/{ADMIN['objectId']}"
+    )
     overrides = {"continuity:role": "primary", "continuity:databaseAdmin": ADMIN}
-    promoted = render_variant("dr", overrides, peer=prod,
-                              observed={admin_id: {"principalName": "pg-admins"}}, outside_state={admin_id})
+    promoted = render_variant(
+        "dr",
+        overrides,
+        peer=prod,
+        observed={admin_id: {"principalName": "pg-admins"}},
+        outside_state={admin_id},
+    )
     admins = {a.plain_inputs["serverName"]: a for a in promoted.of_type(ENTRA_ADMIN)}
     assert admins[knowledge_name].import_id == admin_id
     (other,) = [a for name, a in admins.items() if name != knowledge_name]
@@ -278,23 +348,40 @@ def test_an_entra_admin_replicated_to_a_promoted_replica_is_adopted_not_created_
     # Without the adoption the provider would refuse the second create; the offline provider does too.
     with pytest.raises(ProviderError, match="cannot create already existing resource"):
         OfflineAzure(subscription, "t", {}, {admin_id: {}}, frozenset({admin_id})).new_resource(
-            pulumi.runtime.MockResourceArgs(ENTRA_ADMIN, "a", {
-                "resourceGroupName": "rg-cty-dr-ase", "serverName": knowledge_name, "objectId": ADMIN["objectId"]}, custom=True))
+            pulumi.runtime.MockResourceArgs(
+                ENTRA_ADMIN,
+                "a",
+                {
+                    "resourceGroupName": "rg-cty-dr-ase",
+                    "serverName": knowledge_name,
+                    "objectId": ADMIN["objectId"],
+                },
+                custom=True,
+            )
+        )
 
 
 # --- reading what exists -----------------------------------------------------------------------------
 
+
 def test_only_a_404_means_not_there():
     """The provider formats ARM errors as `Status=404 Code="ResourceNotFound" ...` (PulumiAzcoreResponseError
     in client_azcore.go); any other failure stops the program rather than let it guess."""
+
     def missing():
-        raise Exception('invoke of azure-native:dbforpostgresql:getServer failed: request failed /x: '
-                        'Status=404 Code="ResourceGroupNotFound" Message="Resource group not found."')
+        raise Exception(
+            "invoke of azure-native:dbforpostgresql:getServer failed: request failed /x: "
+            'Status=404 Code="ResourceGroupNotFound" Message="Resource group not found."'
+        )
 
     def forbidden():
-        raise Exception('invoke failed: request failed /x: Status=403 Code="AuthorizationFailed" Message="no"')
+        raise Exception(
+            'invoke failed: request failed /x: Status=403 Code="AuthorizationFailed" Message="no"'
+        )
 
     assert existing.lookup(missing, "server x") is None
-    with pytest.raises(existing.ExistingStateError, match="could not read server x from Azure: .*Status=403"):
+    with pytest.raises(
+        existing.ExistingStateError, match=r"could not read server x from Azure: .*Status=403"
+    ):
         existing.lookup(forbidden, "server x")
     assert existing.lookup(lambda: {"storage": 1}, "server x") == {"storage": 1}

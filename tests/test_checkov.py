@@ -11,11 +11,17 @@ import pytest
 from components.arm import api_version, arm_type
 from gate.arm_export import SCHEMA, URN_KEY, arm_template, is_azure_resource, write_templates
 from gate.checkov import (
-    CheckOutcome, CheckovError, checkov_rules, findings, run_checkov, scan, scan_templates, split_resource,
+    CheckOutcome,
+    CheckovError,
+    checkov_rules,
+    findings,
+    run_checkov,
+    scan,
+    scan_templates,
+    split_resource,
 )
 from gate.findings import Finding
 from gate.render import REDACTED, Rendering, is_secret, reveal
-
 from helpers import LOCK, RESOURCE_GROUP, SECRET, SERVER, STORAGE, VAULT
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "checkov"
@@ -28,8 +34,11 @@ CUSTOM_CHECKS = {
 
 def secret_values(rendering: Rendering) -> set[str]:
     """The generated admin passwords, as the servers and the vault secrets receive them."""
-    values = {reveal(r.inputs["administratorLoginPassword"]) for r in rendering.of_type(SERVER)
-              if "administratorLoginPassword" in r.inputs}
+    values = {
+        reveal(r.inputs["administratorLoginPassword"])
+        for r in rendering.of_type(SERVER)
+        if "administratorLoginPassword" in r.inputs
+    }
     for secret in rendering.of_type(SECRET):
         assert is_secret(secret.inputs["properties"])
         values.add(reveal(secret.inputs["properties"])["value"])
@@ -58,7 +67,9 @@ def template_files(prod, dr, tmp_path_factory) -> dict[str, Path]:
 def weakened_prod(templates, tmp_path_factory) -> Path:
     """prod's template with purge protection off on its key vault (a known built-in failure)."""
     template = copy.deepcopy(templates["prod"])
-    vault = next(r for r in arm_resources(template, "Microsoft.KeyVault/vaults") if r["name"].startswith("kv-cty-prod"))
+    vault = next(
+        r for r in arm_resources(template, "Microsoft.KeyVault/vaults") if r["name"].startswith("kv-cty-prod")
+    )
     vault["properties"]["enablePurgeProtection"] = False
     path = tmp_path_factory.mktemp("arm-weakened") / "prod.json"
     path.write_text(json.dumps(template, indent=2))
@@ -88,7 +99,9 @@ def fixture_outcomes() -> dict[str, list[CheckOutcome]]:
 
 
 @pytest.mark.parametrize("stack", ["prod", "dr"])
-def test_template_has_every_azure_resource_with_its_arm_type_and_pinned_api_version(stack, templates, request):
+def test_template_has_every_azure_resource_with_its_arm_type_and_pinned_api_version(
+    stack, templates, request
+):
     rendering: Rendering = request.getfixturevalue(stack)
     template = templates[stack]
     assert template["$schema"] == SCHEMA
@@ -115,7 +128,9 @@ def test_template_has_every_azure_resource_with_its_arm_type_and_pinned_api_vers
 def test_template_carries_no_secret_value(stack, templates, request):
     rendering: Rendering = request.getfixturevalue(stack)
     secrets = secret_values(rendering)
-    assert len(secrets) == 2 and all(len(v) >= 16 for v in secrets)  # knowledge and operational admin passwords
+    assert len(secrets) == 2 and all(
+        len(v) >= 16 for v in secrets
+    )  # knowledge and operational admin passwords
     text = json.dumps(templates[stack])
     for value in secrets:
         assert value not in text
@@ -178,7 +193,9 @@ def test_extension_resources_name_their_scope(prod, templates):
     for lock in prod.of_type(LOCK):
         assert by_urn[lock.urn]["scope"] == lock.plain_inputs["scope"]
     diagnostics = arm_resources(template, "Microsoft.Insights/diagnosticSettings")
-    assert diagnostics and all(d["scope"].startswith(f"/subscriptions/{prod.subscription_id}") for d in diagnostics)
+    assert diagnostics and all(
+        d["scope"].startswith(f"/subscriptions/{prod.subscription_id}") for d in diagnostics
+    )
     for assignment in arm_resources(template, "Microsoft.Authorization/roleAssignments"):
         assert assignment["scope"] and "scope" not in assignment["properties"]
     assert not any("scope" in r for r in arm_resources(template, "Microsoft.KeyVault/vaults"))
@@ -220,9 +237,15 @@ def test_failed_builtin_check_becomes_a_finding_with_the_urn(prod, stack_outcome
     found = findings(stack_outcomes["weakened-prod"], "prod")
     (purge,) = [f for f in found if f.rule_id == "CKV_AZURE_110"]
     assert purge == Finding(
-        rule_id="CKV_AZURE_110", source="checkov", stack="prod", urn=vault.urn,
-        resource_type="Microsoft.KeyVault/vaults", resource_name=vault.plain_inputs["vaultName"],
-        message="Ensure that key vault enables purge protection", severity="medium", enforcement="mandatory",
+        rule_id="CKV_AZURE_110",
+        source="checkov",
+        stack="prod",
+        urn=vault.urn,
+        resource_type="Microsoft.KeyVault/vaults",
+        resource_name=vault.plain_inputs["vaultName"],
+        message="Ensure that key vault enables purge protection",
+        severity="medium",
+        enforcement="mandatory",
     )
     assert purge.blocks
     # Findings are exactly the failed outcomes.
@@ -268,13 +291,18 @@ def test_unparsable_template_is_an_error(tmp_path):
 def test_template_checkov_does_not_scan_is_an_error(tmp_path):
     """checkov silently skips JSON it does not take for ARM: that must not pass as 'no findings'."""
     unscanned = tmp_path / "unscanned.json"
-    unscanned.write_text(json.dumps({"resources": [{"type": "Microsoft.KeyVault/vaults", "name": "kv", "properties": {}}]}))
+    unscanned.write_text(
+        json.dumps({"resources": [{"type": "Microsoft.KeyVault/vaults", "name": "kv", "properties": {}}]})
+    )
     with pytest.raises(CheckovError, match="scanned 0 of their 1 resources"):
         scan(unscanned)
 
 
 def test_split_resource_keeps_dots_in_names():
-    assert split_resource("Microsoft.KeyVault/vaults/secrets.kv-a/b.c") == ("Microsoft.KeyVault/vaults/secrets", "kv-a/b.c")
+    assert split_resource("Microsoft.KeyVault/vaults/secrets.kv-a/b.c") == (
+        "Microsoft.KeyVault/vaults/secrets",
+        "kv-a/b.c",
+    )
 
 
 # --- the project's checks on fixtures ---------------------------------------------------------------------
@@ -290,8 +318,15 @@ def test_custom_check_fails_its_fail_fixture_and_passes_its_pass_fixture(check_i
 
 
 def test_replica_is_exempt_from_the_geo_backup_check(fixture_outcomes):
-    results = {o.resource_name: o.result for o in outcomes_of(fixture_outcomes["postgres_geo_backup_pass"], "CKV_CONTINUITY_1")}
+    results = {
+        o.resource_name: o.result
+        for o in outcomes_of(fixture_outcomes["postgres_geo_backup_pass"], "CKV_CONTINUITY_1")
+    }
     assert results == {"psql-primary": "PASSED", "psql-replica": "PASSED"}
     (failed,) = findings(fixture_outcomes["postgres_geo_backup_fail"], "fixture")
     assert (failed.rule_id, failed.resource_type, failed.resource_name, failed.urn) == (
-        "CKV_CONTINUITY_1", "Microsoft.DBforPostgreSQL/flexibleServers", "psql-no-geo-backup", "")
+        "CKV_CONTINUITY_1",
+        "Microsoft.DBforPostgreSQL/flexibleServers",
+        "psql-no-geo-backup",
+        "",
+    )

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from conftest import PROJECT_DIR
+
 from gate.controls_doc import controls_doc
 from policies.rules import REGISTRY
-
-from conftest import PROJECT_DIR
 
 
 def test_controls_doc_is_current(gate_result):
     committed = (PROJECT_DIR / "docs" / "controls.md").read_text()
     assert committed == controls_doc(gate_result), (
-        "docs/controls.md is stale: run `.venv/bin/python -m gate.controls_doc > docs/controls.md`")
+        "docs/controls.md is stale: run `.venv/bin/python -m gate.controls_doc > docs/controls.md`"
+    )
 
 
 def test_controls_doc_lists_every_rule_and_every_mapped_control(gate_result):

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 from conftest import PROJECT_DIR
-from helpers import schema_validator
-from pg_fixtures import require_postgres
 
 from drill.__main__ import main as drill_main
 from drill.preflight import Check, Preflight, gate_on_promoted
 from drill.record import SCHEMA_FILE, DrillRecord
 from drill.rehearsal import rehearse
 from drill.runner import DataPlane, DrillOptions, DrillRunner, PreflightFailed
+from helpers import schema_validator
+from pg_fixtures import require_postgres
 
 
 @pytest.fixture(scope="module")
@@ -86,10 +86,15 @@ def test_forced_drill_with_the_standby_held_back_loses_exactly_those_heartbeats(
     assert record.rpo.measured_seconds > 0  # measured from the commit times, not assumed
     last, newest = record.heartbeats[26], record.heartbeats[19]
     import datetime as dt
-    expected = (dt.datetime.fromisoformat(last.committed_at) - dt.datetime.fromisoformat(newest.committed_at)).total_seconds()
+
+    expected = (
+        dt.datetime.fromisoformat(last.committed_at) - dt.datetime.fromisoformat(newest.committed_at)
+    ).total_seconds()
     assert record.rpo.measured_seconds == pytest.approx(expected, abs=1e-3)
     assert any(note.startswith("fault: primary stopped") for note in record.notes)
-    assert record.integrity["writes_elsewhere"] == [] and not any(n.startswith("quiesce") for n in record.notes)
+    assert record.integrity["writes_elsewhere"] == [] and not any(
+        n.startswith("quiesce") for n in record.notes
+    )
     record_validator.validate(json.loads((folder / "record.json").read_text()))
     assert f"lost after promotion: 7 (sequence numbers {held_back})" in (folder / "report.md").read_text()
 
@@ -124,17 +129,29 @@ def failing_preflight() -> Preflight:
 
 
 def blank_record(tmp_path) -> DrillRecord:
-    return DrillRecord(drill_id="20261127T000000Z-planned-knowledge", scenario="planned", database="knowledge",
-                       primary={"stack": "prod", "region": "australiaeast"},
-                       standby={"stack": "dr", "region": "australiasoutheast"}, git_commit="x", versions={},
-                       control_plane="local")
+    return DrillRecord(
+        drill_id="20261127T000000Z-planned-knowledge",
+        scenario="planned",
+        database="knowledge",
+        primary={"stack": "prod", "region": "australiaeast"},
+        standby={"stack": "dr", "region": "australiasoutheast"},
+        git_commit="x",
+        versions={},
+        control_plane="local",
+    )
 
 
 def test_failed_preflight_blocks_the_drill_and_changes_nothing(tmp_path):
     control = RecordingControl()
     record = blank_record(tmp_path)
-    runner = DrillRunner(record, tmp_path / "d", DataPlane("", "", "", None), control, DrillOptions("Planned"),
-                         failing_preflight)
+    runner = DrillRunner(
+        record,
+        tmp_path / "d",
+        DataPlane("", "", "", None),
+        control,
+        DrillOptions("Planned"),
+        failing_preflight,
+    )
     with pytest.raises(PreflightFailed) as caught:
         runner.run()
     assert "lag within the RPO target: 1200.0s replay lag" in str(caught.value)
@@ -146,8 +163,14 @@ def test_failed_preflight_blocks_the_drill_and_changes_nothing(tmp_path):
 def test_forced_override_is_recorded_with_its_reason(tmp_path):
     record = blank_record(tmp_path)
     record.forced = {"reason": "region outage declared by incident INC-42", "by": "oncall"}
-    runner = DrillRunner(record, tmp_path / "d", DataPlane("", "", "", None), RecordingControl(), DrillOptions("Planned"),
-                         failing_preflight)
+    runner = DrillRunner(
+        record,
+        tmp_path / "d",
+        DataPlane("", "", "", None),
+        RecordingControl(),
+        DrillOptions("Planned"),
+        failing_preflight,
+    )
     runner.run(stop_after="preflight")
     saved = DrillRecord.load(tmp_path / "d")
     assert saved.completed_steps == ["preflight"]
@@ -167,15 +190,25 @@ def test_interrupted_drill_resumes_from_its_state(tmp_path, gate_check):
     from drill.localpg import LocalCluster
 
     with LocalCluster() as cluster:
-        record, folder = rehearse("planned", tmp_path, cluster=cluster, gate_check=gate_check, stop_after="promote")
-        assert record.completed_steps == ["preflight", "baseline", "fault", "promote"] and record.verdict is None
+        record, folder = rehearse(
+            "planned", tmp_path, cluster=cluster, gate_check=gate_check, stop_after="promote"
+        )
+        assert (
+            record.completed_steps == ["preflight", "baseline", "fault", "promote"] and record.verdict is None
+        )
         # A new process would load the state file and go on with the same servers.
         resumed = DrillRecord.load(folder)
         from drill.control import LocalControlPlane
         from drill.rehearsal import TABLES
 
-        runner = DrillRunner(resumed, folder, DataPlane(cluster.primary_dsn, cluster.standby_dsn, cluster.writer_dsn, cluster.password, TABLES),
-                             LocalControlPlane(cluster), DrillOptions("Planned"), failing_preflight)
+        runner = DrillRunner(
+            resumed,
+            folder,
+            DataPlane(cluster.primary_dsn, cluster.standby_dsn, cluster.writer_dsn, cluster.password, TABLES),
+            LocalControlPlane(cluster),
+            DrillOptions("Planned"),
+            failing_preflight,
+        )
         final = runner.run()
     assert final.completed_steps[-2:] == ["verify", "report"]
     assert final.verdict == "pass" and final.lost_heartbeats == []

@@ -17,7 +17,7 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import psycopg
 import pytest
@@ -25,10 +25,24 @@ import pytest
 from drill.localpg import LocalCluster
 from drill.measure import RpoResult, RtoResult, measure_rpo, measure_rto
 from drill.probes import (
-    PROBE_WRITER, Ack, HeartbeatWriter, TableSnapshot, compare, connect, first_acknowledged_write, read_heartbeats,
-    snapshot, utcnow,
+    PROBE_WRITER,
+    Ack,
+    HeartbeatWriter,
+    TableSnapshot,
+    compare,
+    connect,
+    first_acknowledged_write,
+    read_heartbeats,
+    snapshot,
+    utcnow,
 )
-from pg_fixtures import KNOWLEDGE_TABLE, OPERATIONAL_TABLE, capture_drill_logs, create_integrity_tables, require_postgres
+from pg_fixtures import (
+    KNOWLEDGE_TABLE,
+    OPERATIONAL_TABLE,
+    capture_drill_logs,
+    create_integrity_tables,
+    require_postgres,
+)
 
 TABLES = [KNOWLEDGE_TABLE, OPERATIONAL_TABLE]
 WARMUP = 5
@@ -62,10 +76,10 @@ class Planned:
     cluster: LocalCluster
     embedding: str
     acks: list[Ack]
-    lag_before: tuple[int, Optional[float]]
+    lag_before: tuple[int, float | None]
     before: list[TableSnapshot]
     on_standby: list[TableSnapshot]
-    standby_write_error: Optional[BaseException]
+    standby_write_error: BaseException | None
     recovery_before: bool
     recovery_after: bool
     decided_at: dt.datetime
@@ -112,10 +126,21 @@ def planned():
         present = read_heartbeats(standby, password)
         after = snapshot(standby, password, TABLES)
         yield Planned(
-            cluster=cluster, embedding=embedding, acks=list(writer.acks), lag_before=lag_before, before=before,
-            on_standby=on_standby, standby_write_error=standby_write_error, recovery_before=recovery_before,
-            recovery_after=recovery_after, decided_at=decided_at, probe=probe, present=present, after=after,
-            rpo=measure_rpo(writer.acks, present), rto=measure_rto(fault_at, detected_at, decided_at, probe.acked_at),
+            cluster=cluster,
+            embedding=embedding,
+            acks=list(writer.acks),
+            lag_before=lag_before,
+            before=before,
+            on_standby=on_standby,
+            standby_write_error=standby_write_error,
+            recovery_before=recovery_before,
+            recovery_after=recovery_after,
+            decided_at=decided_at,
+            probe=probe,
+            present=present,
+            after=after,
+            rpo=measure_rpo(writer.acks, present),
+            rto=measure_rto(fault_at, detected_at, decided_at, probe.acked_at),
             logs=logs.lines,
         )
 
@@ -164,9 +189,12 @@ def test_checksum_is_md5_of_row_texts_in_byte_order(planned):
 
 def test_knowledge_embedding_column_type(planned):
     """vector(3) where pgvector is installed; real[] otherwise (create_integrity_tables warns)."""
-    column_type = _scalar(planned.cluster.standby_dsn, planned.cluster.password,
-                          "SELECT format_type(atttypid, atttypmod) FROM pg_attribute"
-                          " WHERE attrelid = 'knowledge.documents'::regclass AND attname = 'embedding'")
+    column_type = _scalar(
+        planned.cluster.standby_dsn,
+        planned.cluster.password,
+        "SELECT format_type(atttypid, atttypmod) FROM pg_attribute"
+        " WHERE attrelid = 'knowledge.documents'::regclass AND attname = 'embedding'",
+    )
     assert column_type == planned.embedding
     assert planned.embedding in ("vector(3)", "real[]")
 
@@ -182,8 +210,8 @@ class Forced:
     senders_after_hold: int
     received_at_hold: str
     received_after_writes: str
-    lag_held: tuple[int, Optional[float]]
-    detect_error: Optional[BaseException]
+    lag_held: tuple[int, float | None]
+    detect_error: BaseException | None
     recovery_after: bool
     probe: Ack
     present: list[tuple[int, dt.datetime]]
@@ -192,7 +220,7 @@ class Forced:
     rpo: RpoResult
     rto: RtoResult
     fault_at: dt.datetime
-    dead_probe_error: Optional[BaseException]
+    dead_probe_error: BaseException | None
     logs: list[str]
 
 
@@ -239,12 +267,24 @@ def forced():
         except TimeoutError as exc:
             dead_probe_error = exc
         yield Forced(
-            cluster=cluster, acks=list(writer.acks), held=held, senders_after_hold=senders_after_hold,
-            received_at_hold=received_at_hold, received_after_writes=received_after_writes, lag_held=lag_held,
-            detect_error=detect_error, recovery_after=recovery_after, probe=probe, present=present, before=before,
-            after=after, rpo=measure_rpo(writer.acks, present),
-            rto=measure_rto(fault_at, detected_at, decided_at, probe.acked_at), fault_at=fault_at,
-            dead_probe_error=dead_probe_error, logs=logs.lines,
+            cluster=cluster,
+            acks=list(writer.acks),
+            held=held,
+            senders_after_hold=senders_after_hold,
+            received_at_hold=received_at_hold,
+            received_after_writes=received_after_writes,
+            lag_held=lag_held,
+            detect_error=detect_error,
+            recovery_after=recovery_after,
+            probe=probe,
+            present=present,
+            before=before,
+            after=after,
+            rpo=measure_rpo(writer.acks, present),
+            rto=measure_rto(fault_at, detected_at, decided_at, probe.acked_at),
+            fault_at=fault_at,
+            dead_probe_error=dead_probe_error,
+            logs=logs.lines,
         )
 
 
@@ -257,7 +297,11 @@ def test_forced_hold_back_stops_the_standby_receiving(forced):
 
 def test_forced_loses_exactly_the_heartbeats_written_while_held_back(forced):
     assert len(forced.held) == HELD_BACK
-    assert forced.rpo.lost_seqs == tuple(a.seq for a in forced.held) == tuple(range(WARMUP + 1, WARMUP + HELD_BACK + 1))
+    assert (
+        forced.rpo.lost_seqs
+        == tuple(a.seq for a in forced.held)
+        == tuple(range(WARMUP + 1, WARMUP + HELD_BACK + 1))
+    )
     assert _seqs(forced.present) == list(range(1, WARMUP + 1))
     assert forced.rpo.newest_present_seq == WARMUP
     assert forced.rpo.last_acked_seq == WARMUP + HELD_BACK
@@ -306,9 +350,9 @@ def test_probe_gives_up_on_a_dead_server_within_its_timeout(forced):
 @dataclass
 class Replication:
     seqs_while_held: list[int]
-    caught_up_error: Optional[BaseException]
+    caught_up_error: BaseException | None
     seqs_released: list[int]
-    lag_released: tuple[int, Optional[float]]
+    lag_released: tuple[int, float | None]
     pause_state: str
     seqs_while_paused: list[int]
     acks: list[Ack]
@@ -354,9 +398,14 @@ def replication():
         cluster.stop_primary()
         cluster.promote_standby(wait=True, timeout=30)
         yield Replication(
-            seqs_while_held=seqs_while_held, caught_up_error=caught_up_error, seqs_released=seqs_released,
-            lag_released=lag_released, pause_state=pause_state, seqs_while_paused=seqs_while_paused,
-            acks=list(writer.acks), present_after_promotion=read_heartbeats(standby, password),
+            seqs_while_held=seqs_while_held,
+            caught_up_error=caught_up_error,
+            seqs_released=seqs_released,
+            lag_released=lag_released,
+            pause_state=pause_state,
+            seqs_while_paused=seqs_while_paused,
+            acks=list(writer.acks),
+            present_after_promotion=read_heartbeats(standby, password),
         )
 
 
@@ -407,7 +456,9 @@ def _running(pid: int) -> bool:
 def test_missing_binaries_are_reported_before_anything_is_created(tmp_path):
     from drill.localpg import MissingPostgres
 
-    with pytest.raises(MissingPostgres, match="PostgreSQL server programs missing .*initdb, pg_basebackup, postgres"):
+    with pytest.raises(
+        MissingPostgres, match=r"PostgreSQL server programs missing .*initdb, pg_basebackup, postgres"
+    ):
         with LocalCluster(bin_dir=tmp_path):
             pass  # pragma: no cover - never entered
 
@@ -423,8 +474,13 @@ def test_password_absent_from_cluster_dsns_and_reprs(planned):
     cluster = planned.cluster
     password = cluster.password
     assert len(password) >= 24
-    texts = [str(cluster), repr(cluster), cluster.primary_dsn, cluster.standby_dsn,
-             repr(HeartbeatWriter(cluster.primary_dsn, password))]
+    texts = [
+        str(cluster),
+        repr(cluster),
+        cluster.primary_dsn,
+        cluster.standby_dsn,
+        repr(HeartbeatWriter(cluster.primary_dsn, password)),
+    ]
     for text in texts:
         assert password not in text
     assert all("password" not in dsn for dsn in (cluster.primary_dsn, cluster.standby_dsn))
@@ -464,7 +520,7 @@ def test_password_absent_from_logs(planned, forced):
 
 # --- measure.py (pure) ---------------------------------------------------------------------------
 
-T0 = dt.datetime(2026, 1, 1, 12, 0, 0, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 1, 1, 12, 0, 0, tzinfo=dt.UTC)
 
 
 def _at(seconds: float) -> dt.datetime:
@@ -522,11 +578,14 @@ def test_rto_allows_equal_timestamps():
     assert measure_rto(_at(0), _at(0), _at(0), _at(5)) == RtoResult(5.0, 0.0, 0.0, 5.0)
 
 
-@pytest.mark.parametrize("stamps, later, earlier", [
-    ((5, 1, 6, 7), "detected_at", "fault_at"),
-    ((0, 5, 4, 7), "decided_at", "detected_at"),
-    ((0, 1, 6, 5), "first_write_at", "decided_at"),
-])
+@pytest.mark.parametrize(
+    "stamps, later, earlier",
+    [
+        ((5, 1, 6, 7), "detected_at", "fault_at"),
+        ((0, 5, 4, 7), "decided_at", "detected_at"),
+        ((0, 1, 6, 5), "first_write_at", "decided_at"),
+    ],
+)
 def test_rto_rejects_out_of_order(stamps, later, earlier):
     with pytest.raises(ValueError, match=f"^{later} .* is before {earlier} "):
         measure_rto(*(_at(s) for s in stamps))
@@ -540,7 +599,9 @@ def test_rto_rejects_naive_timestamps():
 # --- probes without a server ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["decision_log; DROP TABLE x", "a.b.c", "", "knowledge.", '"quoted"', "1table"])
+@pytest.mark.parametrize(
+    "name", ["decision_log; DROP TABLE x", "a.b.c", "", "knowledge.", '"quoted"', "1table"]
+)
 def test_table_names_are_validated_before_connecting(name):
     with pytest.raises(ValueError, match="not a table name"):
         snapshot("host=127.0.0.1 port=1", None, [name])

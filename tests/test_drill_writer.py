@@ -12,7 +12,6 @@ import time
 from dataclasses import dataclass
 
 import pytest
-from pg_fixtures import require_postgres
 
 from drill.localpg import LocalCluster, _free_port
 from drill.preflight import Check, writer_check
@@ -25,6 +24,7 @@ from drill.probes import (
 )
 from drill.record import DrillRecord
 from drill.report import judge, markdown
+from pg_fixtures import require_postgres
 
 
 @dataclass
@@ -60,14 +60,23 @@ def unfenced_promotion():
         fence = threading.Timer(0.5, cluster.fence_primary)
         fence.start()
         try:
-            first = first_acknowledged_write(cluster.writer_dsn, password, landed_on=cluster.standby_dsn,
-                                             timeout=30, interval=0.05)
+            first = first_acknowledged_write(
+                cluster.writer_dsn, password, landed_on=cluster.standby_dsn, timeout=30, interval=0.05
+            )
         finally:
             fence.join()
         yield Observed(
-            cluster, before_on_writer, before_on_standby, on_nothing, first,
-            on_old_primary=[seq for seq, _ in read_heartbeats(cluster.primary_dsn, password, writer="rto-probe")],
-            on_promoted=[seq for seq, _ in read_heartbeats(cluster.standby_dsn, password, writer="rto-probe")],
+            cluster,
+            before_on_writer,
+            before_on_standby,
+            on_nothing,
+            first,
+            on_old_primary=[
+                seq for seq, _ in read_heartbeats(cluster.primary_dsn, password, writer="rto-probe")
+            ],
+            on_promoted=[
+                seq for seq, _ in read_heartbeats(cluster.standby_dsn, password, writer="rto-probe")
+            ],
             writer_address=address(cluster.writer_dsn),
         )
 
@@ -103,10 +112,16 @@ def test_the_stand_in_names_both_servers(unfenced_promotion):
 
 
 def _record(**integrity) -> DrillRecord:
-    record = DrillRecord(drill_id="20261127T000000Z-planned-knowledge", scenario="planned", database="knowledge",
-                         primary={"stack": "prod", "region": "australiaeast"},
-                         standby={"stack": "dr", "region": "australiasoutheast", "writer": "host=w"},
-                         git_commit="x", versions={}, control_plane="local")
+    record = DrillRecord(
+        drill_id="20261127T000000Z-planned-knowledge",
+        scenario="planned",
+        database="knowledge",
+        primary={"stack": "prod", "region": "australiaeast"},
+        standby={"stack": "dr", "region": "australiasoutheast", "writer": "host=w"},
+        git_commit="x",
+        versions={},
+        control_plane="local",
+    )
     record.rto.target_seconds, record.rto.measured_seconds = 3600.0, 10.0
     record.rpo.target_seconds, record.rpo.measured_seconds = 900.0, 0.0
     record.integrity = {"differences": [], "after": [{}], **integrity}
@@ -115,12 +130,18 @@ def _record(**integrity) -> DrillRecord:
 
 def test_a_write_acknowledged_elsewhere_fails_a_drill_that_met_its_targets():
     assert judge(_record(writes_elsewhere=[])) == "pass"
-    failed = _record(writes_elsewhere=[{"seq": 1, "committed_at": "2026-11-27T00:00:01+00:00",
-                                        "acked_at": "2026-11-27T00:00:01+00:00"}])
+    failed = _record(
+        writes_elsewhere=[
+            {"seq": 1, "committed_at": "2026-11-27T00:00:01+00:00", "acked_at": "2026-11-27T00:00:01+00:00"}
+        ]
+    )
     failed.verdict = judge(failed)
     assert failed.verdict == "fail"
     report = markdown(failed)
-    assert "1 write(s) through the writer name were acknowledged by a server other than the promoted one" in report
+    assert (
+        "1 write(s) through the writer name were acknowledged by a server other than the promoted one"
+        in report
+    )
     assert "Writer name measured: host=w." in report
 
 
@@ -131,6 +152,7 @@ def test_the_probe_gives_up_when_every_write_lands_elsewhere(unfenced_promotion)
     cluster = unfenced_promotion.cluster
     started = time.monotonic()
     with pytest.raises(TimeoutError, match="acknowledged by a server other than the promoted one"):
-        first_acknowledged_write(cluster.standby_dsn, cluster.password, landed_on=cluster.primary_dsn,
-                                 timeout=0.5, interval=0.05)
+        first_acknowledged_write(
+            cluster.standby_dsn, cluster.password, landed_on=cluster.primary_dsn, timeout=0.5, interval=0.05
+        )
     assert time.monotonic() - started < 5

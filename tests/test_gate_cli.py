@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import PROJECT_DIR
 
 
 def run_gate(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "gate", *args], cwd=PROJECT_DIR, capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "gate", *args], cwd=PROJECT_DIR, capture_output=True, text=True
+    )
 
 
 def copy_stack_files(tmp_path: Path, edit_prod=None) -> Path:
@@ -33,7 +34,9 @@ def test_plan_lists_both_stacks_with_the_settings_that_matter():
     assert result.returncode == 0, result.stderr
     assert "Stack prod: region australiaeast, role primary" in result.stdout
     assert "Stack dr: region australiasoutheast, role standby (servers created as replica)" in result.stdout
-    assert "createMode = Replica" in result.stdout and "highAvailability.mode = ZoneRedundant" in result.stdout
+    assert (
+        "createMode = Replica" in result.stdout and "highAvailability.mode = ZoneRedundant" in result.stdout
+    )
 
 
 def test_json_plan_is_complete_and_carries_no_secret(prod):
@@ -71,8 +74,17 @@ def test_bad_usage_exits_2_with_the_reason():
 
 
 def test_gate_passes_the_shipped_stacks_and_writes_every_report(tmp_path):
-    result = run_gate("--no-checkov", "--sarif", str(tmp_path / "g.sarif"), "--junit", str(tmp_path / "g.xml"),
-                      "--markdown", str(tmp_path / "g.md"), "--json", str(tmp_path / "g.json"))
+    result = run_gate(
+        "--no-checkov",
+        "--sarif",
+        str(tmp_path / "g.sarif"),
+        "--junit",
+        str(tmp_path / "g.xml"),
+        "--markdown",
+        str(tmp_path / "g.md"),
+        "--json",
+        str(tmp_path / "g.json"),
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "PASS: 0 blocking findings" in result.stdout
     assert json.loads((tmp_path / "g.json").read_text())["summary"]["exitCode"] == 0
@@ -86,14 +98,22 @@ def test_full_gate_with_checkov_passes_with_the_reviewed_waivers(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads((tmp_path / "g.json").read_text())
     waived = {(f["ruleId"], f["stack"]) for f in report["findings"] if f["status"] == "waived"}
-    assert waived == {("CKV_AZURE_41", "prod"), ("CKV_AZURE_41", "dr"), ("CKV_AZURE_59", "prod"), ("CKV_AZURE_59", "dr")}
+    assert waived == {
+        ("CKV_AZURE_41", "prod"),
+        ("CKV_AZURE_41", "dr"),
+        ("CKV_AZURE_59", "prod"),
+        ("CKV_AZURE_59", "dr"),
+    }
     assert report["summary"]["blocking"] == 0 and report["summary"]["checkovRan"] is True
     template = json.loads((tmp_path / "arm" / "prod.json").read_text())
-    assert template["contentVersion"] == "1.0.0.0" and template["$schema"].endswith("deploymentTemplate.json#")
+    assert template["contentVersion"] == "1.0.0.0" and template["$schema"].endswith(
+        "deploymentTemplate.json#"
+    )
 
 
 def test_gate_exits_1_naming_rule_and_resource_when_a_stack_is_weakened(tmp_path):
     """End to end from a stack file: HA off on the knowledge base fails CTY-RES-002."""
+
     def weaken(config):
         config["continuity:databases"]["knowledge"]["highAvailability"] = False
 
@@ -114,10 +134,22 @@ def test_program_itself_refuses_bad_config_before_declaring_anything():
 
     config = read_stack_config(PROJECT_DIR, "prod").with_overrides({"continuity:colour": "blue"})
     subscription, tenant = offline_identity()
-    request = {"projectDir": str(PROJECT_DIR), "stack": "prod", "values": config.values, "secretKeys": [],
-               "peerOutputs": {}, "subscriptionId": subscription, "tenantId": tenant}
-    worker = subprocess.run([sys.executable, "-m", "gate.runtime"], input=json.dumps(request), cwd=PROJECT_DIR,
-                            capture_output=True, text=True)
+    request = {
+        "projectDir": str(PROJECT_DIR),
+        "stack": "prod",
+        "values": config.values,
+        "secretKeys": [],
+        "peerOutputs": {},
+        "subscriptionId": subscription,
+        "tenantId": tenant,
+    }
+    worker = subprocess.run(
+        [sys.executable, "-m", "gate.runtime"],
+        input=json.dumps(request),
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+    )
     answer = json.loads(worker.stdout)
     assert "continuity:colour: unknown key" in answer["error"]
     assert "stack 'prod'" in answer["error"]
@@ -126,7 +158,8 @@ def test_program_itself_refuses_bad_config_before_declaring_anything():
 
 def test_pack_config_out_of_step_with_the_stacks_is_refused(tmp_path):
     """policies/config/<stack>.json is what `pulumi preview` uses: the gate refuses to disagree with it."""
-    from gate.pipeline import GateConfigError, run_gate as run
+    from gate.pipeline import GateConfigError
+    from gate.pipeline import run_gate as run
 
     pack = tmp_path / "policies"
     shutil.copytree(PROJECT_DIR / "policies", pack, ignore=shutil.ignore_patterns("__pycache__", "venv"))
@@ -135,5 +168,7 @@ def test_pack_config_out_of_step_with_the_stacks_is_refused(tmp_path):
     (pack / "config" / "prod.json").write_text(json.dumps(config))
     with pytest.raises(GateConfigError) as caught:
         run(PROJECT_DIR, ["prod", "dr"], pack_dir=pack)
-    assert ("policies/config/prod.json: CTY-DEP-003.peerRegion is 'westeurope' but the stacks say "
-            "'australiasoutheast'") in str(caught.value)
+    assert (
+        "policies/config/prod.json: CTY-DEP-003.peerRegion is 'westeurope' but the stacks say "
+        "'australiasoutheast'"
+    ) in str(caught.value)

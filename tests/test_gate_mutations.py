@@ -10,7 +10,6 @@ import pytest
 
 from gate.analyzer import PolicyPackProcess, load_pack_config
 from gate.pipeline import GateResult, analyze, rule_info
-
 from policy_cases import CASES, mutated
 
 

@@ -9,14 +9,23 @@ Sources for the Azure behaviours are cited in components/network.py and docs/azu
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from conftest import render_variant
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from components.network import PRIVATE_LINK_ZONES, WRITER_TTL_SECONDS
 from components.settings import SettingsError
-from conftest import render_variant
 from gate.render import RenderError
 from helpers import (
-    PRIVATE_ENDPOINT, PRIVATE_ZONE, RECORD_SET, RESOURCE_GROUP, SERVER, STORAGE, VAULT, VNET, ZONE_LINK,
+    PRIVATE_ENDPOINT,
+    PRIVATE_ZONE,
+    RECORD_SET,
+    RESOURCE_GROUP,
+    SERVER,
+    STORAGE,
+    VAULT,
+    VNET,
+    ZONE_LINK,
 )
 
 PEERING = "azure-native:network:VirtualNetworkPeering"
@@ -55,7 +64,9 @@ def test_every_data_store_of_the_stack_has_a_private_endpoint_in_its_region(stac
     region, _ = REGIONS[stack.stack]
     targets = endpoint_targets(stack)
     expected_groups = {SERVER: "postgresqlServer", VAULT: "vault", STORAGE: "blob"}
-    stores = [r for kind in expected_groups for r in stack.of_type(kind) if r.plain_inputs.get("location") == region]
+    stores = [
+        r for kind in expected_groups for r in stack.of_type(kind) if r.plain_inputs.get("location") == region
+    ]
     assert len(stores) >= 4  # two servers, the vault, the archive
     for store in stores:
         assert targets.get(store.id) == (expected_groups[store.type], region), store.name
@@ -87,7 +98,9 @@ def test_data_stores_refuse_public_traffic_by_default(stack):
 def test_the_owner_stack_holds_the_zones_in_the_peer_region(prod, dr):
     zones = {z.plain_inputs["privateZoneName"]: z for z in prod.of_type(PRIVATE_ZONE)}
     assert set(zones) == {*PRIVATE_LINK_ZONES.values(), "continuity.internal"}
-    groups = {g.plain_inputs["resourceGroupName"]: g.plain_inputs["location"] for g in prod.of_type(RESOURCE_GROUP)}
+    groups = {
+        g.plain_inputs["resourceGroupName"]: g.plain_inputs["location"] for g in prod.of_type(RESOURCE_GROUP)
+    }
     for zone in zones.values():
         assert zone.plain_inputs["location"] == "global"
         # Resource Manager blocks writes when a group's region is down: the zones' group is in dr's region.
@@ -99,16 +112,21 @@ def test_every_zone_is_linked_to_both_networks(prod, dr):
     zones = {z.plain_inputs["privateZoneName"] for z in prod.of_type(PRIVATE_ZONE)}
     for rendering in (prod, dr):
         (vnet,) = rendering.of_type(VNET)
-        links = {link.plain_inputs["privateZoneName"] for link in rendering.of_type(ZONE_LINK)
-                 if link.plain_inputs["virtualNetwork"]["id"] == vnet.id}
+        links = {
+            link.plain_inputs["privateZoneName"]
+            for link in rendering.of_type(ZONE_LINK)
+            if link.plain_inputs["virtualNetwork"]["id"] == vnet.id
+        }
         assert links == zones, rendering.stack
         assert all(link.plain_inputs["registrationEnabled"] is False for link in rendering.of_type(ZONE_LINK))
 
 
 def test_the_linked_stack_declares_both_directions_of_the_peering(prod, dr):
     (prod_vnet,), (dr_vnet,) = prod.of_type(VNET), dr.of_type(VNET)
-    sides = {p.plain_inputs["virtualNetworkName"]: p.plain_inputs["remoteVirtualNetwork"]["id"]
-             for p in dr.of_type(PEERING)}
+    sides = {
+        p.plain_inputs["virtualNetworkName"]: p.plain_inputs["remoteVirtualNetwork"]["id"]
+        for p in dr.of_type(PEERING)
+    }
     assert sides == {"vnet-cty-dr-ase": prod_vnet.id, "vnet-cty-prod-aue": dr_vnet.id}
     assert prod.of_type(PEERING) == []  # one-way stack references: prod never reads dr
 
@@ -120,14 +138,21 @@ def test_the_peer_region_geo_backup_key_vault_gets_an_endpoint_in_the_dr_network
 
 
 def writer_records(rendering) -> dict[str, tuple[str, float]]:
-    return {r.plain_inputs["relativeRecordSetName"]: (r.plain_inputs["cnameRecord"]["cname"], r.plain_inputs["ttl"])
-            for r in rendering.of_type(RECORD_SET)}
+    return {
+        r.plain_inputs["relativeRecordSetName"]: (
+            r.plain_inputs["cnameRecord"]["cname"],
+            r.plain_inputs["ttl"],
+        )
+        for r in rendering.of_type(RECORD_SET)
+    }
 
 
 def test_the_owner_creates_a_writer_name_per_database_pointing_at_its_servers(prod):
     own = {s.name.rsplit("-g", 1)[0]: s.plain_inputs["serverName"] for s in prod.of_type(SERVER)}
-    assert writer_records(prod) == {f"{key}.writer": (f"{name}.postgres.database.azure.com", WRITER_TTL_SECONDS)
-                                    for key, name in own.items()}
+    assert writer_records(prod) == {
+        f"{key}.writer": (f"{name}.postgres.database.azure.com", WRITER_TTL_SECONDS)
+        for key, name in own.items()
+    }
     for record in prod.of_type(RECORD_SET):
         # From creation on, the failover moves the name; Pulumi never sets it back, nor deletes it.
         assert record.ignore_changes == ["cnameRecord"] and record.retain_on_delete
@@ -154,18 +179,33 @@ def test_zones_are_protected_but_not_delete_locked(prod):
 
 def test_overlapping_address_spaces_are_refused_before_anything_is_declared(prod):
     with pytest.raises((RenderError, SettingsError)) as caught:
-        render_variant("dr", {"continuity:network": {
-            "privateDns": "linked", "addressSpace": "10.20.128.0/17", "privateEndpointSubnet": "10.20.129.0/24",
-            "clientSubnet": "10.20.130.0/24"}}, peer=prod)
+        render_variant(
+            "dr",
+            {
+                "continuity:network": {
+                    "privateDns": "linked",
+                    "addressSpace": "10.20.128.0/17",
+                    "privateEndpointSubnet": "10.20.129.0/24",
+                    "clientSubnet": "10.20.130.0/24",
+                }
+            },
+            peer=prod,
+        )
     message = str(caught.value)
     assert "continuity:network.addressSpace" in message and "continuity:peer.addressSpace" in message
 
 
 def test_a_linked_stack_must_say_its_peer_origin(prod):
-    with pytest.raises((RenderError, SettingsError), match=r"continuity:peer.origin: required when "
-                                                          r"continuity:network.privateDns is 'linked'"):
-        render_variant("dr", {"continuity:peer": {"stack": "prod", "region": "australiaeast",
-                                                  "addressSpace": "10.20.0.0/16"}}, peer=prod)
+    with pytest.raises(
+        (RenderError, SettingsError),
+        match=r"continuity:peer.origin: required when "
+        r"continuity:network.privateDns is 'linked'",
+    ):
+        render_variant(
+            "dr",
+            {"continuity:peer": {"stack": "prod", "region": "australiaeast", "addressSpace": "10.20.0.0/16"}},
+            peer=prod,
+        )
 
 
 def _with(rendering, **changes):
@@ -175,7 +215,9 @@ def _with(rendering, **changes):
     settings = rendering.settings
     for path, value in changes.items():
         section, field = path.split("__")
-        settings = settings.model_copy(update={section: getattr(settings, section).model_copy(update={field: value})})
+        settings = settings.model_copy(
+            update={section: getattr(settings, section).model_copy(update={field: value})}
+        )
     return SimpleNamespace(stack=rendering.stack, settings=settings)
 
 
@@ -185,10 +227,15 @@ def test_the_gate_wants_one_zone_owner_and_the_peer_origin_the_peer_has(prod, dr
 
     assert stack_file_consistency(dr, prod) == [] and stack_file_consistency(prod, dr) == []
     (two_owners,) = stack_file_consistency(_with(dr, network__private_dns=PrivateDnsRole.OWNER), prod)
-    assert two_owners == ("Pulumi.dr.yaml: continuity:network.privateDns is owner in both stacks; "
-                          "exactly one is the owner, the other linked")
+    assert two_owners == (
+        "Pulumi.dr.yaml: continuity:network.privateDns is owner in both stacks; "
+        "exactly one is the owner, the other linked"
+    )
     (origin,) = stack_file_consistency(_with(dr, peer__origin=Origin.REPLICA), prod)
-    assert origin == "Pulumi.dr.yaml: continuity:peer.origin is replica but Pulumi.prod.yaml continuity:origin is primary"
+    assert (
+        origin
+        == "Pulumi.dr.yaml: continuity:peer.origin is replica but Pulumi.prod.yaml continuity:origin is primary"
+    )
 
 
 @settings(max_examples=80, deadline=None)

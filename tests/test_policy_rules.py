@@ -5,13 +5,12 @@ from __future__ import annotations
 import re
 
 import pytest
+from conftest import render_variant
 
 from gate.analyzer import load_pack_config
 from gate.neutral import as_stack
 from policies.rules import REGISTRY, evaluate
 from policies.rules.registry import FRAMEWORKS
-
-from conftest import render_variant
 from policy_cases import ADVISORY_CASES, CASES, mutated
 
 MANDATORY_CONCERNS = {"retention", "encryption", "tagging", "resilience"}
@@ -31,9 +30,20 @@ def test_rule_ids_are_stable_and_unique():
     for rule_id, rule in REGISTRY.items():
         assert re.fullmatch(r"CTY-(RET|ENC|TAG|RES|OBS|ACC|CON|DEP|NET)-\d{3}", rule_id)
         assert rule.rule_id == rule_id
-        assert rule_id.split("-")[1] == {"retention": "RET", "encryption": "ENC", "tagging": "TAG",
-                                         "resilience": "RES", "observability": "OBS", "access": "ACC",
-                                         "continuity": "CON", "deployability": "DEP", "network": "NET"}[rule.concern]
+        assert (
+            rule_id.split("-")[1]
+            == {
+                "retention": "RET",
+                "encryption": "ENC",
+                "tagging": "TAG",
+                "resilience": "RES",
+                "observability": "OBS",
+                "access": "ACC",
+                "continuity": "CON",
+                "deployability": "DEP",
+                "network": "NET",
+            }[rule.concern]
+        )
 
 
 @pytest.mark.parametrize("rule_id", sorted(REGISTRY))
@@ -83,7 +93,8 @@ def test_promotion_is_reported_as_recorded_degradation_not_a_failure(promoted_dr
 
 
 def test_degradation_clears_when_ha_returns(prod):
-    with_ha = render_variant("dr", {"continuity:role": "primary", "continuity:promotion": {"highAvailability": True}},
-                             peer=prod)
+    with_ha = render_variant(
+        "dr", {"continuity:role": "primary", "continuity:promotion": {"highAvailability": True}}, peer=prod
+    )
     messages = [m for rule, _, m in violations(with_ha, "dr") if rule.rule_id == "CTY-RES-900"]
     assert messages and not any("high availability" in m for m in messages)

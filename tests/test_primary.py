@@ -5,28 +5,57 @@ from __future__ import annotations
 import json
 
 from gate.render import redact
-
-from helpers import *  # noqa: F403 - type tokens and queries
+from helpers import (
+    BACKUP_INSTANCE,
+    BACKUP_POLICY,
+    BACKUP_VAULT,
+    BLOB_SERVICE,
+    CONFIGURATION,
+    DATA_EXPORT,
+    DATABASE,
+    DIAGNOSTIC,
+    IDENTITY,
+    KEY,
+    RESOURCE_GROUP,
+    ROLE_ASSIGNMENT,
+    SECRET,
+    SERVER,
+    STORAGE,
+    SUBSCRIPTION_DIAGNOSTIC,
+    TABLE,
+    VAULT,
+    WORKSPACE,
+    by_id,
+    parameters,
+    servers,
+    workspace_id,
+)
 
 
 def test_primary_servers_are_geo_redundant_zone_redundant_and_encrypted_with_keys_in_both_regions(prod):
     vaults = {v.plain_inputs["location"]: v for v in prod.of_type(VAULT)}
     assert set(vaults) == {"australiaeast", "australiasoutheast"}
-    for key, server in servers(prod).items():
+    for _key, server in servers(prod).items():
         assert server["createMode"] == "Create"
         assert server["location"] == "australiaeast"
         assert server["highAvailability"]["mode"] == "ZoneRedundant"
         assert server["backup"] == {"backupRetentionDays": 35, "geoRedundantBackup": "Enabled"}
         encryption = server["dataEncryption"]
         assert encryption["type"] == "AzureKeyVault"
-        assert encryption["primaryKeyURI"].startswith(f"https://{vaults['australiaeast'].plain_inputs['vaultName']}.")
+        assert encryption["primaryKeyURI"].startswith(
+            f"https://{vaults['australiaeast'].plain_inputs['vaultName']}."
+        )
         # The geo-backup key sits in a vault in the region the geo-backup is stored in (the peer).
-        assert encryption["geoBackupKeyURI"].startswith(f"https://{vaults['australiasoutheast'].plain_inputs['vaultName']}.")
+        assert encryption["geoBackupKeyURI"].startswith(
+            f"https://{vaults['australiasoutheast'].plain_inputs['vaultName']}."
+        )
         geo_identity = by_id(prod, encryption["geoBackupUserAssignedIdentityId"])
         assert geo_identity.plain_inputs["location"] == "australiasoutheast"
         assert encryption["geoBackupUserAssignedIdentityId"] != encryption["primaryUserAssignedIdentityId"]
         assert set(server["identity"]["userAssignedIdentities"]) == {
-            encryption["primaryUserAssignedIdentityId"], encryption["geoBackupUserAssignedIdentityId"]}
+            encryption["primaryUserAssignedIdentityId"],
+            encryption["geoBackupUserAssignedIdentityId"],
+        }
         assert server["authConfig"]["activeDirectoryAuth"] == "Enabled"
         assert server["network"]["publicNetworkAccess"] == "Disabled"
         assert "replica" not in server and "sourceServerResourceId" not in server
@@ -43,7 +72,10 @@ def test_admin_passwords_are_generated_once_and_only_ever_travel_as_secrets(prod
     passwords = [r.plain_inputs["administratorLoginPassword"] for r in prod.of_type(SERVER)]
     assert len(set(passwords)) == 2
     secrets = prod.of_type(SECRET)
-    assert {s.plain_inputs["secretName"] for s in secrets} == {"knowledge-admin-password", "operational-admin-password"}
+    assert {s.plain_inputs["secretName"] for s in secrets} == {
+        "knowledge-admin-password",
+        "operational-admin-password",
+    }
     assert {s.plain_inputs["properties"]["value"] for s in secrets} == set(passwords)
     shown = json.dumps([redact(r.inputs) for r in prod.resources]) + json.dumps(redact(prod.outputs))
     for password in passwords:
@@ -105,8 +137,11 @@ def test_each_key_identity_may_unwrap_keys_only_in_its_own_vaults_resource_group
     """The grant sits on the resource group that holds the key's vault, and that group holds no other
     vault: a grant beneath the vault's delete lock could never be removed (lock-resources: "A
     cannot-delete lock on a resource or resource group prevents the deletion of Azure RBAC assignments")."""
-    grants = [g for g in prod.of_type(ROLE_ASSIGNMENT)
-              if g.plain_inputs["roleDefinitionId"].endswith("e147488a-f6f5-4113-8e2d-b22465e65bf6")]
+    grants = [
+        g
+        for g in prod.of_type(ROLE_ASSIGNMENT)
+        if g.plain_inputs["roleDefinitionId"].endswith("e147488a-f6f5-4113-8e2d-b22465e65bf6")
+    ]
     vaults = prod.of_type(VAULT)
     assert len(grants) == len(vaults) == 2
     for grant in grants:
@@ -114,7 +149,9 @@ def test_each_key_identity_may_unwrap_keys_only_in_its_own_vaults_resource_group
         assert scope.rsplit("/", 2)[-2] == "resourceGroups"
         assert [v for v in vaults if v.id.startswith(scope + "/")] != []
         assert len([v for v in vaults if v.id.startswith(scope + "/")]) == 1
-        (identity,) = [i for i in prod.of_type(IDENTITY) if grant.plain_inputs["principalId"] == i.outputs["principalId"]]
+        (identity,) = [
+            i for i in prod.of_type(IDENTITY) if grant.plain_inputs["principalId"] == i.outputs["principalId"]
+        ]
         assert identity.id.startswith(scope + "/")
 
 
@@ -140,7 +177,10 @@ def test_audit_archive_is_immutable_private_and_fed_by_data_export(prod):
     worm = inputs["immutableStorageWithVersioning"]
     assert worm["enabled"] is True
     assert worm["immutabilityPolicy"] == {
-        "immutabilityPeriodSinceCreationInDays": 365, "state": "Unlocked", "allowProtectedAppendWrites": True}
+        "immutabilityPeriodSinceCreationInDays": 365,
+        "state": "Unlocked",
+        "allowProtectedAppendWrites": True,
+    }
     (blob_service,) = prod.of_type(BLOB_SERVICE)
     assert blob_service.plain_inputs["isVersioningEnabled"] is True
     (export,) = prod.of_type(DATA_EXPORT)
@@ -154,7 +194,12 @@ def test_activity_log_goes_to_workspace_and_archive(prod):
     inputs = setting.plain_inputs
     assert inputs["workspaceId"] == workspace_id(prod)
     assert inputs["storageAccountId"] == prod.of_type(STORAGE)[0].id
-    assert {log["category"] for log in inputs["logs"]} >= {"Administrative", "Security", "ServiceHealth", "Policy"}
+    assert {log["category"] for log in inputs["logs"]} >= {
+        "Administrative",
+        "Security",
+        "ServiceHealth",
+        "Policy",
+    }
 
 
 def test_every_resource_that_can_send_diagnostics_sends_them_to_the_workspace(prod, dr):
@@ -173,7 +218,7 @@ def test_logs_that_export_cannot_read_are_archived_by_their_diagnostic_settings(
     settings = {d.plain_inputs["resourceUri"]: d.plain_inputs for d in prod.of_type(DIAGNOSTIC)}
     for server in prod.of_type(SERVER):
         assert settings[server.id]["storageAccountId"] == archive_id
-    home_vault = [v for v in prod.of_type(VAULT) if v.plain_inputs["location"] == "australiaeast"][0]
+    home_vault = next(v for v in prod.of_type(VAULT) if v.plain_inputs["location"] == "australiaeast")
     assert settings[home_vault.id]["storageAccountId"] == archive_id
 
 
@@ -195,13 +240,20 @@ def test_long_term_retention_policy_weekly_3_months_12_monthly_7_yearly(prod):
     rules = {rule["name"]: rule for rule in props["policyRules"]}
     schedule = rules["BackupWeekly"]["trigger"]["schedule"]["repeatingTimeIntervals"]
     assert schedule == ["R/2024-01-07T02:00:00+00:00/P1W"]  # 2024-01-07 is a Sunday
-    retention = {name: rule["lifecycles"][0]["deleteAfter"]["duration"] for name, rule in rules.items()
-                 if rule["objectType"] == "AzureRetentionRule"}
+    retention = {
+        name: rule["lifecycles"][0]["deleteAfter"]["duration"]
+        for name, rule in rules.items()
+        if rule["objectType"] == "AzureRetentionRule"
+    }
     assert retention == {"Default": "P3M", "Monthly": "P12M", "Yearly": "P7Y"}
     tags = {t["tagInfo"]["tagName"]: t for t in rules["BackupWeekly"]["trigger"]["taggingCriteria"]}
     assert tags["Monthly"]["criteria"][0]["absoluteCriteria"] == ["FirstOfMonth"]
     assert tags["Yearly"]["criteria"][0]["absoluteCriteria"] == ["FirstOfYear"]
-    assert tags["Yearly"]["taggingPriority"] < tags["Monthly"]["taggingPriority"] < tags["Default"]["taggingPriority"]
+    assert (
+        tags["Yearly"]["taggingPriority"]
+        < tags["Monthly"]["taggingPriority"]
+        < tags["Default"]["taggingPriority"]
+    )
 
 
 def test_each_primary_server_has_a_backup_instance_and_the_vault_has_the_roles_it_needs(prod):
@@ -212,9 +264,11 @@ def test_each_primary_server_has_a_backup_instance_and_the_vault_has_the_roles_i
     here on the servers' resource group."""
     (vault,) = prod.of_type(BACKUP_VAULT)
     (policy,) = prod.of_type(BACKUP_POLICY)
-    instances = {i.plain_inputs["properties"]["dataSourceInfo"]["resourceID"]: i for i in prod.of_type(BACKUP_INSTANCE)}
+    instances = {
+        i.plain_inputs["properties"]["dataSourceInfo"]["resourceID"]: i for i in prod.of_type(BACKUP_INSTANCE)
+    }
     assert set(instances) == {s.id for s in prod.of_type(SERVER)}
-    for server_id, instance in instances.items():
+    for _server_id, instance in instances.items():
         props = instance.plain_inputs["properties"]
         assert props["policyInfo"]["policyId"] == policy.id
         assert props["dataSourceInfo"]["datasourceType"] == "Microsoft.DBforPostgreSQL/flexibleServers"
@@ -222,7 +276,9 @@ def test_each_primary_server_has_a_backup_instance_and_the_vault_has_the_roles_i
         assert props["dataSourceInfo"]["objectType"] == "Datasource"
         assert props["dataSourceSetInfo"] == {**props["dataSourceInfo"], "objectType": "DatasourceSet"}
     grants = [g.plain_inputs for g in prod.of_type(ROLE_ASSIGNMENT)]
-    home_group = [g for g in prod.of_type(RESOURCE_GROUP) if g.plain_inputs["location"] == "australiaeast"][0]
+    home_group = next(
+        g for g in prod.of_type(RESOURCE_GROUP) if g.plain_inputs["location"] == "australiaeast"
+    )
     ltr = [g for g in grants if g["roleDefinitionId"].endswith("c088a766-074b-43ba-90d4-1fb21feae531")]
     readers = [g for g in grants if g["roleDefinitionId"].endswith("acdd72a7-3385-48ef-bd42-f606fba81ae7")]
     assert [g["scope"] for g in ltr] == [g["scope"] for g in readers] == [home_group.id]

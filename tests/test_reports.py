@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from gate.findings import Finding, RuleInfo
-from policies.waivers import Waiver
 from gate.pipeline import GateResult
-from helpers import schema_validator
 from gate.reports import console, duration, to_json, to_junit, to_markdown, to_sarif, write_reports
+from helpers import schema_validator
+from policies.waivers import Waiver
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 # The OASIS SARIF 2.1.0 schema, vendored so the validation never depends on the network.
@@ -29,24 +29,71 @@ def clean(gate_result) -> GateResult:
     return gate_result
 
 
-def finding(rule_id: str, stack: str, db: str, message: str, *, enforcement="mandatory", severity="high",
-            waiver: Waiver | None = None) -> Finding:
-    return Finding(rule_id=rule_id, source="policy", stack=stack, urn=SERVER.format(stack=stack, db=db),
-                   resource_type=SERVER_TYPE, resource_name=f"{db}-g1", message=message, severity=severity,
-                   enforcement=enforcement, waiver=waiver)
+def finding(
+    rule_id: str,
+    stack: str,
+    db: str,
+    message: str,
+    *,
+    enforcement="mandatory",
+    severity="high",
+    waiver: Waiver | None = None,
+) -> Finding:
+    return Finding(
+        rule_id=rule_id,
+        source="policy",
+        stack=stack,
+        urn=SERVER.format(stack=stack, db=db),
+        resource_type=SERVER_TYPE,
+        resource_name=f"{db}-g1",
+        message=message,
+        severity=severity,
+        enforcement=enforcement,
+        waiver=waiver,
+    )
 
 
-BLOCKING = finding("CTY-RES-001", "prod", "knowledge", "geo-redundant backup is off: losing the region loses every backup",
-                   severity="critical")
+BLOCKING = finding(
+    "CTY-RES-001",
+    "prod",
+    "knowledge",
+    "geo-redundant backup is off: losing the region loses every backup",
+    severity="critical",
+)
 # Same rule and stack as the blocking one, but waived: the testcase still fails (failure wins).
-WAIVED_SAME_RULE = finding("CTY-RES-001", "prod", "operational", "geo-redundant backup is off",
-                           severity="critical", waiver=Waiver("CTY-RES-001", "prod", "operational-g1",
-                                                              "rebuild planned in Q3", "dba-team", dt.date(2099, 9, 30), 1))
-WAIVED = finding("CTY-RES-002", "dr", "knowledge", "high availability is Disabled; ZoneRedundant is expected",
-                 waiver=Waiver("CTY-RES-002", "dr", "knowledge-g1", "standby runs without HA by design",
-                               "platform-engineering", dt.date(2099, 12, 31), 7))
-ADVISORY = finding("CTY-RES-900", "dr", "knowledge", "promoted replica runs without geo-redundant backup",
-                   enforcement="advisory", severity="medium")
+WAIVED_SAME_RULE = finding(
+    "CTY-RES-001",
+    "prod",
+    "operational",
+    "geo-redundant backup is off",
+    severity="critical",
+    waiver=Waiver(
+        "CTY-RES-001", "prod", "operational-g1", "rebuild planned in Q3", "dba-team", dt.date(2099, 9, 30), 1
+    ),
+)
+WAIVED = finding(
+    "CTY-RES-002",
+    "dr",
+    "knowledge",
+    "high availability is Disabled; ZoneRedundant is expected",
+    waiver=Waiver(
+        "CTY-RES-002",
+        "dr",
+        "knowledge-g1",
+        "standby runs without HA by design",
+        "platform-engineering",
+        dt.date(2099, 12, 31),
+        7,
+    ),
+)
+ADVISORY = finding(
+    "CTY-RES-900",
+    "dr",
+    "knowledge",
+    "promoted replica runs without geo-redundant backup",
+    enforcement="advisory",
+    severity="medium",
+)
 
 
 @pytest.fixture(scope="module")
@@ -62,15 +109,31 @@ def passing_with_notes(clean) -> GateResult:
 
 @pytest.fixture(scope="module")
 def with_checkov(clean) -> GateResult:
-    rule = RuleInfo(rule_id="CKV_AZURE_130", source="checkov", title="Ensure PostgreSQL enforces SSL",
-                    description="Ensure PostgreSQL enforces SSL", remediation="See https://docs.example.com/ckv-130",
-                    severity="medium", enforcement="mandatory", concern="checkov",
-                    help_uri="https://docs.example.com/ckv-130")
-    found = Finding(rule_id="CKV_AZURE_130", source="checkov", stack="dr", urn="", resource_type=
-                    "Microsoft.DBforPostgreSQL/flexibleServers", resource_name="knowledge-g1",
-                    message="Ensure PostgreSQL enforces SSL", severity="medium", enforcement="mandatory")
-    return dataclasses.replace(clean, rules={**clean.rules, rule.rule_id: rule}, findings=[BLOCKING, found],
-                               checkov_ran=True)
+    rule = RuleInfo(
+        rule_id="CKV_AZURE_130",
+        source="checkov",
+        title="Ensure PostgreSQL enforces SSL",
+        description="Ensure PostgreSQL enforces SSL",
+        remediation="See https://docs.example.com/ckv-130",
+        severity="medium",
+        enforcement="mandatory",
+        concern="checkov",
+        help_uri="https://docs.example.com/ckv-130",
+    )
+    found = Finding(
+        rule_id="CKV_AZURE_130",
+        source="checkov",
+        stack="dr",
+        urn="",
+        resource_type="Microsoft.DBforPostgreSQL/flexibleServers",
+        resource_name="knowledge-g1",
+        message="Ensure PostgreSQL enforces SSL",
+        severity="medium",
+        enforcement="mandatory",
+    )
+    return dataclasses.replace(
+        clean, rules={**clean.rules, rule.rule_id: rule}, findings=[BLOCKING, found], checkov_ran=True
+    )
 
 
 @pytest.fixture(scope="module")
@@ -79,19 +142,28 @@ def sarif_validator():
 
 
 def all_reports(result: GateResult) -> dict[str, str]:
-    return {"console": console(result), "json": json.dumps(to_json(result)), "sarif": json.dumps(to_sarif(result)),
-            "junit": to_junit(result), "markdown": to_markdown(result)}
+    return {
+        "console": console(result),
+        "json": json.dumps(to_json(result)),
+        "sarif": json.dumps(to_sarif(result)),
+        "junit": to_junit(result),
+        "markdown": to_markdown(result),
+    }
 
 
 # --- durations ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("seconds, text", [(900, "15min"), (3600, "1h"), (30, "30s"), (43200, "12h"),
-                                           (5400, "90min"), (0, "0s"), (None, "none")])
+
+@pytest.mark.parametrize(
+    "seconds, text",
+    [(900, "15min"), (3600, "1h"), (30, "30s"), (43200, "12h"), (5400, "90min"), (0, "0s"), (None, "none")],
+)
 def test_duration(seconds, text):
     assert duration(seconds) == text
 
 
 # --- console ------------------------------------------------------------------------------------
+
 
 def test_console_passes_on_the_shipped_stacks(clean):
     text = console(clean)
@@ -109,8 +181,10 @@ def test_console_fails_with_greppable_rule_lines(failing):
     lines = [line.strip() for line in text.splitlines() if "CTY-RES-001" in line]
     assert len(lines) == 2
     blocking = next(line for line in lines if "knowledge-g1" in line)
-    assert blocking.startswith("CTY-RES-001 [critical] prod/knowledge-g1 (azure-native:dbforpostgresql:Server): "
-                               "geo-redundant backup is off")
+    assert blocking.startswith(
+        "CTY-RES-001 [critical] prod/knowledge-g1 (azure-native:dbforpostgresql:Server): "
+        "geo-redundant backup is off"
+    )
     waived = next(line for line in lines if "operational-g1" in line)
     assert "waived by dba-team until 2099-09-30: rebuild planned in Q3" in waived
     # Grouped: blocking before waived before advisory within a stack.
@@ -121,15 +195,27 @@ def test_console_fails_with_greppable_rule_lines(failing):
 
 
 def test_console_passes_with_waived_and_advisory(passing_with_notes):
-    assert console(passing_with_notes).rstrip().endswith("PASS: 0 blocking findings (1 advisory, 1 waived); exit code 0")
+    assert (
+        console(passing_with_notes)
+        .rstrip()
+        .endswith("PASS: 0 blocking findings (1 advisory, 1 waived); exit code 0")
+    )
 
 
 # --- JSON -----------------------------------------------------------------------------------------
 
+
 def test_json_summary_and_content(failing, clean):
     report = json.loads(json.dumps(to_json(failing)))
-    assert report["summary"] == {"blocking": 1, "advisory": 1, "waived": 2, "total": 4, "exitCode": 1,
-                                 "passed": False, "checkovRan": False}
+    assert report["summary"] == {
+        "blocking": 1,
+        "advisory": 1,
+        "waived": 2,
+        "total": 4,
+        "exitCode": 1,
+        "passed": False,
+        "checkovRan": False,
+    }
     assert [s["name"] for s in report["stacks"]] == ["prod", "dr"]
     prod = report["stacks"][0]
     assert prod["region"] == "australiaeast" and prod["role"] == "primary" and prod["origin"] == "primary"
@@ -139,18 +225,37 @@ def test_json_summary_and_content(failing, clean):
     assert rules["CTY-RES-001"]["controls"]["ISO/IEC 27001:2022"][:1] == ["A.8.13"]
     assert rules["CTY-RES-900"]["enforcement"] == "advisory"
     waived = next(f for f in report["findings"] if f["ruleId"] == "CTY-RES-002")
-    assert waived["waiver"] == {"ruleId": "CTY-RES-002", "stack": "dr", "resource": "knowledge-g1", "owner": "platform-engineering",
-                                "expires": "2099-12-31", "reason": "standby runs without HA by design",
-                                "enforcement": None}
+    assert waived["waiver"] == {
+        "ruleId": "CTY-RES-002",
+        "stack": "dr",
+        "resource": "knowledge-g1",
+        "owner": "platform-engineering",
+        "expires": "2099-12-31",
+        "reason": "standby runs without HA by design",
+        "enforcement": None,
+    }
     assert waived["status"] == "waived" and waived["blocks"] is False
     rows = [r for r in report["continuity"] if r["stack"] == "prod" and r["database"] == "knowledge"]
-    assert rows == [{"stack": "prod", "urn": SERVER.format(stack="prod", db="knowledge"), "database": "knowledge",
-                     "mechanism": "replicaPromotion", "targetRto": 3600, "targetRpo": 900, "achievableRto": 1800,
-                     "achievableRpo": 300, "meetsRto": True, "meetsRpo": True, "status": "OK"}]
+    assert rows == [
+        {
+            "stack": "prod",
+            "urn": SERVER.format(stack="prod", db="knowledge"),
+            "database": "knowledge",
+            "mechanism": "replicaPromotion",
+            "targetRto": 3600,
+            "targetRpo": 900,
+            "achievableRto": 1800,
+            "achievableRpo": 300,
+            "meetsRto": True,
+            "meetsRpo": True,
+            "status": "OK",
+        }
+    ]
     assert to_json(clean)["summary"]["exitCode"] == 0
 
 
 # --- SARIF ----------------------------------------------------------------------------------------
+
 
 def test_sarif_of_clean_result_validates(clean, sarif_validator):
     sarif = to_sarif(clean)
@@ -173,14 +278,22 @@ def test_sarif_of_findings_validates_and_carries_levels(failing, sarif_validator
     assert blocking["level"] == "error"
     assert BLOCKING.message in blocking["message"]["text"]
     (location,) = blocking["locations"]
-    assert location["logicalLocations"] == [{"fullyQualifiedName": BLOCKING.urn, "name": "knowledge-g1",
-                                             "kind": "resource"}]
-    assert location["physicalLocation"]["artifactLocation"] == {"uri": "Pulumi.prod.yaml", "uriBaseId": "%SRCROOT%"}
+    assert location["logicalLocations"] == [
+        {"fullyQualifiedName": BLOCKING.urn, "name": "knowledge-g1", "kind": "resource"}
+    ]
+    assert location["physicalLocation"]["artifactLocation"] == {
+        "uri": "Pulumi.prod.yaml",
+        "uriBaseId": "%SRCROOT%",
+    }
     waived = next(r for r in results if r["ruleId"] == "CTY-RES-002")
     assert waived["level"] == "note"
-    assert waived["suppressions"] == [{"kind": "external", "status": "accepted",
-                                       "justification": "standby runs without HA by design"}]
-    assert waived["properties"]["owner"] == "platform-engineering" and waived["properties"]["expires"] == "2099-12-31"
+    assert waived["suppressions"] == [
+        {"kind": "external", "status": "accepted", "justification": "standby runs without HA by design"}
+    ]
+    assert (
+        waived["properties"]["owner"] == "platform-engineering"
+        and waived["properties"]["expires"] == "2099-12-31"
+    )
     advisory = next(r for r in results if r["ruleId"] == "CTY-RES-900")
     assert advisory["level"] == "warning" and "suppressions" not in advisory
     assert advisory["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "Pulumi.dr.yaml"
@@ -191,7 +304,11 @@ def test_sarif_of_findings_validates_and_carries_levels(failing, sarif_validator
     assert rule["fullDescription"]["text"] == failing.rules["CTY-RES-001"].description
     assert rule["help"]["text"] == failing.rules["CTY-RES-001"].remediation
     props = rule["properties"]
-    assert props["severity"] == "critical" and props["enforcement"] == "mandatory" and props["concern"] == "resilience"
+    assert (
+        props["severity"] == "critical"
+        and props["enforcement"] == "mandatory"
+        and props["concern"] == "resilience"
+    )
     assert "ISO/IEC 27001:2022:A.8.13" in props["controls"] and "SOC 2:A1.2" in props["controls"]
     assert "resilience" in props["tags"]
     advisory_rule = next(r for r in rules if r["id"] == "CTY-RES-900")
@@ -210,10 +327,13 @@ def test_sarif_has_one_run_per_tool(with_checkov, sarif_validator):
     assert result["ruleIndex"] == 0 and result["level"] == "error"
     assert result["locations"][0]["logicalLocations"][0]["name"] == "knowledge-g1"
     assert [r["ruleId"] for r in runs["continuity-policy-pack"]["results"]] == ["CTY-RES-001"]
-    assert all(not r["id"].startswith("CKV") for r in runs["continuity-policy-pack"]["tool"]["driver"]["rules"])
+    assert all(
+        not r["id"].startswith("CKV") for r in runs["continuity-policy-pack"]["tool"]["driver"]["rules"]
+    )
 
 
 # --- JUnit ----------------------------------------------------------------------------------------
+
 
 def suites(xml: str) -> dict[str, ET.Element]:
     root = ET.fromstring(xml)
@@ -235,7 +355,9 @@ def test_junit_of_clean_result(clean):
     for suite in parsed.values():
         assert counts(suite) == (len(clean.rules), 0, 0)
     case = next(c for c in parsed["prod"].findall("testcase") if c.get("name").startswith("CTY-RES-001 "))
-    assert case.get("name") == "CTY-RES-001 Geo-redundant backup" and case.get("classname") == "prod.resilience"
+    assert (
+        case.get("name") == "CTY-RES-001 Geo-redundant backup" and case.get("classname") == "prod.resilience"
+    )
 
 
 def test_junit_counts_failures_skips_and_advisories(failing):
@@ -255,7 +377,8 @@ def test_junit_counts_failures_skips_and_advisories(failing):
 
     dr = {c.get("name").split()[0]: c for c in parsed["dr"].findall("testcase")}
     assert dr["CTY-RES-002"].find("skipped").get("message") == (
-        "waived by platform-engineering until 2099-12-31: standby runs without HA by design")
+        "waived by platform-engineering until 2099-12-31: standby runs without HA by design"
+    )
     assert dr["CTY-RES-900"].find("failure") is None and dr["CTY-RES-900"].find("skipped") is None
     assert ADVISORY.message in dr["CTY-RES-900"].find("system-out").text
     assert dr["CTY-RES-900"].get("classname") == "dr.resilience"
@@ -263,15 +386,23 @@ def test_junit_counts_failures_skips_and_advisories(failing):
 
 # --- Markdown -------------------------------------------------------------------------------------
 
+
 def test_markdown_of_clean_result(clean):
     text = to_markdown(clean)
     assert "**PASS**" in text and "**FAIL**" not in text
-    assert "| Stack | Database | RTO target | RTO achievable | RPO target | RPO achievable | Mechanism | Status |" in text
+    assert (
+        "| Stack | Database | RTO target | RTO achievable | RPO target | RPO achievable | Mechanism | Status |"
+        in text
+    )
     assert "| prod | knowledge | 1h | 30min | 15min | 5min | replicaPromotion | OK |" in text
     assert "| dr | operational | 2h | 30min | 1h | 5min | replicaPromotion | OK |" in text
     controls = text.split("### Controls coverage")[1]
     line = next(line for line in controls.splitlines() if "| A.8.13 |" in line)
-    assert line.startswith("| ISO/IEC 27001:2022 | A.8.13 |") and "CTY-RES-001" in line and line.endswith("| pass |")
+    assert (
+        line.startswith("| ISO/IEC 27001:2022 | A.8.13 |")
+        and "CTY-RES-001" in line
+        and line.endswith("| pass |")
+    )
     for framework in ("CIS Microsoft Azure Foundations", "SOC 2", "ISO/IEC 27001:2022"):
         assert f"| {framework} |" in controls
     assert "| fail |" not in controls
@@ -286,7 +417,11 @@ def test_markdown_of_failing_result(failing):
     assert f"| CTY-RES-001 | prod | `knowledge-g1` ({SERVER_TYPE}) | {BLOCKING.message} |" in blocking
     assert "operational-g1" not in blocking and "CTY-RES-900" not in blocking
     details = text.split("<details>")[1].split("</details>")[0]
-    assert "2 waived, 1 advisory" in details and "CTY-RES-900" in details and "standby runs without HA" in details
+    assert (
+        "2 waived, 1 advisory" in details
+        and "CTY-RES-900" in details
+        and "standby runs without HA" in details
+    )
     controls = text.split("### Controls coverage")[1]
     line = next(line for line in controls.splitlines() if "| A.8.13 |" in line)
     assert line.endswith("| fail |")
@@ -295,6 +430,7 @@ def test_markdown_of_failing_result(failing):
 
 
 # --- secrets and files ----------------------------------------------------------------------------
+
 
 def admin_passwords(result: GateResult) -> list[str]:
     prod = result.renderings[0]
@@ -313,7 +449,9 @@ def test_no_report_shows_a_secret(failing):
 def test_a_finding_quoting_a_secret_is_redacted(failing, sarif_validator):
     password = admin_passwords(failing)[0]
     leaky = dataclasses.replace(BLOCKING, message=f"admin password is '{password}' | <{password}>")
-    leaky_waiver = dataclasses.replace(WAIVED, waiver=dataclasses.replace(WAIVED.waiver, reason=f"rotated {password}"))
+    leaky_waiver = dataclasses.replace(
+        WAIVED, waiver=dataclasses.replace(WAIVED.waiver, reason=f"rotated {password}")
+    )
     result = dataclasses.replace(failing, findings=[leaky, leaky_waiver])
     reports = all_reports(result)
     for name, text in reports.items():
@@ -323,8 +461,12 @@ def test_a_finding_quoting_a_secret_is_redacted(failing, sarif_validator):
 
 
 def test_write_reports(failing, tmp_path):
-    paths = {"json_path": tmp_path / "out/gate.json", "sarif_path": tmp_path / "out/gate.sarif",
-             "junit_path": tmp_path / "junit.xml", "markdown_path": tmp_path / "summary.md"}
+    paths = {
+        "json_path": tmp_path / "out/gate.json",
+        "sarif_path": tmp_path / "out/gate.sarif",
+        "junit_path": tmp_path / "junit.xml",
+        "markdown_path": tmp_path / "summary.md",
+    }
     written = write_reports(failing, **paths)
     assert written == list(paths.values())
     assert json.loads(paths["json_path"].read_text())["summary"]["blocking"] == 1

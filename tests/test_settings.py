@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -92,81 +93,236 @@ def test_webhook_url_accepted_when_stored_as_secret():
 
 
 BAD_CONFIGS = [
-    pytest.param(knowledge("rpo", "15"), "continuity:databases.knowledge.rpo", "'15' is not a duration", id="rpo-without-unit"),
-    pytest.param(knowledge("rto", "1 hour"), "continuity:databases.knowledge.rto", "'1 hour' is not a duration", id="rto-unknown-unit"),
-    pytest.param(knowledge("storageGb", 100), "continuity:databases.knowledge.storageGb", "100 GiB is not a size Azure offers", id="storage-not-azure-size"),
-    pytest.param(knowledge("tier", "Burstable"), "continuity:databases.knowledge", "not available on the Burstable tier", id="ha-on-burstable"),
-    pytest.param(knowledge("colour", "blue"), "continuity:databases.knowledge.colour", "unknown key", id="unknown-database-key"),
-    pytest.param(knowledge("backupRetention", "40d"), "continuity:databases.knowledge.backupRetention", "must be at most 35d", id="backup-retention-over-35d"),
-    pytest.param(knowledge("version", "12"), "continuity:databases.knowledge.version", "Input should be '14'", id="version-12"),
-    pytest.param(knowledge("generation", 0), "continuity:databases.knowledge.generation", "greater than or equal to 1", id="generation-0"),
+    pytest.param(
+        knowledge("rpo", "15"),
+        "continuity:databases.knowledge.rpo",
+        "'15' is not a duration",
+        id="rpo-without-unit",
+    ),
+    pytest.param(
+        knowledge("rto", "1 hour"),
+        "continuity:databases.knowledge.rto",
+        "'1 hour' is not a duration",
+        id="rto-unknown-unit",
+    ),
+    pytest.param(
+        knowledge("storageGb", 100),
+        "continuity:databases.knowledge.storageGb",
+        "100 GiB is not a size Azure offers",
+        id="storage-not-azure-size",
+    ),
+    pytest.param(
+        knowledge("tier", "Burstable"),
+        "continuity:databases.knowledge",
+        "not available on the Burstable tier",
+        id="ha-on-burstable",
+    ),
+    pytest.param(
+        knowledge("colour", "blue"),
+        "continuity:databases.knowledge.colour",
+        "unknown key",
+        id="unknown-database-key",
+    ),
+    pytest.param(
+        knowledge("backupRetention", "40d"),
+        "continuity:databases.knowledge.backupRetention",
+        "must be at most 35d",
+        id="backup-retention-over-35d",
+    ),
+    pytest.param(
+        knowledge("version", "12"),
+        "continuity:databases.knowledge.version",
+        "Input should be '14'",
+        id="version-12",
+    ),
+    pytest.param(
+        knowledge("generation", 0),
+        "continuity:databases.knowledge.generation",
+        "greater than or equal to 1",
+        id="generation-0",
+    ),
     pytest.param(
         edit("continuity:databases", lambda dbs: dbs.__setitem__("Knowledge_DB", dbs.pop("knowledge"))),
-        "continuity:databases.Knowledge_DB", "must be 2-16 lowercase letters and digits", id="database-key-uppercase-underscore",
+        "continuity:databases.Knowledge_DB",
+        "must be 2-16 lowercase letters and digits",
+        id="database-key-uppercase-underscore",
     ),
-    pytest.param({"continuity:databases": "{not json"}, "continuity:databases", "is not valid JSON", id="databases-not-json"),
-    pytest.param({"continuity:colour": "blue"}, "continuity:colour", "unknown key", id="unknown-top-level-key"),
+    pytest.param(
+        {"continuity:databases": "{not json"},
+        "continuity:databases",
+        "is not valid JSON",
+        id="databases-not-json",
+    ),
+    pytest.param(
+        {"continuity:colour": "blue"}, "continuity:colour", "unknown key", id="unknown-top-level-key"
+    ),
     pytest.param({"continuity:region": None}, "continuity:region", "is required", id="region-missing"),
-    pytest.param({"azure-native:location": "westeurope"}, "azure-native:location", "must agree", id="provider-location-differs"),
-    pytest.param({"continuity:region": "mars"}, "continuity:region", "region 'mars' is not in the platform's region table", id="unknown-region"),
-    pytest.param({"continuity:role": "active"}, "continuity:role", "Input should be 'primary' or 'standby'", id="role-not-primary-or-standby"),
+    pytest.param(
+        {"azure-native:location": "westeurope"},
+        "azure-native:location",
+        "must agree",
+        id="provider-location-differs",
+    ),
+    pytest.param(
+        {"continuity:region": "mars"},
+        "continuity:region",
+        "region 'mars' is not in the platform's region table",
+        id="unknown-region",
+    ),
+    pytest.param(
+        {"continuity:role": "active"},
+        "continuity:role",
+        "Input should be 'primary' or 'standby'",
+        id="role-not-primary-or-standby",
+    ),
     # Rules between keys are reported at the key to change.
-    pytest.param({"continuity:role": "standby"}, "continuity:origin", "role 'standby' needs origin 'replica'", id="standby-with-origin-primary"),
+    pytest.param(
+        {"continuity:role": "standby"},
+        "continuity:origin",
+        "role 'standby' needs origin 'replica'",
+        id="standby-with-origin-primary",
+    ),
     pytest.param(
         edit("continuity:peer", lambda peer: peer.__setitem__("region", "australiaeast")),
-        "continuity:peer.region", "must differ from continuity:region", id="peer-region-equals-region",
+        "continuity:peer.region",
+        "must differ from continuity:region",
+        id="peer-region-equals-region",
     ),
-    pytest.param(edit("continuity:tags", lambda tags: tags.pop("owner")), "continuity:tags", "missing mandatory tag(s) ['owner']", id="tag-owner-missing"),
+    pytest.param(
+        edit("continuity:tags", lambda tags: tags.pop("owner")),
+        "continuity:tags",
+        "missing mandatory tag(s) ['owner']",
+        id="tag-owner-missing",
+    ),
     pytest.param(
         edit("continuity:tags", lambda tags: tags.__setitem__("data-classification", "secret")),
-        "continuity:tags", "data-classification 'secret' is not one of", id="tag-data-classification-not-allowed",
+        "continuity:tags",
+        "data-classification 'secret' is not one of",
+        id="tag-data-classification-not-allowed",
     ),
     pytest.param(
         edit("continuity:tags", lambda tags: tags.__setitem__("dr-role", "primary")),
-        "continuity:tags", "['dr-role'] are set by the program", id="tag-reserved-dr-role",
+        "continuity:tags",
+        "['dr-role'] are set by the program",
+        id="tag-reserved-dr-role",
     ),
     pytest.param(
         edit("continuity:tags", lambda tags: tags.__setitem__("Environment", "test")),
-        "continuity:tags", "are set by the program", id="tag-reserved-other-case",
+        "continuity:tags",
+        "are set by the program",
+        id="tag-reserved-other-case",
     ),
-    pytest.param(edit("continuity:logs", lambda logs: logs.__setitem__("retention", "30d")), "continuity:logs.retention", "must be at least 90d, got 30d", id="log-retention-30d"),
-    pytest.param(edit("continuity:logs", lambda logs: logs.__setitem__("auditRetention", "200d")), "continuity:logs.auditRetention", "must be at least 365d, got 200d", id="audit-retention-200d"),
-    pytest.param(edit("continuity:logs", lambda logs: logs.__setitem__("auditRetention", "365")), "continuity:logs.auditRetention", "'365' is not a duration", id="audit-retention-without-unit"),
-    pytest.param(edit("continuity:logs", lambda logs: logs.__setitem__("retentionDays", 90)), "continuity:logs.retentionDays", "unknown key", id="unknown-logs-key"),
     pytest.param(
-        edit("continuity:logs", lambda logs: logs.__setitem__("archiveTables", ["AzureActivity", "AzureDiagnostics"])),
-        "continuity:logs.archiveTables[1]", "AzureDiagnostics cannot be exported", id="archive-azure-diagnostics",
+        edit("continuity:logs", lambda logs: logs.__setitem__("retention", "30d")),
+        "continuity:logs.retention",
+        "must be at least 90d, got 30d",
+        id="log-retention-30d",
+    ),
+    pytest.param(
+        edit("continuity:logs", lambda logs: logs.__setitem__("auditRetention", "200d")),
+        "continuity:logs.auditRetention",
+        "must be at least 365d, got 200d",
+        id="audit-retention-200d",
+    ),
+    pytest.param(
+        edit("continuity:logs", lambda logs: logs.__setitem__("auditRetention", "365")),
+        "continuity:logs.auditRetention",
+        "'365' is not a duration",
+        id="audit-retention-without-unit",
+    ),
+    pytest.param(
+        edit("continuity:logs", lambda logs: logs.__setitem__("retentionDays", 90)),
+        "continuity:logs.retentionDays",
+        "unknown key",
+        id="unknown-logs-key",
+    ),
+    pytest.param(
+        edit(
+            "continuity:logs",
+            lambda logs: logs.__setitem__("archiveTables", ["AzureActivity", "AzureDiagnostics"]),
+        ),
+        "continuity:logs.archiveTables[1]",
+        "AzureDiagnostics cannot be exported",
+        id="archive-azure-diagnostics",
     ),
     pytest.param(
         edit("continuity:logs", lambda logs: logs.update(retention="730d", auditRetention="365d")),
-        "continuity:logs.auditRetention", "shorter than logs.retention", id="audit-retention-shorter-than-retention",
+        "continuity:logs.auditRetention",
+        "shorter than logs.retention",
+        id="audit-retention-shorter-than-retention",
     ),
-    pytest.param(edit("continuity:backup", lambda backup: backup.__setitem__("softDelete", "7d")), "continuity:backup.softDelete", "must be at least 14d, got 7d", id="soft-delete-7d"),
-    pytest.param(edit("continuity:alerts", lambda alerts: alerts.__setitem__("emails", [])), "continuity:alerts.emails", "at least 1 item", id="no-alert-emails"),
+    pytest.param(
+        edit("continuity:backup", lambda backup: backup.__setitem__("softDelete", "7d")),
+        "continuity:backup.softDelete",
+        "must be at least 14d, got 7d",
+        id="soft-delete-7d",
+    ),
+    pytest.param(
+        edit("continuity:alerts", lambda alerts: alerts.__setitem__("emails", [])),
+        "continuity:alerts.emails",
+        "at least 1 item",
+        id="no-alert-emails",
+    ),
     pytest.param(
         edit("continuity:alerts", lambda alerts: alerts["emails"][0].__setitem__("address", "not-an-email")),
-        "continuity:alerts.emails[0].address", "should match pattern", id="invalid-email-address",
+        "continuity:alerts.emails[0].address",
+        "should match pattern",
+        id="invalid-email-address",
     ),
-    pytest.param(edit("continuity:alerts", lambda alerts: alerts.__setitem__("lagAlertFraction", 1.5)), "continuity:alerts.lagAlertFraction", "less than 1", id="lag-alert-fraction-1.5"),
-    pytest.param({"continuity:alertWebhookUrl": "https://hooks.example.com/x"}, "continuity:alertWebhookUrl", "must be stored as a secret", id="webhook-not-secret"),
+    pytest.param(
+        edit("continuity:alerts", lambda alerts: alerts.__setitem__("lagAlertFraction", 1.5)),
+        "continuity:alerts.lagAlertFraction",
+        "less than 1",
+        id="lag-alert-fraction-1.5",
+    ),
+    pytest.param(
+        {"continuity:alertWebhookUrl": "https://hooks.example.com/x"},
+        "continuity:alertWebhookUrl",
+        "must be stored as a secret",
+        id="webhook-not-secret",
+    ),
     pytest.param(
         edit("continuity:network", lambda net: net.__setitem__("allowedCidrs", ["999.1.1.1/99"])),
-        "continuity:network.allowedCidrs[0]", "999.1.1.1/99", id="cidr-out-of-range",
+        "continuity:network.allowedCidrs[0]",
+        "999.1.1.1/99",
+        id="cidr-out-of-range",
     ),
-    pytest.param(edit("continuity:network", lambda net: net.__setitem__("clientSubnet", "10.99.2.0/24")),
-                 "continuity:network", "clientSubnet 10.99.2.0/24 is not inside addressSpace 10.20.0.0/16",
-                 id="subnet-outside-the-vnet"),
-    pytest.param(edit("continuity:network", lambda net: net.__setitem__("clientSubnet", "10.20.1.128/25")),
-                 "continuity:network", "overlaps clientSubnet", id="subnets-overlap"),
-    pytest.param(edit("continuity:network", lambda net: net.__setitem__("addressSpace", "20.0.0.0/16")),
-                 "continuity:network.addressSpace", "not a private address range", id="public-address-space"),
-    pytest.param(edit("continuity:network", lambda net: net.__setitem__("addressSpace", "10.20.0.1/16")),
-                 "continuity:network.addressSpace", "not an IPv4 network in CIDR form", id="host-bits-set"),
-    pytest.param(edit("continuity:peer", lambda peer: peer.__setitem__("addressSpace", "10.20.128.0/17")),
-                 "continuity:peer.addressSpace", "overlaps continuity:network.addressSpace 10.20.0.0/16",
-                 id="peer-network-overlaps"),
-    pytest.param(edit("continuity:network", lambda net: net.__setitem__("writerZone", "Not A Zone")),
-                 "continuity:network.writerZone", "should match pattern", id="writer-zone-not-a-name"),
+    pytest.param(
+        edit("continuity:network", lambda net: net.__setitem__("clientSubnet", "10.99.2.0/24")),
+        "continuity:network",
+        "clientSubnet 10.99.2.0/24 is not inside addressSpace 10.20.0.0/16",
+        id="subnet-outside-the-vnet",
+    ),
+    pytest.param(
+        edit("continuity:network", lambda net: net.__setitem__("clientSubnet", "10.20.1.128/25")),
+        "continuity:network",
+        "overlaps clientSubnet",
+        id="subnets-overlap",
+    ),
+    pytest.param(
+        edit("continuity:network", lambda net: net.__setitem__("addressSpace", "20.0.0.0/16")),
+        "continuity:network.addressSpace",
+        "not a private address range",
+        id="public-address-space",
+    ),
+    pytest.param(
+        edit("continuity:network", lambda net: net.__setitem__("addressSpace", "10.20.0.1/16")),
+        "continuity:network.addressSpace",
+        "not an IPv4 network in CIDR form",
+        id="host-bits-set",
+    ),
+    pytest.param(
+        edit("continuity:peer", lambda peer: peer.__setitem__("addressSpace", "10.20.128.0/17")),
+        "continuity:peer.addressSpace",
+        "overlaps continuity:network.addressSpace 10.20.0.0/16",
+        id="peer-network-overlaps",
+    ),
+    pytest.param(
+        edit("continuity:network", lambda net: net.__setitem__("writerZone", "Not A Zone")),
+        "continuity:network.writerZone",
+        "should match pattern",
+        id="writer-zone-not-a-name",
+    ),
 ]
 
 

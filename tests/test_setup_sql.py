@@ -18,13 +18,27 @@ from psycopg.conninfo import make_conninfo
 from components.settings import HEARTBEAT_INTERVAL_SECONDS, Database
 from drill.localpg import LocalCluster
 from drill.probes import connect
-from drill.setup_sql import (HEARTBEAT_COMMAND, HEARTBEAT_JOB, HEARTBEAT_SCHEDULE, OWNER_ROLE, apply,
-                             setup_scripts, verify)
-
+from drill.setup_sql import (
+    HEARTBEAT_COMMAND,
+    HEARTBEAT_JOB,
+    HEARTBEAT_SCHEDULE,
+    OWNER_ROLE,
+    apply,
+    setup_scripts,
+    verify,
+)
 from pg_fixtures import require_pg_cron
 
-DATABASE = Database.model_validate({"sku": "Standard_D4ds_v5", "tier": "GeneralPurpose", "storageGb": 256,
-                                    "databases": ["knowledge", "archive"], "rto": "1h", "rpo": "15min"})
+DATABASE = Database.model_validate(
+    {
+        "sku": "Standard_D4ds_v5",
+        "tier": "GeneralPurpose",
+        "storageGb": 256,
+        "databases": ["knowledge", "archive"],
+        "rto": "1h",
+        "rpo": "15min",
+    }
+)
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +47,12 @@ def cluster():
     # As the Azure servers are configured (components.database.server_parameters). Azure's pg_cron runs
     # jobs over a local socket connection (cron.host /tmp, read-only there); these servers accept only
     # password logins, so the stand-in runs jobs in background workers instead.
-    settings = {"shared_preload_libraries": "'pg_cron'", "cron.database_name": "'knowledge'",
-                "cron.use_background_workers": "on", "max_worker_processes": "16"}
+    settings = {
+        "shared_preload_libraries": "'pg_cron'",
+        "cron.database_name": "'knowledge'",
+        "cron.use_background_workers": "on",
+        "max_worker_processes": "16",
+    }
     with LocalCluster(settings=settings) as cluster:
         with connect(cluster.primary_dsn, cluster.password, autocommit=True) as conn:
             for name in DATABASE.databases:
@@ -58,9 +76,16 @@ def test_setup_applies_verifies_and_can_run_again(cluster):
     assert apply(cluster.primary_dsn, cluster.password, scripts()) == []
     assert apply(cluster.primary_dsn, cluster.password, scripts()) == [], "idempotent"
     with connect(on(cluster.primary_dsn, "knowledge"), cluster.password, autocommit=True) as conn:
-        assert conn.execute("SELECT count(*) FROM cron.job WHERE jobname = %s", (HEARTBEAT_JOB,)).fetchone()[0] == 1
-        owners = dict(conn.execute("SELECT datname, pg_get_userbyid(datdba) FROM pg_database "
-                                   "WHERE datname IN ('knowledge', 'archive')").fetchall())
+        assert (
+            conn.execute("SELECT count(*) FROM cron.job WHERE jobname = %s", (HEARTBEAT_JOB,)).fetchone()[0]
+            == 1
+        )
+        owners = dict(
+            conn.execute(
+                "SELECT datname, pg_get_userbyid(datdba) FROM pg_database "
+                "WHERE datname IN ('knowledge', 'archive')"
+            ).fetchall()
+        )
     assert owners == {"knowledge": OWNER_ROLE, "archive": OWNER_ROLE}
     cluster.wait_caught_up()
     with connect(on(cluster.standby_dsn, "knowledge"), cluster.password, autocommit=True) as conn:
@@ -70,12 +95,15 @@ def test_setup_applies_verifies_and_can_run_again(cluster):
 def test_a_database_owned_by_a_role_ltr_skips_is_reported(cluster):
     apply(cluster.primary_dsn, cluster.password, scripts())
     with connect(cluster.primary_dsn, cluster.password, autocommit=True) as conn:
-        conn.execute("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'azure_pg_admin') "
-                      "THEN CREATE ROLE azure_pg_admin NOLOGIN; END IF; END $$")
+        conn.execute(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'azure_pg_admin') "
+            "THEN CREATE ROLE azure_pg_admin NOLOGIN; END IF; END $$"
+        )
         conn.execute("ALTER DATABASE archive OWNER TO azure_pg_admin")
         try:
             assert verify(cluster.primary_dsn, cluster.password, scripts()) == [
-                "database archive is owned by azure_pg_admin: long-term retention skips it"]
+                "database archive is owned by azure_pg_admin: long-term retention skips it"
+            ]
         finally:
             conn.execute(f"ALTER DATABASE archive OWNER TO {OWNER_ROLE}")
 
@@ -83,8 +111,10 @@ def test_a_database_owned_by_a_role_ltr_skips_is_reported(cluster):
 def test_a_changed_or_missing_heartbeat_job_is_reported(cluster):
     apply(cluster.primary_dsn, cluster.password, scripts())
     with connect(on(cluster.primary_dsn, "knowledge"), cluster.password, autocommit=True) as conn:
-        conn.execute("SELECT cron.alter_job(jobid, schedule => '*/5 * * * *') FROM cron.job WHERE jobname = %s",
-                     (HEARTBEAT_JOB,))
+        conn.execute(
+            "SELECT cron.alter_job(jobid, schedule => '*/5 * * * *') FROM cron.job WHERE jobname = %s",
+            (HEARTBEAT_JOB,),
+        )
         problems = verify(cluster.primary_dsn, cluster.password, scripts())
         assert len(problems) == 1 and "'*/5 * * * *'" in problems[0]
         conn.execute("SELECT cron.unschedule(%s)", (HEARTBEAT_JOB,))
@@ -95,8 +125,11 @@ def test_a_changed_or_missing_heartbeat_job_is_reported(cluster):
 def replay_age(cluster) -> float:
     """Azure's replica-lag definition on the local standby: seconds since the last replayed transaction."""
     with connect(cluster.standby_dsn, cluster.password, autocommit=True) as conn:
-        return float(conn.execute(
-            "SELECT extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())").fetchone()[0])
+        return float(
+            conn.execute(
+                "SELECT extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())"
+            ).fetchone()[0]
+        )
 
 
 def test_an_idle_primary_makes_the_lag_signal_grow_and_a_heartbeat_resets_it(cluster):
@@ -122,8 +155,10 @@ def test_pg_cron_runs_the_heartbeat_on_the_primary_every_minute(cluster):
         while beat == before and time.monotonic() < deadline:
             time.sleep(1)
             (beat,) = conn.execute("SELECT beat_at FROM continuity.heartbeat").fetchone()
-        runs = conn.execute("SELECT status FROM cron.job_run_details d JOIN cron.job j USING (jobid) "
-                            "WHERE j.jobname = %s", (HEARTBEAT_JOB,)).fetchall()
+        runs = conn.execute(
+            "SELECT status FROM cron.job_run_details d JOIN cron.job j USING (jobid) WHERE j.jobname = %s",
+            (HEARTBEAT_JOB,),
+        ).fetchall()
     assert beat > before, f"pg_cron did not run the heartbeat within {HEARTBEAT_INTERVAL_SECONDS + 15}s"
     assert ("succeeded",) in runs
     cluster.wait_caught_up()

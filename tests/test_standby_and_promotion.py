@@ -5,13 +5,26 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import PROJECT_DIR, render_variant
 
 from gate.render import RenderError, redact
 from gate.replacement import replacing_changes
 from gate.stack_files import read_stack_config
-
-from conftest import PROJECT_DIR, render_variant
-from helpers import *  # noqa: F403 - type tokens and queries
+from helpers import (
+    BACKUP_INSTANCE,
+    BACKUP_POLICY,
+    BACKUP_VAULT,
+    METRIC_ALERT,
+    ROLE_ASSIGNMENT,
+    SECRET,
+    SERVER,
+    STORAGE,
+    VAULT,
+    by_id,
+    parameters,
+    server_resource,
+    servers,
+)
 
 # Inputs that must not change when the standby is promoted: the name and place, and the keys.
 KEPT_ON_PROMOTION = ("serverName", "location", "dataEncryption", "identity", "administratorLogin")
@@ -45,7 +58,9 @@ def test_a_replica_never_follows_a_changed_source_id(prod, dr):
 
 def test_standby_has_the_same_server_parameters_as_its_source(prod, dr):
     for key in servers(dr):
-        assert parameters(dr, servers(dr)[key]["serverName"]) == parameters(prod, servers(prod)[key]["serverName"])
+        assert parameters(dr, servers(dr)[key]["serverName"]) == parameters(
+            prod, servers(prod)[key]["serverName"]
+        )
 
 
 def test_standby_encrypts_with_its_own_regional_key_and_owns_its_vault(dr):
@@ -54,13 +69,20 @@ def test_standby_encrypts_with_its_own_regional_key_and_owns_its_vault(dr):
     for server in servers(dr).values():
         encryption = server["dataEncryption"]
         assert encryption["primaryKeyURI"].startswith(f"https://{vault.plain_inputs['vaultName']}.")
-        assert by_id(dr, encryption["primaryUserAssignedIdentityId"]).plain_inputs["location"] == "australiasoutheast"
+        assert (
+            by_id(dr, encryption["primaryUserAssignedIdentityId"]).plain_inputs["location"]
+            == "australiasoutheast"
+        )
         assert "geoBackupKeyURI" not in encryption
 
 
 def test_standby_writes_the_secrets_prod_generated_to_its_own_vault(prod, dr):
-    prod_values = {s.plain_inputs["secretName"]: s.plain_inputs["properties"]["value"] for s in prod.of_type(SECRET)}
-    dr_values = {s.plain_inputs["secretName"]: s.plain_inputs["properties"]["value"] for s in dr.of_type(SECRET)}
+    prod_values = {
+        s.plain_inputs["secretName"]: s.plain_inputs["properties"]["value"] for s in prod.of_type(SECRET)
+    }
+    dr_values = {
+        s.plain_inputs["secretName"]: s.plain_inputs["properties"]["value"] for s in dr.of_type(SECRET)
+    }
     assert dr_values == prod_values
     shown = json.dumps([redact(r.inputs) for r in dr.resources])
     assert not any(value in shown for value in dr_values.values())
@@ -78,11 +100,16 @@ def test_standby_archive_is_geo_redundant_in_a_region_without_zones(dr):
 
 
 def test_replication_lag_alert_threshold_is_derived_from_rpo(dr):
-    lag = {a.plain_inputs["ruleName"]: a.plain_inputs["criteria"]["allOf"][0] for a in dr.of_type(METRIC_ALERT)
-           if a.plain_inputs["criteria"]["allOf"][0]["metricName"] == "physical_replication_delay_in_seconds"}
+    lag = {
+        a.plain_inputs["ruleName"]: a.plain_inputs["criteria"]["allOf"][0]
+        for a in dr.of_type(METRIC_ALERT)
+        if a.plain_inputs["criteria"]["allOf"][0]["metricName"] == "physical_replication_delay_in_seconds"
+    }
     # RPO 15 min and 1 h, alerted at half the RPO (alerts.lagAlertFraction).
     assert {name: c["threshold"] for name, c in lag.items()} == {
-        "knowledge-g1-replication-lag": 450, "operational-g1-replication-lag": 1800}
+        "knowledge-g1-replication-lag": 450,
+        "operational-g1-replication-lag": 1800,
+    }
     assert all(c["operator"] == "GreaterThan" and c["timeAggregation"] == "Maximum" for c in lag.values())
 
 
@@ -111,13 +138,18 @@ def test_no_body_the_program_sends_can_promote_a_server(prod, dr, promoted_dr):
 
 
 def test_promoted_region_starts_long_term_retention_backups(promoted_dr):
-    instances = {i.plain_inputs["properties"]["dataSourceInfo"]["resourceID"] for i in promoted_dr.of_type(BACKUP_INSTANCE)}
+    instances = {
+        i.plain_inputs["properties"]["dataSourceInfo"]["resourceID"]
+        for i in promoted_dr.of_type(BACKUP_INSTANCE)
+    }
     assert instances == {s.id for s in promoted_dr.of_type(SERVER)}
 
 
 def test_promoted_servers_have_no_lag_alerts_and_get_an_entra_admin_when_configured(prod):
     admin = {"objectId": "3f2504e0-4f89-11d3-9a0c-0305e82c3301", "principalName": "pg-admins"}
-    promoted = render_variant("dr", {"continuity:role": "primary", "continuity:databaseAdmin": admin}, peer=prod)
+    promoted = render_variant(
+        "dr", {"continuity:role": "primary", "continuity:databaseAdmin": admin}, peer=prod
+    )
     metrics = {a.plain_inputs["criteria"]["allOf"][0]["metricName"] for a in promoted.of_type(METRIC_ALERT)}
     assert "physical_replication_delay_in_seconds" not in metrics
     admins = promoted.of_type("azure-native:dbforpostgresql:AdministratorsMicrosoftEntra")
@@ -126,8 +158,9 @@ def test_promoted_servers_have_no_lag_alerts_and_get_an_entra_admin_when_configu
 
 
 def test_high_availability_returns_in_a_later_update(prod):
-    with_ha = render_variant("dr", {"continuity:role": "primary",
-                                    "continuity:promotion": {"highAvailability": True}}, peer=prod)
+    with_ha = render_variant(
+        "dr", {"continuity:role": "primary", "continuity:promotion": {"highAvailability": True}}, peer=prod
+    )
     for server in servers(with_ha).values():
         # Australia Southeast has no availability zones: same-zone HA is what exists there.
         assert server["highAvailability"]["mode"] == "SameZone"
@@ -138,27 +171,45 @@ def test_the_promote_option_is_no_longer_a_config_value():
     from components.settings import SettingsError, load_settings
 
     config = read_stack_config(PROJECT_DIR, "dr").with_overrides(
-        {"continuity:promotion": {"option": "Forced"}})
+        {"continuity:promotion": {"option": "Forced"}}
+    )
     with pytest.raises(SettingsError) as caught:
         load_settings(config.values, config.secret_keys)
-    assert "continuity:promotion.option: promotion is Microsoft's documented PATCH, run by `python -m drill promote" \
+    assert (
+        "continuity:promotion.option: promotion is Microsoft's documented PATCH, run by `python -m drill promote"
         in str(caught.value)
+    )
 
 
-@pytest.mark.parametrize("sku, tier, storage, fragment", [
-    ("Standard_D2ds_v5", "GeneralPurpose", 256, "2 vCores (Standard_D2ds_v5) are fewer than the source's 4"),
-    ("Standard_E2ds_v5", "MemoryOptimized", 256, "2 vCores (Standard_E2ds_v5) are fewer than the source's 4"),
-    ("Standard_D4ds_v5", "GeneralPurpose", 128, "128 GiB storage is less than the source's 256 GiB"),
-])
+@pytest.mark.parametrize(
+    "sku, tier, storage, fragment",
+    [
+        (
+            "Standard_D2ds_v5",
+            "GeneralPurpose",
+            256,
+            "2 vCores (Standard_D2ds_v5) are fewer than the source's 4",
+        ),
+        (
+            "Standard_E2ds_v5",
+            "MemoryOptimized",
+            256,
+            "2 vCores (Standard_E2ds_v5) are fewer than the source's 4",
+        ),
+        ("Standard_D4ds_v5", "GeneralPurpose", 128, "128 GiB storage is less than the source's 256 GiB"),
+    ],
+)
 def test_a_replica_smaller_than_its_source_is_refused(prod, sku, tier, storage, fragment):
-    """"Compute on the primary must always be equal or smaller than the compute on the smallest
+    """ "Compute on the primary must always be equal or smaller than the compute on the smallest
     replica", and so must storage (concepts-read-replicas, "Scale")."""
     databases = json.loads(read_stack_config(PROJECT_DIR, "dr").values["continuity:databases"])
     databases["knowledge"].update(sku=sku, tier=tier, storageGb=storage)
     # The check gates the replica's source id, so no replica is declared from a smaller spec.
     with pytest.raises(RenderError) as caught:
         render_variant("dr", {"continuity:databases": databases}, peer=prod)
-    assert "a replica must be at least as large as its source, with the same version and targets" in str(caught.value)
+    assert "a replica must be at least as large as its source, with the same version and targets" in str(
+        caught.value
+    )
     assert f"continuity:databases.knowledge: {fragment}" in str(caught.value)
 
 
@@ -178,8 +229,10 @@ def test_a_replica_of_another_version_is_refused(prod):
     databases["knowledge"]["version"] = "17"
     with pytest.raises(RenderError) as caught:
         render_variant("dr", {"continuity:databases": databases}, peer=prod)
-    assert "continuity:databases.knowledge.version is '17' here but '16' in organization/continuity/prod" \
+    assert (
+        "continuity:databases.knowledge.version is '17' here but '16' in organization/continuity/prod"
         in str(caught.value)
+    )
 
 
 def test_a_new_generation_is_a_new_server_never_a_replacement(prod):
@@ -190,14 +243,21 @@ def test_a_new_generation_is_a_new_server_never_a_replacement(prod):
     assert before.urn != after.urn, "a new logical resource, so Pulumi creates instead of replacing"
     assert after.plain_inputs["serverName"].split("-g")[1].startswith("2-")
     assert server_resource(rebuilt, "operational").urn == server_resource(prod, "operational").urn
+
     # The old generation's alerts stay in Azure until removed: no name may collide.
     def names(rendering, token, field):
         return {r.plain_inputs[field] for r in rendering.of_type(token) if "knowledge" in r.name}
+
     assert names(prod, METRIC_ALERT, "ruleName")
     assert not names(prod, METRIC_ALERT, "ruleName") & names(rebuilt, METRIC_ALERT, "ruleName")
+
     # Grants are per resource group, not per server: a new generation needs none (and no wait).
     def grants(rendering):
-        return {(g.plain_inputs["roleAssignmentName"], g.plain_inputs["scope"]) for g in rendering.of_type(ROLE_ASSIGNMENT)}
+        return {
+            (g.plain_inputs["roleAssignmentName"], g.plain_inputs["scope"])
+            for g in rendering.of_type(ROLE_ASSIGNMENT)
+        }
+
     assert grants(rebuilt) == grants(prod)
 
 
@@ -205,4 +265,6 @@ def test_a_changed_retention_policy_is_a_new_policy(prod):
     changed = render_variant("prod", {"continuity:backup": {"longTermRetention": {"yearly": "10y"}}})
     (old,), (new,) = prod.of_type(BACKUP_POLICY), changed.of_type(BACKUP_POLICY)
     assert old.plain_inputs["backupPolicyName"] != new.plain_inputs["backupPolicyName"]
-    assert {i.plain_inputs["properties"]["policyInfo"]["policyId"] for i in changed.of_type(BACKUP_INSTANCE)} == {new.id}
+    assert {
+        i.plain_inputs["properties"]["policyInfo"]["policyId"] for i in changed.of_type(BACKUP_INSTANCE)
+    } == {new.id}

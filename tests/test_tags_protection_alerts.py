@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import json
 
+from conftest import render_variant
+
 from components.tags import is_taggable
 from gate.render import redact
-
-from conftest import render_variant
-from helpers import *  # noqa: F403 - type tokens and queries
+from helpers import (
+    ACTION_GROUP,
+    ACTIVITY_ALERT,
+    LOCK,
+    METRIC_ALERT,
+    QUERY_ALERT,
+    SERVER,
+    STATEFUL_TYPES,
+    VAULT,
+    server_resource,
+    workspace_id,
+)
 
 MANDATORY = {"owner": "platform-engineering", "cost-center": "cc-4410", "data-classification": "confidential"}
 
@@ -39,12 +50,14 @@ def test_data_stores_carry_their_recovery_targets(prod):
 
 def test_stateful_resources_are_protected_and_delete_locked(prod, dr):
     for rendering in (prod, dr):
-        locks = {l.plain_inputs["scope"]: l.plain_inputs for l in rendering.of_type(LOCK)}
+        locks = {lock.plain_inputs["scope"]: lock.plain_inputs for lock in rendering.of_type(LOCK)}
         for token in STATEFUL_TYPES:
             for resource in rendering.of_type(token):
                 assert resource.protect, resource.urn
                 assert locks[resource.id]["level"] == "CanNotDelete", resource.urn
-        assert all(not l.protect for l in rendering.of_type(LOCK)), "locks must stay removable by the program"
+        assert all(not lock.protect for lock in rendering.of_type(LOCK)), (
+            "locks must stay removable by the program"
+        )
 
 
 def test_disposable_stack_turns_protection_and_locks_off(prod):
@@ -55,14 +68,22 @@ def test_disposable_stack_turns_protection_and_locks_off(prod):
 
 def test_every_server_has_health_alerts_to_the_action_group(prod):
     (group,) = prod.of_type(ACTION_GROUP)
-    assert [e["emailAddress"] for e in group.plain_inputs["emailReceivers"]] == ["platform-oncall@example.com"]
+    assert [e["emailAddress"] for e in group.plain_inputs["emailReceivers"]] == [
+        "platform-oncall@example.com"
+    ]
     alerts = {}
     for alert in prod.of_type(METRIC_ALERT):
         inputs = alert.plain_inputs
         assert inputs["actions"] == [{"actionGroupId": group.id}]
         alerts.setdefault(inputs["scopes"][0], set()).add(inputs["criteria"]["allOf"][0]["metricName"])
     for server in prod.of_type(SERVER):
-        assert alerts[server.id] == {"cpu_percent", "memory_percent", "storage_percent", "connections_failed", "is_db_alive"}
+        assert alerts[server.id] == {
+            "cpu_percent",
+            "memory_percent",
+            "storage_percent",
+            "connections_failed",
+            "is_db_alive",
+        }
     for vault in prod.of_type(VAULT):
         assert alerts[vault.id] == {"Availability"}
 
@@ -72,12 +93,16 @@ def test_activity_log_alerts_cover_service_health_in_both_regions_and_guarded_de
     health = next(a for name, a in alerts.items() if name.endswith("service-health"))
     conditions = {c["field"]: c for c in health["condition"]["allOf"]}
     assert conditions["category"]["equals"] == "ServiceHealth"
-    assert sorted(conditions["properties.impactedServices[*].ImpactedRegions[*].RegionName"]["containsAny"]) == [
-        "Australia East", "Australia Southeast"]
+    assert sorted(
+        conditions["properties.impactedServices[*].ImpactedRegions[*].RegionName"]["containsAny"]
+    ) == ["Australia East", "Australia Southeast"]
     deletes = next(a for name, a in alerts.items() if name.endswith("guarded-deletes"))
     operations = {leaf["equals"] for leaf in deletes["condition"]["allOf"][1]["anyOf"]}
-    assert {"Microsoft.DBforPostgreSQL/flexibleServers/delete", "Microsoft.KeyVault/vaults/delete",
-            "Microsoft.DataProtection/backupVaults/delete"} <= operations
+    assert {
+        "Microsoft.DBforPostgreSQL/flexibleServers/delete",
+        "Microsoft.KeyVault/vaults/delete",
+        "Microsoft.DataProtection/backupVaults/delete",
+    } <= operations
 
 
 def test_backup_job_failures_alert_from_the_workspace(prod):
@@ -90,7 +115,9 @@ def test_backup_job_failures_alert_from_the_workspace(prod):
 
 def test_webhook_url_from_secret_config_reaches_the_action_group_only_as_a_secret():
     url = "https://hooks.example.net/services/T000/B000/very-secret-token"
-    rendering = render_variant("prod", {"continuity:alertWebhookUrl": url}, secret_keys={"continuity:alertWebhookUrl"})
+    rendering = render_variant(
+        "prod", {"continuity:alertWebhookUrl": url}, secret_keys={"continuity:alertWebhookUrl"}
+    )
     (group,) = rendering.of_type(ACTION_GROUP)
     assert group.plain_inputs["webhookReceivers"][0]["serviceUri"] == url
     assert url not in json.dumps([redact(r.inputs) for r in rendering.resources])

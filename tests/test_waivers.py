@@ -11,7 +11,6 @@ from gate.analyzer import PolicyPackProcess, load_pack_config
 from gate.pipeline import GateConfigError, GateResult, analyze, apply_waivers, rule_info
 from policies.rules import REGISTRY
 from policies.waivers import WAIVERS_FILE_ENV, WaiverError, load_waivers
-
 from policy_cases import CASES, mutated
 
 TODAY = dt.date(2026, 11, 27)
@@ -40,19 +39,29 @@ def test_committed_waiver_file_is_valid():
 
 def test_valid_waiver_loads(tmp_path):
     (waiver,) = load_waivers(write(tmp_path, VALID), known_rules=REGISTRY, today=TODAY)
-    assert waiver.matches("CTY-RES-001", "prod", "urn:pulumi:prod::continuity::x$azure-native:dbforpostgresql:Server::knowledge-g1")
+    assert waiver.matches(
+        "CTY-RES-001",
+        "prod",
+        "urn:pulumi:prod::continuity::x$azure-native:dbforpostgresql:Server::knowledge-g1",
+    )
     assert not waiver.matches("CTY-RES-001", "dr", "urn:pulumi:dr::continuity::x::knowledge-g1")
 
 
-@pytest.mark.parametrize("text, expected", [
-    (VALID.replace("2027-01-31", "2026-11-26"), "waivers.yaml:1: waiver of CTY-RES-001 on knowledge-g1 expired on 2026-11-26"),
-    (VALID.replace("CTY-RES-001", "CTY-RES-999"), "waivers.yaml:1: unknown rule 'CTY-RES-999'"),
-    (VALID.replace("      owner: platform-engineering\n", ""), "waivers.yaml:1: missing ['owner']"),
-    (VALID.replace("2027-01-31", "next year"), "waivers.yaml:1: expires 'next year' is not a date"),
-    (VALID.rstrip(" ") + "      ticket: OPS-1\n", "waivers.yaml:1: unknown field(s) ['ticket']"),
-    (VALID.rstrip(" ") + "     bad: [indent\n", "waivers.yaml:7: not valid YAML"),
-    ("rule: CTY-RES-001\n", "waivers.yaml: expected a list of waivers"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (
+            VALID.replace("2027-01-31", "2026-11-26"),
+            "waivers.yaml:1: waiver of CTY-RES-001 on knowledge-g1 expired on 2026-11-26",
+        ),
+        (VALID.replace("CTY-RES-001", "CTY-RES-999"), "waivers.yaml:1: unknown rule 'CTY-RES-999'"),
+        (VALID.replace("      owner: platform-engineering\n", ""), "waivers.yaml:1: missing ['owner']"),
+        (VALID.replace("2027-01-31", "next year"), "waivers.yaml:1: expires 'next year' is not a date"),
+        (VALID.rstrip(" ") + "      ticket: OPS-1\n", "waivers.yaml:1: unknown field(s) ['ticket']"),
+        (VALID.rstrip(" ") + "     bad: [indent\n", "waivers.yaml:7: not valid YAML"),
+        ("rule: CTY-RES-001\n", "waivers.yaml: expected a list of waivers"),
+    ],
+)
 def test_bad_waivers_are_errors_naming_file_and_line(tmp_path, text, expected):
     with pytest.raises(WaiverError) as caught:
         load_waivers(write(tmp_path, text), known_rules=REGISTRY, today=TODAY)
@@ -69,7 +78,9 @@ def test_gate_reports_a_waived_finding_and_passes(tmp_path, monkeypatch, prod, p
     monkeypatch.setenv(WAIVERS_FILE_ENV, str(write(tmp_path, VALID)))
     weakened, urn = mutated(prod, GEO_BACKUP_OFF)
     rules = {p.name: rule_info(p) for p in pack.info()}
-    findings = apply_waivers(analyze([weakened], {"prod": load_pack_config("prod")}, pack, rules), rules, ["prod"], TODAY)
+    findings = apply_waivers(
+        analyze([weakened], {"prod": load_pack_config("prod")}, pack, rules), rules, ["prod"], TODAY
+    )
     (waived,) = [f for f in findings if f.rule_id == "CTY-RES-001"]
     assert waived.urn == urn and waived.waiver.owner == "platform-engineering"
     assert GateResult([weakened], rules, findings).exit_code == 0
@@ -81,12 +92,21 @@ def test_waiver_that_matches_nothing_fails_the_gate(tmp_path, monkeypatch, prod,
     findings = analyze([prod], {"prod": load_pack_config("prod")}, pack, rules)
     with pytest.raises(GateConfigError) as caught:
         apply_waivers(findings, rules, ["prod"], TODAY)
-    assert "waivers.yaml:1: waiver of CTY-RES-001 on prod/knowledge-g1 matches no finding" in str(caught.value)
+    assert "waivers.yaml:1: waiver of CTY-RES-001 on prod/knowledge-g1 matches no finding" in str(
+        caught.value
+    )
 
 
 def test_pack_drops_waived_violations_under_pulumi_preview(tmp_path, monkeypatch, prod):
     """Without the gate's report-everything switch, as under `pulumi preview`, waived findings vanish."""
-    monkeypatch.setenv(WAIVERS_FILE_ENV, str(write(tmp_path, VALID.replace("2027-01-31", (dt.date.today() + dt.timedelta(days=30)).isoformat()))))
+    monkeypatch.setenv(
+        WAIVERS_FILE_ENV,
+        str(
+            write(
+                tmp_path, VALID.replace("2027-01-31", (dt.date.today() + dt.timedelta(days=30)).isoformat())
+            )
+        ),
+    )
     weakened, _ = mutated(prod, GEO_BACKUP_OFF)
     with PolicyPackProcess(report_waived=False) as preview_pack:
         preview_pack.configure(load_pack_config("prod"), "prod")

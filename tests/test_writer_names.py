@@ -8,13 +8,23 @@ import copy
 
 import pytest
 
-from drill.writer_names import API_VERSION, WriterNameError, WriterNameMover, WriterNames, default_client, targets_of
-
 from azure_http import FakeCredential, ScriptedAzure, answer, example
+from drill.writer_names import (
+    API_VERSION,
+    WriterNameError,
+    WriterNameMover,
+    WriterNames,
+    default_client,
+    targets_of,
+)
 
 SUBSCRIPTION = "ffffffff-ffff-ffff-ffff-ffffffffffff"
-NAMES = WriterNames(SUBSCRIPTION, "rg-cty-prod-ase-dns", "continuity.internal",
-                    {"knowledge": "knowledge.writer", "operational": "operational.writer"})
+NAMES = WriterNames(
+    SUBSCRIPTION,
+    "rg-cty-prod-ase-dns",
+    "continuity.internal",
+    {"knowledge": "knowledge.writer", "operational": "operational.writer"},
+)
 PROMOTED = "psql-cty-knowledge-dr-ase-g1-62db.postgres.database.azure.com"
 
 
@@ -26,9 +36,12 @@ def record(cname: str) -> dict:
 
 
 def mover(transport, lines=None) -> WriterNameMover:
-    return WriterNameMover(client_for=lambda sub: default_client(sub, credential=FakeCredential(), transport=transport,
-                                                                 retry_total=0),
-                           progress=(lines.append if lines is not None else lambda _: None))
+    return WriterNameMover(
+        client_for=lambda sub: default_client(
+            sub, credential=FakeCredential(), transport=transport, retry_total=0
+        ),
+        progress=(lines.append if lines is not None else lambda _: None),
+    )
 
 
 def test_a_name_is_moved_with_one_put_of_its_new_target_guarded_by_its_etag():
@@ -37,15 +50,23 @@ def test_a_name_is_moved_with_one_put_of_its_new_target_guarded_by_its_etag():
     transport, lines = ScriptedAzure([answer(200, body=record(old)), answer(200, body=put_body)]), []
     (move,) = mover(transport, lines).move(NAMES, {"knowledge": PROMOTED})
     get, put = transport.sent
-    path = (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-cty-prod-ase-dns/providers/Microsoft.Network/"
-            "privateDnsZones/continuity.internal/CNAME/knowledge.writer")
+    path = (
+        f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-cty-prod-ase-dns/providers/Microsoft.Network/"
+        "privateDnsZones/continuity.internal/CNAME/knowledge.writer"
+    )
     assert (get.method, get.path, get.api_version) == ("GET", path, API_VERSION)
     assert (put.method, put.path, put.api_version) == ("PUT", path, API_VERSION)
     # The example's request shape, with the TTL and metadata kept from the record as it was.
-    assert put.body == {"properties": {"metadata": {"key1": "value1"}, "ttl": 3600, "cnameRecord": {"cname": PROMOTED}}}
+    assert put.body == {
+        "properties": {"metadata": {"key1": "value1"}, "ttl": 3600, "cnameRecord": {"cname": PROMOTED}}
+    }
     assert put.body.keys() == example("RecordSetCNAMEPut.json")["parameters"]["parameters"].keys()
     assert put.headers["If-Match"] == '"00000000-0000-0000-0000-000000000000"'  # the SDK quotes the etag
-    assert move["name"] == "knowledge.writer.continuity.internal" and move["from"] == old and move["to"] == PROMOTED
+    assert (
+        move["name"] == "knowledge.writer.continuity.internal"
+        and move["from"] == old
+        and move["to"] == PROMOTED
+    )
     assert move["moved"] is True
     assert lines == [f"knowledge.writer.continuity.internal: moved from {old} to {PROMOTED}"]
 
@@ -59,8 +80,11 @@ def test_a_name_already_on_the_target_is_left_alone():
 def test_a_concurrent_change_is_refused_not_overwritten():
     precondition = {"error": {"code": "PreconditionFailed", "message": "The etag does not match."}}
     transport = ScriptedAzure([answer(200, body=record("elsewhere.example")), answer(412, body=precondition)])
-    with pytest.raises(WriterNameError, match=r"knowledge.writer.continuity.internal: Azure refused to move it to "
-                                              r"psql-cty-knowledge-dr-ase-g1-62db.* The etag does not match"):
+    with pytest.raises(
+        WriterNameError,
+        match=r"knowledge.writer.continuity.internal: Azure refused to move it to "
+        r"psql-cty-knowledge-dr-ase-g1-62db.* The etag does not match",
+    ):
         mover(transport).move(NAMES, {"knowledge": PROMOTED})
 
 
@@ -72,16 +96,24 @@ def test_a_database_without_a_name_is_refused_before_any_call():
 
 
 def test_names_and_targets_come_from_the_stack_outputs():
-    outputs = {"writerNames": {"subscriptionId": SUBSCRIPTION, "resourceGroupName": "rg-cty-prod-ase-dns",
-                               "zone": "continuity.internal", "records": {"knowledge": "knowledge.writer"}},
-               "servers": {"knowledge": {"fqdn": PROMOTED, "id": "/x"}}}
+    outputs = {
+        "writerNames": {
+            "subscriptionId": SUBSCRIPTION,
+            "resourceGroupName": "rg-cty-prod-ase-dns",
+            "zone": "continuity.internal",
+            "records": {"knowledge": "knowledge.writer"},
+        },
+        "servers": {"knowledge": {"fqdn": PROMOTED, "id": "/x"}},
+    }
     names = WriterNames.from_outputs(outputs)
     assert names.fqdn("knowledge") == "knowledge.writer.continuity.internal"
     assert targets_of(outputs) == {"knowledge": PROMOTED}
     with pytest.raises(WriterNameError, match="exports no writerNames"):
         WriterNames.from_outputs({})
     with pytest.raises(WriterNameError, match="lacks 'zone'"):
-        WriterNames.from_outputs({"writerNames": {"subscriptionId": "s", "resourceGroupName": "g", "records": {}}})
+        WriterNames.from_outputs(
+            {"writerNames": {"subscriptionId": "s", "resourceGroupName": "g", "records": {}}}
+        )
 
 
 def test_the_sdk_speaks_the_api_version_the_provider_uses():

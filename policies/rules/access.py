@@ -18,19 +18,32 @@ def _unlisted_ranges(ranges, cfg):
         yield f"address ranges {extra} are not in the allowed list"
 
 
-@rule("CTY-ACC-001", concern="access", title="Key Vault RBAC",
-      description="A Key Vault authorizes data access with Azure RBAC, not access policies.",
-      remediation="Set properties.enableRbacAuthorization=true.",
-      severity="high", controls=c.merge(c.ACCESS, {c.ISO: ("A.8.2",)}, cis=("8.6",)), resource_types=(VAULT,))
+@rule(
+    "CTY-ACC-001",
+    concern="access",
+    title="Key Vault RBAC",
+    description="A Key Vault authorizes data access with Azure RBAC, not access policies.",
+    remediation="Set properties.enableRbacAuthorization=true.",
+    severity="high",
+    controls=c.merge(c.ACCESS, {c.ISO: ("A.8.2",)}, cis=("8.6",)),
+    resource_types=(VAULT,),
+)
 def key_vault_rbac(vault, cfg):
     if not vault.get("properties.enableRbacAuthorization"):
         yield "the vault uses access policies instead of RBAC"
 
 
-@rule("CTY-ACC-002", concern="access", title="Key Vault network access",
-      description="A Key Vault allows public network access only from the configured address ranges.",
-      remediation="Leave continuity:network.allowedCidrs empty (access off) or list the ranges that need it.",
-      severity="high", controls=c.merge(c.ACCESS, cis=("8.7",)), resource_types=(VAULT,), config=ALLOWED_CIDRS)
+@rule(
+    "CTY-ACC-002",
+    concern="access",
+    title="Key Vault network access",
+    description="A Key Vault allows public network access only from the configured address ranges.",
+    remediation="Leave continuity:network.allowedCidrs empty (access off) or list the ranges that need it.",
+    severity="high",
+    controls=c.merge(c.ACCESS, cis=("8.7",)),
+    resource_types=(VAULT,),
+    config=ALLOWED_CIDRS,
+)
 def key_vault_network(vault, cfg):
     props = vault.get("properties") or {}
     if props.get("publicNetworkAccess") == "Disabled":
@@ -41,10 +54,16 @@ def key_vault_network(vault, cfg):
     yield from _unlisted_ranges((r.get("value") for r in acls.get("ipRules", [])), cfg)
 
 
-@rule("CTY-ACC-003", concern="access", title="Server network access",
-      description="A PostgreSQL server allows public network access only from the configured address ranges.",
-      remediation="Leave continuity:network.allowedCidrs empty (access off) or list the ranges that need it.",
-      severity="high", controls=c.merge(c.ACCESS, cis=("4.3.7",)), config=ALLOWED_CIDRS)
+@rule(
+    "CTY-ACC-003",
+    concern="access",
+    title="Server network access",
+    description="A PostgreSQL server allows public network access only from the configured address ranges.",
+    remediation="Leave continuity:network.allowedCidrs empty (access off) or list the ranges that need it.",
+    severity="high",
+    controls=c.merge(c.ACCESS, cis=("4.3.7",)),
+    config=ALLOWED_CIDRS,
+)
 def server_network(stack, cfg):
     allowed = [ipaddress.ip_network(cidr, strict=False) for cidr in cfg["allowedCidrs"]]
     servers = stack.of_type(SERVER)
@@ -52,8 +71,13 @@ def server_network(stack, cfg):
         owners = _firewall_servers(stack, firewall, servers)
         if not owners:
             # A rule that names a server outside this stack (or none) cannot be judged: fail closed.
-            yield firewall.urn, (f"firewall rule for server {firewall.get('serverName')!r} cannot be tied to a server "
-                                 "of this stack")
+            yield (
+                firewall.urn,
+                (
+                    f"firewall rule for server {firewall.get('serverName')!r} cannot be tied to a server "
+                    "of this stack"
+                ),
+            )
             continue
         try:
             start = ipaddress.ip_address(firewall.get("startIpAddress", "0.0.0.0"))
@@ -76,31 +100,55 @@ def _firewall_servers(stack, firewall, servers):
     if linked:
         return linked
     name, group = firewall.get("serverName"), firewall.get("resourceGroupName")
-    return [server for server in servers
-            if isinstance(name, str) and server.get("serverName") == name
-            and (not isinstance(group, str) or not isinstance(server.get("resourceGroupName"), str)
-                 or server.get("resourceGroupName") == group)]
+    return [
+        server
+        for server in servers
+        if isinstance(name, str)
+        and server.get("serverName") == name
+        and (
+            not isinstance(group, str)
+            or not isinstance(server.get("resourceGroupName"), str)
+            or server.get("resourceGroupName") == group
+        )
+    ]
 
 
-@rule("CTY-ACC-004", concern="access", title="Storage exposure",
-      description="A storage account allows no anonymous blob access, no shared-key authorization and denies networks by default.",
-      remediation="Set allowBlobPublicAccess=false, allowSharedKeyAccess=false and networkRuleSet.defaultAction=Deny.",
-      severity="high", controls=c.merge(c.ACCESS, {c.ISO: ("A.8.5",)}, cis=("3.7", "3.8")), resource_types=(STORAGE,),
-      config=ALLOWED_CIDRS)
+@rule(
+    "CTY-ACC-004",
+    concern="access",
+    title="Storage exposure",
+    description="A storage account allows no anonymous blob access, no shared-key authorization and denies networks by default.",
+    remediation="Set allowBlobPublicAccess=false, allowSharedKeyAccess=false and networkRuleSet.defaultAction=Deny.",
+    severity="high",
+    controls=c.merge(c.ACCESS, {c.ISO: ("A.8.5",)}, cis=("3.7", "3.8")),
+    resource_types=(STORAGE,),
+    config=ALLOWED_CIDRS,
+)
 def storage_exposure(account, cfg):
     if account.get("allowBlobPublicAccess") is not False:
         yield "anonymous blob access is allowed"
     if account.get("allowSharedKeyAccess") is not False:
         yield "shared-key (account key) authorization is allowed"
-    if account.get("publicNetworkAccess") != "Disabled" and account.get("networkRuleSet.defaultAction") != "Deny":
+    if (
+        account.get("publicNetworkAccess") != "Disabled"
+        and account.get("networkRuleSet.defaultAction") != "Deny"
+    ):
         yield "every network can reach the account"
-    yield from _unlisted_ranges((r.get("iPAddressOrRange") for r in account.get("networkRuleSet.ipRules", [])), cfg)
+    yield from _unlisted_ranges(
+        (r.get("iPAddressOrRange") for r in account.get("networkRuleSet.ipRules", [])), cfg
+    )
 
 
-@rule("CTY-ACC-005", concern="access", title="Entra authentication",
-      description="PostgreSQL servers accept Microsoft Entra authentication and workspaces refuse shared keys.",
-      remediation="Keep authConfig.activeDirectoryAuth=Enabled on servers and features.disableLocalAuth=true on workspaces.",
-      severity="medium", controls=c.merge(c.ACCESS, {c.ISO: ("A.8.5",)}), resource_types=(SERVER, WORKSPACE))
+@rule(
+    "CTY-ACC-005",
+    concern="access",
+    title="Entra authentication",
+    description="PostgreSQL servers accept Microsoft Entra authentication and workspaces refuse shared keys.",
+    remediation="Keep authConfig.activeDirectoryAuth=Enabled on servers and features.disableLocalAuth=true on workspaces.",
+    severity="medium",
+    controls=c.merge(c.ACCESS, {c.ISO: ("A.8.5",)}),
+    resource_types=(SERVER, WORKSPACE),
+)
 def entra_authentication(resource, cfg):
     if resource.type == SERVER and resource.get("authConfig.activeDirectoryAuth") != "Enabled":
         yield "Microsoft Entra authentication is off"

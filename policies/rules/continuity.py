@@ -11,7 +11,6 @@ For a regional loss, the relevant mechanisms are the cross-region replica and ge
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 from components.settings import MIN_LAG_ALERT_SECONDS
 
@@ -27,10 +26,17 @@ MECHANISM_FIGURES = {
 # A promoted replica has no cross-region copy until the former primary region is rebuilt.
 PROMOTED = "none (promoted)"
 FIGURES_SCHEMA = {
-    "mechanismFigures": {"type": "object", "default": MECHANISM_FIGURES,
-                         "description": "achievable RTO/RPO in seconds per mechanism (Microsoft's stated figures)"},
-    "replicatedDatabases": {"type": "array", "items": {"type": "string"}, "default": [],
-                            "description": "database keys whose servers have a replica in the peer stack"},
+    "mechanismFigures": {
+        "type": "object",
+        "default": MECHANISM_FIGURES,
+        "description": "achievable RTO/RPO in seconds per mechanism (Microsoft's stated figures)",
+    },
+    "replicatedDatabases": {
+        "type": "array",
+        "items": {"type": "string"},
+        "default": [],
+        "description": "database keys whose servers have a replica in the peer stack",
+    },
 }
 
 
@@ -39,10 +45,10 @@ class Assessment:
     urn: str
     database: str
     mechanism: str
-    target_rto: Optional[int]
-    target_rpo: Optional[int]
-    achievable_rto: Optional[int]
-    achievable_rpo: Optional[int]
+    target_rto: int | None
+    target_rpo: int | None
+    achievable_rto: int | None
+    achievable_rpo: int | None
 
     @property
     def meets_rto(self) -> bool:
@@ -69,25 +75,43 @@ def assess(stack, cfg) -> list[Assessment]:
         else:
             mechanism = "none"
         achieved = figures.get(mechanism, {})
-        results.append(Assessment(
-            urn=server.urn, database=database_key(server), mechanism=mechanism,
-            target_rto=rto.seconds if rto else None, target_rpo=rpo.seconds if rpo else None,
-            achievable_rto=achieved.get("rto"), achievable_rpo=achieved.get("rpo"),
-        ))
+        results.append(
+            Assessment(
+                urn=server.urn,
+                database=database_key(server),
+                mechanism=mechanism,
+                target_rto=rto.seconds if rto else None,
+                target_rpo=rpo.seconds if rpo else None,
+                achievable_rto=achieved.get("rto"),
+                achievable_rpo=achieved.get("rpo"),
+            )
+        )
     # Registration order depends on when outputs resolve; reports need a stable order.
     return sorted(results, key=lambda a: (a.database, a.urn))
 
 
-def _fmt(seconds: Optional[int]) -> str:
+def _fmt(seconds: int | None) -> str:
     if seconds is None:
         return "none"
-    return f"{seconds // 3600}h" if seconds % 3600 == 0 and seconds else f"{seconds // 60}min" if seconds % 60 == 0 else f"{seconds}s"
+    return (
+        f"{seconds // 3600}h"
+        if seconds % 3600 == 0 and seconds
+        else f"{seconds // 60}min"
+        if seconds % 60 == 0
+        else f"{seconds}s"
+    )
 
 
-@rule("CTY-CON-001", concern="continuity", title="Targets achievable",
-      description="The deployed recovery mechanisms of each database achieve its declared RTO and RPO after a regional loss.",
-      remediation="Keep a cross-region replica (declare the database in the standby stack) or relax the target in config.",
-      severity="critical", controls=c.CONTINUITY, config=FIGURES_SCHEMA)
+@rule(
+    "CTY-CON-001",
+    concern="continuity",
+    title="Targets achievable",
+    description="The deployed recovery mechanisms of each database achieve its declared RTO and RPO after a regional loss.",
+    remediation="Keep a cross-region replica (declare the database in the standby stack) or relax the target in config.",
+    severity="critical",
+    controls=c.CONTINUITY,
+    config=FIGURES_SCHEMA,
+)
 def targets_achievable(stack, cfg):
     for result in assess(stack, cfg):
         if result.target_rto is None or result.target_rpo is None:
@@ -95,33 +119,59 @@ def targets_achievable(stack, cfg):
         if result.mechanism == PROMOTED:
             continue  # a recorded degradation (CTY-RES-900) until the peer is rebuilt as a replica
         if not result.meets_rto:
-            yield result.urn, (f"{result.database}: RTO target {_fmt(result.target_rto)} but {result.mechanism} "
-                               f"achieves {_fmt(result.achievable_rto)}")
+            yield (
+                result.urn,
+                (
+                    f"{result.database}: RTO target {_fmt(result.target_rto)} but {result.mechanism} "
+                    f"achieves {_fmt(result.achievable_rto)}"
+                ),
+            )
         if not result.meets_rpo:
-            yield result.urn, (f"{result.database}: RPO target {_fmt(result.target_rpo)} but {result.mechanism} "
-                               f"achieves {_fmt(result.achievable_rpo)}")
+            yield (
+                result.urn,
+                (
+                    f"{result.database}: RPO target {_fmt(result.target_rpo)} but {result.mechanism} "
+                    f"achieves {_fmt(result.achievable_rpo)}"
+                ),
+            )
 
 
-@rule("CTY-CON-002", concern="continuity", title="Lag alert fits the RPO",
-      description="Every replica has a replication-lag alert whose threshold is below the database's RPO and above two heartbeats.",
-      remediation="Keep continuity:alerts.lagAlertFraction below 1 and the RPO long enough; the threshold is derived from the RPO.",
-      severity="high", controls=c.merge(c.CONTINUITY, c.LOGGING),
-      config={"minThresholdSeconds": {
-          "type": "integer", "default": MIN_LAG_ALERT_SECONDS,
-          "description": "two heartbeat intervals: a lower threshold fires between beats on an idle, healthy replica"}})
+@rule(
+    "CTY-CON-002",
+    concern="continuity",
+    title="Lag alert fits the RPO",
+    description="Every replica has a replication-lag alert whose threshold is below the database's RPO and above two heartbeats.",
+    remediation="Keep continuity:alerts.lagAlertFraction below 1 and the RPO long enough; the threshold is derived from the RPO.",
+    severity="high",
+    controls=c.merge(c.CONTINUITY, c.LOGGING),
+    config={
+        "minThresholdSeconds": {
+            "type": "integer",
+            "default": MIN_LAG_ALERT_SECONDS,
+            "description": "two heartbeat intervals: a lower threshold fires between beats on an idle, healthy replica",
+        }
+    },
+)
 def lag_alert_fits_rpo(stack, cfg):
     for server in stack.of_type(SERVER):
         if server_kind(server) is not ServerKind.STANDBY:
             continue
         rpo = duration_tag(server, "rpo")
-        thresholds = [criterion.get("threshold")
-                      for alert in stack.referring_to(server, "scopes", METRIC_ALERT)
-                      for criterion in alert.get("criteria.allOf", [])
-                      if criterion.get("metricName") == "physical_replication_delay_in_seconds"]
+        thresholds = [
+            criterion.get("threshold")
+            for alert in stack.referring_to(server, "scopes", METRIC_ALERT)
+            for criterion in alert.get("criteria.allOf", [])
+            if criterion.get("metricName") == "physical_replication_delay_in_seconds"
+        ]
         if not thresholds:
             yield server.urn, "no replication-lag alert"
         elif rpo is not None and min(thresholds) >= rpo.seconds:
             yield server.urn, f"lag alert fires at {min(thresholds)}s, not before the {rpo} RPO is lost"
         elif min(thresholds) < cfg["minThresholdSeconds"]:
-            yield server.urn, (f"lag alert fires at {min(thresholds)}s, below {cfg['minThresholdSeconds']}s: it would "
-                               "page between heartbeats while the primary is idle")
+            yield (
+                server.urn,
+                (
+                    f"lag alert fires at {min(thresholds)}s, below {cfg['minThresholdSeconds']}s: it would "
+                    "page between heartbeats while the primary is idle"
+                ),
+            )

@@ -28,4 +28,6 @@ def merge(*mappings, **cis):
     if cis.get("cis"):
         merged[CIS] = tuple(cis["cis"])
     return merged
+
+
 NETWORK = {SOC2: ("CC6.1", "CC6.6"), ISO: ("A.8.20", "A.8.21", "A.8.22")}

@@ -6,8 +6,22 @@ from components.regions import region_info
 from components.skus import UnknownSku, replica_shortfalls
 
 from . import controls as c
-from .facts import (BACKUP_INSTANCE, BACKUP_VAULT, DATA_EXPORT, KEY, LOCK, ROLE_ASSIGNMENT, SERVER, STORAGE, TABLE,
-                    VAULT, WORKSPACE, ServerKind, database_key, server_kind)
+from .facts import (
+    BACKUP_INSTANCE,
+    BACKUP_VAULT,
+    DATA_EXPORT,
+    KEY,
+    LOCK,
+    ROLE_ASSIGNMENT,
+    SERVER,
+    STORAGE,
+    TABLE,
+    VAULT,
+    WORKSPACE,
+    ServerKind,
+    database_key,
+    server_kind,
+)
 from .registry import rule
 
 STORAGE_SIZES_GB = (32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32767)
@@ -21,11 +35,16 @@ def _outside(value, low, high) -> bool:
     return value is None or not (low <= value <= high)
 
 
-@rule("CTY-DEP-001", concern="deployability", title="Values within Azure's ranges",
-      description="Retention periods, sizes and soft-delete days lie within the ranges Azure accepts.",
-      remediation="Use a value inside the range named in the message.",
-      severity="high", controls=c.CHANGE,
-      resource_types=(SERVER, WORKSPACE, TABLE, BACKUP_VAULT, STORAGE, VAULT))
+@rule(
+    "CTY-DEP-001",
+    concern="deployability",
+    title="Values within Azure's ranges",
+    description="Retention periods, sizes and soft-delete days lie within the ranges Azure accepts.",
+    remediation="Use a value inside the range named in the message.",
+    severity="high",
+    controls=c.CHANGE,
+    resource_types=(SERVER, WORKSPACE, TABLE, BACKUP_VAULT, STORAGE, VAULT),
+)
 def values_in_range(resource, cfg):
     if resource.type == SERVER:
         if _outside(resource.get("backup.backupRetentionDays"), 7, 35):
@@ -47,27 +66,43 @@ def values_in_range(resource, cfg):
         if _outside(days, 14, 180):
             yield f"soft delete retention {days} is outside 14..180 days"
     elif resource.type == STORAGE:
-        days = resource.get("immutableStorageWithVersioning.immutabilityPolicy.immutabilityPeriodSinceCreationInDays")
+        days = resource.get(
+            "immutableStorageWithVersioning.immutabilityPolicy.immutabilityPeriodSinceCreationInDays"
+        )
         if days is not None and _outside(days, 1, 146000):
             yield f"immutability period {days} is outside 1..146000 days"
     elif resource.type == VAULT and _outside(resource.get("properties.softDeleteRetentionInDays", 90), 7, 90):
         yield f"soft delete retention {resource.get('properties.softDeleteRetentionInDays')} is outside 7..90 days"
 
 
-@rule("CTY-DEP-002", concern="deployability", title="HA needs a supported tier",
-      description="High availability is requested only on the GeneralPurpose or MemoryOptimized tier.",
-      remediation="Move the server to GeneralPurpose or turn highAvailability off.",
-      severity="high", controls=c.CHANGE, resource_types=(SERVER,))
+@rule(
+    "CTY-DEP-002",
+    concern="deployability",
+    title="HA needs a supported tier",
+    description="High availability is requested only on the GeneralPurpose or MemoryOptimized tier.",
+    remediation="Move the server to GeneralPurpose or turn highAvailability off.",
+    severity="high",
+    controls=c.CHANGE,
+    resource_types=(SERVER,),
+)
 def ha_tier(server, cfg):
-    if server.get("highAvailability.mode") not in (None, "Disabled") and server.get("sku.tier") == "Burstable":
+    if (
+        server.get("highAvailability.mode") not in (None, "Disabled")
+        and server.get("sku.tier") == "Burstable"
+    ):
         yield "high availability is not available on the Burstable tier"
 
 
-@rule("CTY-DEP-003", concern="deployability", title="Geo-backup key in the peer region",
-      description="A geo-backup key lives in a Key Vault in the peer region and the primary key in the server's region.",
-      remediation="Use the geo-backup key vault the prod stack declares in the peer region.",
-      severity="critical", controls=c.merge(c.CHANGE, c.CRYPTO),
-      config={"peerRegion": {"type": "string", "default": ""}})
+@rule(
+    "CTY-DEP-003",
+    concern="deployability",
+    title="Geo-backup key in the peer region",
+    description="A geo-backup key lives in a Key Vault in the peer region and the primary key in the server's region.",
+    remediation="Use the geo-backup key vault the prod stack declares in the peer region.",
+    severity="critical",
+    controls=c.merge(c.CHANGE, c.CRYPTO),
+    config={"peerRegion": {"type": "string", "default": ""}},
+)
 def geo_backup_key_region(stack, cfg):
     for server in stack.of_type(SERVER):
         vault_regions = set()
@@ -78,15 +113,26 @@ def geo_backup_key_region(stack, cfg):
         if server.get("dataEncryption.geoBackupKeyURI"):
             others = vault_regions - {server.location}
             if not others:
-                yield server.urn, "the geo-backup key is in the server's own region; it must be where the geo-backup is stored"
+                yield (
+                    server.urn,
+                    "the geo-backup key is in the server's own region; it must be where the geo-backup is stored",
+                )
             elif cfg["peerRegion"] and cfg["peerRegion"] not in others:
-                yield server.urn, f"the geo-backup key is in {sorted(others)}, not in the peer region {cfg['peerRegion']}"
+                yield (
+                    server.urn,
+                    f"the geo-backup key is in {sorted(others)}, not in the peer region {cfg['peerRegion']}",
+                )
 
 
-@rule("CTY-DEP-004", concern="deployability", title="Backup vault in the server's region",
-      description="A backup instance protects a server from a backup vault in the same region.",
-      remediation="Back up each server from its own stack's backup vault.",
-      severity="high", controls=c.merge(c.CHANGE, c.BACKUP))
+@rule(
+    "CTY-DEP-004",
+    concern="deployability",
+    title="Backup vault in the server's region",
+    description="A backup instance protects a server from a backup vault in the same region.",
+    remediation="Back up each server from its own stack's backup vault.",
+    severity="high",
+    controls=c.merge(c.CHANGE, c.BACKUP),
+)
 def backup_vault_region(stack, cfg):
     for instance in stack.of_type(BACKUP_INSTANCE):
         vaults = stack.referenced(instance, "vaultName", BACKUP_VAULT)
@@ -94,13 +140,22 @@ def backup_vault_region(stack, cfg):
         for vault in vaults:
             for server in servers:
                 if vault.location != server.location:
-                    yield instance.urn, f"vault in {vault.location} cannot back up a server in {server.location}"
+                    yield (
+                        instance.urn,
+                        f"vault in {vault.location} cannot back up a server in {server.location}",
+                    )
 
 
-@rule("CTY-DEP-005", concern="deployability", title="No HA or geo-backup on a replica",
-      description="A read replica requests neither high availability nor geo-redundant backup.",
-      remediation="Leave HA and geo-backup off on replicas; HA returns after promotion via continuity:promotion.highAvailability.",
-      severity="high", controls=c.CHANGE, resource_types=(SERVER,))
+@rule(
+    "CTY-DEP-005",
+    concern="deployability",
+    title="No HA or geo-backup on a replica",
+    description="A read replica requests neither high availability nor geo-redundant backup.",
+    remediation="Leave HA and geo-backup off on replicas; HA returns after promotion via continuity:promotion.highAvailability.",
+    severity="high",
+    controls=c.CHANGE,
+    resource_types=(SERVER,),
+)
 def replica_features(server, cfg):
     if server_kind(server) is not ServerKind.STANDBY:
         return
@@ -110,10 +165,16 @@ def replica_features(server, cfg):
         yield "geo-redundant backup is not supported on a read replica"
 
 
-@rule("CTY-DEP-006", concern="deployability", title="Zone features need zones",
-      description="Zone-redundant HA and zone-redundant storage are requested only in regions with availability zones.",
-      remediation="Use SameZone HA and GRS storage in regions without zones (components.regions knows which).",
-      severity="high", controls=c.CHANGE, resource_types=(SERVER, STORAGE))
+@rule(
+    "CTY-DEP-006",
+    concern="deployability",
+    title="Zone features need zones",
+    description="Zone-redundant HA and zone-redundant storage are requested only in regions with availability zones.",
+    remediation="Use SameZone HA and GRS storage in regions without zones (components.regions knows which).",
+    severity="high",
+    controls=c.CHANGE,
+    resource_types=(SERVER, STORAGE),
+)
 def zone_features(resource, cfg):
     if not resource.location or region_info(resource.location).has_zones:
         return
@@ -123,10 +184,16 @@ def zone_features(resource, cfg):
         yield f"{resource.get('sku.name')} in {resource.location}, which has no availability zones"
 
 
-@rule("CTY-DEP-007", concern="deployability", title="Exportable tables only",
-      description="A data export rule names only tables that Log Analytics can export.",
-      remediation="Archive AzureDiagnostics through diagnostic settings (send_diagnostics archive_id) instead.",
-      severity="medium", controls=c.merge(c.CHANGE, c.LOGGING), resource_types=(DATA_EXPORT,))
+@rule(
+    "CTY-DEP-007",
+    concern="deployability",
+    title="Exportable tables only",
+    description="A data export rule names only tables that Log Analytics can export.",
+    remediation="Archive AzureDiagnostics through diagnostic settings (send_diagnostics archive_id) instead.",
+    severity="medium",
+    controls=c.merge(c.CHANGE, c.LOGGING),
+    resource_types=(DATA_EXPORT,),
+)
 def exportable_tables(export, cfg):
     bad = sorted(set(export.get("tableNames", [])) & set(UNEXPORTABLE_TABLES))
     if bad:
@@ -149,46 +216,81 @@ def _locked_scopes(stack) -> tuple[set[str], list[str]]:
     return urns, ids
 
 
-@rule("CTY-DEP-008", concern="deployability", title="No grant beneath a delete lock",
-      description="No role assignment is scoped to a delete-locked resource or to a child of one.",
-      remediation="Grant on the resource group that holds the resource (components.roles); a grant beneath a "
-                  "CanNotDelete lock can never be removed without lifting the lock.",
-      severity="high", controls=c.merge(c.CHANGE, c.ACCESS))
+@rule(
+    "CTY-DEP-008",
+    concern="deployability",
+    title="No grant beneath a delete lock",
+    description="No role assignment is scoped to a delete-locked resource or to a child of one.",
+    remediation="Grant on the resource group that holds the resource (components.roles); a grant beneath a "
+    "CanNotDelete lock can never be removed without lifting the lock.",
+    severity="high",
+    controls=c.merge(c.CHANGE, c.ACCESS),
+)
 def no_grant_beneath_a_lock(stack, cfg):
     locked_urns, locked_ids = _locked_scopes(stack)
     for grant in stack.of_type(ROLE_ASSIGNMENT):
         scope = grant.get("scope")
-        beneath = isinstance(scope, str) and any(scope == lock or scope.startswith(lock + "/") for lock in locked_ids)
+        beneath = isinstance(scope, str) and any(
+            scope == lock or scope.startswith(lock + "/") for lock in locked_ids
+        )
         for target in stack.referenced(grant, "scope"):
-            parents = {urn for name in PARENT_NAME_INPUTS for urn in target.property_dependencies.get(name, ())}
+            parents = {
+                urn for name in PARENT_NAME_INPUTS for urn in target.property_dependencies.get(name, ())
+            }
             beneath |= target.urn in locked_urns or bool(parents & locked_urns)
         if beneath:
-            yield grant.urn, ("the grant lies beneath a CanNotDelete lock: Azure refuses to delete it "
-                              "(lock-resources), so removing or moving it fails the update")
+            yield (
+                grant.urn,
+                (
+                    "the grant lies beneath a CanNotDelete lock: Azure refuses to delete it "
+                    "(lock-resources), so removing or moving it fails the update"
+                ),
+            )
 
 
-PEER_SERVERS = {"peerServers": {
-    "type": "object", "default": {},
-    "description": "the peer stack's servers that replicate to or from this stack: key -> sku, tier, storageGb, version"}}
+PEER_SERVERS = {
+    "peerServers": {
+        "type": "object",
+        "default": {},
+        "description": "the peer stack's servers that replicate to or from this stack: key -> sku, tier, storageGb, version",
+    }
+}
 
 
-@rule("CTY-DEP-009", concern="deployability", title="Replicas at least as large as their sources",
-      description="Every replica is at least as large as its source in tier, vCores, memory and storage, with the same version.",
-      remediation="Scale the replica up first and the primary down first (docs/runbooks/scaling.md); keep versions equal.",
-      severity="high", controls=c.merge(c.CHANGE, c.CONTINUITY), resource_types=(SERVER,), config=PEER_SERVERS)
+@rule(
+    "CTY-DEP-009",
+    concern="deployability",
+    title="Replicas at least as large as their sources",
+    description="Every replica is at least as large as its source in tier, vCores, memory and storage, with the same version.",
+    remediation="Scale the replica up first and the primary down first (docs/runbooks/scaling.md); keep versions equal.",
+    severity="high",
+    controls=c.merge(c.CHANGE, c.CONTINUITY),
+    resource_types=(SERVER,),
+    config=PEER_SERVERS,
+)
 def replica_fits_source(server, cfg):
     peer = cfg["peerServers"].get(database_key(server))
     kind = server_kind(server)
     if not peer or kind is ServerKind.PROMOTED:
         return
-    ours = {"sku": server.get("sku.name"), "tier": server.get("sku.tier"),
-            "storageGb": server.get("storage.storageSizeGB"), "version": server.get("version")}
+    ours = {
+        "sku": server.get("sku.name"),
+        "tier": server.get("sku.tier"),
+        "storageGb": server.get("storage.storageSizeGB"),
+        "version": server.get("version"),
+    }
     replica, source = (ours, peer) if kind is ServerKind.STANDBY else (peer, ours)
     if str(replica.get("version")) != str(source.get("version")):
         yield f"the replica runs version {replica.get('version')} and its source {source.get('version')}"
     try:
-        reasons = replica_shortfalls(str(replica["sku"]), str(replica["tier"]), int(replica["storageGb"] or 0),
-                                     str(source["sku"]), str(source["tier"]), int(source["storageGb"] or 0))
+        reasons = replica_shortfalls(
+            str(replica["sku"]),
+            str(replica["tier"]),
+            int(replica["storageGb"] or 0),
+            str(source["sku"]),
+            str(source["tier"]),
+            int(source["storageGb"] or 0),
+        )
     except (UnknownSku, KeyError, TypeError, ValueError) as error:
         reasons = [f"sizes cannot be compared: {error}"]
     side = "this replica" if kind is ServerKind.STANDBY else "the peer's replica"

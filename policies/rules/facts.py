@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Optional
 
 from components.durations import Duration
 
@@ -66,7 +65,7 @@ def database_key(server: Resource) -> str:
     return server.name.rsplit("-g", 1)[0]
 
 
-def duration_tag(resource: Resource, tag: str) -> Optional[Duration]:
+def duration_tag(resource: Resource, tag: str) -> Duration | None:
     value = resource.tags.get(tag)
     if value is None:
         return None

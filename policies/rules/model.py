@@ -6,9 +6,10 @@ in a preview of new resources ids are still unknown.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class Resource:
         return self.props.get("tags") or {}
 
     @property
-    def location(self) -> Optional[str]:
+    def location(self) -> str | None:
         return self.props.get("location")
 
 
@@ -60,10 +61,10 @@ class Stack:
             return list(self._by_type.get(types[0], ()))
         return [r for r in self.resources if r.type in types]
 
-    def by_urn(self, urn: str) -> Optional[Resource]:
+    def by_urn(self, urn: str) -> Resource | None:
         return self._by_urn.get(urn)
 
-    def referenced(self, resource: Resource, prop: str, type_: Optional[str] = None) -> list[Resource]:
+    def referenced(self, resource: Resource, prop: str, type_: str | None = None) -> list[Resource]:
         """Resources whose outputs feed `resource`'s input `prop`."""
         found = [self.by_urn(urn) for urn in resource.property_dependencies.get(prop, ())]
         return [r for r in found if r is not None and (type_ is None or r.type == type_)]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Optional
+from typing import Any
 
 from .model import Stack
 
@@ -30,7 +31,7 @@ class Rule:
     resource_types: tuple[str, ...] = ()
     # Threshold name -> JSON schema (with its default); the pack config may override each.
     config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    help_uri: Optional[str] = None
+    help_uri: str | None = None
 
     @property
     def per_resource(self) -> bool:
@@ -54,8 +55,8 @@ def rule(
     controls: Mapping[str, Iterable[str]],
     enforcement: str = "mandatory",
     resource_types: Iterable[str] = (),
-    config: Optional[Mapping[str, Mapping[str, Any]]] = None,
-    help_uri: Optional[str] = None,
+    config: Mapping[str, Mapping[str, Any]] | None = None,
+    help_uri: str | None = None,
 ):
     """Register a check. With `resource_types`, the function takes (resource, config) and yields
     messages; without, it takes (stack, config) and yields (urn, message)."""
@@ -65,6 +66,7 @@ def rule(
             raise ValueError(f"duplicate rule id {rule_id}")
         types = tuple(resource_types)
         if types:
+
             def check(stack: Stack, cfg: Mapping[str, Any]) -> Iterable[Violation]:
                 for resource in stack.of_type(*types):
                     for message in function(resource, cfg):
@@ -72,10 +74,18 @@ def rule(
         else:
             check = function
         REGISTRY[rule_id] = Rule(
-            rule_id=rule_id, concern=concern, title=title, description=description, remediation=remediation,
-            severity=severity, enforcement=enforcement,
+            rule_id=rule_id,
+            concern=concern,
+            title=title,
+            description=description,
+            remediation=remediation,
+            severity=severity,
+            enforcement=enforcement,
             controls={framework: tuple(ids) for framework, ids in controls.items()},
-            check=check, resource_types=types, config=dict(config or {}), help_uri=help_uri,
+            check=check,
+            resource_types=types,
+            config=dict(config or {}),
+            help_uri=help_uri,
         )
         function.rule_id = rule_id
         return function
@@ -83,7 +93,9 @@ def rule(
     return register
 
 
-def evaluate(stack: Stack, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> list[tuple[Rule, str, str]]:
+def evaluate(
+    stack: Stack, overrides: Mapping[str, Mapping[str, Any]] | None = None
+) -> list[tuple[Rule, str, str]]:
     """Every rule over a stack, in-process: (rule, urn, message) per violation. Used by tests and
     tools; the gate and `pulumi preview` run the same checks through the policy pack."""
     found = []

@@ -17,34 +17,56 @@ def _days(duration: str) -> float:
     return Duration(int(duration[1:-1]), units[duration[-1]]).days
 
 
-@rule("CTY-RET-001", concern="retention", title="Workspace retention",
-      description="A Log Analytics workspace keeps logs interactively for at least the minimum retention.",
-      remediation="Set continuity:logs.retention to at least the minimum (90d by default).",
-      severity="high", controls=c.merge(c.LOGGING, cis=("5.1.1",)), resource_types=(WORKSPACE,),
-      config={"minDays": {"type": "integer", "default": 90}})
+@rule(
+    "CTY-RET-001",
+    concern="retention",
+    title="Workspace retention",
+    description="A Log Analytics workspace keeps logs interactively for at least the minimum retention.",
+    remediation="Set continuity:logs.retention to at least the minimum (90d by default).",
+    severity="high",
+    controls=c.merge(c.LOGGING, cis=("5.1.1",)),
+    resource_types=(WORKSPACE,),
+    config={"minDays": {"type": "integer", "default": 90}},
+)
 def workspace_retention(workspace, cfg):
     days = workspace.get("retentionInDays")
     if days is None or days < cfg["minDays"]:
         yield f"workspace retention is {days} days; at least {cfg['minDays']} are required"
 
 
-@rule("CTY-RET-002", concern="retention", title="Audit table retention",
-      description="Every audit and security table keeps its logs for at least the minimum total retention.",
-      remediation="Set continuity:logs.auditRetention to at least 365d and list the table in continuity:logs.auditTables.",
-      severity="high", controls=c.merge(c.LOGGING, {c.ISO: ("A.5.28",)}), resource_types=(TABLE,),
-      config={"minTotalDays": {"type": "integer", "default": 365}})
+@rule(
+    "CTY-RET-002",
+    concern="retention",
+    title="Audit table retention",
+    description="Every audit and security table keeps its logs for at least the minimum total retention.",
+    remediation="Set continuity:logs.auditRetention to at least 365d and list the table in continuity:logs.auditTables.",
+    severity="high",
+    controls=c.merge(c.LOGGING, {c.ISO: ("A.5.28",)}),
+    resource_types=(TABLE,),
+    config={"minTotalDays": {"type": "integer", "default": 365}},
+)
 def audit_table_retention(table, cfg):
     total = table.get("totalRetentionInDays")
     if total is None or total < cfg["minTotalDays"]:
         yield f"table {table.get('tableName')} keeps logs {total} days in total; at least {cfg['minTotalDays']} are required"
 
 
-@rule("CTY-RET-003", concern="retention", title="Audit tables declared",
-      description="The stack's workspace extends retention on every required audit and security table.",
-      remediation="Keep the required tables in continuity:logs.auditTables.",
-      severity="high", controls=c.merge(c.LOGGING, cis=("5.1.2",)),
-      config={"requiredTables": {"type": "array", "items": {"type": "string"},
-                                 "default": ["AzureActivity", "AzureDiagnostics", "LAQueryLogs"]}})
+@rule(
+    "CTY-RET-003",
+    concern="retention",
+    title="Audit tables declared",
+    description="The stack's workspace extends retention on every required audit and security table.",
+    remediation="Keep the required tables in continuity:logs.auditTables.",
+    severity="high",
+    controls=c.merge(c.LOGGING, cis=("5.1.2",)),
+    config={
+        "requiredTables": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": ["AzureActivity", "AzureDiagnostics", "LAQueryLogs"],
+        }
+    },
+)
 def audit_tables_declared(stack, cfg):
     for workspace in stack.of_type(WORKSPACE):
         tables = {t.get("tableName") for t in stack.referring_to(workspace, "workspaceName", TABLE)}
@@ -53,42 +75,66 @@ def audit_tables_declared(stack, cfg):
             yield workspace.urn, f"no long-retention setting for audit table(s) {missing}"
 
 
-@rule("CTY-RET-004", concern="retention", title="Point-in-time restore window",
-      description="A writable PostgreSQL server keeps point-in-time-restore backups for at least the minimum days.",
-      remediation="Set continuity:databases.<key>.backupRetention to 35d.",
-      severity="high", controls=c.BACKUP, resource_types=(SERVER,),
-      config={"minDays": {"type": "integer", "default": 35}})
+@rule(
+    "CTY-RET-004",
+    concern="retention",
+    title="Point-in-time restore window",
+    description="A writable PostgreSQL server keeps point-in-time-restore backups for at least the minimum days.",
+    remediation="Set continuity:databases.<key>.backupRetention to 35d.",
+    severity="high",
+    controls=c.BACKUP,
+    resource_types=(SERVER,),
+    config={"minDays": {"type": "integer", "default": 35}},
+)
 def pitr_window(server, cfg):
     days = server.get("backup.backupRetentionDays")
     if days is None or days < cfg["minDays"]:
         yield f"point-in-time restore window is {days} days; at least {cfg['minDays']} are required"
 
 
-@rule("CTY-RET-005", concern="retention", title="Long-term backup retention",
-      description="The long-term-retention backup policy keeps weekly, monthly and yearly backups for at least the minimum periods.",
-      remediation="Set continuity:backup.longTermRetention default/monthly/yearly to at least 3mo/12mo/7y.",
-      severity="high", controls=c.BACKUP, resource_types=(BACKUP_POLICY,),
-      config={"minDefaultDays": {"type": "integer", "default": 90},
-              "minMonthlyDays": {"type": "integer", "default": 360},
-              "minYearlyDays": {"type": "integer", "default": 7 * 365}})
+@rule(
+    "CTY-RET-005",
+    concern="retention",
+    title="Long-term backup retention",
+    description="The long-term-retention backup policy keeps weekly, monthly and yearly backups for at least the minimum periods.",
+    remediation="Set continuity:backup.longTermRetention default/monthly/yearly to at least 3mo/12mo/7y.",
+    severity="high",
+    controls=c.BACKUP,
+    resource_types=(BACKUP_POLICY,),
+    config={
+        "minDefaultDays": {"type": "integer", "default": 90},
+        "minMonthlyDays": {"type": "integer", "default": 360},
+        "minYearlyDays": {"type": "integer", "default": 7 * 365},
+    },
+)
 def long_term_retention(policy, cfg):
     kept = {}
     for policy_rule in policy.get("properties.policyRules", []):
         if policy_rule.get("objectType") == "AzureRetentionRule":
             lifecycles = policy_rule.get("lifecycles") or [{}]
             kept[policy_rule.get("name")] = lifecycles[0].get("deleteAfter", {}).get("duration", "P0D")
-    for tag, minimum in (("Default", "minDefaultDays"), ("Monthly", "minMonthlyDays"), ("Yearly", "minYearlyDays")):
+    for tag, minimum in (
+        ("Default", "minDefaultDays"),
+        ("Monthly", "minMonthlyDays"),
+        ("Yearly", "minYearlyDays"),
+    ):
         if tag not in kept:
             yield f"no {tag} retention rule"
         elif _days(kept[tag]) < cfg[minimum]:
             yield f"{tag} backups kept {kept[tag]}; at least {cfg[minimum]} days are required"
 
 
-@rule("CTY-RET-006", concern="retention", title="Backup soft delete",
-      description="A backup vault keeps deleted backups recoverable for at least the minimum soft-delete period.",
-      remediation="Set continuity:backup.softDelete to 14d or more; soft delete stays On.",
-      severity="high", controls=c.BACKUP, resource_types=(BACKUP_VAULT,),
-      config={"minDays": {"type": "integer", "default": 14}})
+@rule(
+    "CTY-RET-006",
+    concern="retention",
+    title="Backup soft delete",
+    description="A backup vault keeps deleted backups recoverable for at least the minimum soft-delete period.",
+    remediation="Set continuity:backup.softDelete to 14d or more; soft delete stays On.",
+    severity="high",
+    controls=c.BACKUP,
+    resource_types=(BACKUP_VAULT,),
+    config={"minDays": {"type": "integer", "default": 14}},
+)
 def backup_soft_delete(vault, cfg):
     settings = vault.get("properties.securitySettings.softDeleteSettings") or {}
     if settings.get("state") not in ("On", "AlwaysOn"):
@@ -97,11 +143,17 @@ def backup_soft_delete(vault, cfg):
         yield f"soft delete keeps {settings.get('retentionDurationInDays')} days; at least {cfg['minDays']} are required"
 
 
-@rule("CTY-RET-007", concern="retention", title="Audit archive immutability",
-      description="The audit archive storage account has a version-level immutability policy of at least the minimum period that still allows appends.",
-      remediation="Keep immutableStorageWithVersioning enabled with continuity:logs.archiveImmutability of at least 365d.",
-      severity="critical", controls=c.merge(c.LOGGING, {c.ISO: ("A.5.28", "A.5.33")}, cis=("5.1.3",)),
-      resource_types=(STORAGE,), config={"minDays": {"type": "integer", "default": 365}})
+@rule(
+    "CTY-RET-007",
+    concern="retention",
+    title="Audit archive immutability",
+    description="The audit archive storage account has a version-level immutability policy of at least the minimum period that still allows appends.",
+    remediation="Keep immutableStorageWithVersioning enabled with continuity:logs.archiveImmutability of at least 365d.",
+    severity="critical",
+    controls=c.merge(c.LOGGING, {c.ISO: ("A.5.28", "A.5.33")}, cis=("5.1.3",)),
+    resource_types=(STORAGE,),
+    config={"minDays": {"type": "integer", "default": 365}},
+)
 def archive_immutability(account, cfg):
     worm = account.get("immutableStorageWithVersioning") or {}
     policy = worm.get("immutabilityPolicy") or {}
@@ -116,11 +168,17 @@ def archive_immutability(account, cfg):
         yield "protected append writes are off: data export cannot write to the archive"
 
 
-@rule("CTY-RET-008", concern="retention", title="Key Vault recoverable",
-      description="A Key Vault has soft delete for at least the minimum days and purge protection.",
-      remediation="Keep enableSoftDelete, softDeleteRetentionInDays=90 and enablePurgeProtection on the vault.",
-      severity="critical", controls=c.merge(c.BACKUP, c.CRYPTO, cis=("8.5",)), resource_types=(VAULT,),
-      config={"minDays": {"type": "integer", "default": 90}})
+@rule(
+    "CTY-RET-008",
+    concern="retention",
+    title="Key Vault recoverable",
+    description="A Key Vault has soft delete for at least the minimum days and purge protection.",
+    remediation="Keep enableSoftDelete, softDeleteRetentionInDays=90 and enablePurgeProtection on the vault.",
+    severity="critical",
+    controls=c.merge(c.BACKUP, c.CRYPTO, cis=("8.5",)),
+    resource_types=(VAULT,),
+    config={"minDays": {"type": "integer", "default": 90}},
+)
 def key_vault_recoverable(vault, cfg):
     props = vault.get("properties") or {}
     if props.get("enableSoftDelete") is False:

@@ -9,15 +9,29 @@ from .facts import SERVER, VAULT, duration_tag
 from .registry import rule
 
 
-@rule("CTY-TAG-001", concern="tagging", title="Mandatory tags",
-      description="Every taggable resource carries the mandatory tags with allowed values, keys matched case-exactly.",
-      remediation="Set continuity:tags; the stack-wide transform in components.tags applies them to every resource.",
-      severity="medium", controls=c.INVENTORY,
-      config={"requiredTags": {"type": "array", "items": {"type": "string"},
-                               "default": ["environment", "owner", "cost-center", "data-classification", "dr-role"]},
-              "allowedValues": {"type": "object", "default": {
-                  "data-classification": ["public", "internal", "confidential", "restricted"],
-                  "dr-role": ["primary", "standby"]}}})
+@rule(
+    "CTY-TAG-001",
+    concern="tagging",
+    title="Mandatory tags",
+    description="Every taggable resource carries the mandatory tags with allowed values, keys matched case-exactly.",
+    remediation="Set continuity:tags; the stack-wide transform in components.tags applies them to every resource.",
+    severity="medium",
+    controls=c.INVENTORY,
+    config={
+        "requiredTags": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": ["environment", "owner", "cost-center", "data-classification", "dr-role"],
+        },
+        "allowedValues": {
+            "type": "object",
+            "default": {
+                "data-classification": ["public", "internal", "confidential", "restricted"],
+                "dr-role": ["primary", "standby"],
+            },
+        },
+    },
+)
 def mandatory_tags(stack, cfg):
     for resource in stack.resources:
         if not is_taggable(resource.type):
@@ -33,10 +47,16 @@ def mandatory_tags(stack, cfg):
                 yield resource.urn, f"tag {key}={tags[key]!r} is not one of {allowed}"
 
 
-@rule("CTY-TAG-002", concern="tagging", title="Recovery targets on data stores",
-      description="Every server and key vault states its RTO and RPO as tags with units.",
-      remediation="Data stores get rto/rpo tags from components.tags.recovery_tags; set the targets in config.",
-      severity="medium", controls=c.merge(c.INVENTORY, c.CONTINUITY), resource_types=(SERVER, VAULT))
+@rule(
+    "CTY-TAG-002",
+    concern="tagging",
+    title="Recovery targets on data stores",
+    description="Every server and key vault states its RTO and RPO as tags with units.",
+    remediation="Data stores get rto/rpo tags from components.tags.recovery_tags; set the targets in config.",
+    severity="medium",
+    controls=c.merge(c.INVENTORY, c.CONTINUITY),
+    resource_types=(SERVER, VAULT),
+)
 def recovery_target_tags(resource, cfg):
     for tag in ("rto", "rpo"):
         if duration_tag(resource, tag) is None:
