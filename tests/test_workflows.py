@@ -1,0 +1,73 @@
+"""GitHub Actions workflows: actions pinned to commit SHAs, no persisted credentials, least-privilege tokens."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+WORKFLOWS = Path(__file__).resolve().parents[1] / ".github" / "workflows"
+FILES = sorted(WORKFLOWS.glob("*.yml"))
+# `uses: owner/repo[/path]@<40 hex> # v1.2.3` on one line; the comment names the pinned release.
+PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}\s+#\s*v\d+(\.\d+)*\s*$")
+USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s*(.+?)\s*$", re.MULTILINE)
+
+
+def load(path: Path) -> dict:
+    workflow = yaml.safe_load(path.read_text())
+    assert True in workflow, f"{path.name}: no `on:` triggers"  # YAML 1.1 reads the key `on` as True
+    return workflow
+
+
+def steps(workflow: dict) -> list[dict]:
+    return [step for job in workflow["jobs"].values() for step in job.get("steps", [])]
+
+
+def remote_uses(workflow: dict) -> list[str]:
+    refs = [job["uses"] for job in workflow["jobs"].values() if "uses" in job]
+    refs += [step["uses"] for step in steps(workflow) if "uses" in step]
+    return [ref for ref in refs if not ref.startswith("./")]
+
+
+def test_both_workflows_exist():
+    assert {path.name for path in FILES} >= {"gate.yml", "deploy.yml"}
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda path: path.name)
+def test_actions_are_pinned_to_a_commit_with_the_version_alongside(path: Path):
+    parsed = remote_uses(load(path))
+    assert parsed, f"{path.name}: no actions found"
+    lines = [line for line in USES_LINE.findall(path.read_text()) if not line.startswith("./")]
+    # Every reference YAML sees is a raw `uses:` line, so the comment check below covers all of them.
+    assert [line.split()[0] for line in lines] == parsed
+    unpinned = [line for line in lines if not PINNED.match(line)]
+    assert not unpinned, f"{path.name}: not pinned to a full SHA with a `# vX.Y.Z` comment: {unpinned}"
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda path: path.name)
+def test_checkout_does_not_persist_credentials(path: Path):
+    checkouts = [step for step in steps(load(path)) if step.get("uses", "").startswith("actions/checkout@")]
+    assert checkouts
+    for step in checkouts:
+        assert step.get("with", {}).get("persist-credentials") is False, step
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda path: path.name)
+def test_token_permissions_are_least_privilege(path: Path):
+    workflow = load(path)
+    assert "permissions" in workflow, f"{path.name}: no top-level permissions (the default may be write-all)"
+    top = workflow["permissions"]
+    assert top in ({}, "read-all") or (
+        isinstance(top, dict) and all(level in ("read", "none") for level in top.values())
+    ), f"{path.name}: top-level permissions grant write access: {top}"
+    for name, job in workflow["jobs"].items():
+        assert isinstance(job.get("permissions"), dict), f"{path.name}: job {name} declares no permissions"
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda path: path.name)
+def test_no_expressions_expanded_inside_run_scripts(path: Path):
+    # Template injection: values reach scripts through `env:` and are quoted there ("$VAR").
+    scripts = [step["run"] for step in steps(load(path)) if "run" in step]
+    assert not [script for script in scripts if "${{" in script]
