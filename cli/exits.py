@@ -14,6 +14,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from enum import IntEnum
+from types import FrameType
 from typing import NoReturn
 
 
@@ -54,7 +55,7 @@ class UsageParser(argparse.ArgumentParser):
     """argparse whose own usage errors (unknown option, bad value) are a UsageError: exit 2 with the
     reason, through `run`, like every other bad input."""
 
-    def error(self, message):
+    def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         raise UsageError(message)
 
@@ -67,7 +68,7 @@ class Interrupted(KeyboardInterrupt):
     """SIGTERM, raised where Ctrl-C would be, so the same clean-up runs."""
 
 
-def _on_sigterm(signum, frame) -> NoReturn:
+def _on_sigterm(signum: int, frame: FrameType | None) -> NoReturn:
     raise Interrupted()
 
 

@@ -17,7 +17,7 @@ _NOT_XML = re.compile(r"[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010f
 _MARKDOWN = re.compile(r"([\\`*_{}()#+!|<>~])")
 
 
-def _visible(match: re.Match) -> str:
+def _visible(match: re.Match[str]) -> str:
     char = match.group(0)
     return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(
         char, f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"

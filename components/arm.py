@@ -162,8 +162,9 @@ def api_version(token: str) -> str:
     match = re.search(r"Uses Azure REST API version (\S+?)\.?\s", resource_class.__init__.__doc__ or "")
     if not match:
         source = importlib.import_module(resource_class.__module__).__file__
-        with open(source) as handle:
-            match = re.search(r"Uses Azure REST API version (\S+?)\.?\s", handle.read())
+        if source is not None:  # else no source to read: the type is unknown, as below
+            with open(source) as handle:
+                match = re.search(r"Uses Azure REST API version (\S+?)\.?\s", handle.read())
     if not match:
         raise UnknownResourceType(f"no API version found for {token}")
     return match.group(1).rstrip(".")

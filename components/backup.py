@@ -14,7 +14,9 @@ wait for one), and no grant lies beneath a server's delete lock, where it could 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import date, timedelta
+from typing import TypeVar
 
 import pulumi
 from pulumi_azure_native import dataprotection as dp
@@ -24,6 +26,9 @@ from .diagnostics import send_diagnostics
 from .protection import Protection
 from .settings import Backup, LongTermRetention, Waits
 from .waits import wait
+
+# The args class of a data source (dp.DatasourceArgs, dp.DatasourceSetArgs).
+DatasourceArgs = TypeVar("DatasourceArgs")
 
 DATASOURCE_TYPE = "Microsoft.DBforPostgreSQL/flexibleServers"
 # A fixed past Sunday anchors the weekly schedule; the weekday itself comes from config.
@@ -110,6 +115,14 @@ def policy_properties(ltr: LongTermRetention) -> dp.BackupPolicyArgs:
     )
 
 
+def _principal_id(identity: dp.outputs.DppIdentityDetailsResponse | None) -> str:
+    """The principal of the vault's system-assigned identity, which its grants are made to."""
+    if identity is None:
+        # Before, None went on to the role assignments, which Azure refuses without a principal.
+        raise ValueError("the backup vault has no managed identity to grant roles to")
+    return identity.principal_id
+
+
 def policy_digest(ltr: LongTermRetention) -> str:
     return hashlib.sha256(ltr.model_dump_json().encode()).hexdigest()[:8]
 
@@ -190,9 +203,7 @@ class BackupVault(pulumi.ComponentResource):
             # docs/runbooks/protection-and-unlocking.md removes old policies deliberately.
             opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )
-        self.principal_id = self.vault.identity.apply(
-            lambda identity: identity.principal_id if identity else None
-        )
+        self.principal_id = self.vault.identity.apply(_principal_id)
         grants = {
             suffix: roles.grant(
                 f"{name}-{suffix}",
@@ -235,7 +246,7 @@ class BackupVault(pulumi.ComponentResource):
         postgresql-flex-use-rest-api): `dataSourceInfo` and `dataSourceSetInfo` both name the server.
         """
 
-        def datasource(args_class, object_type: str):
+        def datasource(args_class: Callable[..., DatasourceArgs], object_type: str) -> DatasourceArgs:
             return args_class(
                 object_type=object_type,
                 resource_id=server_id,

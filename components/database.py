@@ -22,6 +22,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 from pulumi_azure_native import dbforpostgresql as pg
@@ -91,7 +92,7 @@ class WriteChain:
     def __init__(self, first: pulumi.Resource):
         self.last = first
 
-    def options(self, parent: pulumi.Resource, **extra) -> pulumi.ResourceOptions:
+    def options(self, parent: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=parent, depends_on=[self.last], **extra)
 
     def add(self, resource: pulumi.Resource) -> pulumi.Resource:

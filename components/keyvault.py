@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 from pulumi_azure_native import keyvault, managedidentity
@@ -87,12 +88,14 @@ def check_live_key(resource_group: str, vault_name: str, rotation: KeyRotation =
         )
 
 
-def live_rotation(key) -> dict[str, str] | None:
+def live_rotation(key: Any) -> dict[str, str | None] | None:
     """The rotation policy of a live key (a getKey result) in `KeyRotation.summary` form."""
     policy = getattr(key, "rotation_policy", None)
     if policy is None:
         return None
-    summary = {"expires": getattr(policy.attributes, "expiry_time", None) if policy.attributes else None}
+    summary: dict[str, str | None] = {
+        "expires": getattr(policy.attributes, "expiry_time", None) if policy.attributes else None
+    }
     for action in policy.lifetime_actions or []:
         kind = str(action.action.type).lower() if action.action else ""
         if kind == "rotate":
@@ -102,7 +105,7 @@ def live_rotation(key) -> dict[str, str] | None:
     return summary
 
 
-def key_drift(live, rotation: KeyRotation) -> list[str]:
+def key_drift(live: Any, rotation: KeyRotation) -> list[str]:
     """What differs between a live key (a getKey result) and the key the program declares."""
     found = []
     if getattr(live, "kty", None) not in (None, CMK_KEY_TYPE.value):

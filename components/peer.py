@@ -87,8 +87,9 @@ class PeerStack:
                     f"{NAMESPACE}:databases.{key}: stack {self.name} exports no server '{key}' to replicate "
                     f"(it exports: {sorted(servers or {})})"
                 )
-            check_fits_source(key, database, servers[key], self.name)
-            return servers[key]
+            server: Mapping[str, Any] = servers[key]
+            check_fits_source(key, database, server, self.name)
+            return server
 
         source = self.reference.get_output("servers").apply(checked)
         return SourceServer(
@@ -114,4 +115,7 @@ class PeerStack:
                 raise ValueError(f"stack {self.name} exports no shared secret '{name}'")
             return secrets[name]
 
-        return pulumi.Output.secret(self.reference.get_output("sharedSecrets")).apply(pick)
+        secrets: pulumi.Output[Mapping[str, str]] = pulumi.Output.secret(
+            self.reference.get_output("sharedSecrets")
+        )
+        return secrets.apply(pick)

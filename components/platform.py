@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_random as random
@@ -149,11 +150,13 @@ class RegionalPlatform(pulumi.ComponentResource):
             assert peer is not None
             peer_dns = peer.export("privateDns")
             zone_names = [*PRIVATE_LINK_ZONES.values()]
+
+            def zone_id(zone: str) -> pulumi.Output[str]:
+                return peer_dns.apply(lambda d: d["zoneIds"][zone])
+
             dns = DnsZones(
                 resource_group=peer_dns.apply(lambda d: d["resourceGroupName"]),
-                zone_ids={
-                    zone: peer_dns.apply(lambda d, zone=zone: d["zoneIds"][zone]) for zone in zone_names
-                },
+                zone_ids={zone: zone_id(zone) for zone in zone_names},
                 writer_zone=peer_dns.apply(lambda d: d["writerZone"]),
             )
             link_zones(
@@ -258,6 +261,7 @@ class RegionalPlatform(pulumi.ComponentResource):
                     opts=child,
                 ).result
             else:
+                assert peer is not None  # a replica-origin stack always reads its peer
                 shared_secrets[secret_name] = peer.shared_secret(secret_name)
             vault.store_secret(secret_name, shared_secrets[secret_name])
 
@@ -409,7 +413,7 @@ class RegionalPlatform(pulumi.ComponentResource):
         self.backup_vault_id = backup_vault.vault_id
         self.register_outputs(self.exports())
 
-    def exports(self) -> dict[str, pulumi.Input]:
+    def exports(self) -> dict[str, pulumi.Input[Any]]:
         """Stack outputs; `servers` and `sharedSecrets` are what the peer stack reads."""
         s = self.settings
         return {

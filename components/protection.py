@@ -5,6 +5,8 @@ Both are switched by the stack's `protect` setting, which is off only for dispos
 
 from __future__ import annotations
 
+from typing import Any
+
 import pulumi
 from pulumi_azure_native import authorization
 
@@ -13,7 +15,7 @@ class Protection:
     def __init__(self, enabled: bool):
         self.enabled = enabled
 
-    def options(self, parent: pulumi.Resource, **extra) -> pulumi.ResourceOptions:
+    def options(self, parent: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
         """Options for a resource that holds data or evidence."""
         return pulumi.ResourceOptions(parent=parent, protect=self.enabled, **extra)
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 import pulumi
 
+from .durations import Duration
 from .settings import Settings
 
 
@@ -22,7 +23,7 @@ def stack_tags(settings: Settings) -> dict[str, str]:
     }
 
 
-def recovery_tags(rto, rpo) -> dict[str, str]:
+def recovery_tags(rto: Duration, rpo: Duration) -> dict[str, str]:
     """Tags a data store carries to state its recovery targets."""
     return {"rto": str(rto), "rpo": str(rpo)}
 
@@ -42,7 +43,9 @@ def is_taggable(type_token: str) -> bool:
     return "tags" in inspect.signature(resource_class._internal_init).parameters
 
 
-def tagging_transform(tags: Mapping[str, str]):
+def tagging_transform(
+    tags: Mapping[str, str],
+) -> Callable[[pulumi.ResourceTransformArgs], pulumi.ResourceTransformResult | None]:
     """A resource transform that merges the stack tags into every taggable resource.
 
     Stack tags win over tags a component sets, so no component can drop or rename a mandatory tag.
@@ -53,11 +56,12 @@ def tagging_transform(tags: Mapping[str, str]):
         if not args.custom or not is_taggable(args.type_):
             return None
         own = args.props.get("tags")
-        merged = (
-            pulumi.Output.from_input(own).apply(lambda t: {**(t or {}), **mandatory})
-            if isinstance(own, pulumi.Output)
-            else {**(own or {}), **mandatory}
-        )
+        merged: pulumi.Input[dict[str, str]]
+        if isinstance(own, (pulumi.Output, Awaitable)):  # an input may be either
+            own_tags: pulumi.Output[Mapping[str, str] | None] = pulumi.Output.from_input(own)
+            merged = own_tags.apply(lambda t: {**(t or {}), **mandatory})
+        else:
+            merged = {**(own or {}), **mandatory}
         return pulumi.ResourceTransformResult(props={**args.props, "tags": merged}, opts=args.opts)
 
     return transform

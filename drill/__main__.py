@@ -22,7 +22,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import metadata
 from pathlib import Path
 
@@ -107,7 +107,7 @@ def git_commit() -> str:
         return "unknown"
 
 
-def password(args) -> str | None:
+def password(args: argparse.Namespace) -> str | None:
     if getattr(args, "password_secret", None):
         if shutil.which("az") is None:
             raise UsageError(
@@ -189,7 +189,7 @@ def steps_text(scenario: str, primary_stack: str, standby_stack: str) -> str:
     )
 
 
-def cmd_plan(args) -> int:
+def cmd_plan(args: argparse.Namespace) -> int:
     primary, standby = stack_settings(args.primary_stack), stack_settings(args.standby_stack)
     target = database(standby, args.database, args.standby_stack)
     print(
@@ -217,7 +217,7 @@ def missing_dsns() -> list[str]:
     return [variable for variable in DSN_VARIABLES.values() if not os.environ.get(variable)]
 
 
-def data_plane(args) -> DataPlane:
+def data_plane(args: argparse.Namespace) -> DataPlane:
     """The DSNs from the environment; a drill that changes something needs all three."""
     missing = missing_dsns()
     if missing:
@@ -229,7 +229,7 @@ def data_plane(args) -> DataPlane:
     return DataPlane(primary, standby, writer, password(args), args.table or [])
 
 
-def run_preflight(args, standby: Settings) -> Preflight:
+def run_preflight(args: argparse.Namespace, standby: Settings) -> Preflight:
     result = Preflight()
     check, result.gate = gate_on_promoted(PROJECT_DIR, args.primary_stack, args.standby_stack)
     result.checks.append(check)
@@ -252,7 +252,7 @@ def run_preflight(args, standby: Settings) -> Preflight:
     return result
 
 
-def cmd_run(args) -> int:
+def cmd_run(args: argparse.Namespace) -> int:
     if args.force and not (args.reason and len(args.reason.strip()) >= 10):
         raise UsageError("--force needs --reason with at least 10 characters; it is recorded")
     primary, standby = stack_settings(args.primary_stack), stack_settings(args.standby_stack)
@@ -275,7 +275,10 @@ def cmd_run(args) -> int:
     if args.force:
         record.forced = {"reason": args.reason, "by": os.environ.get("USER", "unknown")}
     folder = DRILLS_DIR / record.drill_id
-    preflight = lambda: run_preflight(args, standby)  # noqa: E731
+
+    def preflight() -> Preflight:
+        return run_preflight(args, standby)
+
     if args.dry_run:
         result = preflight()
         record.preflight, record.gate = result.to_json(), result.gate
@@ -293,7 +296,7 @@ def cmd_run(args) -> int:
     )
 
 
-def engine_log(path: Path):
+def engine_log(path: Path) -> Callable[[str], None]:
     """Append the engine's output to the drill folder (secrets are masked by `up` itself)."""
 
     def write(line: str) -> None:
@@ -319,7 +322,7 @@ def execute(runner: DrillRunner, stop_after: str | None = None) -> int:
     return Exit.OK if record.verdict == "pass" else Exit.FAILED
 
 
-def cmd_promote(args) -> int:
+def cmd_promote(args: argparse.Namespace) -> int:
     """The failover's control-plane step on its own: what `drill run` does at its promote step."""
     stack_settings(args.stack)
     require_pulumi_cli()
@@ -338,7 +341,7 @@ def cmd_promote(args) -> int:
     return Exit.OK if summary["result"] == "succeeded" else Exit.FAILED
 
 
-def cmd_setup(args) -> int:
+def cmd_setup(args: argparse.Namespace) -> int:
     from .setup_sql import SetupError, apply, setup_scripts
 
     settings = stack_settings(args.stack)
@@ -367,7 +370,7 @@ def cmd_setup(args) -> int:
     return Exit.OK
 
 
-def cmd_resume(args) -> int:
+def cmd_resume(args: argparse.Namespace) -> int:
     folder = drill_folder(args.drill_id)
     record = DrillRecord.load(folder)
     if record.control_plane != "pulumi":
@@ -394,12 +397,12 @@ def cmd_resume(args) -> int:
     return execute(runner)
 
 
-def cmd_report(args) -> int:
+def cmd_report(args: argparse.Namespace) -> int:
     print(markdown(DrillRecord.load_file(Path(args.record))))
     return Exit.OK
 
 
-def cmd_failback(args) -> int:
+def cmd_failback(args: argparse.Namespace) -> int:
     if args.failed == args.survivor:
         raise UsageError(
             f"--failed and --survivor are both {args.failed!r}: the plan goes from the lost stack to "
@@ -415,7 +418,7 @@ def cmd_failback(args) -> int:
     return Exit.OK
 
 
-def cmd_rehearse(args) -> int:
+def cmd_rehearse(args: argparse.Namespace) -> int:
     from .rehearsal import rehearse
 
     # Rehearsals are practice, not evidence: they are kept out of drills/ (and out of git).
@@ -444,7 +447,7 @@ def parser() -> argparse.ArgumentParser:
     )
     commands = root.add_subparsers(dest="command", required=True)
 
-    def stacks(sub):
+    def stacks(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--primary-stack", default="prod")
         sub.add_argument("--standby-stack", default="dr")
         sub.add_argument("--database", default="knowledge")
@@ -521,7 +524,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str]) -> int:
     args = parser().parse_args(list(argv))
-    return args.func(args)
+    command: Callable[[argparse.Namespace], int] = args.func
+    return command(args)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import shlex
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from components.settings import PromoteOption
 from policies.rules.facts import SERVER, STATEFUL
@@ -24,6 +24,11 @@ from policies.rules.facts import SERVER, STATEFUL
 from .promotion import Promoter, servers_of
 from .record import now
 from .writer_names import WriterNameMover, WriterNames, targets_of
+
+if TYPE_CHECKING:
+    from pulumi.automation import EngineEvent
+
+    from .localpg import LocalCluster
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 # Operations a reconciling `up` must never contain for these types (waits are replaced when their
@@ -105,14 +110,17 @@ class PulumiControlPlane:
         }
 
     def _server_urns(self) -> list[str]:
-        resources = self.stack.export_stack().deployment.get("resources", [])
+        deployment = self.stack.export_stack().deployment
+        if deployment is None:
+            raise ControlPlaneError(f"{self.stack_name}: its exported state has no deployment")
+        resources = deployment.get("resources", [])
         return [r["urn"] for r in resources if r.get("type") == SERVER]
 
     def _dangerous_steps(self) -> list[str]:
         """What a preview of the reconciling update would replace or delete that it must not."""
         found: list[str] = []
 
-        def watch(event) -> None:
+        def watch(event: EngineEvent) -> None:
             pre = getattr(event, "resource_pre_event", None)
             if pre is None:
                 return
@@ -177,7 +185,7 @@ class LocalControlPlane:
 
     name = "local"
 
-    def __init__(self, cluster):
+    def __init__(self, cluster: LocalCluster):
         self.cluster = cluster
 
     def quiesce(self) -> str:

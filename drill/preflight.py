@@ -94,7 +94,9 @@ def writer_check(writer_dsn: str, password: str | None) -> Check:
     name = "writer name reaches the primary"
     try:
         with psycopg.connect(writer_dsn, password=password, connect_timeout=10) as connection:
-            in_recovery = connection.execute("SELECT pg_is_in_recovery()").fetchone()[0]
+            row = connection.execute("SELECT pg_is_in_recovery()").fetchone()
+            assert row is not None  # a SELECT without FROM returns one row
+            in_recovery = row[0]
     except psycopg.Error as error:
         return Check(name, False, f"cannot connect through {address(writer_dsn)}: {type(error).__name__}")
     return Check(
@@ -111,7 +113,9 @@ def replica_checks(
     checks = [writer_check(writer_dsn, password)]
     try:
         with psycopg.connect(standby_dsn, password=password, connect_timeout=10) as connection:
-            in_recovery = connection.execute("SELECT pg_is_in_recovery()").fetchone()[0]
+            row = connection.execute("SELECT pg_is_in_recovery()").fetchone()
+            assert row is not None  # a SELECT without FROM returns one row
+            in_recovery = row[0]
         checks.append(
             Check(
                 "standby is a replica",

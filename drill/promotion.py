@@ -23,11 +23,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from components.settings import PromoteOption
 
 from .record import now
+
+if TYPE_CHECKING:
+    from azure.mgmt.postgresqlflexibleservers import PostgreSQLManagementClient
+
+Client = TypeVar("Client")
 
 # The api-version pulumi-azure-native 3.29.0 uses for flexible servers ("Uses Azure REST API version
 # 2025-08-01", pulumi_azure_native/dbforpostgresql/server.py); azure-mgmt-postgresqlflexibleservers
@@ -72,8 +77,12 @@ def servers_of(outputs: Mapping[str, Any]) -> list[ServerRef]:
 
 
 def azure_client(
-    client_class: Any, subscription_id: str, api_version: str, credential: Any = None, **pipeline: Any
-):
+    client_class: Callable[..., Client],
+    subscription_id: str,
+    api_version: str,
+    credential: Any = None,
+    **pipeline: Any,
+) -> Client:
     """One of Microsoft's management SDK clients, pinned to `api_version`, with the ambient Azure
     login (az login, or OIDC in the workflows). `pipeline` reaches azure-core (tests pass `transport`)."""
     if credential is None:
@@ -83,7 +92,9 @@ def azure_client(
     return client_class(credential, subscription_id, api_version=api_version, **pipeline)
 
 
-def default_client(subscription_id: str, credential: Any = None, **pipeline: Any):
+def default_client(
+    subscription_id: str, credential: Any = None, **pipeline: Any
+) -> PostgreSQLManagementClient:
     from azure.mgmt.postgresqlflexibleservers import PostgreSQLManagementClient
 
     return azure_client(PostgreSQLManagementClient, subscription_id, API_VERSION, credential, **pipeline)
@@ -128,7 +139,8 @@ class Promoter:
                 }
             # Only the promote fields: availability_zone would otherwise default to "" in this SDK.
             body = ServerForPatch(
-                availability_zone=None,
+                # None leaves the field out of the body; the SDK annotates it `str` only.
+                availability_zone=None,  # type: ignore[arg-type]
                 replica=Replica(
                     promote_mode=ReadReplicaPromoteMode.STANDALONE,
                     promote_option=ReadReplicaPromoteOption(option.value),

@@ -12,12 +12,13 @@ the stand-in cannot pick it).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
 from .control import LocalControlPlane
 from .localpg import LocalCluster
-from .preflight import Preflight, gate_on_promoted, replica_checks
+from .preflight import Check, Preflight, gate_on_promoted, replica_checks
 from .probes import address
 from .record import DrillRecord
 from .runner import DataPlane, DrillOptions, DrillRunner
@@ -60,7 +61,7 @@ def rehearse(
     held_back: int = 7,
     stop_after: str | None = None,
     cluster: LocalCluster | None = None,
-    gate_check=None,
+    gate_check: tuple[Check, dict[str, Any]] | None = None,
 ) -> tuple[DrillRecord, Path]:
     """Run a whole drill locally. `gate_check` reuses an earlier (check, summary) of the policy gate."""
     from .__main__ import new_record, stack_settings

@@ -18,10 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .promotion import PromotionError, azure_client
 from .record import now
+
+if TYPE_CHECKING:
+    from azure.mgmt.privatedns import PrivateDnsManagementClient
 
 # The api-version pulumi-azure-native 3.29.0 uses for private DNS record sets ("Uses Azure REST API
 # version 2024-06-01", pulumi_azure_native/privatedns/private_record_set.py); azure-mgmt-privatedns
@@ -68,7 +71,9 @@ def targets_of(outputs: Mapping[str, Any]) -> dict[str, str]:
     return {key: str(server["fqdn"]) for key, server in sorted((outputs.get("servers") or {}).items())}
 
 
-def default_client(subscription_id: str, credential: Any = None, **pipeline: Any):
+def default_client(
+    subscription_id: str, credential: Any = None, **pipeline: Any
+) -> PrivateDnsManagementClient:
     from azure.mgmt.privatedns import PrivateDnsManagementClient
 
     return azure_client(PrivateDnsManagementClient, subscription_id, API_VERSION, credential, **pipeline)
@@ -85,7 +90,7 @@ class WriterNameMover:
         """Point each database's writer name at its target; returns the evidence, one entry per name."""
         from azure.core import MatchConditions
         from azure.core.exceptions import HttpResponseError
-        from azure.mgmt.privatedns.models import CnameRecord, RecordSet
+        from azure.mgmt.privatedns.models import CnameRecord, RecordSet, RecordSetProperties
 
         missing = sorted(set(targets) - set(names.records))
         if missing:
@@ -110,7 +115,11 @@ class WriterNameMover:
                         "CNAME",
                         names.records[key],
                         RecordSet(
-                            ttl=current.ttl, metadata=current.metadata, cname_record=CnameRecord(cname=target)
+                            properties=RecordSetProperties(
+                                ttl=current.ttl,
+                                metadata=current.metadata,
+                                cname_record=CnameRecord(cname=target),
+                            )
                         ),
                         etag=current.etag,
                         match_condition=MatchConditions.IfNotModified,

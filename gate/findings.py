@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
+from policies.rules.registry import Enforcement, Severity
 from policies.waivers import Waiver
 
-SEVERITIES = ("low", "medium", "high", "critical")
-ENFORCEMENTS = ("advisory", "mandatory", "disabled")
+SEVERITIES: tuple[Severity, ...] = ("low", "medium", "high", "critical")
+ENFORCEMENTS: tuple[Enforcement, ...] = ("advisory", "mandatory", "disabled")
+# The levels a stack's pack config may give a rule: a rule's own, and Pulumi's "remediate" (which
+# enforces like "mandatory" for validation policies).
+Level = Enforcement | Literal["remediate"]
 
 
 @dataclass(frozen=True)
@@ -18,7 +23,7 @@ class RuleInfo:
     description: str
     remediation: str
     severity: str
-    enforcement: str
+    enforcement: Level
     concern: str
     # Control framework -> control ids, e.g. {"CIS Microsoft Azure Foundations": ["5.1.4"], ...}
     controls: dict[str, list[str]] = field(default_factory=dict)
@@ -35,7 +40,7 @@ class Finding:
     resource_name: str
     message: str
     severity: str
-    enforcement: str
+    enforcement: Level
     waiver: Waiver | None = None
 
     @property

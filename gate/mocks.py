@@ -73,7 +73,7 @@ def not_found(arm_id: str) -> ProviderError:
     )
 
 
-def secret(value: Any) -> dict:
+def secret(value: Any) -> dict[str, Any]:
     """A value as the engine returns a secret output."""
     return {rpc._special_sig_key: rpc._special_secret_sig, "value": value}
 
@@ -100,19 +100,20 @@ class OfflineAzure(pulumi.runtime.Mocks):
         self.outside_state = outside_state
         self.created: set[str] = set()
 
-    def call(self, args: pulumi.runtime.MockCallArgs):
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        """An invoke's result, and no check failures."""
         if args.token == "azure-native:authorization:getClientConfig":
             return {
                 "subscriptionId": self.subscription_id,
                 "tenantId": self.tenant_id,
                 "clientId": stable_uuid("deployer-client"),
                 "objectId": stable_uuid("deployer-object"),
-            }
+            }, []
         if args.token in READS:
             arm_id = resource_id(READS[args.token], dict(args.args), self.subscription_id)
             if arm_id not in self.observed:
                 raise not_found(arm_id)
-            return dict(self.observed[arm_id])
+            return dict(self.observed[arm_id]), []
         raise NotImplementedError(f"offline render has no answer for function {args.token}")
 
     def _made_with_parent(self, token: str, inputs: Mapping[str, Any], arm_id: str) -> bool:
@@ -125,7 +126,7 @@ class OfflineAzure(pulumi.runtime.Mocks):
             and (parent in self.created or parent in self.observed)
         )
 
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         if not args.custom and args.typ != STACK_REFERENCE:
             return "", {}  # component resources have no provider state
         if args.typ == STACK_REFERENCE:
@@ -164,7 +165,7 @@ class OfflineAzure(pulumi.runtime.Mocks):
         state.update(self._computed(args.typ, inputs, arm_id, name))
         return arm_id, state
 
-    def _computed(self, token: str, inputs: Mapping[str, Any], arm_id: str, name: str) -> dict:
+    def _computed(self, token: str, inputs: Mapping[str, Any], arm_id: str, name: str) -> dict[str, Any]:
         """Values Azure computes and the program reads back."""
         if token == "azure-native:dbforpostgresql:Server":
             return {"fullyQualifiedDomainName": f"{name}.postgres.database.azure.com", "state": "Ready"}

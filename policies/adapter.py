@@ -5,18 +5,23 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 from pulumi_policy import (
     EnforcementLevel,
+    Policy,
     PolicyConfigSchema,
+    PolicyResource,
+    ReportViolation,
+    ResourceValidationArgs,
     ResourceValidationPolicy,
     Severity,
+    StackValidationArgs,
     StackValidationPolicy,
 )
 
 from .rules.model import Resource, Stack
-from .rules.registry import REGISTRY, Rule
+from .rules.registry import REGISTRY, Config, Rule, Violation
 from .waivers import load_waivers, waiver_for
 
 # The gate applies waivers itself so that it can report what was waived; under `pulumi preview`
@@ -31,7 +36,7 @@ class RuleFailed(Exception):
     """A rule raised or did not finish: the engine and the gate fail closed, naming the rule."""
 
 
-def guarded(rule: Rule, check: Callable[[], list], timeout: float) -> list:
+def guarded(rule: Rule, check: Callable[[], list[Violation]], timeout: float) -> list[Violation]:
     """Run one rule's check with a deadline; a crash or a hang becomes an error that names the rule.
 
     The check runs in a daemon thread: a rule stuck in a loop cannot be stopped from outside, but
@@ -53,10 +58,14 @@ def guarded(rule: Rule, check: Callable[[], list], timeout: float) -> list:
     if "error" in outcome:
         error = outcome["error"]
         raise RuleFailed(f"rule {rule.rule_id} failed: {type(error).__name__}: {error}") from None
-    return outcome["violations"]
+    violations: list[Violation] = outcome["violations"]
+    return violations
 
 
-def _resource(r, property_dependencies=None) -> Resource:
+def _resource(
+    r: ResourceValidationArgs | PolicyResource,
+    property_dependencies: Mapping[str, list[PolicyResource]] | None = None,
+) -> Resource:
     return Resource(
         type=r.resource_type,
         urn=r.urn,
@@ -79,23 +88,37 @@ def _stack_name(urn: str) -> str:
     return urn.split("::", 1)[0].removeprefix("urn:pulumi:")
 
 
-def build_policies() -> list:
+class _PolicyOptions(TypedDict):
+    """What a resource policy and a stack policy alike take from a rule's metadata."""
+
+    name: str
+    description: str
+    display_name: str
+    enforcement_level: EnforcementLevel
+    severity: Severity
+    remediation_steps: str
+    tags: list[str]
+    url: str | None
+    config_schema: PolicyConfigSchema | None
+
+
+def build_policies() -> list[Policy]:
     waivers = [] if os.environ.get(REPORT_WAIVED_ENV) else load_waivers(known_rules=REGISTRY)
     timeout = float(os.environ.get(RULE_TIMEOUT_ENV) or DEFAULT_RULE_TIMEOUT)
 
-    def reporter(rule: Rule, report):
+    def reporter(rule: Rule, report: ReportViolation) -> Callable[[str, str], None]:
         def report_unless_waived(urn: str, message: str) -> None:
             if waiver_for(waivers, rule.rule_id, _stack_name(urn), urn) is None:
                 report(message, urn)
 
         return report_unless_waived
 
-    def config_of(rule: Rule, args) -> Mapping[str, Any]:
+    def config_of(rule: Rule, args: ResourceValidationArgs | StackValidationArgs) -> Config:
         return {**rule.defaults(), **(args.get_config() or {})}
 
-    policies = []
+    policies: list[Policy] = []
     for rule in REGISTRY.values():
-        common = dict(
+        common = _PolicyOptions(
             name=rule.rule_id,
             description=rule.description,
             display_name=rule.title,
@@ -110,7 +133,7 @@ def build_policies() -> list:
         )
         if rule.per_resource:
 
-            def validate(args, report, rule=rule):
+            def validate(args: ResourceValidationArgs, report: ReportViolation, rule: Rule = rule) -> None:
                 stack = Stack((_resource(args),))
                 config = config_of(rule, args)
                 for urn, message in guarded(rule, lambda: list(rule.check(stack, config)), timeout):
@@ -119,7 +142,7 @@ def build_policies() -> list:
             policies.append(ResourceValidationPolicy(validate=validate, **common))
         else:
 
-            def validate_stack(args, report, rule=rule):
+            def validate_stack(args: StackValidationArgs, report: ReportViolation, rule: Rule = rule) -> None:
                 stack = Stack(tuple(_resource(r, r.property_dependencies) for r in args.resources))
                 config = config_of(rule, args)
                 for urn, message in guarded(rule, lambda: list(rule.check(stack, config)), timeout):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import re
+import sys
+import typing
 
 import pytest
 from conftest import render_variant
@@ -60,6 +63,22 @@ def test_rule_metadata_is_complete(rule_id):
         assert "default" in schema and "type" in schema, name
     if rule.concern in MANDATORY_CONCERNS and rule_id != "CTY-RES-900":
         assert rule.enforcement == "mandatory"
+
+
+def test_each_rule_reads_the_config_its_schema_declares():
+    """A rule function's config TypedDict names exactly the thresholds of its schema, so a key that
+    mypy accepts in the function is one the pack config can set (and has a default)."""
+    functions = {
+        function.__dict__["rule_id"]: function
+        for module in sys.modules.values()
+        if getattr(module, "__name__", "").startswith("policies.rules.")
+        for function in vars(module).values()
+        if inspect.isfunction(function) and "rule_id" in function.__dict__
+    }
+    assert set(functions) == set(REGISTRY)
+    for rule_id, function in functions.items():
+        shape = typing.get_type_hints(function)["cfg"]
+        assert shape.__required_keys__ | shape.__optional_keys__ == set(REGISTRY[rule_id].config), rule_id
 
 
 def test_every_rule_has_a_violating_fixture():

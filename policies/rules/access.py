@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable, Iterator
+from typing import TypedDict
 
 from . import controls as c
 from .facts import FIREWALL_RULE, SERVER, STORAGE, VAULT, WORKSPACE
-from .registry import rule
+from .model import Resource, Stack
+from .registry import NoConfig, Violation, rule
+
+
+class AllowedCidrs(TypedDict):
+    allowedCidrs: list[str]
+
 
 ALLOWED_CIDRS = {"allowedCidrs": {"type": "array", "items": {"type": "string"}, "default": []}}
 
 
-def _unlisted_ranges(ranges, cfg):
+def _unlisted_ranges(ranges: Iterable[str], cfg: AllowedCidrs) -> Iterator[str]:
     """Firewall address ranges that the pack config does not allow."""
     extra = sorted(set(ranges) - set(cfg["allowedCidrs"]))
     if extra:
@@ -28,7 +36,7 @@ def _unlisted_ranges(ranges, cfg):
     controls=c.merge(c.ACCESS, {c.ISO: ("A.8.2",)}, cis=("8.6",)),
     resource_types=(VAULT,),
 )
-def key_vault_rbac(vault, cfg):
+def key_vault_rbac(vault: Resource, cfg: NoConfig) -> Iterator[str]:
     if not vault.get("properties.enableRbacAuthorization"):
         yield "the vault uses access policies instead of RBAC"
 
@@ -44,7 +52,7 @@ def key_vault_rbac(vault, cfg):
     resource_types=(VAULT,),
     config=ALLOWED_CIDRS,
 )
-def key_vault_network(vault, cfg):
+def key_vault_network(vault: Resource, cfg: AllowedCidrs) -> Iterator[str]:
     props = vault.get("properties") or {}
     if props.get("publicNetworkAccess") == "Disabled":
         return
@@ -64,7 +72,7 @@ def key_vault_network(vault, cfg):
     controls=c.merge(c.ACCESS, cis=("4.3.7",)),
     config=ALLOWED_CIDRS,
 )
-def server_network(stack, cfg):
+def server_network(stack: Stack, cfg: AllowedCidrs) -> Iterator[Violation]:
     allowed = [ipaddress.ip_network(cidr, strict=False) for cidr in cfg["allowedCidrs"]]
     servers = stack.of_type(SERVER)
     for firewall in stack.of_type(FIREWALL_RULE):
@@ -93,7 +101,7 @@ def server_network(stack, cfg):
             yield server.urn, "public network access is on but no address range is allowed"
 
 
-def _firewall_servers(stack, firewall, servers):
+def _firewall_servers(stack: Stack, firewall: Resource, servers: list[Resource]) -> list[Resource]:
     """The servers a firewall rule belongs to: through the server's outputs (a preview's only link)
     or, when the rule names its server as text, by server name and resource group."""
     linked = stack.referenced(firewall, "serverName", SERVER)
@@ -124,7 +132,7 @@ def _firewall_servers(stack, firewall, servers):
     resource_types=(STORAGE,),
     config=ALLOWED_CIDRS,
 )
-def storage_exposure(account, cfg):
+def storage_exposure(account: Resource, cfg: AllowedCidrs) -> Iterator[str]:
     if account.get("allowBlobPublicAccess") is not False:
         yield "anonymous blob access is allowed"
     if account.get("allowSharedKeyAccess") is not False:
@@ -149,7 +157,7 @@ def storage_exposure(account, cfg):
     controls=c.merge(c.ACCESS, {c.ISO: ("A.8.5",)}),
     resource_types=(SERVER, WORKSPACE),
 )
-def entra_authentication(resource, cfg):
+def entra_authentication(resource: Resource, cfg: NoConfig) -> Iterator[str]:
     if resource.type == SERVER and resource.get("authConfig.activeDirectoryAuth") != "Enabled":
         yield "Microsoft Entra authentication is off"
     if resource.type == WORKSPACE and not resource.get("features.disableLocalAuth"):

@@ -5,6 +5,8 @@ SOC 2: AICPA Trust Services Criteria (2017, revised points of focus 2022).
 ISO: ISO/IEC 27001:2022 Annex A controls.
 """
 
+from collections.abc import Iterable, Mapping
+
 CIS = "CIS Microsoft Azure Foundations"
 SOC2 = "SOC 2"
 ISO = "ISO/IEC 27001:2022"
@@ -19,7 +21,7 @@ INVENTORY = {SOC2: ("CC6.1",), ISO: ("A.5.9", "A.5.12")}
 CHANGE = {SOC2: ("CC8.1",), ISO: ("A.8.32", "A.8.9")}
 
 
-def merge(*mappings, **cis):
+def merge(*mappings: Mapping[str, Iterable[str]], **cis: Iterable[str]) -> dict[str, tuple[str, ...]]:
     """Combine mappings; `cis=("5.1.1",)` adds CIS recommendation numbers."""
     merged: dict[str, tuple[str, ...]] = {}
     for mapping in mappings:

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import TypedDict
+
 from . import controls as c
 from .facts import CONFIGURATION, KEY, SERVER, STORAGE
-from .registry import rule
+from .model import Resource, Stack
+from .registry import NoConfig, Violation, rule
+
+
+class MinKeySize(TypedDict):
+    minKeySize: int
+
 
 TLS_VERSIONS = ("TLSv1.2", "TLSv1.3")
 
 
-def server_parameters(stack, server) -> dict[str, str]:
+def server_parameters(stack: Stack, server: Resource) -> dict[str, str]:
     return {
         p.get("configurationName"): str(p.get("value"))
         for p in stack.referring_to(server, "serverName", CONFIGURATION)
@@ -26,7 +35,7 @@ def server_parameters(stack, server) -> dict[str, str]:
     controls=c.merge(c.CRYPTO, cis=("4.3.8",)),
     resource_types=(SERVER,),
 )
-def customer_managed_key(server, cfg):
+def customer_managed_key(server: Resource, cfg: NoConfig) -> Iterator[str]:
     encryption = server.get("dataEncryption") or {}
     if encryption.get("type") != "AzureKeyVault":
         yield f"data encryption is {encryption.get('type') or 'service-managed'}, not a customer-managed key"
@@ -44,7 +53,7 @@ def customer_managed_key(server, cfg):
     controls=c.CRYPTO,
     resource_types=(SERVER,),
 )
-def geo_backup_key(server, cfg):
+def geo_backup_key(server: Resource, cfg: NoConfig) -> Iterator[str]:
     if server.get("backup.geoRedundantBackup") != "Enabled":
         return
     encryption = server.get("dataEncryption") or {}
@@ -61,7 +70,7 @@ def geo_backup_key(server, cfg):
     severity="high",
     controls=c.merge(c.CRYPTO, cis=("4.3.1",)),
 )
-def tls_minimum(stack, cfg):
+def tls_minimum(stack: Stack, cfg: NoConfig) -> Iterator[Violation]:
     for server in stack.of_type(SERVER):
         version = server_parameters(stack, server).get("ssl_min_protocol_version")
         if version not in TLS_VERSIONS:
@@ -80,7 +89,7 @@ def tls_minimum(stack, cfg):
     severity="high",
     controls=c.merge(c.CRYPTO, cis=("4.3.1",)),
 )
-def secure_transport(stack, cfg):
+def secure_transport(stack: Stack, cfg: NoConfig) -> Iterator[Violation]:
     for server in stack.of_type(SERVER):
         value = server_parameters(stack, server).get("require_secure_transport")
         if (value or "").lower() != "on":
@@ -97,7 +106,7 @@ def secure_transport(stack, cfg):
     controls=c.merge(c.CRYPTO, cis=("3.1", "3.15")),
     resource_types=(STORAGE,),
 )
-def storage_in_transit(account, cfg):
+def storage_in_transit(account: Resource, cfg: NoConfig) -> Iterator[str]:
     if account.get("enableHttpsTrafficOnly") is False:
         yield "plain HTTP is allowed"
     if account.get("minimumTlsVersion") not in ("TLS1_2", "TLS1_3"):
@@ -114,7 +123,7 @@ def storage_in_transit(account, cfg):
     controls=c.merge(c.CRYPTO, cis=("3.2",)),
     resource_types=(STORAGE,),
 )
-def infrastructure_encryption(account, cfg):
+def infrastructure_encryption(account: Resource, cfg: NoConfig) -> Iterator[str]:
     if not account.get("encryption.requireInfrastructureEncryption"):
         yield "infrastructure encryption is off"
 
@@ -130,7 +139,7 @@ def infrastructure_encryption(account, cfg):
     resource_types=(KEY,),
     config={"minKeySize": {"type": "integer", "default": 3072}},
 )
-def key_strength_and_rotation(key, cfg):
+def key_strength_and_rotation(key: Resource, cfg: MinKeySize) -> Iterator[str]:
     props = key.get("properties") or {}
     if props.get("kty") not in ("RSA", "RSA-HSM"):
         yield f"key type {props.get('kty')} cannot wrap a PostgreSQL data key"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import TypedDict
+
 from components.regions import region_info
 
 from . import controls as c
@@ -20,7 +23,8 @@ from .facts import (
     ServerKind,
     server_kind,
 )
-from .registry import rule
+from .model import Resource, Stack
+from .registry import NoConfig, Violation, rule
 
 # Types whose resource logs Azure can send through a diagnostic setting (the storage account's
 # logs come from its blob service).
@@ -29,7 +33,15 @@ SERVER_METRICS = ("cpu_percent", "memory_percent", "storage_percent", "is_db_ali
 LAG_METRIC = "physical_replication_delay_in_seconds"
 
 
-def _sends_logs_to_workspace(stack, setting) -> bool:
+class ActivityCategories(TypedDict):
+    categories: list[str]
+
+
+class Regions(TypedDict):
+    regions: list[str]
+
+
+def _sends_logs_to_workspace(stack: Stack, setting: Resource) -> bool:
     to_workspace = bool(stack.referenced(setting, "workspaceId", WORKSPACE))
     logs_on = any(
         log.get("enabled") and (log.get("categoryGroup") in ("allLogs", "audit") or log.get("category"))
@@ -47,7 +59,7 @@ def _sends_logs_to_workspace(stack, setting) -> bool:
     severity="high",
     controls=c.merge(c.LOGGING, cis=("5.1.5", "5.4")),
 )
-def diagnostics_to_workspace(stack, cfg):
+def diagnostics_to_workspace(stack: Stack, cfg: NoConfig) -> Iterator[Violation]:
     settings = stack.of_type(DIAGNOSTIC)
     sources = list(stack.of_type(*DIAGNOSTIC_SOURCES))
     # Storage accounts log through their blob service; the setting's resourceUri derives from the account.
@@ -77,7 +89,7 @@ def diagnostics_to_workspace(stack, cfg):
         }
     },
 )
-def activity_log_captured(stack, cfg):
+def activity_log_captured(stack: Stack, cfg: ActivityCategories) -> Iterator[Violation]:
     for setting in stack.of_type(SUBSCRIPTION_DIAGNOSTIC):
         enabled = {log.get("category") for log in setting.get("logs", []) if log.get("enabled")}
         if stack.referenced(setting, "workspaceId", WORKSPACE) and set(cfg["categories"]) <= enabled:
@@ -98,7 +110,7 @@ def activity_log_captured(stack, cfg):
     severity="high",
     controls=c.merge(c.LOGGING, {c.SOC2: ("CC7.3",)}),
 )
-def server_health_alerts(stack, cfg):
+def server_health_alerts(stack: Stack, cfg: NoConfig) -> Iterator[Violation]:
     groups_with_receivers = {
         g.urn for g in stack.of_type(ACTION_GROUP) if g.get("emailReceivers") or g.get("webhookReceivers")
     }
@@ -128,7 +140,7 @@ def server_health_alerts(stack, cfg):
     controls=c.merge(c.LOGGING, c.CONTINUITY),
     config={"regions": {"type": "array", "items": {"type": "string"}, "default": []}},
 )
-def service_health_both_regions(stack, cfg):
+def service_health_both_regions(stack: Stack, cfg: Regions) -> Iterator[Violation]:
     wanted = {region_info(r).display_name for r in cfg["regions"]}
     covered = set()
     for alert in stack.of_type(ACTIVITY_ALERT):
@@ -155,7 +167,7 @@ def service_health_both_regions(stack, cfg):
     severity="medium",
     controls=c.merge(c.LOGGING, c.CONTINUITY),
 )
-def heartbeat_possible(stack, cfg):
+def heartbeat_possible(stack: Stack, cfg: NoConfig) -> Iterator[Violation]:
     # Replica lag is "the time since the last replayed transaction" (concepts-read-replicas), so an idle
     # primary would page on-call; a pg_cron job writes a heartbeat every minute instead.
     for server in stack.of_type(SERVER):

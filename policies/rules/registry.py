@@ -5,15 +5,37 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, TypedDict, TypeVar, overload
 
-from .model import Stack
+from .model import Resource, Stack
 
 RULE_ID = re.compile(r"^CTY-(RET|ENC|TAG|RES|OBS|ACC|CON|DEP|NET)-\d{3}$")
 FRAMEWORKS = ("CIS Microsoft Azure Foundations", "SOC 2", "ISO/IEC 27001:2022")
 
+# How bad a violation is, and what it does to a deployment (Pulumi's severities and levels; the
+# engine takes the pack config's levels, which may also be "remediate": gate.findings.Level).
+Severity = Literal["low", "medium", "high", "critical"]
+Enforcement = Literal["advisory", "mandatory", "disabled"]
+
 # A check yields (urn, message) for every violation it finds.
 Violation = tuple[str, str]
+# A rule's configuration as checks receive it: its defaults, overridden by the stack's pack config.
+# Each rule reads it through its own TypedDict (e.g. retention.MinDays), so a misspelt key is a type error.
+Config = Mapping[str, Any]
+# Threshold name -> JSON schema (with its default).
+ConfigSchema = Mapping[str, Mapping[str, Any]]
+
+# The configuration shape a rule function reads (a TypedDict).
+C = TypeVar("C")
+
+
+class NoConfig(TypedDict):
+    """The configuration of a rule without thresholds."""
+
+
+# What `rule` registers: a check over the whole stack, or over one resource of the listed types.
+StackCheck = Callable[[Stack, C], Iterable[Violation]]
+ResourceCheck = Callable[[Resource, C], Iterable[str]]
 
 
 @dataclass(frozen=True)
@@ -23,14 +45,14 @@ class Rule:
     title: str
     description: str
     remediation: str
-    severity: str  # low | medium | high | critical
-    enforcement: str  # mandatory | advisory
+    severity: Severity
+    enforcement: Enforcement
     controls: Mapping[str, tuple[str, ...]]
-    check: Callable[[Stack, Mapping[str, Any]], Iterable[Violation]]
+    check: StackCheck[Config]
     # For rules that only read one resource: the types they read (analyzed per resource).
     resource_types: tuple[str, ...] = ()
     # Threshold name -> JSON schema (with its default); the pack config may override each.
-    config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    config: ConfigSchema = field(default_factory=dict)
     help_uri: str | None = None
 
     @property
@@ -44,6 +66,7 @@ class Rule:
 REGISTRY: dict[str, Rule] = {}
 
 
+@overload
 def rule(
     rule_id: str,
     *,
@@ -51,26 +74,60 @@ def rule(
     title: str,
     description: str,
     remediation: str,
-    severity: str,
+    severity: Severity,
     controls: Mapping[str, Iterable[str]],
-    enforcement: str = "mandatory",
-    resource_types: Iterable[str] = (),
-    config: Mapping[str, Mapping[str, Any]] | None = None,
+    enforcement: Enforcement = "mandatory",
+    resource_types: tuple[str, *tuple[str, ...]],
+    config: ConfigSchema | None = None,
     help_uri: str | None = None,
-):
+) -> Callable[[ResourceCheck[C]], ResourceCheck[C]]: ...
+
+
+@overload
+def rule(
+    rule_id: str,
+    *,
+    concern: str,
+    title: str,
+    description: str,
+    remediation: str,
+    severity: Severity,
+    controls: Mapping[str, Iterable[str]],
+    enforcement: Enforcement = "mandatory",
+    config: ConfigSchema | None = None,
+    help_uri: str | None = None,
+) -> Callable[[StackCheck[C]], StackCheck[C]]: ...
+
+
+def rule(
+    rule_id: str,
+    *,
+    concern: str,
+    title: str,
+    description: str,
+    remediation: str,
+    severity: Severity,
+    controls: Mapping[str, Iterable[str]],
+    enforcement: Enforcement = "mandatory",
+    resource_types: Iterable[str] = (),
+    config: ConfigSchema | None = None,
+    help_uri: str | None = None,
+) -> Callable[[Callable[[Any, Any], Iterable[Any]]], Callable[[Any, Any], Iterable[Any]]]:
     """Register a check. With `resource_types`, the function takes (resource, config) and yields
     messages; without, it takes (stack, config) and yields (urn, message)."""
 
-    def register(function):
+    def register(function: Callable[[Any, Any], Iterable[Any]]) -> Callable[[Any, Any], Iterable[Any]]:
         if rule_id in REGISTRY:
             raise ValueError(f"duplicate rule id {rule_id}")
         types = tuple(resource_types)
         if types:
 
-            def check(stack: Stack, cfg: Mapping[str, Any]) -> Iterable[Violation]:
+            def each_resource(stack: Stack, cfg: Config) -> Iterable[Violation]:
                 for resource in stack.of_type(*types):
                     for message in function(resource, cfg):
                         yield resource.urn, message
+
+            check: StackCheck[Config] = each_resource
         else:
             check = function
         REGISTRY[rule_id] = Rule(
@@ -87,15 +144,13 @@ def rule(
             config=dict(config or {}),
             help_uri=help_uri,
         )
-        function.rule_id = rule_id
+        function.__dict__["rule_id"] = rule_id  # function.rule_id, which the callable type has no slot for
         return function
 
     return register
 
 
-def evaluate(
-    stack: Stack, overrides: Mapping[str, Mapping[str, Any]] | None = None
-) -> list[tuple[Rule, str, str]]:
+def evaluate(stack: Stack, overrides: Mapping[str, Config] | None = None) -> list[tuple[Rule, str, str]]:
     """Every rule over a stack, in-process: (rule, urn, message) per violation. Used by tests and
     tools; the gate and `pulumi preview` run the same checks through the policy pack."""
     found = []

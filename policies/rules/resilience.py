@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import TypedDict
+
 from components.regions import region_info
 
 from . import controls as c
 from .facts import BACKUP_VAULT, LOCK, SERVER, STATEFUL, ServerKind, database_key, server_kind
-from .registry import rule
+from .model import Resource, Stack
+from .registry import NoConfig, Violation, rule
+
+
+class PeerDatabases(TypedDict):
+    peerDatabases: list[str]
 
 
 def expected_ha_mode(region: str) -> str:
@@ -23,7 +31,7 @@ def expected_ha_mode(region: str) -> str:
     controls=c.merge(c.BACKUP, c.REDUNDANCY),
     resource_types=(SERVER,),
 )
-def geo_redundant_backup(server, cfg):
+def geo_redundant_backup(server: Resource, cfg: NoConfig) -> Iterator[str]:
     if server_kind(server) is ServerKind.PRIMARY and server.get("backup.geoRedundantBackup") != "Enabled":
         yield "geo-redundant backup is off: losing the region loses every backup"
 
@@ -38,9 +46,12 @@ def geo_redundant_backup(server, cfg):
     controls=c.REDUNDANCY,
     resource_types=(SERVER,),
 )
-def high_availability(server, cfg):
+def high_availability(server: Resource, cfg: NoConfig) -> Iterator[str]:
     if server_kind(server) is not ServerKind.PRIMARY:
         return  # replicas cannot have HA; promoted replicas are reported by CTY-RES-900
+    if server.location is None:
+        # As before (region_info(None) raised): the rule fails, naming itself, rather than guess.
+        raise ValueError("the server has no location: the HA mode its region allows is unknown")
     mode, expected = server.get("highAvailability.mode"), expected_ha_mode(server.location)
     if mode != expected:
         yield f"high availability is {mode or 'Disabled'}; {expected} is expected in {server.location}"
@@ -56,7 +67,7 @@ def high_availability(server, cfg):
     controls=c.merge(c.BACKUP, c.REDUNDANCY),
     resource_types=(BACKUP_VAULT,),
 )
-def backup_vault_redundancy(vault, cfg):
+def backup_vault_redundancy(vault: Resource, cfg: NoConfig) -> Iterator[str]:
     kinds = {s.get("type") for s in vault.get("properties.storageSettings", [])}
     if kinds != {"GeoRedundant"}:
         yield f"vault storage is {sorted(kinds)}, not GeoRedundant"
@@ -74,7 +85,7 @@ def backup_vault_redundancy(vault, cfg):
     severity="critical",
     controls=c.merge(c.CHANGE, c.BACKUP),
 )
-def protected_and_locked(stack, cfg):
+def protected_and_locked(stack: Stack, cfg: NoConfig) -> Iterator[Violation]:
     for resource in stack.of_type(*STATEFUL):
         if not resource.protect:
             yield resource.urn, "not protected: `pulumi destroy` or a refactor could delete it"
@@ -104,7 +115,7 @@ def protected_and_locked(stack, cfg):
         }
     },
 )
-def replica_for_every_primary(stack, cfg):
+def replica_for_every_primary(stack: Stack, cfg: PeerDatabases) -> Iterator[Violation]:
     servers = stack.of_type(SERVER)
     if not any(s.tags.get("dr-role") == "standby" for s in servers):
         return  # checked in the standby stack, where the replicas live
@@ -130,7 +141,7 @@ def replica_for_every_primary(stack, cfg):
     controls=c.merge(c.REDUNDANCY, c.CONTINUITY),
     resource_types=(SERVER,),
 )
-def promoted_replica_degradation(server, cfg):
+def promoted_replica_degradation(server: Resource, cfg: NoConfig) -> Iterator[str]:
     if server_kind(server) is not ServerKind.PROMOTED:
         return
     if server.get("backup.geoRedundantBackup") != "Enabled":
