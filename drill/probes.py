@@ -20,6 +20,10 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
+from cli import clock
+from cli.clock import Clock
+from cli.secrets import scrub
+
 HEARTBEAT_TABLE = "continuity_heartbeat"
 # One writer id shared by every HeartbeatWriter of a drill, so a resumed drill (a new writer that is
 # handed the earlier acks) continues the same sequence; the RTO probe writes under its own id, so its
@@ -34,18 +38,17 @@ STATEMENT_TIMEOUT_MS = 30_000
 # Unquoted-identifier shape: table names come from config and command lines, and a name that needs
 # quoting to mean anything is far more likely a mistake than a real table.
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,62}")
-REDACTED = "[redacted]"
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    return clock.system()
 
 
 # --- connections ---------------------------------------------------------------------------------
 
 
 def _scrub(text: str, password: str | None) -> str:
-    return text.replace(password, REDACTED) if password else text
+    return scrub(text, [password])
 
 
 def connect(
@@ -133,8 +136,10 @@ class HeartbeatWriter:
         password: str | None = None,
         table: str = HEARTBEAT_TABLE,
         writer_id: str = DRILL_WRITER,
+        clock: Clock = utcnow,
     ):
         self.dsn = dsn
+        self.clock = clock  # stamps each ack: the drill's clock, the one every RTO timestamp uses
         self.table = table
         self.writer_id = writer_id
         self.acks: list[Ack] = []
@@ -195,7 +200,7 @@ class HeartbeatWriter:
             self.close()
             raise
         assert row is not None
-        ack = Ack(seq, row[0], utcnow())
+        ack = Ack(seq, row[0], self.clock())
         self.acks.append(ack)
         return ack
 
@@ -260,6 +265,7 @@ def first_acknowledged_write(
     writer_id: str = PROBE_WRITER,
     *,
     landed_on: str | None = None,
+    clock: Clock = utcnow,
 ) -> FirstWrite:
     """Retry a heartbeat through `dsn` until one is acknowledged by the promoted server (end of RTO).
 
@@ -276,7 +282,7 @@ def first_acknowledged_write(
     deadline = time.monotonic() + timeout
     last_error = "no attempt made"
     elsewhere: list[Ack] = []
-    writer = HeartbeatWriter(dsn, password, table, writer_id)
+    writer = HeartbeatWriter(dsn, password, table, writer_id, clock)
     try:
         while True:
             try:

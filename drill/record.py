@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cli.clock import Clock, system
 from cli.exits import UsageError
 from cli.files import load_json
 
@@ -23,8 +24,8 @@ DRILL_ID = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[a-z0-9-]+$")
 STEPS = ("preflight", "baseline", "fault", "promote", "verify", "report")
 
 
-def now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+def now(read: Clock = system) -> str:
+    return read().astimezone(dt.UTC).isoformat(timespec="milliseconds")
 
 
 @dataclass
@@ -67,6 +68,8 @@ class DrillRecord:
     integrity: dict[str, Any] = field(default_factory=dict)
     verdict: str | None = None  # pass | fail | aborted
     notes: list[str] = field(default_factory=list)
+    # Where every timestamp of the drill comes from (not part of the record).
+    clock: Clock = field(default=system, repr=False, compare=False)
 
     # --- steps --------------------------------------------------------------------------------
     def next_step(self) -> str | None:
@@ -76,15 +79,17 @@ class DrillRecord:
         if step != self.next_step():
             raise ValueError(f"step {step} completed out of order (next is {self.next_step()})")
         self.completed_steps.append(step)
-        self.timestamps[f"{step}_completed_at"] = now()
+        self.timestamps[f"{step}_completed_at"] = now(self.clock)
 
     def stamp(self, name: str, value: str | None = None) -> str:
-        self.timestamps[name] = value or now()
+        self.timestamps[name] = value or now(self.clock)
         return self.timestamps[name]
 
     # --- JSON ---------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        del data["clock"]
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> DrillRecord:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from cli.text import markdown as md
 
-from .record import DrillRecord, now
+from .record import DrillRecord
 
 
-def _seconds(value) -> str:
+def _seconds(value: float | None) -> str:
     if value is None:
         return "n/a"
     return f"{value:.1f} s" if value < 120 else f"{value / 60:.1f} min"
@@ -110,7 +110,7 @@ def markdown(record: DrillRecord) -> str:
 
 def finish(record: DrillRecord, folder: Path) -> None:
     record.verdict = judge(record)
-    record.stamp("finished_at", now())
+    record.stamp("finished_at")
     (folder / "report.md").write_text(markdown(record))
     record.save(folder)
     write_index(folder.parent)

@@ -131,11 +131,11 @@ class DrillRunner:
             raise PreflightFailed(
                 f"preflight failed ({failed}); rerun with --force --reason '...' to override"
             )
-        if not result.ok:
+        if not result.ok and self.record.forced is not None:  # (not forced: raised above)
             self.record.notes.append(f"preflight failed and was overridden: {self.record.forced['reason']}")
 
     def _writer(self) -> HeartbeatWriter:
-        writer = HeartbeatWriter(self.data.primary_dsn, password=self.data.password)
+        writer = HeartbeatWriter(self.data.primary_dsn, password=self.data.password, clock=self.record.clock)
         writer.acks.extend(_ack(h) for h in self.record.heartbeats)  # resume continues the sequence
         return writer
 
@@ -188,6 +188,7 @@ class DrillRunner:
             landed_on=self.data.standby_dsn,
             timeout=self.options.first_write_timeout,
             interval=0.2,
+            clock=self.record.clock,
         )
         ack = first.ack
         self.record.integrity["writes_elsewhere"] = [vars(_heartbeat(a)) for a in first.elsewhere]

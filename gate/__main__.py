@@ -8,6 +8,7 @@ is checked before the run starts; the reason for any refusal is one line on stde
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 from collections.abc import Sequence
@@ -41,6 +42,13 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+def _iso_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = UsageParser(
         prog="python -m gate",
@@ -60,6 +68,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--plan", action="store_true", help="only render and print the plans (no analysis)")
     parser.add_argument("--no-checkov", action="store_true", help="skip checkov (policy pack only)")
     parser.add_argument("--arm-dir", type=Path, help="where to write the ARM templates (default: build/arm)")
+    parser.add_argument(
+        "--today",
+        type=_iso_date,
+        metavar="YYYY-MM-DD",
+        help="check waiver expiry as of this UTC date instead of the current one (to replay a past run)",
+    )
     parser.add_argument(
         "--rule-timeout",
         type=_positive_seconds,
@@ -97,6 +111,7 @@ def main(argv: Sequence[str]) -> int:
             checkov=not args.no_checkov,
             arm_dir=args.arm_dir,
             rule_timeout=args.rule_timeout,
+            today=args.today,
         )
     except SettingsError as error:
         raise UsageError(str(error)) from None

@@ -18,9 +18,14 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from cli import clock
 from cli.exits import UsageError
 from cli.files import load_yaml
+
+if TYPE_CHECKING:
+    from .rules.registry import Enforcement
 
 WAIVERS_FILE = Path(__file__).resolve().parent / "waivers.yaml"
 # Another list can be named for a run (tests, a fork's own reviewed list); gate and pack both read it.
@@ -28,7 +33,7 @@ WAIVERS_FILE_ENV = "CONTINUITY_WAIVERS_FILE"
 REQUIRED = ("rule", "stack", "reason", "owner", "expires")
 TARGETS = ("resource", "enforcement")
 FIELDS = REQUIRED + TARGETS
-LOWER_LEVELS = ("advisory", "disabled")
+LOWER_LEVELS: tuple[Enforcement, ...] = ("advisory", "disabled")
 # A waiver is reviewed at least once a year.
 MAX_DAYS_AHEAD = 366
 # Waivers of checkov checks share the file; a run without checkov cannot validate them.
@@ -50,7 +55,7 @@ class Waiver:
     owner: str
     expires: dt.date
     line: int
-    enforcement: str | None = None  # a recorded lowering of the rule's level in the pack config
+    enforcement: Enforcement | None = None  # a recorded lowering of the rule's level in the pack config
 
     def matches(self, rule_id: str, stack: str, urn: str) -> bool:
         return (
@@ -83,7 +88,7 @@ def load_waivers(
     Without a checkov run, waivers of checkov ids are kept but their ids cannot be checked.
     """
     path = path or waivers_path()
-    today = today or dt.date.today()
+    today = today or clock.today()
     known = set(known_rules)
     stacks = set(known_stacks) if known_stacks is not None else None
     if not path.exists():

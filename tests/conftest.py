@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,8 @@ from gate.render import Rendering, qualified, render_stack, render_stacks
 from gate.stack_files import read_stack_config
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+# The day every test checks waiver expiry on: results must not depend on the day the suite runs.
+TODAY = dt.date(2026, 11, 27)
 
 
 @pytest.fixture(scope="session")
@@ -61,4 +64,4 @@ def gate_result():
     """One run of the gate (policy pack, no checkov) over the committed stacks."""
     from gate.pipeline import run_gate
 
-    return run_gate(PROJECT_DIR, ["prod", "dr"], checkov=False)
+    return run_gate(PROJECT_DIR, ["prod", "dr"], checkov=False, today=TODAY)

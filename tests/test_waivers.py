@@ -6,14 +6,16 @@ import datetime as dt
 import textwrap
 
 import pytest
+from conftest import TODAY
 
+from cli import clock
+from cli.files import load_yaml
 from gate.analyzer import PolicyPackProcess, load_pack_config
 from gate.pipeline import GateConfigError, GateResult, analyze, apply_waivers, rule_info
 from policies.rules import REGISTRY
-from policies.waivers import WAIVERS_FILE_ENV, WaiverError, load_waivers
+from policies.waivers import MAX_DAYS_AHEAD, WAIVERS_FILE, WAIVERS_FILE_ENV, WaiverError, load_waivers
 from policy_cases import CASES, mutated
 
-TODAY = dt.date(2026, 11, 27)
 GEO_BACKUP_OFF = next(c for c in CASES if c.rule_id == "CTY-RES-001")
 
 
@@ -34,7 +36,58 @@ VALID = """\
 
 
 def test_committed_waiver_file_is_valid():
-    load_waivers(known_rules=REGISTRY, today=dt.date.today())
+    """Well-formed as of the day its first waiver expires: the content is checked, not the calendar
+    (the gate's own run over the committed stacks is what fails once a waiver lapses)."""
+    first_expiry = min(entry["expires"] for entry in load_yaml(WAIVERS_FILE, "waiver file"))
+    assert load_waivers(known_rules=REGISTRY, today=first_expiry)
+
+
+@pytest.mark.parametrize(
+    "expires, problem",
+    [
+        (TODAY - dt.timedelta(days=1), "expired on 2026-11-26"),
+        (TODAY, None),  # valid through its last day
+        (TODAY + dt.timedelta(days=MAX_DAYS_AHEAD), None),
+        (TODAY + dt.timedelta(days=MAX_DAYS_AHEAD + 1), "expires 2027-11-29 is more than a year ahead"),
+    ],
+)
+def test_waiver_expiry_boundaries(tmp_path, expires, problem):
+    text = VALID.replace("2027-01-31", expires.isoformat())
+    if problem is None:
+        assert load_waivers(write(tmp_path, text), known_rules=REGISTRY, today=TODAY)
+        return
+    with pytest.raises(WaiverError) as caught:
+        load_waivers(write(tmp_path, text), known_rules=REGISTRY, today=TODAY)
+    assert any(problem in p for p in caught.value.problems), caught.value.problems
+
+
+def test_waiver_expiry_follows_the_injected_clock_in_utc(tmp_path, monkeypatch):
+    """Without `today`, the UTC date of the clock: 23:30 in New York on 1 January is 2 January in UTC."""
+    late_evening = dt.datetime(2026, 1, 1, 23, 30, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
+    monkeypatch.setattr(clock, "system", clock.fixed(late_evening))
+    with pytest.raises(WaiverError, match="expired on 2026-01-01"):
+        load_waivers(write(tmp_path, VALID.replace("2027-01-31", "2026-01-01")), known_rules=REGISTRY)
+    # Valid on the clock's day, although that day is long past on the machine's own clock.
+    assert load_waivers(write(tmp_path, VALID.replace("2027-01-31", "2026-01-02")), known_rules=REGISTRY)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        clock.fixed(dt.datetime(2026, 11, 27))
+
+
+@pytest.mark.parametrize(
+    "rule, stack, urn, matches",
+    [
+        ("CTY-RES-001", "prod", "urn:pulumi:prod::continuity::x$t::knowledge-g1", True),
+        ("CTY-RES-002", "prod", "urn:pulumi:prod::continuity::x$t::knowledge-g1", False),
+        ("CTY-RES-001", "dr", "urn:pulumi:prod::continuity::x$t::knowledge-g1", False),
+        # Exact name: neither a prefix, nor a suffix, nor a name inside the type path matches.
+        ("CTY-RES-001", "prod", "urn:pulumi:prod::continuity::x$t::knowledge-g10", False),
+        ("CTY-RES-001", "prod", "urn:pulumi:prod::continuity::x$t::old-knowledge-g1", False),
+        ("CTY-RES-001", "prod", "urn:pulumi:prod::continuity::knowledge-g1$t::other", False),
+    ],
+)
+def test_waiver_matches_exactly_one_rule_stack_and_resource(tmp_path, rule, stack, urn, matches):
+    (waiver,) = load_waivers(write(tmp_path, VALID), known_rules=REGISTRY, today=TODAY)
+    assert waiver.matches(rule, stack, urn) is matches
 
 
 def test_valid_waiver_loads(tmp_path):
