@@ -24,6 +24,9 @@ _UNIT_SECONDS = {
     "y": 365 * 86400,
 }
 _PATTERN = re.compile(r"^\s*(\d+)\s*(s|min|h|d|w|mo|y)\s*$")
+_ISO_DATE_UNITS = {"d": "D", "w": "W", "mo": "M", "y": "Y"}
+_ISO_TIME_UNITS = {"s": "S", "min": "M", "h": "H"}
+_ISO_PATTERN = re.compile(r"^P(T?)(\d+)([A-Z])$")
 
 
 @dataclass(frozen=True, order=False)
@@ -56,11 +59,19 @@ class Duration:
     @property
     def iso8601(self) -> str:
         """ISO 8601 duration as Azure expects it (P3M, P7Y, PT15M, P90D)."""
-        date_part = {"d": "D", "w": "W", "mo": "M", "y": "Y"}
-        time_part = {"s": "S", "min": "M", "h": "H"}
-        if self.unit in date_part:
-            return f"P{self.value}{date_part[self.unit]}"
-        return f"PT{self.value}{time_part[self.unit]}"
+        if self.unit in _ISO_DATE_UNITS:
+            return f"P{self.value}{_ISO_DATE_UNITS[self.unit]}"
+        return f"PT{self.value}{_ISO_TIME_UNITS[self.unit]}"
+
+    @classmethod
+    def from_iso8601(cls, text: str) -> Duration:
+        """The inverse of `iso8601`, for durations Azure writes back (one number, one unit)."""
+        match = _ISO_PATTERN.match(text)
+        designators = _ISO_TIME_UNITS if match and match.group(1) else _ISO_DATE_UNITS
+        units = [unit for unit, letter in designators.items() if match and letter == match.group(3)]
+        if not match or not units:
+            raise ValueError(f"unsupported duration {text!r}: expected one number and one unit (P3M, PT15M)")
+        return cls(int(match.group(2)), units[0])
 
     def __str__(self) -> str:
         return f"{self.value}{self.unit}"
@@ -78,3 +89,14 @@ class Duration:
         return core_schema.no_info_plain_validator_function(
             cls.parse, serialization=core_schema.plain_serializer_function_ser_schema(str)
         )
+
+
+def format_seconds(seconds: int | None) -> str:
+    """A figure in seconds in the largest whole unit (1h, 15min, 30s, 0s); "none" when there is none."""
+    if seconds is None:
+        return "none"
+    if seconds and seconds % 3600 == 0:
+        return f"{seconds // 3600}h"
+    if seconds and seconds % 60 == 0:
+        return f"{seconds // 60}min"
+    return f"{seconds}s"

@@ -25,29 +25,26 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from cli.secrets import scrub
+
 from .durations import Duration
+from .facts import (
+    BACKUP_RETENTION_DAYS,
+    DATA_CLASSIFICATIONS,
+    FORBIDDEN_TAG_NAME_CHARACTERS,
+    MANDATORY_TAG_KEYS,
+    MAX_TAG_NAME,
+    MAX_TAG_VALUE,
+    STORAGE_SIZES_GB,
+    TOTAL_RETENTION_MAX_DAYS,
+    UNEXPORTABLE_TABLES,
+    WORKSPACE_RETENTION_DAYS,
+)
 from .regions import region_info
 from .skus import UnknownSku, compute
 
 NAMESPACE = "continuity"
 
-# Mandatory tag keys, case-exact; values checked below.
-MANDATORY_TAG_KEYS = ("owner", "cost-center", "data-classification")
-DATA_CLASSIFICATIONS = ("public", "internal", "confidential", "restricted")
-# "The tag name has a limit of 512 characters and the tag value has a limit of 256 characters. For
-# storage accounts, the tag name has a limit of 128 characters"; "Tag names can't contain these
-# characters: <, >, %, &, \, ?, /" (azure-resource-manager/management/tag-resources, Limitations).
-# The stack's tags reach its storage accounts too, so names keep to the storage limit.
-MAX_TAG_NAME, MAX_TAG_VALUE = 128, 256
-FORBIDDEN_TAG_NAME_CHARACTERS = set("<>%&\\?/")
-
-# Storage sizes a flexible server accepts (GiB); any other value fails at deployment.
-# https://learn.microsoft.com/azure/postgresql/flexible-server/concepts-storage
-STORAGE_SIZES_GB = (32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32767)
-
-# Log Analytics limits: interactive retention 30..730 days on PerGB2018, total up to 12 years.
-WORKSPACE_RETENTION_DAYS = (30, 730)
-TOTAL_RETENTION_MAX_DAYS = 4383
 
 # The operations analysis asks for audit/access logs >= 90 days; security and change logs >= 1 year.
 MIN_AUDIT_LOG_DAYS = 90
@@ -92,7 +89,7 @@ class SkuTier(str, Enum):
     MEMORY_OPTIMIZED = "MemoryOptimized"
 
 
-def _duration_at_least(minimum: str):
+def _duration_at_least(minimum: str) -> AfterValidator:
     floor = Duration.parse(minimum)
 
     def check(value: Duration) -> Duration:
@@ -103,7 +100,7 @@ def _duration_at_least(minimum: str):
     return AfterValidator(check)
 
 
-def _duration_at_most(maximum: str):
+def _duration_at_most(maximum: str) -> AfterValidator:
     ceiling = Duration.parse(maximum)
 
     def check(value: Duration) -> Duration:
@@ -253,9 +250,6 @@ class Alerts(Model):
 
 
 TableName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{1,62}$")]
-# Log Analytics data export cannot read these tables; a rule naming them succeeds and exports nothing.
-# https://learn.microsoft.com/azure/azure-monitor/logs/logs-data-export#unsupported-tables
-UNEXPORTABLE_TABLES = ("AzureDiagnostics",)
 
 
 def _exportable(table: str) -> str:
@@ -293,7 +287,7 @@ class Logs(Model):
 
 class LongTermRetention(Model):
     weekday: Literal["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"] = "Sunday"
-    time_utc: str = Field("02:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    time_utc: str = Field(default="02:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     # Every weekly backup is kept this long...
     default: Annotated[Duration, _duration_at_least("7d"), _duration_at_most("10y")] = Duration(3, "mo")
     # ...the first of each month this long, the first of each year this long.
@@ -343,7 +337,11 @@ class Database(Model):
     databases: list[Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")]] = Field(min_length=1)
     rto: Annotated[Duration, AfterValidator(_positive)]
     rpo: Annotated[Duration, AfterValidator(_positive)]
-    backup_retention: Annotated[Days, _duration_at_least("7d"), _duration_at_most("35d")] = Duration(35, "d")
+    backup_retention: Annotated[
+        Days,
+        _duration_at_least(f"{BACKUP_RETENTION_DAYS[0]}d"),
+        _duration_at_most(f"{BACKUP_RETENTION_DAYS[1]}d"),
+    ] = Duration(35, "d")
     high_availability: bool = True
     # A rebuilt server is a new generation: a new resource, never a replacement of one holding data.
     generation: int = Field(1, ge=1, le=99, strict=True)
@@ -443,7 +441,7 @@ class Settings(Model):
 _FIELD_KEYS = {(field.alias or name): name for name, field in Settings.model_fields.items()}
 SECRET_KEYS = ("alertWebhookUrl",)
 # Keys that used to exist, with what replaced them.
-MOVED_KEYS = {
+MOVED_KEYS: dict[tuple[int | str, ...], str] = {
     (
         "promotion",
         "option",
@@ -545,12 +543,7 @@ def _without_secrets(problems: list[str], secret_values: list[Any]) -> list[str]
 
     for value in secret_values:
         collect(value)
-    cleaned = []
-    for problem in problems:
-        for secret in sorted(secrets, key=len, reverse=True):
-            problem = problem.replace(secret, "[secret]")
-        cleaned.append(problem)
-    return cleaned
+    return [scrub(problem, secrets) for problem in problems]
 
 
 def _cross_field_problems(settings: Settings) -> list[str]:

@@ -32,15 +32,16 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import psycopg
 from psycopg import sql
 
 from cli import children
 from cli.exits import UsageError
+from cli.secrets import REDACTED, scrub
 
-from .probes import REDACTED, connect
+from .probes import connect
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,8 @@ def _free_port() -> int:
     # `_start` detects and retries with a new one.
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 def _conninfo(**params: object) -> str:
@@ -107,7 +109,7 @@ class _Server:
         self.data_dir = data_dir
         self.log_file = log_file
         self.port: int | None = None
-        self.process: subprocess.Popen | None = None
+        self.process: subprocess.Popen[Any] | None = None
 
     @property
     def running(self) -> bool:
@@ -466,7 +468,7 @@ class LocalCluster:
                 f"{program} did not finish within {timeout or self.timeout:g} s"
             ) from None
         if done.returncode != 0:
-            output = (done.stderr or done.stdout).strip()[-2000:].replace(self._password, REDACTED)
+            output = scrub((done.stderr or done.stdout).strip()[-2000:], [self._password])
             raise LocalClusterError(f"{program} failed (exit {done.returncode}): {output}")
         return done
 

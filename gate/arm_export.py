@@ -19,9 +19,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from cli.secrets import REDACTED
 from components.arm import api_version, arm_type
 
-from .render import REDACTED, RenderedResource, Rendering, is_secret, reveal
+from .render import RenderedResource, Rendering, is_secret, reveal
 
 SCHEMA = "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#"
 CONTENT_VERSION = "1.0.0.0"

@@ -12,17 +12,19 @@ import hashlib
 import json
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from cli import text as safe_text
+from cli.secrets import scrub
+from components.durations import format_seconds
 from policies.rules.continuity import Assessment
 from policies.rules.registry import FRAMEWORKS
 
 from .findings import Finding, RuleInfo
 from .pipeline import GateResult
-from .render import REDACTED, Rendering, is_secret, reveal
+from .render import Rendering, is_secret, reveal
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"
@@ -36,17 +38,6 @@ SRCROOT = "%SRCROOT%"
 
 
 # --- shared helpers ---------------------------------------------------------------------------
-
-
-def duration(seconds: int | None) -> str:
-    """15min, 1h, 30s; "none" when there is no figure."""
-    if seconds is None:
-        return "none"
-    if seconds and seconds % 3600 == 0:
-        return f"{seconds // 3600}h"
-    if seconds and seconds % 60 == 0:
-        return f"{seconds // 60}min"
-    return f"{seconds}s"
 
 
 def _secret_values(result: GateResult) -> list[str]:
@@ -78,19 +69,25 @@ def _secret_values(result: GateResult) -> list[str]:
         for resource in rendering.resources:
             walk(resource.inputs)
             walk(resource.outputs)
-    return sorted(found, key=len, reverse=True)  # longest first: no partial replacement leftovers
+    return sorted(found)
 
 
 class _Scrubber:
     def __init__(self, result: GateResult):
         self.secrets = _secret_values(result)
 
+    @overload
+    def __call__(self, value: str) -> str: ...
+
+    @overload
+    def __call__(self, value: dict[str, Any]) -> dict[str, Any]: ...
+
+    @overload
+    def __call__(self, value: Any) -> Any: ...
+
     def __call__(self, value: Any) -> Any:
         if isinstance(value, str):
-            for secret in self.secrets:
-                if secret in value:
-                    value = value.replace(secret, REDACTED)
-            return value
+            return scrub(value, self.secrets)
         if isinstance(value, dict):
             return {self(k): self(v) for k, v in value.items()}
         if isinstance(value, list):
@@ -268,8 +265,8 @@ def console(result: GateResult) -> str:
             width = max(len(a.database) for a in assessments)
             for a in assessments:
                 lines.append(
-                    f"    {a.database:<{width}}  RTO target {duration(a.target_rto)} vs {duration(a.achievable_rto)}"
-                    f"  RPO target {duration(a.target_rpo)} vs {duration(a.achievable_rpo)}"
+                    f"    {a.database:<{width}}  RTO target {format_seconds(a.target_rto)} vs {format_seconds(a.achievable_rto)}"
+                    f"  RPO target {format_seconds(a.target_rpo)} vs {format_seconds(a.achievable_rpo)}"
                     f"  via {a.mechanism}  {_status(a)}"
                 )
         lines.append("")
@@ -348,7 +345,7 @@ def _continuity_rows(result: GateResult) -> list[dict[str, Any]]:
     ]
 
 
-def to_json(result: GateResult) -> dict:
+def to_json(result: GateResult) -> dict[str, Any]:
     """Everything in the result, machine-readable and `json.dumps`-able (durations in seconds)."""
     result, scrub = _safe(result)
     counts = _counts(result)
@@ -443,7 +440,7 @@ def _sarif_result(f: Finding, index: int) -> dict[str, Any]:
     return sarif
 
 
-def to_sarif(result: GateResult) -> dict:
+def to_sarif(result: GateResult) -> dict[str, Any]:
     """SARIF 2.1.0, one run per tool (the policy pack, checkov), ready for GitHub code scanning."""
     result, scrub = _safe(result)
     sources = list(
@@ -544,8 +541,8 @@ def to_junit(result: GateResult) -> str:
     root.set("errors", "0")
     for element in root.iter():  # XML 1.0 cannot carry some characters even escaped
         element.text = safe_text.xml(element.text) if element.text else element.text
-        for key, value in element.attrib.items():
-            element.set(key, safe_text.xml(value))
+        for key, text in element.attrib.items():
+            element.set(key, safe_text.xml(text))
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
@@ -647,8 +644,8 @@ def to_markdown(result: GateResult) -> str:
     for stack in _stack_names(result):
         for a in result.continuity.get(stack, []):
             out.append(
-                f"| {stack} | {a.database} | {duration(a.target_rto)} | {duration(a.achievable_rto)} "
-                f"| {duration(a.target_rpo)} | {duration(a.achievable_rpo)} | {a.mechanism} | {_status(a)} |"
+                f"| {stack} | {a.database} | {format_seconds(a.target_rto)} | {format_seconds(a.achievable_rto)} "
+                f"| {format_seconds(a.target_rpo)} | {format_seconds(a.achievable_rpo)} | {a.mechanism} | {_status(a)} |"
             )
     out.append("")
 
@@ -677,12 +674,13 @@ def write_reports(
 ) -> list[Path]:
     """Write the chosen reports (creating their folders); returns the paths written."""
     written = []
-    for path, render in (
+    renderers: tuple[tuple[Path | None, Callable[[], str]], ...] = (
         (json_path, lambda: json.dumps(to_json(result), indent=2) + "\n"),
         (sarif_path, lambda: json.dumps(to_sarif(result), indent=2) + "\n"),
         (junit_path, lambda: to_junit(result)),
         (markdown_path, lambda: to_markdown(result)),
-    ):
+    )
+    for path, render in renderers:
         if path is None:
             continue
         path = Path(path)

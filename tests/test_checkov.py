@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from cli.secrets import REDACTED
 from components.arm import api_version, arm_type
 from gate.arm_export import SCHEMA, URN_KEY, arm_template, is_azure_resource, write_templates
 from gate.checkov import (
@@ -21,7 +22,7 @@ from gate.checkov import (
     split_resource,
 )
 from gate.findings import Finding
-from gate.render import REDACTED, Rendering, is_secret, reveal
+from gate.render import Rendering, is_secret, reveal
 from helpers import LOCK, RESOURCE_GROUP, SECRET, SERVER, STORAGE, VAULT
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "checkov"

@@ -22,6 +22,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from cli.secrets import REDACTED
 from drill.localpg import LocalCluster
 from drill.measure import RpoResult, RtoResult, measure_rpo, measure_rto
 from drill.probes import (
@@ -484,7 +485,7 @@ def test_password_absent_from_cluster_dsns_and_reprs(planned):
     for text in texts:
         assert password not in text
     assert all("password" not in dsn for dsn in (cluster.primary_dsn, cluster.standby_dsn))
-    assert "[redacted]" in repr(cluster)
+    assert REDACTED in repr(cluster)
 
 
 def test_password_absent_from_connection_errors(planned, forced):
@@ -516,84 +517,6 @@ def test_password_absent_from_logs(planned, forced):
         server_logs = scenario.cluster.server_logs()
         assert set(server_logs) == {"primary", "standby"} and all(server_logs.values())
         assert all(scenario.cluster.password not in text for text in server_logs.values())
-
-
-# --- measure.py (pure) ---------------------------------------------------------------------------
-
-T0 = dt.datetime(2026, 1, 1, 12, 0, 0, tzinfo=dt.UTC)
-
-
-def _at(seconds: float) -> dt.datetime:
-    return T0 + dt.timedelta(seconds=seconds)
-
-
-def _acks(*seconds: float) -> list[Ack]:
-    return [Ack(i, _at(s), _at(s + 0.001)) for i, s in enumerate(seconds, start=1)]
-
-
-def test_rpo_zero_when_nothing_acknowledged_is_lost():
-    acks = _acks(0, 1, 2)
-    result = measure_rpo(acks, [(a.seq, a.committed_at) for a in acks])
-    assert result == RpoResult(3, _at(2), 3, _at(2), (), 0.0)
-
-
-def test_rpo_counts_lost_acknowledged_heartbeats():
-    acks = _acks(0, 1, 2, 3.5, 4.25)
-    result = measure_rpo(acks, [(1, _at(0)), (2, _at(1))])
-    assert result.lost_seqs == (3, 4, 5)
-    assert result.rpo_seconds == pytest.approx(3.25)
-    assert (result.last_acked_seq, result.newest_present_seq) == (5, 2)
-
-
-def test_rpo_unacknowledged_survivor_is_present_not_lost():
-    acks = _acks(0, 1)
-    # seq 3's commit reply never arrived (not acked) but the row made it: not a loss, and newest.
-    result = measure_rpo(acks, [(1, _at(0)), (2, _at(1)), (3, _at(2))])
-    assert result.lost_seqs == () and result.rpo_seconds == 0.0 and result.newest_present_seq == 3
-
-
-def test_rpo_unbounded_when_no_heartbeat_survives():
-    result = measure_rpo(_acks(0, 1), [])
-    assert result.lost_seqs == (1, 2) and result.rpo_seconds is None and result.newest_present_seq is None
-
-
-def test_rpo_without_acks():
-    assert measure_rpo([], []) == RpoResult(None, None, None, None, (), 0.0)
-
-
-def test_rpo_rejects_duplicate_and_naive_inputs():
-    with pytest.raises(ValueError, match="acknowledged twice"):
-        measure_rpo([Ack(1, _at(0), _at(0)), Ack(1, _at(1), _at(1))], [])
-    with pytest.raises(ValueError, match="timezone-aware"):
-        measure_rpo(_acks(0), [(1, dt.datetime(2026, 1, 1))])
-
-
-def test_rto_split_sums_to_total():
-    result = measure_rto(_at(0), _at(12.5), _at(80.25), _at(391.125))
-    assert result == RtoResult(total=391.125, detect=12.5, decide=67.75, execute=310.875)
-    assert result.detect + result.decide + result.execute == pytest.approx(result.total)
-
-
-def test_rto_allows_equal_timestamps():
-    assert measure_rto(_at(0), _at(0), _at(0), _at(5)) == RtoResult(5.0, 0.0, 0.0, 5.0)
-
-
-@pytest.mark.parametrize(
-    "stamps, later, earlier",
-    [
-        ((5, 1, 6, 7), "detected_at", "fault_at"),
-        ((0, 5, 4, 7), "decided_at", "detected_at"),
-        ((0, 1, 6, 5), "first_write_at", "decided_at"),
-    ],
-)
-def test_rto_rejects_out_of_order(stamps, later, earlier):
-    with pytest.raises(ValueError, match=f"^{later} .* is before {earlier} "):
-        measure_rto(*(_at(s) for s in stamps))
-
-
-def test_rto_rejects_naive_timestamps():
-    with pytest.raises(ValueError, match="timezone-aware: fault_at"):
-        measure_rto(dt.datetime(2026, 1, 1), _at(1), _at(2), _at(3))
 
 
 # --- probes without a server ---------------------------------------------------------------------

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from components.durations import format_seconds
 from gate.findings import Finding, RuleInfo
 from gate.pipeline import GateResult
-from gate.reports import console, duration, to_json, to_junit, to_markdown, to_sarif, write_reports
+from gate.reports import console, to_json, to_junit, to_markdown, to_sarif, write_reports
 from helpers import schema_validator
 from policies.waivers import Waiver
 
@@ -156,10 +157,20 @@ def all_reports(result: GateResult) -> dict[str, str]:
 
 @pytest.mark.parametrize(
     "seconds, text",
-    [(900, "15min"), (3600, "1h"), (30, "30s"), (43200, "12h"), (5400, "90min"), (0, "0s"), (None, "none")],
+    [
+        (900, "15min"),
+        (3600, "1h"),
+        (30, "30s"),
+        (43200, "12h"),
+        (5400, "90min"),
+        (3660, "61min"),
+        (61, "61s"),
+        (0, "0s"),
+        (None, "none"),
+    ],
 )
-def test_duration(seconds, text):
-    assert duration(seconds) == text
+def test_format_seconds(seconds, text):
+    assert format_seconds(seconds) == text
 
 
 # --- console ------------------------------------------------------------------------------------

@@ -10,13 +10,17 @@ For a regional loss, the relevant mechanisms are the cross-region replica and ge
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TypedDict
 
+from components.durations import format_seconds
 from components.settings import MIN_LAG_ALERT_SECONDS
 
 from . import controls as c
 from .facts import METRIC_ALERT, SERVER, ServerKind, database_key, duration_tag, server_kind
-from .registry import rule
+from .model import Stack
+from .registry import Violation, rule
 
 # Seconds. "Minutes" for a promotion is taken as 30 min including the decision; overridable.
 MECHANISM_FIGURES = {
@@ -25,6 +29,17 @@ MECHANISM_FIGURES = {
 }
 # A promoted replica has no cross-region copy until the former primary region is rebuilt.
 PROMOTED = "none (promoted)"
+
+
+class RecoveryFigures(TypedDict):
+    mechanismFigures: dict[str, dict[str, int]]
+    replicatedDatabases: list[str]
+
+
+class LagAlertFloor(TypedDict):
+    minThresholdSeconds: int
+
+
 FIGURES_SCHEMA = {
     "mechanismFigures": {
         "type": "object",
@@ -52,14 +67,22 @@ class Assessment:
 
     @property
     def meets_rto(self) -> bool:
-        return None not in (self.target_rto, self.achievable_rto) and self.achievable_rto <= self.target_rto
+        return (
+            self.target_rto is not None
+            and self.achievable_rto is not None
+            and self.achievable_rto <= self.target_rto
+        )
 
     @property
     def meets_rpo(self) -> bool:
-        return None not in (self.target_rpo, self.achievable_rpo) and self.achievable_rpo <= self.target_rpo
+        return (
+            self.target_rpo is not None
+            and self.achievable_rpo is not None
+            and self.achievable_rpo <= self.target_rpo
+        )
 
 
-def assess(stack, cfg) -> list[Assessment]:
+def assess(stack: Stack, cfg: RecoveryFigures) -> list[Assessment]:
     """Regional-loss recovery of each server: the best mechanism that survives its region."""
     figures = {**MECHANISM_FIGURES, **cfg.get("mechanismFigures", {})}
     results = []
@@ -90,18 +113,6 @@ def assess(stack, cfg) -> list[Assessment]:
     return sorted(results, key=lambda a: (a.database, a.urn))
 
 
-def _fmt(seconds: int | None) -> str:
-    if seconds is None:
-        return "none"
-    return (
-        f"{seconds // 3600}h"
-        if seconds % 3600 == 0 and seconds
-        else f"{seconds // 60}min"
-        if seconds % 60 == 0
-        else f"{seconds}s"
-    )
-
-
 @rule(
     "CTY-CON-001",
     concern="continuity",
@@ -112,7 +123,7 @@ def _fmt(seconds: int | None) -> str:
     controls=c.CONTINUITY,
     config=FIGURES_SCHEMA,
 )
-def targets_achievable(stack, cfg):
+def targets_achievable(stack: Stack, cfg: RecoveryFigures) -> Iterator[Violation]:
     for result in assess(stack, cfg):
         if result.target_rto is None or result.target_rpo is None:
             continue  # CTY-TAG-002 reports missing targets
@@ -122,16 +133,16 @@ def targets_achievable(stack, cfg):
             yield (
                 result.urn,
                 (
-                    f"{result.database}: RTO target {_fmt(result.target_rto)} but {result.mechanism} "
-                    f"achieves {_fmt(result.achievable_rto)}"
+                    f"{result.database}: RTO target {format_seconds(result.target_rto)} but {result.mechanism} "
+                    f"achieves {format_seconds(result.achievable_rto)}"
                 ),
             )
         if not result.meets_rpo:
             yield (
                 result.urn,
                 (
-                    f"{result.database}: RPO target {_fmt(result.target_rpo)} but {result.mechanism} "
-                    f"achieves {_fmt(result.achievable_rpo)}"
+                    f"{result.database}: RPO target {format_seconds(result.target_rpo)} but {result.mechanism} "
+                    f"achieves {format_seconds(result.achievable_rpo)}"
                 ),
             )
 
@@ -152,7 +163,7 @@ def targets_achievable(stack, cfg):
         }
     },
 )
-def lag_alert_fits_rpo(stack, cfg):
+def lag_alert_fits_rpo(stack: Stack, cfg: LagAlertFloor) -> Iterator[Violation]:
     for server in stack.of_type(SERVER):
         if server_kind(server) is not ServerKind.STANDBY:
             continue

@@ -2,6 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any, TypedDict
+
+from components.facts import (
+    BACKUP_RETENTION_DAYS,
+    STORAGE_SIZES_GB,
+    TABLE_RETENTION_DAYS,
+    TOTAL_RETENTION_MAX_DAYS,
+    TOTAL_RETENTION_YEARS,
+    UNEXPORTABLE_TABLES,
+    WORKSPACE_RETENTION_DAYS,
+    ZONE_STORAGE_SKUS,
+)
 from components.regions import region_info
 from components.skus import UnknownSku, replica_shortfalls
 
@@ -22,17 +35,31 @@ from .facts import (
     database_key,
     server_kind,
 )
-from .registry import rule
-
-STORAGE_SIZES_GB = (32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32767)
-# Total retention above two years takes whole years only.
-TOTAL_RETENTION_YEARS = (1095, 1460, 1826, 2191, 2556, 2922, 3288, 3653, 4018, 4383)
-ZONE_STORAGE_SKUS = ("Standard_ZRS", "Standard_GZRS", "Standard_RAGZRS", "Premium_ZRS")
-UNEXPORTABLE_TABLES = ("AzureDiagnostics",)
+from .model import Resource, Stack
+from .registry import NoConfig, Violation, rule
 
 
-def _outside(value, low, high) -> bool:
+class PeerRegion(TypedDict):
+    peerRegion: str
+
+
+class PeerServer(TypedDict):
+    sku: str
+    tier: str
+    storageGb: int
+    version: str
+
+
+class PeerServers(TypedDict):
+    peerServers: dict[str, PeerServer]
+
+
+def _outside(value: Any, low: float, high: float) -> bool:
     return value is None or not (low <= value <= high)
+
+
+def _span(limits: tuple[int, int]) -> str:
+    return f"{limits[0]}..{limits[1]}"
 
 
 @rule(
@@ -45,20 +72,30 @@ def _outside(value, low, high) -> bool:
     controls=c.CHANGE,
     resource_types=(SERVER, WORKSPACE, TABLE, BACKUP_VAULT, STORAGE, VAULT),
 )
-def values_in_range(resource, cfg):
+def values_in_range(resource: Resource, cfg: NoConfig) -> Iterator[str]:
     if resource.type == SERVER:
-        if _outside(resource.get("backup.backupRetentionDays"), 7, 35):
-            yield f"backupRetentionDays {resource.get('backup.backupRetentionDays')} is outside 7..35"
+        if _outside(resource.get("backup.backupRetentionDays"), *BACKUP_RETENTION_DAYS):
+            yield (
+                f"backupRetentionDays {resource.get('backup.backupRetentionDays')} is outside "
+                f"{_span(BACKUP_RETENTION_DAYS)}"
+            )
         if resource.get("storage.storageSizeGB") not in STORAGE_SIZES_GB:
             yield f"storage size {resource.get('storage.storageSizeGB')} GiB is not one of {list(STORAGE_SIZES_GB)}"
-    elif resource.type == WORKSPACE and _outside(resource.get("retentionInDays"), 30, 730):
-        yield f"workspace retention {resource.get('retentionInDays')} is outside 30..730 days"
+    elif resource.type == WORKSPACE and _outside(resource.get("retentionInDays"), *WORKSPACE_RETENTION_DAYS):
+        yield f"workspace retention {resource.get('retentionInDays')} is outside {_span(WORKSPACE_RETENTION_DAYS)} days"
     elif resource.type == TABLE:
         interactive, total = resource.get("retentionInDays"), resource.get("totalRetentionInDays")
-        if _outside(interactive, 4, 730):
-            yield f"table retention {interactive} is outside 4..730 days"
-        if total is not None and not (4 <= total <= 730 or total in TOTAL_RETENTION_YEARS):
-            yield f"total retention {total} days is not 4..730 or a whole number of years up to 4383"
+        if _outside(interactive, *TABLE_RETENTION_DAYS):
+            yield f"table retention {interactive} is outside {_span(TABLE_RETENTION_DAYS)} days"
+        if (
+            total is not None
+            and _outside(total, *TABLE_RETENTION_DAYS)
+            and total not in TOTAL_RETENTION_YEARS
+        ):
+            yield (
+                f"total retention {total} days is not {_span(TABLE_RETENTION_DAYS)} or a whole number of "
+                f"years up to {TOTAL_RETENTION_MAX_DAYS}"
+            )
         if total is not None and interactive is not None and total < interactive:
             yield f"total retention {total} is below interactive retention {interactive}"
     elif resource.type == BACKUP_VAULT:
@@ -85,7 +122,7 @@ def values_in_range(resource, cfg):
     controls=c.CHANGE,
     resource_types=(SERVER,),
 )
-def ha_tier(server, cfg):
+def ha_tier(server: Resource, cfg: NoConfig) -> Iterator[str]:
     if (
         server.get("highAvailability.mode") not in (None, "Disabled")
         and server.get("sku.tier") == "Burstable"
@@ -103,7 +140,7 @@ def ha_tier(server, cfg):
     controls=c.merge(c.CHANGE, c.CRYPTO),
     config={"peerRegion": {"type": "string", "default": ""}},
 )
-def geo_backup_key_region(stack, cfg):
+def geo_backup_key_region(stack: Stack, cfg: PeerRegion) -> Iterator[Violation]:
     for server in stack.of_type(SERVER):
         vault_regions = set()
         for key in stack.referenced(server, "dataEncryption", KEY):
@@ -120,7 +157,7 @@ def geo_backup_key_region(stack, cfg):
             elif cfg["peerRegion"] and cfg["peerRegion"] not in others:
                 yield (
                     server.urn,
-                    f"the geo-backup key is in {sorted(others)}, not in the peer region {cfg['peerRegion']}",
+                    f"the geo-backup key is in {sorted(others, key=str)}, not in the peer region {cfg['peerRegion']}",
                 )
 
 
@@ -133,7 +170,7 @@ def geo_backup_key_region(stack, cfg):
     severity="high",
     controls=c.merge(c.CHANGE, c.BACKUP),
 )
-def backup_vault_region(stack, cfg):
+def backup_vault_region(stack: Stack, cfg: NoConfig) -> Iterator[Violation]:
     for instance in stack.of_type(BACKUP_INSTANCE):
         vaults = stack.referenced(instance, "vaultName", BACKUP_VAULT)
         servers = stack.referenced(instance, "properties", SERVER)
@@ -156,7 +193,7 @@ def backup_vault_region(stack, cfg):
     controls=c.CHANGE,
     resource_types=(SERVER,),
 )
-def replica_features(server, cfg):
+def replica_features(server: Resource, cfg: NoConfig) -> Iterator[str]:
     if server_kind(server) is not ServerKind.STANDBY:
         return
     if server.get("highAvailability.mode") not in (None, "Disabled"):
@@ -175,7 +212,7 @@ def replica_features(server, cfg):
     controls=c.CHANGE,
     resource_types=(SERVER, STORAGE),
 )
-def zone_features(resource, cfg):
+def zone_features(resource: Resource, cfg: NoConfig) -> Iterator[str]:
     if not resource.location or region_info(resource.location).has_zones:
         return
     if resource.type == SERVER and resource.get("highAvailability.mode") == "ZoneRedundant":
@@ -194,7 +231,7 @@ def zone_features(resource, cfg):
     controls=c.merge(c.CHANGE, c.LOGGING),
     resource_types=(DATA_EXPORT,),
 )
-def exportable_tables(export, cfg):
+def exportable_tables(export: Resource, cfg: NoConfig) -> Iterator[str]:
     bad = sorted(set(export.get("tableNames", [])) & set(UNEXPORTABLE_TABLES))
     if bad:
         yield f"table(s) {bad} cannot be exported: the rule succeeds and exports nothing"
@@ -204,7 +241,7 @@ def exportable_tables(export, cfg):
 PARENT_NAME_INPUTS = ("vaultName", "serverName", "workspaceName", "accountName")
 
 
-def _locked_scopes(stack) -> tuple[set[str], list[str]]:
+def _locked_scopes(stack: Stack) -> tuple[set[str], list[str]]:
     """URNs of delete-locked resources, and the lock scopes as ARM ids where they are known."""
     urns, ids = set(), []
     for lock in stack.of_type(LOCK):
@@ -226,7 +263,7 @@ def _locked_scopes(stack) -> tuple[set[str], list[str]]:
     severity="high",
     controls=c.merge(c.CHANGE, c.ACCESS),
 )
-def no_grant_beneath_a_lock(stack, cfg):
+def no_grant_beneath_a_lock(stack: Stack, cfg: NoConfig) -> Iterator[Violation]:
     locked_urns, locked_ids = _locked_scopes(stack)
     for grant in stack.of_type(ROLE_ASSIGNMENT):
         scope = grant.get("scope")
@@ -268,7 +305,7 @@ PEER_SERVERS = {
     resource_types=(SERVER,),
     config=PEER_SERVERS,
 )
-def replica_fits_source(server, cfg):
+def replica_fits_source(server: Resource, cfg: PeerServers) -> Iterator[str]:
     peer = cfg["peerServers"].get(database_key(server))
     kind = server_kind(server)
     if not peer or kind is ServerKind.PROMOTED:

@@ -2,19 +2,41 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Literal, TypedDict
+
 from components.durations import Duration
 
 from . import controls as c
 from .facts import BACKUP_POLICY, BACKUP_VAULT, SERVER, STORAGE, TABLE, VAULT, WORKSPACE
-from .registry import rule
+from .model import Resource, Stack
+from .registry import Violation, rule
+
+
+class MinDays(TypedDict):
+    minDays: int
+
+
+class MinTotalDays(TypedDict):
+    minTotalDays: int
+
+
+class RequiredTables(TypedDict):
+    requiredTables: list[str]
+
+
+LongTermMinimum = Literal["minDefaultDays", "minMonthlyDays", "minYearlyDays"]
+
+
+class LongTermMinimums(TypedDict):
+    minDefaultDays: int
+    minMonthlyDays: int
+    minYearlyDays: int
 
 
 def _days(duration: str) -> float:
     """Days in an ISO 8601 duration as backup policies write them (P3M, P12M, P7Y, P30D, P4W)."""
-    units = {"D": "d", "W": "w", "M": "mo", "Y": "y"}
-    if not duration.startswith("P") or duration[-1] not in units:
-        raise ValueError(f"unsupported duration {duration!r}")
-    return Duration(int(duration[1:-1]), units[duration[-1]]).days
+    return Duration.from_iso8601(duration).days
 
 
 @rule(
@@ -28,7 +50,7 @@ def _days(duration: str) -> float:
     resource_types=(WORKSPACE,),
     config={"minDays": {"type": "integer", "default": 90}},
 )
-def workspace_retention(workspace, cfg):
+def workspace_retention(workspace: Resource, cfg: MinDays) -> Iterator[str]:
     days = workspace.get("retentionInDays")
     if days is None or days < cfg["minDays"]:
         yield f"workspace retention is {days} days; at least {cfg['minDays']} are required"
@@ -45,7 +67,7 @@ def workspace_retention(workspace, cfg):
     resource_types=(TABLE,),
     config={"minTotalDays": {"type": "integer", "default": 365}},
 )
-def audit_table_retention(table, cfg):
+def audit_table_retention(table: Resource, cfg: MinTotalDays) -> Iterator[str]:
     total = table.get("totalRetentionInDays")
     if total is None or total < cfg["minTotalDays"]:
         yield f"table {table.get('tableName')} keeps logs {total} days in total; at least {cfg['minTotalDays']} are required"
@@ -67,7 +89,7 @@ def audit_table_retention(table, cfg):
         }
     },
 )
-def audit_tables_declared(stack, cfg):
+def audit_tables_declared(stack: Stack, cfg: RequiredTables) -> Iterator[Violation]:
     for workspace in stack.of_type(WORKSPACE):
         tables = {t.get("tableName") for t in stack.referring_to(workspace, "workspaceName", TABLE)}
         missing = sorted(set(cfg["requiredTables"]) - tables)
@@ -86,7 +108,7 @@ def audit_tables_declared(stack, cfg):
     resource_types=(SERVER,),
     config={"minDays": {"type": "integer", "default": 35}},
 )
-def pitr_window(server, cfg):
+def pitr_window(server: Resource, cfg: MinDays) -> Iterator[str]:
     days = server.get("backup.backupRetentionDays")
     if days is None or days < cfg["minDays"]:
         yield f"point-in-time restore window is {days} days; at least {cfg['minDays']} are required"
@@ -107,17 +129,18 @@ def pitr_window(server, cfg):
         "minYearlyDays": {"type": "integer", "default": 7 * 365},
     },
 )
-def long_term_retention(policy, cfg):
+def long_term_retention(policy: Resource, cfg: LongTermMinimums) -> Iterator[str]:
     kept = {}
     for policy_rule in policy.get("properties.policyRules", []):
         if policy_rule.get("objectType") == "AzureRetentionRule":
             lifecycles = policy_rule.get("lifecycles") or [{}]
             kept[policy_rule.get("name")] = lifecycles[0].get("deleteAfter", {}).get("duration", "P0D")
-    for tag, minimum in (
+    minimums: tuple[tuple[str, LongTermMinimum], ...] = (
         ("Default", "minDefaultDays"),
         ("Monthly", "minMonthlyDays"),
         ("Yearly", "minYearlyDays"),
-    ):
+    )
+    for tag, minimum in minimums:
         if tag not in kept:
             yield f"no {tag} retention rule"
         elif _days(kept[tag]) < cfg[minimum]:
@@ -135,7 +158,7 @@ def long_term_retention(policy, cfg):
     resource_types=(BACKUP_VAULT,),
     config={"minDays": {"type": "integer", "default": 14}},
 )
-def backup_soft_delete(vault, cfg):
+def backup_soft_delete(vault: Resource, cfg: MinDays) -> Iterator[str]:
     settings = vault.get("properties.securitySettings.softDeleteSettings") or {}
     if settings.get("state") not in ("On", "AlwaysOn"):
         yield f"soft delete is {settings.get('state')}"
@@ -154,7 +177,7 @@ def backup_soft_delete(vault, cfg):
     resource_types=(STORAGE,),
     config={"minDays": {"type": "integer", "default": 365}},
 )
-def archive_immutability(account, cfg):
+def archive_immutability(account: Resource, cfg: MinDays) -> Iterator[str]:
     worm = account.get("immutableStorageWithVersioning") or {}
     policy = worm.get("immutabilityPolicy") or {}
     if not worm.get("enabled"):
@@ -179,7 +202,7 @@ def archive_immutability(account, cfg):
     resource_types=(VAULT,),
     config={"minDays": {"type": "integer", "default": 90}},
 )
-def key_vault_recoverable(vault, cfg):
+def key_vault_recoverable(vault: Resource, cfg: MinDays) -> Iterator[str]:
     props = vault.get("properties") or {}
     if props.get("enableSoftDelete") is False:
         yield "soft delete is disabled"

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import TypedDict
+
+from components.facts import DATA_CLASSIFICATIONS, DR_ROLES, MANDATORY_TAG_KEYS, PROGRAM_TAG_KEYS
 from components.tags import is_taggable
 
 from . import controls as c
 from .facts import SERVER, VAULT, duration_tag
-from .registry import rule
+from .model import Resource, Stack
+from .registry import NoConfig, Violation, rule
+
+
+class TagRules(TypedDict):
+    requiredTags: list[str]
+    allowedValues: dict[str, list[str]]
 
 
 @rule(
@@ -21,18 +31,18 @@ from .registry import rule
         "requiredTags": {
             "type": "array",
             "items": {"type": "string"},
-            "default": ["environment", "owner", "cost-center", "data-classification", "dr-role"],
+            "default": [PROGRAM_TAG_KEYS[0], *MANDATORY_TAG_KEYS, PROGRAM_TAG_KEYS[1]],
         },
         "allowedValues": {
             "type": "object",
             "default": {
-                "data-classification": ["public", "internal", "confidential", "restricted"],
-                "dr-role": ["primary", "standby"],
+                "data-classification": list(DATA_CLASSIFICATIONS),
+                "dr-role": list(DR_ROLES),
             },
         },
     },
 )
-def mandatory_tags(stack, cfg):
+def mandatory_tags(stack: Stack, cfg: TagRules) -> Iterator[Violation]:
     for resource in stack.resources:
         if not is_taggable(resource.type):
             continue
@@ -57,7 +67,7 @@ def mandatory_tags(stack, cfg):
     controls=c.merge(c.INVENTORY, c.CONTINUITY),
     resource_types=(SERVER, VAULT),
 )
-def recovery_target_tags(resource, cfg):
+def recovery_target_tags(resource: Resource, cfg: NoConfig) -> Iterator[str]:
     for tag in ("rto", "rpo"):
         if duration_tag(resource, tag) is None:
             yield f"tag {tag} is missing or not a duration with a unit ({resource.tags.get(tag)!r})"

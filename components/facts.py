@@ -1,0 +1,41 @@
+"""Facts the settings validate, the policy rules re-check and the reports print, declared once.
+
+Azure's limits are cited where they are stated; the tag vocabulary is the project's own.
+"""
+
+from __future__ import annotations
+
+# --- tags ----------------------------------------------------------------------------------------
+# Mandatory tag keys a stack sets (case-exact); the program adds `environment` and `dr-role`.
+MANDATORY_TAG_KEYS = ("owner", "cost-center", "data-classification")
+PROGRAM_TAG_KEYS = ("environment", "dr-role")
+DATA_CLASSIFICATIONS = ("public", "internal", "confidential", "restricted")
+DR_ROLES = ("primary", "standby")
+# "The tag name has a limit of 512 characters and the tag value has a limit of 256 characters. For
+# storage accounts, the tag name has a limit of 128 characters"; "Tag names can't contain these
+# characters: <, >, %, &, \, ?, /" (azure-resource-manager/management/tag-resources, Limitations).
+# The stack's tags reach its storage accounts too, so names keep to the storage limit.
+MAX_TAG_NAME, MAX_TAG_VALUE = 128, 256
+FORBIDDEN_TAG_NAME_CHARACTERS = frozenset("<>%&\\?/")
+
+# --- PostgreSQL flexible server ------------------------------------------------------------------
+# Storage sizes a flexible server accepts (GiB); any other value fails at deployment.
+# https://learn.microsoft.com/azure/postgresql/flexible-server/concepts-storage
+STORAGE_SIZES_GB = (32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32767)
+# Backup retention 7..35 days (concepts-backup-restore, "Backup retention").
+BACKUP_RETENTION_DAYS = (7, 35)
+
+# --- Log Analytics -------------------------------------------------------------------------------
+# Interactive retention 30..730 days on PerGB2018; a table's own 4..730; total retention up to 12
+# years, above two years in whole years only (azure-monitor/logs/data-retention-configure).
+WORKSPACE_RETENTION_DAYS = (30, 730)
+TABLE_RETENTION_DAYS = (4, 730)
+TOTAL_RETENTION_MAX_DAYS = 4383
+TOTAL_RETENTION_YEARS = (1095, 1460, 1826, 2191, 2556, 2922, 3288, 3653, 4018, 4383)
+# Log Analytics data export cannot read these tables; a rule naming them succeeds and exports nothing.
+# https://learn.microsoft.com/azure/azure-monitor/logs/logs-data-export#unsupported-tables
+UNEXPORTABLE_TABLES = ("AzureDiagnostics",)
+
+# --- storage -------------------------------------------------------------------------------------
+# Zone-redundant storage SKUs: unavailable in a region without availability zones.
+ZONE_STORAGE_SKUS = ("Standard_ZRS", "Standard_GZRS", "Standard_RAGZRS", "Premium_ZRS")
