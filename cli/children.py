@@ -19,7 +19,9 @@ from typing import Any
 PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
+def die_with_parent() -> None:
+    """Ask the kernel for SIGKILL when this process's parent dies (in a child between fork and exec,
+    or in a forked worker)."""
     libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
@@ -40,17 +42,17 @@ def command_as(user: str | None, group: str | None, command: Sequence[str]) -> l
     ]
 
 
-def popen(command: Sequence[str], **options: Any) -> subprocess.Popen:
+def popen(command: Sequence[str], **options: Any) -> subprocess.Popen[Any]:
     """subprocess.Popen for a child that must not outlive this process."""
-    return subprocess.Popen(list(command), preexec_fn=_die_with_parent, **options)
+    return subprocess.Popen(list(command), preexec_fn=die_with_parent, **options)
 
 
-def run(command: Sequence[str], **options: Any) -> subprocess.CompletedProcess:
+def run(command: Sequence[str], **options: Any) -> subprocess.CompletedProcess[Any]:
     """subprocess.run for a child that must not outlive this process (killed on timeout too)."""
-    return subprocess.run(list(command), preexec_fn=_die_with_parent, **options)
+    return subprocess.run(list(command), preexec_fn=die_with_parent, **options)
 
 
-def stop(process: subprocess.Popen, grace: float = 5.0) -> None:
+def stop(process: subprocess.Popen[Any], grace: float = 5.0) -> None:
     """Terminate, then kill, a child; never raises."""
     if process.poll() is not None:
         return

@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import grpc
 from google.protobuf import empty_pb2, json_format, struct_pb2
@@ -25,14 +25,24 @@ from cli.exits import InternalError, UsageError
 from cli.files import load_json
 from policies.adapter import DEFAULT_RULE_TIMEOUT, REPORT_WAIVED_ENV, RULE_TIMEOUT_ENV
 
+from .findings import Level
 from .render import RenderedResource, Rendering
 
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs
+
 PACK_DIR = Path(__file__).resolve().parent.parent / "policies"
-ENFORCEMENT = {value: name.lower() for name, value in analyzer_pb2.EnforcementLevel.items()}
+# The protocol's enum names are Pulumi's levels, upper-case.
+ENFORCEMENT = {value: cast(Level, name.lower()) for name, value in analyzer_pb2.EnforcementLevel.items()}
 # Pulumi's levels, weakest first; "remediate" enforces like "mandatory" for validation policies.
-LEVEL_RANK = {"disabled": 0, "advisory": 1, "mandatory": 2, "remediate": 2}
+LEVEL_RANK: dict[Level, int] = {"disabled": 0, "advisory": 1, "mandatory": 2, "remediate": 2}
 # Extra time the gate gives a pack call beyond the pack's own per-rule limit before it gives up.
 CALL_GRACE_SECONDS = 10.0
+
+
+def is_level(value: object) -> TypeIs[Level]:
+    """Whether a pack config's value is one of Pulumi's enforcement levels."""
+    return isinstance(value, str) and value in LEVEL_RANK
 
 
 class PolicyPackError(UsageError):
@@ -53,8 +63,8 @@ class PackConfig:
     """
 
     path: Path
-    all_level: str | None
-    levels: Mapping[str, str]
+    all_level: Level | None
+    levels: Mapping[str, Level]
     properties: Mapping[str, Mapping[str, Any]]
 
     def get(self, rule_id: str, default: Any = None) -> Any:
@@ -64,10 +74,10 @@ class PackConfig:
     def __getitem__(self, rule_id: str) -> Mapping[str, Any]:
         return self.properties[rule_id]
 
-    def effective_levels(self, declared: Mapping[str, str]) -> dict[str, str]:
+    def effective_levels(self, declared: Mapping[str, Level]) -> dict[str, Level]:
         return {rule: self.levels.get(rule) or self.all_level or level for rule, level in declared.items()}
 
-    def lowered(self, declared: Mapping[str, str]) -> dict[str, str]:
+    def lowered(self, declared: Mapping[str, Level]) -> dict[str, Level]:
         """Rules whose configured level is weaker than the level the pack declares: rule -> level."""
         effective = self.effective_levels(declared)
         return {
@@ -82,7 +92,7 @@ class Diagnostic:
     policy: str
     urn: str
     message: str
-    enforcement: str
+    enforcement: Level
 
 
 @dataclass(frozen=True)
@@ -90,7 +100,7 @@ class PolicyInfo:
     name: str
     title: str
     description: str
-    enforcement: str
+    enforcement: Level
     remediation: str
     tags: tuple[str, ...]
     severity: str
@@ -139,13 +149,15 @@ class PolicyPackProcess:
             stderr=subprocess.PIPE,
             text=True,
         )
-        port = self.process.stdout.readline().strip()
+        stdout, stderr = self.process.stdout, self.process.stderr
+        assert stdout is not None and stderr is not None  # both are pipes
+        port = stdout.readline().strip()
         if not port.isdigit():
             try:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 pass
-            reason = self.process.stderr.read().strip() if self.process.poll() is not None else ""
+            reason = stderr.read().strip() if self.process.poll() is not None else ""
             self.close()
             # An invalid waiver file stops the pack as it loads it: that is bad input, not a failure.
             failure = PolicyPackError if "invalid waivers" in reason else PackFailed
@@ -156,7 +168,7 @@ class PolicyPackProcess:
     def __enter__(self) -> PolicyPackProcess:
         return self
 
-    def __exit__(self, *_exc) -> None:
+    def __exit__(self, *_exc: object) -> None:
         self.close()
 
     def close(self) -> None:
@@ -165,7 +177,8 @@ class PolicyPackProcess:
         self.process.kill()
         self.process.wait()
         for stream in (self.process.stdout, self.process.stderr):
-            stream.close()
+            if stream is not None:  # pipes: never None
+                stream.close()
 
     def _call(self, method: str, request: Any, what: str) -> Any:
         """One call to the pack, with a deadline; failures name what was being analysed."""
@@ -195,7 +208,7 @@ class PolicyPackProcess:
             for p in info.policies
         ]
 
-    def configure(self, config: PackConfig, stack: str) -> dict[str, str]:
+    def configure(self, config: PackConfig, stack: str) -> dict[str, Level]:
         """Send the stack's pack config, as the engine does; returns each rule's effective level."""
         declared = {p.name: p.enforcement for p in self.info()}
         unknown = sorted((set(config.levels) | set(config.properties)) - set(declared))
@@ -221,10 +234,17 @@ class PolicyPackProcess:
         )
         return levels
 
-    def analyze(self, rendering: Rendering) -> list[Diagnostic]:
+    def analyze(self, rendering: Rendering, only: Collection[str] | None = None) -> list[Diagnostic]:
+        """Every diagnostic for the stack: each resource's own rules, then the whole-stack rules.
+
+        `only` (URNs) limits the per-resource calls to those resources, for a caller that knows the
+        others are unchanged since a clean analysis; the whole-stack rules always see everything.
+        """
         diagnostics = []
         resources = [r for r in rendering.resources if r.custom]
         for resource in resources:
+            if only is not None and resource.urn not in only:
+                continue
             response = self._call(
                 "Analyze",
                 analyzer_pb2.AnalyzeRequest(
@@ -248,7 +268,7 @@ class PolicyPackProcess:
         return diagnostics
 
     @staticmethod
-    def _diagnostic(d, default_urn: str) -> Diagnostic:
+    def _diagnostic(d: analyzer_pb2.AnalyzeDiagnostic, default_urn: str) -> Diagnostic:
         # pulumi_policy prefixes each violation with the policy's description; keep the finding itself.
         message = d.message
         if d.description and message.startswith(d.description):
@@ -272,7 +292,9 @@ def load_pack_config(stack: str, config_dir: Path = PACK_DIR / "config") -> Pack
         raise PolicyPackError(str(error)) from None
     if not isinstance(document, dict):
         raise PolicyPackError(f"{path}: must be a JSON object of policy names")
-    all_level, levels, properties = None, {}, {}
+    all_level: Level | None = None
+    levels: dict[str, Level] = {}
+    properties: dict[str, dict[str, Any]] = {}
     for name, value in document.items():
         if isinstance(value, str):
             level, props = value, {}
@@ -281,7 +303,7 @@ def load_pack_config(stack: str, config_dir: Path = PACK_DIR / "config") -> Pack
             level = props.pop("enforcementLevel", None)
         else:
             raise PolicyPackError(f"{path}: {name} must be an enforcement level or an object, not {value!r}")
-        if level is not None and level not in LEVEL_RANK:
+        if level is not None and not is_level(level):
             raise PolicyPackError(
                 f"{path}: {name}: enforcement level {level!r} is not one of {sorted(LEVEL_RANK)}"
             )

@@ -5,15 +5,17 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 from cli.exits import UsageError
 from components.naming import Naming
 from components.network import PRIVATE_LINK_ZONES
 from components.settings import Origin, PrivateDnsRole
 from policies.adapter import DEFAULT_RULE_TIMEOUT
-from policies.rules.continuity import Assessment, assess
+from policies.rules.continuity import Assessment, RecoveryFigures, assess
 from policies.rules.registry import REGISTRY
 from policies.waivers import Waiver, WaiverError, level_waiver, load_waivers, unmatched, waiver_for
 
@@ -21,7 +23,7 @@ from .analyzer import LEVEL_RANK, PACK_DIR, PackConfig, PolicyInfo, PolicyPackPr
 from .arm_export import write_templates
 from .checkov import checkov_rules, scan_templates
 from .checkov import findings as checkov_findings
-from .findings import Finding, RuleInfo
+from .findings import Finding, Level, RuleInfo
 from .neutral import as_stack
 from .render import Rendering, render_stacks
 from .stack_files import stack_names
@@ -43,9 +45,9 @@ class GateResult:
     continuity: dict[str, list[Assessment]] = field(default_factory=dict)
     checkov_ran: bool = False
     # Each pack rule's enforcement level per stack, as its pack config sets it.
-    levels: dict[str, dict[str, str]] = field(default_factory=dict)
+    levels: dict[str, dict[str, Level]] = field(default_factory=dict)
 
-    def level(self, rule_id: str) -> str:
+    def level(self, rule_id: str) -> Level:
         """A rule's weakest level over the analysed stacks (checkov's as it declares it)."""
         found = [levels[rule_id] for levels in self.levels.values() if rule_id in levels]
         if found:
@@ -86,7 +88,7 @@ def rule_info(policy: PolicyInfo) -> RuleInfo:
     )
 
 
-def _comparable(value):
+def _comparable(value: Any) -> Any:
     """Lists compare as sets of their items (items may be objects)."""
     if isinstance(value, list):
         return sorted(json.dumps(item, sort_keys=True) for item in value)
@@ -211,7 +213,7 @@ def run_gate(
     if problems:
         raise GateConfigError(problems)
 
-    levels: dict[str, dict[str, str]] = {}
+    levels: dict[str, dict[str, Level]] = {}
     with PolicyPackProcess(pack_dir, rule_timeout=rule_timeout) as pack:
         rules = {p.name: rule_info(p) for p in pack.info()}
         findings = analyze(renderings, configs, pack, rules, levels=levels)
@@ -233,8 +235,13 @@ def run_gate(
         known_stacks=stack_names(project_dir),
     )
     continuity = {
+        # The configuration the pack gives CTY-CON-001 (its defaults under the stack's pack config).
         r.stack: assess(
-            as_stack(r), {**REGISTRY["CTY-CON-001"].defaults(), **configs[r.stack].get("CTY-CON-001", {})}
+            as_stack(r),
+            cast(
+                RecoveryFigures,
+                {**REGISTRY["CTY-CON-001"].defaults(), **configs[r.stack].get("CTY-CON-001", {})},
+            ),
         )
         for r in renderings
     }
@@ -258,17 +265,19 @@ def analyze(
     configs: dict[str, PackConfig],
     pack: PolicyPackProcess,
     rules: dict[str, RuleInfo],
-    levels: dict[str, dict[str, str]] | None = None,
+    levels: dict[str, dict[str, Level]] | None = None,
+    only: Collection[str] | None = None,
 ) -> list[Finding]:
     """Findings of the policy pack for each rendering, each stack with its own pack config; `levels`,
-    when given, receives each stack's effective enforcement levels."""
+    when given, receives each stack's effective enforcement levels; `only` as in
+    PolicyPackProcess.analyze."""
     findings = []
     for rendering in renderings:
         configured = pack.configure(configs[rendering.stack], rendering.stack)
         if levels is not None:
             levels[rendering.stack] = configured
         by_urn = {r.urn: r for r in rendering.resources}
-        for diagnostic in pack.analyze(rendering):
+        for diagnostic in pack.analyze(rendering, only):
             resource = by_urn.get(diagnostic.urn)
             findings.append(
                 Finding(
@@ -292,7 +301,7 @@ def apply_waivers(
     stacks: list[str],
     today: dt.date | None,
     checkov_ran: bool = False,
-    levels: dict[str, dict[str, str]] | None = None,
+    levels: dict[str, dict[str, Level]] | None = None,
     known_stacks: list[str] | None = None,
 ) -> list[Finding]:
     """Attach waivers to findings; refuse a pack config that lowers a rule without a recorded waiver."""

@@ -6,15 +6,21 @@ exactly as the provider would receive them (after stack transforms), with secret
 
 from __future__ import annotations
 
+import atexit
+import collections
 import json
+import select
 import subprocess
 import sys
+import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from cli import children
 from cli.exits import InternalError, UsageError
+from cli.secrets import REDACTED
 from components.settings import Origin, Settings, SettingsError, load_settings
 
 from .mocks import stable_uuid
@@ -25,9 +31,10 @@ ORGANIZATION = "organization"
 # How the engine marks a secret value inside a property map (pulumi.runtime.rpc).
 SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
-REDACTED = "[secret]"
 # A render of the default stacks takes seconds; a 100-server synthetic stack under a minute.
 RENDER_TIMEOUT_SECONDS = 600
+# Where the program's own modules (components, gate) are: this checkout.
+CODE_ROOT = Path(__file__).resolve().parent.parent
 
 
 def qualified(stack: str) -> str:
@@ -84,7 +91,8 @@ class RenderedResource:
 
     @property
     def plain_inputs(self) -> dict[str, Any]:
-        return reveal(self.inputs)
+        plain: dict[str, Any] = reveal(self.inputs)
+        return plain
 
 
 @dataclass
@@ -136,24 +144,7 @@ def render_stack(
         "subscriptionId": subscription_id,
         "tenantId": tenant_id,
     }
-    try:
-        worker = children.run(
-            [sys.executable, "-m", "gate.runtime"],
-            input=json.dumps(request),
-            capture_output=True,
-            text=True,
-            cwd=str(Path(__file__).resolve().parent.parent),
-            timeout=RENDER_TIMEOUT_SECONDS,
-        )
-    except subprocess.TimeoutExpired:
-        raise InternalError(
-            f"stack {config.stack}: the program did not finish within {RENDER_TIMEOUT_SECONDS} s"
-        ) from None
-    try:
-        answer = json.loads(worker.stdout)
-    except json.JSONDecodeError:
-        last = (worker.stderr.strip().splitlines() or [f"exit {worker.returncode}"])[-1]
-        raise InternalError(f"stack {config.stack}: the render process failed: {last}") from None
+    answer = _render(project_dir, config.stack, request)
     if "error" in answer:
         raise RenderError(f"stack {config.stack}: {answer['error']}", declared=answer.get("declared", 0))
     return Rendering(
@@ -163,6 +154,119 @@ def render_stack(
         resources=[RenderedResource(**record) for record in answer["resources"]],
         outputs=answer["outputs"],
     )
+
+
+class _RenderServer:
+    """A warm `python -m gate.runtime --serve` process: one fork of it per render.
+
+    Started on first use and kept for the life of this process (it dies with it); one render at a
+    time. A render that times out or a server that fails is stopped, so the next render starts a
+    new one.
+    """
+
+    def __init__(self, code_root: Path) -> None:
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server; closed by stop()
+        self._process = children.popen(
+            [sys.executable, "-m", "gate.runtime", "--serve"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            cwd=str(code_root),
+            text=True,
+        )
+        self._lock = threading.Lock()
+
+    def alive(self) -> bool:
+        return self._process.poll() is None
+
+    def stop(self) -> None:
+        children.stop(self._process)
+        self._log.close()
+
+    def render(self, stack: str, request: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            assert self._process.stdin is not None and self._process.stdout is not None
+            try:
+                self._process.stdin.write(json.dumps(request) + "\n")
+                self._process.stdin.flush()
+            except OSError:
+                self._failed(stack)
+            ready, _, _ = select.select([self._process.stdout], [], [], RENDER_TIMEOUT_SECONDS)
+            if not ready:
+                self.stop()
+                raise InternalError(
+                    f"stack {stack}: the program did not finish within {RENDER_TIMEOUT_SECONDS} s"
+                )
+            line = self._process.stdout.readline()
+        if not line:
+            self._failed(stack)
+        answer: dict[str, Any] = json.loads(line)
+        if "crashed" in answer:
+            raise InternalError(f"stack {stack}: the render process failed: {answer['crashed']}")
+        return answer
+
+    def _failed(self, stack: str) -> NoReturn:
+        reason = self._last_log_line()
+        self.stop()
+        raise InternalError(f"stack {stack}: the render server stopped: {reason}")
+
+    def _last_log_line(self) -> str:
+        try:
+            self._log.seek(0)
+            lines = self._log.read().decode(errors="replace").strip().splitlines()
+        except (OSError, ValueError):
+            return "no output"
+        return lines[-1] if lines else "no output"
+
+
+_servers: dict[Path, _RenderServer] = {}
+# Answers by request and code root, as JSON text (each caller gets its own objects): a render is a
+# pure function of both, so a process that renders the same stack twice renders it once.
+_answers: collections.OrderedDict[str, str] = collections.OrderedDict()
+_ANSWERS_KEPT = 32
+
+
+def _render(project_dir: Path, stack: str, request: dict[str, Any]) -> dict[str, Any]:
+    code_root = _code_root(project_dir)
+    key = json.dumps([_fingerprint(code_root), _fingerprint(Path(project_dir)), request], sort_keys=True)
+    if key not in _answers:
+        _answers[key] = json.dumps(_render_server(project_dir).render(stack, request))
+        if len(_answers) > _ANSWERS_KEPT:
+            _answers.popitem(last=False)
+    _answers.move_to_end(key)
+    answer: dict[str, Any] = json.loads(_answers[key])
+    return answer
+
+
+def _fingerprint(root: Path) -> list[tuple[str, int, int]]:
+    """The program's files under `root` as (path, size, mtime): an edit makes a new cache key."""
+    files = [root / "__main__.py", *sorted((root / "components").glob("*.py"))]
+    return [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files if f.is_file()]
+
+
+def _code_root(project_dir: Path) -> Path:
+    """Where the program's modules come from: the project's own `components` when it has a copy
+    of its own (another revision's checkout), else this checkout."""
+    components = Path(project_dir) / "components"
+    if components.is_dir() and components.resolve() != CODE_ROOT / "components":
+        return Path(project_dir).resolve()
+    return CODE_ROOT
+
+
+def _render_server(project_dir: Path) -> _RenderServer:
+    """The warm server for the project's code root, started on first use."""
+    code_root = _code_root(project_dir)
+    server = _servers.get(code_root)
+    if server is None or not server.alive():
+        server = _servers[code_root] = _RenderServer(code_root)
+    return server
+
+
+@atexit.register
+def stop_render_servers() -> None:
+    for server in _servers.values():
+        server.stop()
+    _servers.clear()
 
 
 class RenderError(UsageError):

@@ -2,7 +2,8 @@
 
 `python -m gate.runtime` reads a JSON request on stdin and writes the recorded resources and stack
 outputs as JSON on stdout. The program is `__main__.py` itself, run the way the Python language host
-runs it (`run_in_stack`), one stack per process.
+runs it (`run_in_stack`), one stack per process. `python -m gate.runtime --serve` keeps the imports
+warm and forks one such process per request (see `serve`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from google.protobuf import json_format
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime import settings as runtime_settings
+from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
@@ -34,7 +36,9 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.records: list[RenderedResource] = []
         self.stack_outputs: dict[str, Any] = {}
 
-    def RegisterResource(self, request):
+    def RegisterResource(
+        self, request: resource_pb2.RegisterResourceRequest
+    ) -> resource_pb2.RegisterResourceResponse:
         if request.type != "pulumi:pulumi:Stack" and self._stack_transforms:
             props = rpc.deserialize_properties(request.object)
             for transform in self._stack_transforms:
@@ -47,10 +51,12 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                         opts=pulumi.ResourceOptions(),
                     )
                 )
+                if result is not None and not isinstance(result, pulumi.ResourceTransformResult):
+                    result = _sync_await(result)  # an async transform: the engine awaits it too
                 if result is not None:
                     props = result.props
             request.object.CopyFrom(_sync_await(rpc.serialize_properties(props, {})))
-        response = super().RegisterResource(request)
+        response: resource_pb2.RegisterResourceResponse = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
             self.records.append(
                 RenderedResource(
@@ -76,7 +82,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             )
         return response
 
-    def RegisterResourceOutputs(self, request):
+    def RegisterResourceOutputs(self, request: resource_pb2.RegisterResourceOutputsRequest) -> Any:
         if "::pulumi:pulumi:Stack::" in request.urn:
             self.stack_outputs = rpc.deserialize_properties(request.outputs)
         return super().RegisterResourceOutputs(request)
@@ -94,12 +100,14 @@ def run_program(request: dict[str, Any], monitor: RecordingMonitor) -> dict[str,
         organization=ORGANIZATION,
     )
     # run_in_stack makes the Stack resource that collects exports, as the language host does.
-    runtime_settings.set_root_resource(None)
+    runtime_settings.ROOT.set(None)  # set_root_resource(None), which its annotation does not admit
     project_dir = request["projectDir"]
     sys.path.insert(0, project_dir)
-    _sync_await(
-        run_in_stack(lambda: runpy.run_path(str(Path(project_dir) / "__main__.py"), run_name="__main__"))
-    )
+
+    def program() -> None:
+        runpy.run_path(str(Path(project_dir) / "__main__.py"), run_name="__main__")
+
+    _sync_await(run_in_stack(program))
     return {"resources": [vars(record) for record in monitor.records], "outputs": monitor.stack_outputs}
 
 
@@ -112,9 +120,8 @@ def root_cause(error: BaseException) -> BaseException:
     return error
 
 
-def main() -> int:
-    request = json.load(sys.stdin)
-    _exit_with_parent()
+def answer(request: dict[str, Any]) -> dict[str, Any]:
+    """The rendering of one request, or the program's own failure reported by its root cause."""
     monitor = RecordingMonitor(
         OfflineAzure(
             request["subscriptionId"],
@@ -125,13 +132,77 @@ def main() -> int:
         )
     )
     try:
-        answer = run_program(request, monitor)
-    except Exception as error:  # the program's own failure, reported by its root cause
-        answer = {
+        return run_program(request, monitor)
+    except Exception as error:
+        return {
             "error": str(root_cause(error)) or type(root_cause(error)).__name__,
             "declared": len(monitor.records),
         }
-    json.dump(answer, sys.stdout)
+
+
+def main() -> int:
+    """One request on stdin, its answer on stdout: one stack per process."""
+    request = json.load(sys.stdin)
+    _exit_with_parent()
+    json.dump(answer(request), sys.stdout)
+    return 0
+
+
+def preload() -> int:
+    """Load what every render needs, once: the program's modules and, in full, each provider module
+    they import (the provider SDK loads a module's classes on first use, which is most of a cold
+    render's time). Returns how many provider modules were loaded."""
+    import importlib
+
+    from pulumi._utils import _LazyModule
+
+    importlib.import_module("components.program")
+    used = {
+        id(value): value
+        for name, module in list(sys.modules.items())
+        if name.startswith("components.")
+        for value in vars(module).values()
+        if isinstance(value, _LazyModule)
+    }
+    for module in used.values():
+        getattr(module, "__all__", None)  # any non-introspection attribute loads the module
+    return len(used)
+
+
+def serve() -> int:
+    """`--serve`: answer one request per line, each in a fork of this preloaded process.
+
+    A forked child starts from the same untouched state every time (nothing here ever runs the
+    program), so a render is the same as in a fresh process, without paying for imports again.
+    Each answer is one line of JSON on stdout; a child that dies without answering is reported as
+    {"crashed": "exit N"}.
+    """
+    import os
+
+    from cli.children import die_with_parent
+
+    _exit_with_parent()
+    preload()
+    for line in sys.stdin:
+        request = json.loads(line)
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: render, answer through the pipe, leave without cleanup handlers
+            os.close(read_end)
+            die_with_parent()
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)  # the program's own prints must not reach the answer channel
+            with os.fdopen(write_end, "w") as out:
+                json.dump(answer(request), out)
+            os._exit(0)
+        os.close(write_end)
+        with os.fdopen(read_end) as reply:
+            text = reply.read()
+        _, status = os.waitpid(pid, 0)
+        if not text:
+            text = json.dumps({"crashed": f"exit {os.waitstatus_to_exitcode(status)}"})
+        sys.stdout.write(text.replace("\n", " ") + "\n")
+        sys.stdout.flush()
     return 0
 
 
@@ -152,4 +223,4 @@ def _exit_with_parent() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(serve() if sys.argv[1:] == ["--serve"] else main())

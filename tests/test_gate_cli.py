@@ -10,13 +10,28 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import PROJECT_DIR
+from conftest import PROJECT_DIR, TODAY
 
 
 def run_gate(*args: str) -> subprocess.CompletedProcess:
+    """The gate as CI runs it, in its own process, with waiver expiry checked as of the suite's day."""
     return subprocess.run(
-        [sys.executable, "-m", "gate", *args], cwd=PROJECT_DIR, capture_output=True, text=True
+        [sys.executable, "-m", "gate", "--today", TODAY.isoformat(), *args],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
     )
+
+
+def gate_in_process(capsys, *args: str) -> subprocess.CompletedProcess:
+    """The same command line through the same entry point, in this process (sharing its renders)."""
+    from cli.exits import run
+    from gate.__main__ import main
+
+    capsys.readouterr()
+    code = run("gate", main, ["--today", TODAY.isoformat(), *args])
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess(["gate", *args], code, captured.out, captured.err)
 
 
 def copy_stack_files(tmp_path: Path, edit_prod=None) -> Path:
@@ -29,8 +44,8 @@ def copy_stack_files(tmp_path: Path, edit_prod=None) -> Path:
     return tmp_path
 
 
-def test_plan_lists_both_stacks_with_the_settings_that_matter():
-    result = run_gate("--plan")
+def test_plan_lists_both_stacks_with_the_settings_that_matter(capsys):
+    result = gate_in_process(capsys, "--plan")
     assert result.returncode == 0, result.stderr
     assert "Stack prod: region australiaeast, role primary" in result.stdout
     assert "Stack dr: region australiasoutheast, role standby (servers created as replica)" in result.stdout
@@ -39,8 +54,8 @@ def test_plan_lists_both_stacks_with_the_settings_that_matter():
     )
 
 
-def test_json_plan_is_complete_and_carries_no_secret(prod):
-    result = run_gate("--plan", "--json", "-")
+def test_json_plan_is_complete_and_carries_no_secret(prod, capsys):
+    result = gate_in_process(capsys, "--plan", "--json", "-")
     assert result.returncode == 0, result.stderr
     plan = json.loads(result.stdout)
     assert [s["stack"] for s in plan["stacks"]] == ["prod", "dr"]
@@ -50,32 +65,38 @@ def test_json_plan_is_complete_and_carries_no_secret(prod):
     assert passwords and not any(p in result.stdout for p in passwords)
 
 
-def test_bad_config_exits_2_naming_file_and_key_paths(tmp_path):
+def test_bad_config_exits_2_naming_file_and_key_paths(tmp_path, capsys):
     def break_prod(config):
         config["continuity:databases"]["knowledge"]["rpo"] = "15"
         config["continuity:logs"]["retention"] = "30d"
 
-    result = run_gate("--project-dir", str(copy_stack_files(tmp_path, break_prod)), "--no-checkov")
+    result = gate_in_process(
+        capsys, "--project-dir", str(copy_stack_files(tmp_path, break_prod)), "--no-checkov"
+    )
     assert result.returncode == 2
     assert "Pulumi.prod.yaml: continuity:databases.knowledge.rpo: '15' is not a duration" in result.stderr
     assert "Pulumi.prod.yaml: continuity:logs.retention: must be at least 90d" in result.stderr
     assert result.stdout == ""
 
 
-def test_unknown_stack_exits_2(tmp_path):
-    result = run_gate("--project-dir", str(copy_stack_files(tmp_path)), "--stack", "staging", "--no-checkov")
+def test_unknown_stack_exits_2(tmp_path, capsys):
+    result = gate_in_process(
+        capsys, "--project-dir", str(copy_stack_files(tmp_path)), "--stack", "staging", "--no-checkov"
+    )
     assert result.returncode == 2
     assert "Pulumi.staging.yaml: no such stack file" in result.stderr
 
 
-def test_bad_usage_exits_2_with_the_reason():
-    result = run_gate("--frobnicate")
+def test_bad_usage_exits_2_with_the_reason(capsys):
+    result = gate_in_process(capsys, "--frobnicate")
     assert result.returncode == 2 and "unrecognized arguments: --frobnicate" in result.stderr
 
 
-def test_gate_passes_the_shipped_stacks_and_writes_every_report(tmp_path):
+def test_full_gate_passes_the_shipped_stacks_with_the_reviewed_waivers_and_writes_every_report(tmp_path):
+    """End to end as CI runs it: its own process, checkov included, every report."""
     result = run_gate(
-        "--no-checkov",
+        "--arm-dir",
+        str(tmp_path / "arm"),
         "--sarif",
         str(tmp_path / "g.sarif"),
         "--junit",
@@ -87,15 +108,6 @@ def test_gate_passes_the_shipped_stacks_and_writes_every_report(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "PASS: 0 blocking findings" in result.stdout
-    assert json.loads((tmp_path / "g.json").read_text())["summary"]["exitCode"] == 0
-    assert json.loads((tmp_path / "g.sarif").read_text())["version"] == "2.1.0"
-    assert "**PASS**" in (tmp_path / "g.md").read_text()
-    assert "<testsuites" in (tmp_path / "g.xml").read_text()
-
-
-def test_full_gate_with_checkov_passes_with_the_reviewed_waivers(tmp_path):
-    result = run_gate("--arm-dir", str(tmp_path / "arm"), "--json", str(tmp_path / "g.json"))
-    assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads((tmp_path / "g.json").read_text())
     waived = {(f["ruleId"], f["stack"]) for f in report["findings"] if f["status"] == "waived"}
     assert waived == {
@@ -105,13 +117,17 @@ def test_full_gate_with_checkov_passes_with_the_reviewed_waivers(tmp_path):
         ("CKV_AZURE_59", "dr"),
     }
     assert report["summary"]["blocking"] == 0 and report["summary"]["checkovRan"] is True
+    assert report["summary"]["exitCode"] == 0
+    assert json.loads((tmp_path / "g.sarif").read_text())["version"] == "2.1.0"
+    assert "**PASS**" in (tmp_path / "g.md").read_text()
+    assert "<testsuites" in (tmp_path / "g.xml").read_text()
     template = json.loads((tmp_path / "arm" / "prod.json").read_text())
     assert template["contentVersion"] == "1.0.0.0" and template["$schema"].endswith(
         "deploymentTemplate.json#"
     )
 
 
-def test_gate_exits_1_naming_rule_and_resource_when_a_stack_is_weakened(tmp_path):
+def test_gate_exits_1_naming_rule_and_resource_when_a_stack_is_weakened(tmp_path, capsys):
     """End to end from a stack file: HA off on the knowledge base fails CTY-RES-002."""
 
     def weaken(config):
@@ -121,7 +137,7 @@ def test_gate_exits_1_naming_rule_and_resource_when_a_stack_is_weakened(tmp_path
     for name in ("__main__.py", "components", "policies"):
         source = PROJECT_DIR / name
         (project / name).symlink_to(source, target_is_directory=source.is_dir())
-    result = run_gate("--project-dir", str(project), "--no-checkov")
+    result = gate_in_process(capsys, "--project-dir", str(project), "--no-checkov")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "CTY-RES-002" in result.stdout and "prod/knowledge-g1" in result.stdout
     assert "FAIL: 1 blocking finding" in result.stdout

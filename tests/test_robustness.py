@@ -16,7 +16,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT_DIR
+from conftest import PROJECT_DIR, TODAY
 
 from cli.exits import Exit, run
 from cli.files import MAX_INPUT_BYTES, load_yaml
@@ -24,7 +24,6 @@ from gate.analyzer import PackFailed, PolicyPackError, PolicyPackProcess, load_p
 from gate.pipeline import GateConfigError, analyze, apply_waivers, rule_info
 from gate.runtime import root_cause
 
-TODAY = dt.date(2026, 11, 27)
 PROJECT_FILES = ("Pulumi.yaml", "Pulumi.prod.yaml", "Pulumi.dr.yaml", "__main__.py")
 
 
@@ -166,6 +165,7 @@ def test_the_cli_refuses_a_disabled_rule_end_to_end(tmp_path, capsys, monkeypatc
     "text, fragment",
     [
         ('{"CTY-RES-002": {"enforcementLevel": "off"}}', "enforcement level 'off' is not one of"),
+        ('{"CTY-RES-002": {"enforcementLevel": ["mandatory"]}}', "enforcement level ['mandatory'] is not one of"),
         ('{"CTY-RES-002": 3}', "CTY-RES-002 must be an enforcement level or an object"),
         ('{"CTY-ACC-002": {}, "CTY-ACC-002": {}}', "duplicate key 'CTY-ACC-002'"),
         ("[1, 2]", "must be a JSON object of policy names"),

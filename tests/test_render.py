@@ -1,0 +1,75 @@
+"""The warm render server gives exactly what a fresh `python -m gate.runtime` process gives."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import PROJECT_DIR
+
+from gate import render
+from gate.render import offline_identity
+from gate.stack_files import read_stack_config
+
+
+def _request(stack: str) -> dict:
+    config = read_stack_config(PROJECT_DIR, stack)
+    subscription_id, tenant_id = offline_identity()
+    return {
+        "projectDir": str(PROJECT_DIR),
+        "stack": stack,
+        "values": config.values,
+        "secretKeys": sorted(config.secret_keys),
+        "peerOutputs": {},
+        "observed": {},
+        "outsideState": [],
+        "subscriptionId": subscription_id,
+        "tenantId": tenant_id,
+    }
+
+
+def _by_urn(answer: dict) -> dict:
+    """Resources keyed by URN, dependency lists sorted: registration order follows the runtime's
+    scheduling and dependencies are sets (their order changes from one process to the next)."""
+
+    def normal(resource: dict) -> dict:
+        deps = {key: sorted(urns) for key, urns in resource["property_dependencies"].items()}
+        return {**resource, "dependencies": sorted(resource["dependencies"]), "property_dependencies": deps}
+
+    return {"resources": {r["urn"]: normal(r) for r in answer["resources"]}, "outputs": answer["outputs"]}
+
+
+def test_a_warm_render_equals_a_render_in_a_fresh_process():
+    request = _request("prod")
+    fresh = subprocess.run(
+        [sys.executable, "-m", "gate.runtime"],
+        input=json.dumps(request),
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_DIR,
+        check=True,
+    )
+    server = render._render_server(PROJECT_DIR)
+    first, second = server.render("prod", request), server.render("prod", request)
+    # Equal, and nothing leaks from one render into the next.
+    assert _by_urn(json.loads(fresh.stdout)) == _by_urn(first) == _by_urn(second)
+    assert len(first["resources"]) > 100
+
+
+def test_a_render_process_that_dies_is_reported_and_the_next_render_still_works(tmp_path):
+    (tmp_path / "__main__.py").write_text("import os\nos._exit(3)\n")
+    server = render._render_server(tmp_path)
+    assert server is render._render_server(PROJECT_DIR)  # no program modules of its own: the same server
+    with pytest.raises(render.InternalError, match="stack prod: the render process failed: exit 3"):
+        server.render("prod", {**_request("prod"), "projectDir": str(tmp_path)})
+    assert server.alive() and server.render("prod", _request("prod"))["resources"]
+
+
+def test_a_server_that_stops_is_reported_and_replaced():
+    server = render._render_server(PROJECT_DIR)
+    server.stop()
+    with pytest.raises(render.InternalError, match="stack prod: the render server stopped"):
+        server.render("prod", _request("prod"))
+    assert render._render_server(PROJECT_DIR) is not server
