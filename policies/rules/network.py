@@ -4,26 +4,52 @@ be peered, and writer names that follow a failover."""
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterator, Mapping
+from typing import Any, Literal, TypedDict
 
 from . import controls as c
 from .facts import PRIVATE_DATA_STORES, PRIVATE_ENDPOINT, RECORD_SET, SERVER, VNET, ZONE_LINK, database_key
-from .registry import rule
+from .model import Resource, Stack
+from .registry import Violation, rule
 
 
-def _networks(stack):
+class PeerEndpoint(TypedDict, total=False):
+    groupId: str
+    namePrefix: str
+
+
+class PeerEndpoints(TypedDict):
+    peerEndpoints: list[PeerEndpoint]
+
+
+class RequiredZones(TypedDict):
+    requiredZones: list[str]
+
+
+class PeerAddressSpace(TypedDict):
+    peerAddressSpace: str
+
+
+class WriterNames(TypedDict):
+    writerNames: Literal["own", "peer"]
+    maxTtlSeconds: int
+
+
+def _networks(stack: Stack) -> list[Resource]:
     return stack.of_type(VNET)
 
 
-def _anchor(stack) -> str:
+def _anchor(stack: Stack) -> str:
     networks = _networks(stack)
     return networks[0].urn if networks else "stack"
 
 
-def _connections(endpoint) -> list:
-    return endpoint.get("privateLinkServiceConnections") or []
+def _connections(endpoint: Resource) -> list[Mapping[str, Any]]:
+    connections: list[Mapping[str, Any]] = endpoint.get("privateLinkServiceConnections") or []
+    return connections
 
 
-def _targets(endpoint) -> set[str]:
+def _targets(endpoint: Resource) -> set[str]:
     """What an endpoint connects to: the URNs it takes ids from, and the ids it names as text."""
     named = {
         str(conn.get("privateLinkServiceId"))
@@ -33,7 +59,7 @@ def _targets(endpoint) -> set[str]:
     return set(endpoint.property_dependencies.get("privateLinkServiceConnections", ())) | named
 
 
-def _resource_id_matches(resource, targets: set[str]) -> bool:
+def _resource_id_matches(resource: Resource, targets: set[str]) -> bool:
     return resource.urn in targets or any(
         t.endswith(f"/{resource.get(key)}")
         for t in targets
@@ -60,7 +86,7 @@ def _resource_id_matches(resource, targets: set[str]) -> bool:
         }
     },
 )
-def private_endpoints(stack, cfg):
+def private_endpoints(stack: Stack, cfg: PeerEndpoints) -> Iterator[Violation]:
     regions = {vnet.location for vnet in _networks(stack)}
     if not regions:
         for store in stack.of_type(*PRIVATE_DATA_STORES):
@@ -103,16 +129,14 @@ def private_endpoints(stack, cfg):
         }
     },
 )
-def zones_linked(stack, cfg):
+def zones_linked(stack: Stack, cfg: RequiredZones) -> Iterator[Violation]:
     networks = _networks(stack)
     vnet_urns = {v.urn for v in networks}
-    vnet_ids = {v.id for v in networks if getattr(v, "id", None)}
     linked = set()
     for link in stack.of_type(ZONE_LINK):
-        to_us = (
-            set(link.property_dependencies.get("virtualNetwork", ())) & vnet_urns
-            or link.get("virtualNetwork.id") in vnet_ids
-        )
+        # Only a link that takes the network's outputs counts: the neutral Resource has no ARM id to
+        # compare a `virtualNetwork.id` given as text with (a comparison with `v.id` never matched).
+        to_us = set(link.property_dependencies.get("virtualNetwork", ())) & vnet_urns
         if to_us:
             linked.add(link.get("privateZoneName"))
     for zone in sorted(set(cfg["requiredZones"]) - linked):
@@ -138,7 +162,7 @@ def zones_linked(stack, cfg):
         }
     },
 )
-def address_spaces_apart(stack, cfg):
+def address_spaces_apart(stack: Stack, cfg: PeerAddressSpace) -> Iterator[Violation]:
     if not cfg["peerAddressSpace"]:
         return
     peer = ipaddress.ip_network(cfg["peerAddressSpace"], strict=False)
@@ -184,16 +208,16 @@ WRITER_TTL_LIMITS = (
         },
     },
 )
-def writer_names(stack, cfg):
+def writer_names(stack: Stack, cfg: WriterNames) -> Iterator[Violation]:
     records = {
         r.get("relativeRecordSetName"): r
         for r in stack.of_type(RECORD_SET)
         if str(r.get("relativeRecordSetName", "")).endswith(".writer")
     }
     if cfg["writerNames"] == "peer":
-        for name, record in sorted(records.items()):
+        for name, declared in sorted(records.items()):
             yield (
-                record.urn,
+                declared.urn,
                 f"writer name {name} declared here, but the peer stack holds the writer names: two stacks would fight over it",
             )
         return
@@ -210,7 +234,7 @@ def writer_names(stack, cfg):
             )
             continue
         ttl = record.get("ttl")
-        if not isinstance(ttl, (int, float)) or ttl > cfg["maxTtlSeconds"]:
+        if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or ttl > cfg["maxTtlSeconds"]:
             yield (
                 record.urn,
                 (

@@ -1,0 +1,325 @@
+"""Every numeric threshold of the policy rules, at and around its boundary.
+
+Each rule is run in-process (policies.rules.evaluate) on the smallest resource that reaches the
+check, with its default configuration and with configured values, so that `<` against `<=`, a
+wrong default or a missing branch changes a result here.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gate.neutral import as_stack
+from policies.rules import REGISTRY
+from policies.rules.facts import (
+    BACKUP_POLICY,
+    BACKUP_VAULT,
+    KEY,
+    SERVER,
+    STORAGE,
+    TABLE,
+    VAULT,
+    WORKSPACE,
+)
+from policies.rules.model import Resource, stack_of
+from policy_cases import find, set_path
+
+DAYS = st.integers(min_value=0, max_value=5000)
+
+
+def found(rule_id: str, type_: str, props: dict[str, Any], **config: Any) -> list[str]:
+    """The messages `rule_id` alone gives for one resource of `type_` with `props`, with `config`
+    overriding its defaults (as a stack's pack config does)."""
+    rule = REGISTRY[rule_id]
+    resource = Resource(type=type_, urn=f"urn:pulumi:prod::continuity::{type_}::x", name="x", props=props)
+    return [message for _, message in rule.check(stack_of([resource]), {**rule.defaults(), **config})]
+
+
+def default(rule_id: str, name: str) -> Any:
+    return REGISTRY[rule_id].defaults()[name]
+
+
+# --- minimum-days rules: violation exactly when the value is below the minimum -------------------
+
+MINIMUM_DAYS = [
+    ("CTY-RET-001", WORKSPACE, "minDays", 90, lambda d: {"retentionInDays": d}),
+    ("CTY-RET-002", TABLE, "minTotalDays", 365, lambda d: {"totalRetentionInDays": d, "tableName": "T"}),
+    ("CTY-RET-004", SERVER, "minDays", 35, lambda d: {"backup": {"backupRetentionDays": d}}),
+    (
+        "CTY-RET-006",
+        BACKUP_VAULT,
+        "minDays",
+        14,
+        lambda d: {
+            "properties": {
+                "securitySettings": {"softDeleteSettings": {"state": "On", "retentionDurationInDays": d}}
+            }
+        },
+    ),
+    (
+        "CTY-RET-007",
+        STORAGE,
+        "minDays",
+        365,
+        lambda d: {
+            "immutableStorageWithVersioning": {
+                "enabled": True,
+                "immutabilityPolicy": {
+                    "immutabilityPeriodSinceCreationInDays": d,
+                    "state": "Unlocked",
+                    "allowProtectedAppendWrites": True,
+                },
+            }
+        },
+    ),
+    (
+        "CTY-RET-008",
+        VAULT,
+        "minDays",
+        90,
+        lambda d: {"properties": {"softDeleteRetentionInDays": d, "enablePurgeProtection": True}},
+    ),
+    (
+        "CTY-ENC-007",
+        KEY,
+        "minKeySize",
+        3072,
+        lambda d: {
+            "properties": {
+                "kty": "RSA-HSM",
+                "keySize": d,
+                "rotationPolicy": {"lifetimeActions": [{"action": {"type": "rotate"}}]},
+            }
+        },
+    ),
+]
+IDS = [case[0] for case in MINIMUM_DAYS]
+
+
+@pytest.mark.parametrize("rule_id, type_, name, expected_default, props", MINIMUM_DAYS, ids=IDS)
+def test_default_minimum_is_the_documented_one(rule_id, type_, name, expected_default, props):
+    assert default(rule_id, name) == expected_default
+    assert found(rule_id, type_, props(expected_default)) == []
+    (message,) = found(rule_id, type_, props(expected_default - 1))
+    assert str(expected_default) in message
+
+
+@pytest.mark.parametrize("rule_id, type_, name, expected_default, props", MINIMUM_DAYS, ids=IDS)
+@given(value=DAYS, minimum=DAYS)
+def test_minimum_rules_flag_exactly_the_values_below_the_minimum(
+    rule_id, type_, name, expected_default, props, value, minimum
+):
+    messages = found(rule_id, type_, props(value), **{name: minimum})
+    assert bool(messages) is (value < minimum), (value, minimum, messages)
+
+
+@pytest.mark.parametrize(
+    "rule_id, type_, props",
+    [
+        ("CTY-RET-001", WORKSPACE, {}),
+        ("CTY-RET-002", TABLE, {"tableName": "T"}),
+        ("CTY-RET-004", SERVER, {"backup": {}}),
+    ],
+)
+def test_a_missing_retention_is_a_violation(rule_id, type_, props):
+    assert found(rule_id, type_, props, **{next(iter(REGISTRY[rule_id].config)): 0})
+
+
+def test_key_vault_soft_delete_defaults_to_azures_90_days_when_unset():
+    purge = {"enablePurgeProtection": True}
+    assert found("CTY-RET-008", VAULT, {"properties": purge}) == []
+    assert found("CTY-RET-008", VAULT, {"properties": purge}, minDays=91)
+    assert found("CTY-RET-008", VAULT, {"properties": {**purge, "enableSoftDelete": False}}) == [
+        "soft delete is disabled"
+    ]
+    assert "purge protection is off" in found("CTY-RET-008", VAULT, {"properties": {}})[0]
+
+
+@pytest.mark.parametrize("state, ok", [("On", True), ("AlwaysOn", True), ("Off", False), (None, False)])
+def test_backup_vault_soft_delete_states(state, ok):
+    settings = {"state": state, "retentionDurationInDays": 14}
+    props = {"properties": {"securitySettings": {"softDeleteSettings": settings}}}
+    assert (found("CTY-RET-006", BACKUP_VAULT, props) == []) is ok
+
+
+def test_archive_immutability_checks_each_part():
+    def props(**policy: Any) -> dict[str, Any]:
+        base = {
+            "immutabilityPeriodSinceCreationInDays": 365,
+            "state": "Unlocked",
+            "allowProtectedAppendWrites": True,
+        }
+        return {"immutableStorageWithVersioning": {"enabled": True, "immutabilityPolicy": {**base, **policy}}}
+
+    assert found("CTY-RET-007", STORAGE, props()) == []
+    assert found("CTY-RET-007", STORAGE, props(state="Locked")) == []
+    assert found("CTY-RET-007", STORAGE, props(state="Disabled")) == ["the immutability policy is Disabled"]
+    assert (
+        "protected append writes are off"
+        in found("CTY-RET-007", STORAGE, props(allowProtectedAppendWrites=False))[0]
+    )
+    assert found("CTY-RET-007", STORAGE, {"immutableStorageWithVersioning": {"enabled": False}}) == [
+        "version-level immutability is not enabled"
+    ]
+
+
+@pytest.mark.parametrize(
+    "kty, ok", [("RSA", True), ("RSA-HSM", True), ("EC", False), ("EC-HSM", False), (None, False)]
+)
+def test_key_type_must_wrap_a_data_key(kty, ok):
+    props = {
+        "properties": {
+            "kty": kty,
+            "keySize": 3072,
+            "rotationPolicy": {"lifetimeActions": [{"action": {"type": "rotate"}}]},
+        }
+    }
+    assert (found("CTY-ENC-007", KEY, props) == []) is ok
+
+
+# --- long-term retention: each of Default, Monthly and Yearly against its own minimum ------------
+
+
+def _policy(
+    default_: str = "P3M", monthly: str | None = "P12M", yearly: str | None = "P7Y"
+) -> dict[str, Any]:
+    rules = [("Default", default_), ("Monthly", monthly), ("Yearly", yearly)]
+    return {
+        "properties": {
+            "policyRules": [
+                {
+                    "objectType": "AzureRetentionRule",
+                    "name": name,
+                    "lifecycles": [{"deleteAfter": {"duration": kept}}],
+                }
+                for name, kept in rules
+                if kept is not None
+            ]
+            + [{"objectType": "AzureBackupRule", "name": "BackupWeekly"}]
+        }
+    }
+
+
+def test_long_term_retention_defaults():
+    assert REGISTRY["CTY-RET-005"].defaults() == {
+        "minDefaultDays": 90,
+        "minMonthlyDays": 360,
+        "minYearlyDays": 2555,
+    }
+    assert found("CTY-RET-005", BACKUP_POLICY, _policy()) == []
+
+
+@pytest.mark.parametrize(
+    "policy, expected",
+    [
+        (_policy(default_="P89D"), "Default backups kept P89D; at least 90 days are required"),
+        (_policy(monthly="P11M"), "Monthly backups kept P11M; at least 360 days are required"),
+        (_policy(yearly="P6Y"), "Yearly backups kept P6Y; at least 2555 days are required"),
+        (_policy(monthly=None), "no Monthly retention rule"),
+        (_policy(yearly=None), "no Yearly retention rule"),
+    ],
+)
+def test_long_term_retention_flags_each_rule_on_its_own(policy, expected):
+    assert found("CTY-RET-005", BACKUP_POLICY, policy) == [expected]
+
+
+def test_long_term_retention_boundaries_are_inclusive():
+    assert found("CTY-RET-005", BACKUP_POLICY, _policy(default_="P90D")) == []
+    assert found("CTY-RET-005", BACKUP_POLICY, _policy(monthly="P12M"), minMonthlyDays=360) == []
+    assert found("CTY-RET-005", BACKUP_POLICY, _policy(monthly="P12M"), minMonthlyDays=361)
+
+
+# --- Azure's accepted ranges (CTY-DEP-001) -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "type_, props, ok",
+    [
+        (SERVER, {"backup": {"backupRetentionDays": 7}, "storage": {"storageSizeGB": 32}}, True),
+        (SERVER, {"backup": {"backupRetentionDays": 6}, "storage": {"storageSizeGB": 32}}, False),
+        (SERVER, {"backup": {"backupRetentionDays": 35}, "storage": {"storageSizeGB": 32767}}, True),
+        (SERVER, {"backup": {"backupRetentionDays": 36}, "storage": {"storageSizeGB": 32}}, False),
+        (SERVER, {"backup": {"backupRetentionDays": 7}, "storage": {"storageSizeGB": 100}}, False),
+        (WORKSPACE, {"retentionInDays": 30}, True),
+        (WORKSPACE, {"retentionInDays": 29}, False),
+        (WORKSPACE, {"retentionInDays": 730}, True),
+        (WORKSPACE, {"retentionInDays": 731}, False),
+        (TABLE, {"retentionInDays": 4, "totalRetentionInDays": 4}, True),
+        (TABLE, {"retentionInDays": 3}, False),
+        (TABLE, {"retentionInDays": 730, "totalRetentionInDays": 730}, True),
+        (TABLE, {"retentionInDays": 731}, False),
+        (TABLE, {"retentionInDays": 90, "totalRetentionInDays": 731}, False),
+        (TABLE, {"retentionInDays": 90, "totalRetentionInDays": 1095}, True),
+        (TABLE, {"retentionInDays": 90, "totalRetentionInDays": 4383}, True),
+        (TABLE, {"retentionInDays": 90, "totalRetentionInDays": 4384}, False),
+        (TABLE, {"retentionInDays": 90, "totalRetentionInDays": 60}, False),
+        (TABLE, {"retentionInDays": 90, "totalRetentionInDays": 90}, True),
+    ],
+)
+def test_values_azure_accepts(type_, props, ok):
+    assert (found("CTY-DEP-001", type_, props) == []) is ok
+
+
+# --- stack rules on the real renders ----------------------------------------------------------------
+
+
+def _stack_messages(rendering, rule_id: str, **config: Any) -> list[str]:
+    rule = REGISTRY[rule_id]
+    return [message for _, message in rule.check(as_stack(rendering), {**rule.defaults(), **config})]
+
+
+def _with(rendering, type_: str, name: str, path: str, value: Any):
+    copy_ = copy.deepcopy(rendering)
+    set_path(find(copy_, type_, name), path, value)
+    return copy_
+
+
+LAG_ALERT = (
+    "azure-native:monitor:MetricAlert",
+    "alerts-knowledge-g1-replication-lag",
+    "criteria.allOf.0.threshold",
+)
+
+
+@pytest.mark.parametrize(
+    "threshold, expected",
+    [
+        (899, None),  # one second inside the 15 min RPO
+        (900, "lag alert fires at 900s, not before the 15min RPO is lost"),
+        (120, None),  # two heartbeats: the floor itself
+        (119, "lag alert fires at 119s, below 120s"),
+    ],
+)
+def test_lag_alert_must_fire_before_the_rpo_and_not_between_heartbeats(dr, threshold, expected):
+    messages = _stack_messages(_with(dr, *LAG_ALERT, threshold), "CTY-CON-002")
+    if expected is None:
+        assert messages == []
+    else:
+        assert len(messages) == 1 and messages[0].startswith(expected)
+
+
+def test_lag_alert_floor_follows_the_pack_config(dr):
+    weakened = _with(dr, *LAG_ALERT, 300)
+    assert _stack_messages(weakened, "CTY-CON-002", minThresholdSeconds=300) == []
+    assert _stack_messages(weakened, "CTY-CON-002", minThresholdSeconds=301)
+
+
+WRITER_NAME = ("azure-native:privatedns:PrivateRecordSet", "knowledge-writer-name", "ttl")
+
+
+@given(ttl=st.integers(min_value=0, max_value=3600), limit=st.integers(min_value=0, max_value=3600))
+def test_writer_name_ttl_is_flagged_exactly_above_the_limit(prod, ttl, limit):
+    messages = _stack_messages(_with(prod, *WRITER_NAME, ttl), "CTY-NET-004", maxTtlSeconds=limit)
+    about_ttl = [m for m in messages if m.startswith("writer name knowledge.writer has TTL")]
+    assert bool(about_ttl) is (ttl > limit)
+
+
+@pytest.mark.parametrize("ttl", [None, "30", True])
+def test_a_writer_name_without_a_numeric_ttl_is_flagged(prod, ttl):
+    messages = _stack_messages(_with(prod, *WRITER_NAME, ttl), "CTY-NET-004")
+    assert any(m.startswith(f"writer name knowledge.writer has TTL {ttl}") for m in messages)
