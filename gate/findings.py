@@ -13,6 +13,7 @@ ENFORCEMENTS: tuple[Enforcement, ...] = ("advisory", "mandatory", "disabled")
 # The levels a stack's pack config may give a rule: a rule's own, and Pulumi's "remediate" (which
 # enforces like "mandatory" for validation policies).
 Level = Enforcement | Literal["remediate"]
+BLOCKING_LEVELS: tuple[Level, ...] = ("mandatory", "remediate")
 
 
 @dataclass(frozen=True)
@@ -45,5 +46,6 @@ class Finding:
 
     @property
     def blocks(self) -> bool:
-        """A mandatory finding that no valid waiver covers fails the gate."""
-        return self.enforcement == "mandatory" and self.waiver is None
+        """A mandatory finding that no valid waiver covers fails the gate. A rule a pack config sets to
+        "remediate" blocks as well: for a validation rule the engine enforces it like "mandatory"."""
+        return self.enforcement in BLOCKING_LEVELS and self.waiver is None

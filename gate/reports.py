@@ -7,24 +7,23 @@ replaced by "[secret]" wherever it would otherwise appear (a finding message tha
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, overload
+from typing import Any
 
 from cli import text as safe_text
-from cli.secrets import scrub
 from components.durations import format_seconds
 from policies.rules.continuity import Assessment
 from policies.rules.registry import FRAMEWORKS
 
 from .findings import Finding, RuleInfo
 from .pipeline import GateResult
-from .render import Rendering, is_secret, reveal
+from .render import Rendering
+from .scrub import scrubbed
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"
@@ -38,77 +37,6 @@ SRCROOT = "%SRCROOT%"
 
 
 # --- shared helpers ---------------------------------------------------------------------------
-
-
-def _secret_values(result: GateResult) -> list[str]:
-    """Every string the renderings mark as secret (resource inputs, outputs, stack outputs)."""
-    found: set[str] = set()
-
-    def leaves(value: Any) -> None:
-        if isinstance(value, dict):
-            for v in value.values():
-                leaves(v)
-        elif isinstance(value, list):
-            for v in value:
-                leaves(v)
-        elif isinstance(value, str) and len(value) >= 4:
-            found.add(value)
-
-    def walk(value: Any) -> None:
-        if is_secret(value):
-            leaves(reveal(value))
-        elif isinstance(value, dict):
-            for v in value.values():
-                walk(v)
-        elif isinstance(value, list):
-            for v in value:
-                walk(v)
-
-    for rendering in result.renderings:
-        walk(rendering.outputs)
-        for resource in rendering.resources:
-            walk(resource.inputs)
-            walk(resource.outputs)
-    return sorted(found)
-
-
-class _Scrubber:
-    def __init__(self, result: GateResult):
-        self.secrets = _secret_values(result)
-
-    @overload
-    def __call__(self, value: str) -> str: ...
-
-    @overload
-    def __call__(self, value: dict[str, Any]) -> dict[str, Any]: ...
-
-    @overload
-    def __call__(self, value: Any) -> Any: ...
-
-    def __call__(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return scrub(value, self.secrets)
-        if isinstance(value, dict):
-            return {self(k): self(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self(v) for v in value]
-        return value
-
-
-def _safe(result: GateResult) -> tuple[GateResult, _Scrubber]:
-    """The result with secrets scrubbed from every finding (before any escaping hides them)."""
-    scrub = _Scrubber(result)
-    if not scrub.secrets:
-        return result, scrub
-
-    def clean(finding: Finding) -> Finding:
-        waiver = finding.waiver
-        if waiver is not None:
-            waiver = dataclasses.replace(waiver, **{k: scrub(v) for k, v in vars(waiver).items()})
-        fields = {k: scrub(v) for k, v in vars(finding).items() if k != "waiver"}
-        return dataclasses.replace(finding, **fields, waiver=waiver)
-
-    return dataclasses.replace(result, findings=[clean(f) for f in result.findings]), scrub
 
 
 def _one_line(text: str) -> str:
@@ -229,7 +157,7 @@ def console(result: GateResult) -> str:
 
     Each finding is one line starting with its rule id, so `grep CTY-RES-001` finds it whole.
     """
-    result, scrub = _safe(result)
+    result, scrub = scrubbed(result)
     lines: list[str] = []
 
     def finding_line(f: Finding) -> str:
@@ -347,7 +275,7 @@ def _continuity_rows(result: GateResult) -> list[dict[str, Any]]:
 
 def to_json(result: GateResult) -> dict[str, Any]:
     """Everything in the result, machine-readable and `json.dumps`-able (durations in seconds)."""
-    result, scrub = _safe(result)
+    result, scrub = scrubbed(result)
     counts = _counts(result)
     report = {
         "stacks": [_stack_facts(result, stack) for stack in _stack_names(result)],
@@ -442,7 +370,7 @@ def _sarif_result(f: Finding, index: int) -> dict[str, Any]:
 
 def to_sarif(result: GateResult) -> dict[str, Any]:
     """SARIF 2.1.0, one run per tool (the policy pack, checkov), ready for GitHub code scanning."""
-    result, scrub = _safe(result)
+    result, scrub = scrubbed(result)
     sources = list(
         dict.fromkeys(
             [info.source for info in result.rules.values()]
@@ -485,7 +413,7 @@ def to_junit(result: GateResult) -> str:
     A testcase fails on blocking findings, is skipped when every finding is waived (failure wins
     over waivers), and carries advisory (and, when failing, waived) findings in <system-out>.
     """
-    result, scrub = _safe(result)
+    result, scrub = scrubbed(result)
     root = ET.Element("testsuites", name="continuity-gate")
     totals = {"tests": 0, "failures": 0, "skipped": 0}
     rule_ids = _evaluated_rules(result)
@@ -581,7 +509,7 @@ def controls_coverage(result: GateResult) -> list[tuple[str, str, list[str], str
 
 def to_markdown(result: GateResult) -> str:
     """A pull-request summary: verdict, blocking findings, continuity matrix, controls coverage."""
-    result, scrub = _safe(result)
+    result, scrub = scrubbed(result)
     counts = _counts(result)
     out: list[str] = ["## Continuity gate", ""]
     if counts["blocking"]:

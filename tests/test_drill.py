@@ -247,3 +247,19 @@ def test_mutually_replicating_stacks_fail_clearly_instead_of_hanging(tmp_path):
     with pytest.raises(RenderError) as caught:
         render_stacks(tmp_path, ["prod", "dr"])
     assert "both origin 'replica' and each reads the other's servers" in str(caught.value)
+
+
+def test_a_record_takes_every_timestamp_from_its_clock_and_does_not_save_the_clock(tmp_path):
+    import datetime as dt
+
+    from cli.clock import fixed
+
+    at = dt.datetime(2026, 3, 1, 23, 30, 0, 250000, tzinfo=dt.timezone(dt.timedelta(hours=10)))
+    record = blank_record(tmp_path)
+    record.clock = fixed(at)
+    assert record.stamp("fault_at") == "2026-03-01T13:30:00.250+00:00"  # UTC, to the millisecond
+    record.complete("preflight")
+    assert record.timestamps["preflight_completed_at"] == "2026-03-01T13:30:00.250+00:00"
+    saved = json.loads(record.save(tmp_path).read_text())
+    assert "clock" not in saved and saved["timestamps"]["fault_at"] == "2026-03-01T13:30:00.250+00:00"
+    assert DrillRecord.load(tmp_path).timestamps == record.timestamps

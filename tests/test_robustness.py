@@ -165,7 +165,10 @@ def test_the_cli_refuses_a_disabled_rule_end_to_end(tmp_path, capsys, monkeypatc
     "text, fragment",
     [
         ('{"CTY-RES-002": {"enforcementLevel": "off"}}', "enforcement level 'off' is not one of"),
-        ('{"CTY-RES-002": {"enforcementLevel": ["mandatory"]}}', "enforcement level ['mandatory'] is not one of"),
+        (
+            '{"CTY-RES-002": {"enforcementLevel": ["mandatory"]}}',
+            "enforcement level ['mandatory'] is not one of",
+        ),
         ('{"CTY-RES-002": 3}', "CTY-RES-002 must be an enforcement level or an object"),
         ('{"CTY-ACC-002": {}, "CTY-ACC-002": {}}', "duplicate key 'CTY-ACC-002'"),
         ("[1, 2]", "must be a JSON object of policy names"),

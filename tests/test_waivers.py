@@ -1,4 +1,6 @@
-"""Waivers: reviewed exceptions that expire, name real rules and must match something."""
+"""The waiver file: reviewed exceptions that expire, name real rules and match exactly one resource.
+
+How the gate and the pack apply waivers is in test_waivers_in_the_gate.py."""
 
 from __future__ import annotations
 
@@ -10,13 +12,25 @@ from conftest import TODAY
 
 from cli import clock
 from cli.files import load_yaml
-from gate.analyzer import PolicyPackProcess, load_pack_config
-from gate.pipeline import GateConfigError, GateResult, analyze, apply_waivers, rule_info
 from policies.rules import REGISTRY
-from policies.waivers import MAX_DAYS_AHEAD, WAIVERS_FILE, WAIVERS_FILE_ENV, WaiverError, load_waivers
-from policy_cases import CASES, mutated
+from policies.waivers import (
+    MAX_DAYS_AHEAD,
+    WAIVERS_FILE,
+    Waiver,
+    WaiverError,
+    level_waiver,
+    load_waivers,
+    unmatched,
+    waiver_for,
+)
 
-GEO_BACKUP_OFF = next(c for c in CASES if c.rule_id == "CTY-RES-001")
+
+def write_text(text: str):
+    """A waiver file in a fresh temporary folder."""
+    import tempfile
+    from pathlib import Path
+
+    return write(Path(tempfile.mkdtemp()), text)
 
 
 def write(tmp_path, text: str):
@@ -121,62 +135,6 @@ def test_bad_waivers_are_errors_naming_file_and_line(tmp_path, text, expected):
     assert any(p.startswith(expected) for p in caught.value.problems), caught.value.problems
 
 
-@pytest.fixture(scope="module")
-def pack():
-    with PolicyPackProcess() as process:
-        yield process
-
-
-def test_gate_reports_a_waived_finding_and_passes(tmp_path, monkeypatch, prod, pack):
-    monkeypatch.setenv(WAIVERS_FILE_ENV, str(write(tmp_path, VALID)))
-    weakened, urn = mutated(prod, GEO_BACKUP_OFF)
-    rules = {p.name: rule_info(p) for p in pack.info()}
-    findings = apply_waivers(
-        analyze([weakened], {"prod": load_pack_config("prod")}, pack, rules), rules, ["prod"], TODAY
-    )
-    (waived,) = [f for f in findings if f.rule_id == "CTY-RES-001"]
-    assert waived.urn == urn and waived.waiver.owner == "platform-engineering"
-    assert GateResult([weakened], rules, findings).exit_code == 0
-
-
-def test_waiver_that_matches_nothing_fails_the_gate(tmp_path, monkeypatch, prod, pack):
-    monkeypatch.setenv(WAIVERS_FILE_ENV, str(write(tmp_path, VALID)))
-    rules = {p.name: rule_info(p) for p in pack.info()}
-    findings = analyze([prod], {"prod": load_pack_config("prod")}, pack, rules)
-    with pytest.raises(GateConfigError) as caught:
-        apply_waivers(findings, rules, ["prod"], TODAY)
-    assert "waivers.yaml:1: waiver of CTY-RES-001 on prod/knowledge-g1 matches no finding" in str(
-        caught.value
-    )
-
-
-def test_pack_drops_waived_violations_under_pulumi_preview(tmp_path, monkeypatch, prod):
-    """Without the gate's report-everything switch, as under `pulumi preview`, waived findings vanish."""
-    monkeypatch.setenv(
-        WAIVERS_FILE_ENV,
-        str(
-            write(
-                tmp_path, VALID.replace("2027-01-31", (dt.date.today() + dt.timedelta(days=30)).isoformat())
-            )
-        ),
-    )
-    weakened, _ = mutated(prod, GEO_BACKUP_OFF)
-    with PolicyPackProcess(report_waived=False) as preview_pack:
-        preview_pack.configure(load_pack_config("prod"), "prod")
-        policies = {d.policy for d in preview_pack.analyze(weakened)}
-    assert "CTY-RES-001" not in policies
-    assert "CTY-ENC-002" not in policies  # geo-backup off: no geo key is needed either
-
-
-def test_pack_refuses_to_start_with_an_expired_waiver(tmp_path, monkeypatch):
-    from gate.analyzer import PolicyPackError
-
-    monkeypatch.setenv(WAIVERS_FILE_ENV, str(write(tmp_path, VALID.replace("2027-01-31", "2020-01-01"))))
-    with pytest.raises(PolicyPackError) as caught:
-        PolicyPackProcess(report_waived=False)
-    assert "expired on 2020-01-01" in str(caught.value)
-
-
 def test_checkov_waivers_are_verified_only_when_checkov_ran(tmp_path):
     text = VALID.replace("CTY-RES-001", "CKV_AZURE_999")
     (kept,) = load_waivers(write(tmp_path, text), known_rules=REGISTRY, today=TODAY)
@@ -184,3 +142,167 @@ def test_checkov_waivers_are_verified_only_when_checkov_ran(tmp_path):
     with pytest.raises(WaiverError) as caught:
         load_waivers(write(tmp_path, text), known_rules=REGISTRY, today=TODAY, checkov_ran=True)
     assert "unknown rule 'CKV_AZURE_999'" in str(caught.value)
+
+
+LOWERING = """\
+    - rule: CTY-RES-005
+      stack: dr
+      enforcement: advisory
+      reason: the replica's HA returns with the next update (ticket OPS-9)
+      owner: platform-engineering
+      expires: 2027-01-31
+    """
+
+
+def test_every_field_of_a_waiver_is_loaded():
+    (resource_waiver,) = load_waivers(write_text(VALID), known_rules=REGISTRY, today=TODAY)
+    assert resource_waiver == Waiver(
+        "CTY-RES-001",
+        "prod",
+        "knowledge-g1",
+        "geo-backup cannot be enabled on this server until it is rebuilt (ticket OPS-123)",
+        "platform-engineering",
+        dt.date(2027, 1, 31),
+        1,
+        None,
+    )
+    (lowering,) = load_waivers(write_text(LOWERING), known_rules=REGISTRY, today=TODAY)
+    assert (lowering.resource, lowering.enforcement, lowering.stack) == (None, "advisory", "dr")
+
+
+def test_every_bad_waiver_is_reported_not_just_the_first(tmp_path):
+    text = textwrap.dedent(LOWERING).replace("advisory", "mandatory") + "".join(
+        textwrap.dedent(VALID).replace(old, new)
+        for old, new in [
+            ("CTY-RES-001", "CTY-RES-999"),
+            ("2027-01-31", "next year"),
+            ("stack: prod", "stack: staging"),
+            ("2027-01-31", "2026-01-01"),
+            ("2027-01-31", "2028-12-01"),
+            ("CTY-RES-001", "CTY-RES-998"),
+        ]
+    )
+    (tmp_path / "waivers.yaml").write_text(text)
+    with pytest.raises(WaiverError) as caught:
+        load_waivers(
+            tmp_path / "waivers.yaml", known_rules=REGISTRY, today=TODAY, known_stacks=["prod", "dr"]
+        )
+    assert caught.value.problems == [
+        "waivers.yaml:1: enforcement 'mandatory' is not one of ['advisory', 'disabled']",
+        "waivers.yaml:7: unknown rule 'CTY-RES-999'",
+        "waivers.yaml:13: expires 'next year' is not a date (YYYY-MM-DD)",
+        "waivers.yaml:19: stack 'staging' is not one of the stacks ['dr', 'prod']; a waiver names one stack",
+        "waivers.yaml:25: waiver of CTY-RES-001 on knowledge-g1 expired on 2026-01-01 (owner "
+        "platform-engineering): renew it after review or fix the finding",
+        "waivers.yaml:31: expires 2028-12-01 is more than a year ahead; waivers are reviewed at least yearly "
+        "(latest 2027-11-28)",
+        "waivers.yaml:37: unknown rule 'CTY-RES-998'",
+    ]
+    assert str(caught.value) == "invalid waivers:\n" + "\n".join(f"  - {p}" for p in caught.value.problems)
+
+
+def test_an_expired_lowering_names_its_stack():
+    with pytest.raises(
+        WaiverError, match=r"waivers\.yaml:1: waiver of CTY-RES-005 on dr expired on 2026-01-01"
+    ):
+        load_waivers(
+            write_text(LOWERING.replace("2027-01-31", "2026-01-01")), known_rules=REGISTRY, today=TODAY
+        )
+
+
+def test_a_file_that_cannot_be_read_is_named_as_the_waiver_file(tmp_path):
+    (tmp_path / "waivers.yaml").mkdir()
+    with pytest.raises(WaiverError, match=r"waivers\.yaml: is a directory, not a waiver file"):
+        load_waivers(tmp_path / "waivers.yaml", known_rules=REGISTRY, today=TODAY)
+
+
+def _waiver(rule="CTY-RES-001", stack="prod", resource="knowledge-g1", enforcement=None, line=1) -> Waiver:
+    return Waiver(rule, stack, resource, "r", "o", dt.date(2027, 1, 1), line, enforcement)
+
+
+def test_level_waiver_matches_rule_stack_and_level_exactly():
+    lowering = _waiver(rule="CTY-RES-005", stack="dr", resource=None, enforcement="advisory")
+    others = [
+        _waiver(rule="CTY-RES-005", stack="dr", resource=None, enforcement="disabled"),
+        _waiver(rule="CTY-RES-006", stack="dr", resource=None, enforcement="advisory"),
+        _waiver(rule="CTY-RES-005", stack="prod", resource=None, enforcement="advisory"),
+    ]
+    assert level_waiver([*others, lowering], "CTY-RES-005", "dr", "advisory") is lowering
+    assert level_waiver(others, "CTY-RES-005", "dr", "advisory") is None
+
+
+def test_waiver_for_finds_the_waiver_of_that_finding_only():
+    urn = "urn:pulumi:prod::continuity::x$t::knowledge-g1"
+    wanted = _waiver()
+    assert waiver_for([_waiver(rule="CTY-RES-002"), wanted], "CTY-RES-001", "prod", urn) is wanted
+    assert waiver_for([_waiver(rule="CTY-RES-002")], "CTY-RES-001", "prod", urn) is None
+
+
+def test_unmatched_lists_waivers_of_rules_that_ran_on_analysed_stacks_and_matched_nothing():
+    used = _waiver(line=1)
+    unused = _waiver(resource="operational-g1", line=2)
+    lowering = _waiver(rule="CTY-RES-005", stack="dr", resource=None, enforcement="advisory", line=3)
+    other_stack = _waiver(stack="dr", resource="knowledge-g1", line=4)
+    checkov_only = _waiver(rule="CKV_AZURE_41", resource="knowledge-g1", line=5)
+    problems = unmatched(
+        [used, unused, lowering, other_stack, checkov_only],
+        {used},
+        stacks=["prod", "dr"],
+        rules_run=["CTY-RES-001", "CTY-RES-005"],
+    )
+    assert problems == [
+        "waivers.yaml:2: waiver of CTY-RES-001 on prod/operational-g1 matches no finding; remove it",
+        "waivers.yaml:3: CTY-RES-005 is not lowered to advisory in dr's pack config; remove the waiver",
+        "waivers.yaml:4: waiver of CTY-RES-001 on dr/knowledge-g1 matches no finding; remove it",
+    ]
+    assert unmatched([other_stack], set(), stacks=["prod"], rules_run=["CTY-RES-001"]) == []
+
+
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        (
+            "- just a string\n",
+            "waivers.yaml:1: a waiver is a mapping with ['rule', 'stack', 'reason', 'owner', "
+            "'expires'] and one of ['resource', 'enforcement']",
+        ),
+        (
+            VALID.replace("      resource: knowledge-g1\n", ""),
+            "waivers.yaml:1: missing one of ['resource', 'enforcement']",
+        ),
+        (VALID.replace("knowledge-g1", '""'), "waivers.yaml:1: missing one of ['resource', 'enforcement']"),
+        (
+            VALID.rstrip(" ") + "      enforcement: advisory\n",
+            "waivers.yaml:1: give only one of ['resource', 'enforcement'], not both",
+        ),
+        (
+            VALID.replace("      owner: platform-engineering\n", "").rstrip(" ") + "      ticket: OPS-1\n",
+            "waivers.yaml:1: missing ['owner']; unknown field(s) ['ticket']",
+        ),
+    ],
+)
+def test_malformed_waivers_are_reported_whole(tmp_path, text, problem):
+    (tmp_path / "waivers.yaml").write_text(
+        textwrap.dedent(text) + textwrap.dedent(VALID).replace("2027", "2020")
+    )
+    with pytest.raises(WaiverError) as caught:
+        load_waivers(tmp_path / "waivers.yaml", known_rules=REGISTRY, today=TODAY)
+    assert caught.value.problems[0] == problem
+    # The check goes on after a bad entry: the expired one after it is reported as well.
+    assert len(caught.value.problems) == 2 and "expired on 2020-01-31" in caught.value.problems[1]
+
+
+def test_an_expiry_written_as_a_quoted_string_is_read_as_a_date():
+    (waiver,) = load_waivers(
+        write_text(VALID.replace("2027-01-31", '"2027-01-31"')), known_rules=REGISTRY, today=TODAY
+    )
+    assert waiver.expires == dt.date(2027, 1, 31)
+
+
+def test_a_flow_style_file_has_no_item_lines_to_name_so_it_says_line_0(tmp_path):
+    (tmp_path / "waivers.yaml").write_text('[{"rule": "CTY-RES-001"}]\n')
+    with pytest.raises(WaiverError) as caught:
+        load_waivers(tmp_path / "waivers.yaml", known_rules=REGISTRY, today=TODAY)
+    assert caught.value.problems == [
+        "waivers.yaml:0: missing ['stack', 'reason', 'owner', 'expires']; missing one of ['resource', 'enforcement']"
+    ]
