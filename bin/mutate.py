@@ -11,6 +11,8 @@ and fails the run, as does a score under the target's `min_score`.
 from __future__ import annotations
 
 import argparse
+import ast
+import fnmatch
 import json
 import shutil
 import subprocess
@@ -43,10 +45,37 @@ def _toml_list(values: list[str]) -> str:
     return "[" + ", ".join(json.dumps(v) for v in values) + "]"
 
 
-class Target(TypedDict):
+class Target(TypedDict, total=False):
     mutate: list[str]  # globs of the files to mutate
     tests: list[str]  # the test files that must catch the mutants
     min_score: float
+    # Decorators applied after the definition instead, in the scratch copy: mutmut leaves decorated
+    # functions alone, and a registering decorator (policies' @rule) would hide every check.
+    undecorate: list[str]
+
+
+def undecorate(source: str, names: list[str]) -> str:
+    """`source` with each function decorated only by a call of one of `names` rewritten as the plain
+    function followed by `f = decorator(...)(f)`: the same registration, done after the definition."""
+    tree = ast.parse(source)
+    lines = source.splitlines(keepends=True)
+    found = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef)
+        and len(node.decorator_list) == 1
+        and isinstance(node.decorator_list[0], ast.Call)
+        and isinstance(node.decorator_list[0].func, ast.Name)
+        and node.decorator_list[0].func.id in names
+        and node.col_offset == 0
+    ]
+    for node in sorted(found, key=lambda n: n.lineno, reverse=True):
+        decorator = node.decorator_list[0]
+        call = ast.get_source_segment(source, decorator)
+        assert call is not None and node.end_lineno is not None
+        lines.insert(node.end_lineno, f"{node.name} = {call}({node.name})\n")
+        del lines[decorator.lineno - 1 : node.lineno - 1]
+    return "".join(lines)
 
 
 def _targets() -> dict[str, Target]:
@@ -67,6 +96,12 @@ def _scratch_copy(target: str, spec: Target) -> Path:
         if source.is_file() and not name.startswith(("build/", "mutants/")):
             (scratch / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, scratch / name)
+    for name in tracked:
+        if any(fnmatch.fnmatch(name, glob) for glob in spec["mutate"]) and spec.get("undecorate"):
+            path = scratch / name
+            path.write_text(
+                undecorate(path.read_text(encoding="utf-8"), spec["undecorate"]), encoding="utf-8"
+            )
     mutmut_config = (
         "[tool.mutmut]\n"
         f"source_paths = {_toml_list(PACKAGES)}\n"

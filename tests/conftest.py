@@ -6,9 +6,14 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from gate.render import Rendering, qualified, render_stack, render_stacks
 from gate.stack_files import read_stack_config
+
+# Property tests explore the same examples on every run (reproducible in CI) and keep no database.
+settings.register_profile("continuity", derandomize=True, database=None, deadline=None)
+settings.load_profile("continuity")
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 # The day every test checks waiver expiry on: results must not depend on the day the suite runs.

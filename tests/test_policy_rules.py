@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import inspect
+import json
+import os
 import re
 import sys
 import typing
+from pathlib import Path
 
 import pytest
 from conftest import render_variant
@@ -117,3 +120,28 @@ def test_degradation_clears_when_ha_returns(prod):
     )
     messages = [m for rule, _, m in violations(with_ha, "dr") if rule.rule_id == "CTY-RES-900"]
     assert messages and not any("high availability" in m for m in messages)
+
+
+MESSAGES_FILE = Path(__file__).resolve().parent / "fixtures" / "rule_messages.json"
+
+
+def _case_messages(bases) -> dict[str, list[list[str]]]:
+    """For every case: each violation of the weakened stack as [rule, resource name, message]."""
+    found = {}
+    for case in CASES:
+        weakened, _ = mutated(bases[case.stack], case)
+        found[f"{case.rule_id}: {case.what}"] = sorted(
+            [rule.rule_id, urn.rsplit("::", 1)[-1], message]
+            for rule, urn, message in violations(weakened, case.stack.split("-")[0])
+        )
+    return found
+
+
+def test_each_case_gives_exactly_the_reviewed_findings_and_messages(bases):
+    """What a user reads for each weakened stack: every rule that fires, on which resource, with
+    which words. The expected file is reviewed like code; regenerate it after a deliberate change
+    with CONTINUITY_UPDATE_SNAPSHOTS=1 and read the diff."""
+    found = _case_messages(bases)
+    if os.environ.get("CONTINUITY_UPDATE_SNAPSHOTS"):
+        MESSAGES_FILE.write_text(json.dumps(found, indent=1, sort_keys=True) + "\n")
+    assert found == json.loads(MESSAGES_FILE.read_text())

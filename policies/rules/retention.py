@@ -206,7 +206,8 @@ def key_vault_recoverable(vault: Resource, cfg: MinDays) -> Iterator[str]:
     props = vault.get("properties") or {}
     if props.get("enableSoftDelete") is False:
         yield "soft delete is disabled"
-    if (props.get("softDeleteRetentionInDays") or 90) < cfg["minDays"]:
+    kept = props.get("softDeleteRetentionInDays")
+    if (90 if kept is None else kept) < cfg["minDays"]:  # unset: Azure keeps deleted vaults 90 days
         yield f"soft delete keeps {props.get('softDeleteRetentionInDays')} days; at least {cfg['minDays']} are required"
     if not props.get("enablePurgeProtection"):
         yield "purge protection is off: a deleted vault (and every key in it) can be purged for good"
