@@ -94,14 +94,30 @@ def test_shipped_stacks_pass_every_rule(prod, dr):
     assert violations(dr, "dr") == []
 
 
+# What a user reads for each weakened stack: every rule that fires, on which resource, with which
+# words. Reviewed like code; after a deliberate change, regenerate it (without -n) with
+# CONTINUITY_UPDATE_SNAPSHOTS=1 and read the diff.
+MESSAGES_FILE = Path(__file__).resolve().parent / "fixtures" / "rule_messages.json"
+
+
 @pytest.mark.parametrize("case", CASES, ids=[f"{c.rule_id}:{c.what}" for c in CASES])
 def test_rule_passes_the_real_stack_and_catches_its_violation(case, bases):
     base = bases[case.stack]
     config = case.stack.split("-")[0]
     assert not [v for v in violations(base, config) if v[0].rule_id == case.rule_id]
     weakened, urn = mutated(base, case)
-    caught = [(rule.rule_id, found_urn) for rule, found_urn, _ in violations(weakened, config)]
+    found = violations(weakened, config)
+    caught = [(rule.rule_id, found_urn) for rule, found_urn, _ in found]
     assert (case.rule_id, urn) in caught, caught
+    messages = sorted(
+        [rule.rule_id, found_urn.rsplit("::", 1)[-1], message] for rule, found_urn, message in found
+    )
+    reviewed = json.loads(MESSAGES_FILE.read_text())
+    key = f"{case.rule_id}: {case.what}"
+    if os.environ.get("CONTINUITY_UPDATE_SNAPSHOTS"):
+        MESSAGES_FILE.write_text(json.dumps({**reviewed, key: messages}, indent=1, sort_keys=True) + "\n")
+    else:
+        assert messages == reviewed[key]
 
 
 def test_promotion_is_reported_as_recorded_degradation_not_a_failure(promoted_dr, prod):
@@ -120,28 +136,3 @@ def test_degradation_clears_when_ha_returns(prod):
     )
     messages = [m for rule, _, m in violations(with_ha, "dr") if rule.rule_id == "CTY-RES-900"]
     assert messages and not any("high availability" in m for m in messages)
-
-
-MESSAGES_FILE = Path(__file__).resolve().parent / "fixtures" / "rule_messages.json"
-
-
-def _case_messages(bases) -> dict[str, list[list[str]]]:
-    """For every case: each violation of the weakened stack as [rule, resource name, message]."""
-    found = {}
-    for case in CASES:
-        weakened, _ = mutated(bases[case.stack], case)
-        found[f"{case.rule_id}: {case.what}"] = sorted(
-            [rule.rule_id, urn.rsplit("::", 1)[-1], message]
-            for rule, urn, message in violations(weakened, case.stack.split("-")[0])
-        )
-    return found
-
-
-def test_each_case_gives_exactly_the_reviewed_findings_and_messages(bases):
-    """What a user reads for each weakened stack: every rule that fires, on which resource, with
-    which words. The expected file is reviewed like code; regenerate it after a deliberate change
-    with CONTINUITY_UPDATE_SNAPSHOTS=1 and read the diff."""
-    found = _case_messages(bases)
-    if os.environ.get("CONTINUITY_UPDATE_SNAPSHOTS"):
-        MESSAGES_FILE.write_text(json.dumps(found, indent=1, sort_keys=True) + "\n")
-    assert found == json.loads(MESSAGES_FILE.read_text())

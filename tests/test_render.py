@@ -67,9 +67,12 @@ def test_a_render_process_that_dies_is_reported_and_the_next_render_still_works(
     assert server.alive() and server.render("prod", _request("prod"))["resources"]
 
 
-def test_a_server_that_stops_is_reported_and_replaced():
+def test_a_server_that_stops_is_reported_and_replaced(monkeypatch):
+    monkeypatch.setattr(render, "_servers", {})  # leave the session's own server alone
     server = render._render_server(PROJECT_DIR)
     server.stop()
     with pytest.raises(render.InternalError, match="stack prod: the render server stopped"):
         server.render("prod", _request("prod"))
-    assert render._render_server(PROJECT_DIR) is not server
+    replacement = render._render_server(PROJECT_DIR)
+    assert replacement is not server and replacement.alive()
+    replacement.stop()
