@@ -134,5 +134,14 @@ def test_degradation_clears_when_ha_returns(prod):
     with_ha = render_variant(
         "dr", {"continuity:role": "primary", "continuity:promotion": {"highAvailability": True}}, peer=prod
     )
-    messages = [m for rule, _, m in violations(with_ha, "dr") if rule.rule_id == "CTY-RES-900"]
+    found = violations(with_ha, "dr")
+    messages = [m for rule, _, m in found if rule.rule_id == "CTY-RES-900"]
     assert messages and not any("high availability" in m for m in messages)
+    # Every other rule, the mandatory ones included, passes the promoted stack with HA back on.
+    assert {rule.rule_id for rule, _, _ in found} == {"CTY-RES-900"}
+    assert sorted(m.split(" (")[0].split(",")[0] for m in messages) == [
+        "degraded: no cross-region replica",
+        "degraded: no cross-region replica",
+        "degraded: no geo-redundant backup",
+        "degraded: no geo-redundant backup",
+    ]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 
-from conftest import render_variant
+from conftest import PROJECT_DIR, render_variant
 
 from components.tags import is_taggable
 from gate.render import redact
+from gate.stack_files import read_stack_config
 from helpers import (
     ACTION_GROUP,
     ACTIVITY_ALERT,
@@ -121,3 +122,65 @@ def test_webhook_url_from_secret_config_reaches_the_action_group_only_as_a_secre
     (group,) = rendering.of_type(ACTION_GROUP)
     assert group.plain_inputs["webhookReceivers"][0]["serviceUri"] == url
     assert url not in json.dumps([redact(r.inputs) for r in rendering.resources])
+
+
+# Every metric alert of the committed stacks, as Azure Monitor evaluates it: metric -> (aggregation,
+# operator, threshold, severity). Window 5 minutes, evaluated every minute, self-resolving.
+EXPECTED_METRIC_ALERTS = {
+    "cpu_percent": ("Average", "GreaterThan", 80, 2),
+    "memory_percent": ("Average", "GreaterThan", 85, 2),
+    "storage_percent": ("Maximum", "GreaterThan", 80, 1),
+    "connections_failed": ("Total", "GreaterThan", 25, 2),
+    "is_db_alive": ("Maximum", "LessThan", 1, 0),
+    "Availability": ("Average", "LessThan", 99.9, 1),
+    # dr: the lag alert fires at half the RPO (15 min -> 450 s for knowledge, 1 h -> 1800 s).
+    "physical_replication_delay_in_seconds": ("Maximum", "GreaterThan", None, 1),
+}
+
+
+def test_every_metric_alert_has_the_aggregation_operator_threshold_window_and_severity_it_should(prod, dr):
+    lag_thresholds = set()
+    for rendering in (prod, dr):
+        for alert in rendering.of_type(METRIC_ALERT):
+            inputs = alert.plain_inputs
+            (criterion,) = inputs["criteria"]["allOf"]
+            aggregation, operator, threshold, severity = EXPECTED_METRIC_ALERTS[criterion["metricName"]]
+            assert (criterion["timeAggregation"], criterion["operator"], inputs["severity"]) == (
+                aggregation,
+                operator,
+                severity,
+            ), alert.name
+            assert criterion["criterionType"] == "StaticThresholdCriterion"
+            assert (inputs["windowSize"], inputs["evaluationFrequency"]) == ("PT5M", "PT1M"), alert.name
+            assert inputs["enabled"] is True and inputs["autoMitigate"] is True
+            if threshold is None:
+                lag_thresholds.add((alert.name.split("-")[1], criterion["threshold"]))
+            else:
+                assert criterion["threshold"] == threshold, alert.name
+    assert lag_thresholds == {("knowledge", 450), ("operational", 1800)}
+
+
+def test_alert_thresholds_follow_config(prod):
+    committed = json.loads(read_stack_config(PROJECT_DIR, "prod").values["continuity:alerts"])
+    alerts = {
+        **committed,
+        "cpuPercent": 70,
+        "memoryPercent": 90,
+        "storagePercent": 75,
+        "failedConnections": 5,
+    }
+    changed = render_variant("prod", {"continuity:alerts": alerts})
+    thresholds = {
+        a.plain_inputs["criteria"]["allOf"][0]["metricName"]: a.plain_inputs["criteria"]["allOf"][0][
+            "threshold"
+        ]
+        for a in changed.of_type(METRIC_ALERT)
+    }
+    assert {
+        k: thresholds[k] for k in ("cpu_percent", "memory_percent", "storage_percent", "connections_failed")
+    } == {
+        "cpu_percent": 70,
+        "memory_percent": 90,
+        "storage_percent": 75,
+        "connections_failed": 5,
+    }
