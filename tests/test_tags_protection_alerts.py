@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from conftest import PROJECT_DIR, render_variant
 
 from components.tags import is_taggable
@@ -184,3 +185,41 @@ def test_alert_thresholds_follow_config(prod):
         "storage_percent": 75,
         "connections_failed": 5,
     }
+
+
+def test_stack_tags_win_over_a_components_own_tags_and_program_tags_over_config():
+    """Precedence: a component's own tag < the stack's configured tags < what the program sets."""
+    import pulumi
+
+    from components.tags import tagging_transform
+
+    transform = tagging_transform({"owner": "platform", "environment": "prod"})
+
+    def tags_after(props):
+        args = pulumi.ResourceTransformArgs(
+            custom=True,
+            type_="azure-native:keyvault:Vault",
+            name="v",
+            props=props,
+            opts=pulumi.ResourceOptions(),
+        )
+        result = transform(args)
+        assert result is not None
+        return result.props["tags"]
+
+    assert tags_after({"tags": {"owner": "someone-else", "rto": "15min"}}) == {
+        "owner": "platform",
+        "environment": "prod",
+        "rto": "15min",
+    }
+    assert tags_after({}) == {"owner": "platform", "environment": "prod"}
+
+
+def test_configured_tags_cannot_override_what_the_program_sets():
+    from components.settings import SettingsError
+
+    committed = json.loads(read_stack_config(PROJECT_DIR, "prod").values["continuity:tags"])
+    with pytest.raises(SettingsError, match=r"tag\(s\) \['environment', 'dr-role'\] are set by the program"):
+        render_variant(
+            "prod", {"continuity:tags": {**committed, "environment": "test", "dr-role": "standby"}}
+        )
