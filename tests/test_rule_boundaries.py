@@ -19,6 +19,7 @@ from policies.rules import REGISTRY
 from policies.rules.facts import (
     BACKUP_POLICY,
     BACKUP_VAULT,
+    FIREWALL_RULE,
     KEY,
     SERVER,
     STORAGE,
@@ -236,33 +237,92 @@ def test_long_term_retention_boundaries_are_inclusive():
 
 # --- Azure's accepted ranges (CTY-DEP-001) -------------------------------------------------------
 
+SIZES = "[32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32767]"
+
+
+def _server(days: Any, size: Any = 32) -> dict[str, Any]:
+    return {"backup": {"backupRetentionDays": days}, "storage": {"storageSizeGB": size}}
+
+
+def _backup_vault(days: Any) -> dict[str, Any]:
+    return {"properties": {"securitySettings": {"softDeleteSettings": {"retentionDurationInDays": days}}}}
+
+
+def _archive(days: Any) -> dict[str, Any]:
+    return {
+        "immutableStorageWithVersioning": {
+            "immutabilityPolicy": {"immutabilityPeriodSinceCreationInDays": days}
+        }
+    }
+
 
 @pytest.mark.parametrize(
-    "type_, props, ok",
+    "type_, props, messages",
     [
-        (SERVER, {"backup": {"backupRetentionDays": 7}, "storage": {"storageSizeGB": 32}}, True),
-        (SERVER, {"backup": {"backupRetentionDays": 6}, "storage": {"storageSizeGB": 32}}, False),
-        (SERVER, {"backup": {"backupRetentionDays": 35}, "storage": {"storageSizeGB": 32767}}, True),
-        (SERVER, {"backup": {"backupRetentionDays": 36}, "storage": {"storageSizeGB": 32}}, False),
-        (SERVER, {"backup": {"backupRetentionDays": 7}, "storage": {"storageSizeGB": 100}}, False),
-        (WORKSPACE, {"retentionInDays": 30}, True),
-        (WORKSPACE, {"retentionInDays": 29}, False),
-        (WORKSPACE, {"retentionInDays": 730}, True),
-        (WORKSPACE, {"retentionInDays": 731}, False),
-        (TABLE, {"retentionInDays": 4, "totalRetentionInDays": 4}, True),
-        (TABLE, {"retentionInDays": 3}, False),
-        (TABLE, {"retentionInDays": 730, "totalRetentionInDays": 730}, True),
-        (TABLE, {"retentionInDays": 731}, False),
-        (TABLE, {"retentionInDays": 90, "totalRetentionInDays": 731}, False),
-        (TABLE, {"retentionInDays": 90, "totalRetentionInDays": 1095}, True),
-        (TABLE, {"retentionInDays": 90, "totalRetentionInDays": 4383}, True),
-        (TABLE, {"retentionInDays": 90, "totalRetentionInDays": 4384}, False),
-        (TABLE, {"retentionInDays": 90, "totalRetentionInDays": 60}, False),
-        (TABLE, {"retentionInDays": 90, "totalRetentionInDays": 90}, True),
+        (SERVER, _server(7), []),
+        (SERVER, _server(35, 32767), []),
+        (SERVER, _server(6), ["backupRetentionDays 6 is outside 7..35"]),
+        (SERVER, _server(36), ["backupRetentionDays 36 is outside 7..35"]),
+        (SERVER, _server(7, 100), [f"storage size 100 GiB is not one of {SIZES}"]),
+        (
+            SERVER,
+            {},
+            ["backupRetentionDays None is outside 7..35", f"storage size None GiB is not one of {SIZES}"],
+        ),
+        (WORKSPACE, {"retentionInDays": 30}, []),
+        (WORKSPACE, {"retentionInDays": 730}, []),
+        (WORKSPACE, {"retentionInDays": 29}, ["workspace retention 29 is outside 30..730 days"]),
+        (WORKSPACE, {"retentionInDays": 731}, ["workspace retention 731 is outside 30..730 days"]),
+        (TABLE, {"retentionInDays": 4, "totalRetentionInDays": 4}, []),
+        (TABLE, {"retentionInDays": 730, "totalRetentionInDays": 730}, []),
+        (TABLE, {"retentionInDays": 90}, []),
+        (TABLE, {"retentionInDays": 3}, ["table retention 3 is outside 4..730 days"]),
+        (TABLE, {"retentionInDays": 731}, ["table retention 731 is outside 4..730 days"]),
+        (
+            TABLE,
+            {"retentionInDays": 90, "totalRetentionInDays": 731},
+            ["total retention 731 days is not 4..730 or a whole number of years up to 4383"],
+        ),
+        (TABLE, {"retentionInDays": 90, "totalRetentionInDays": 1095}, []),
+        (TABLE, {"retentionInDays": 90, "totalRetentionInDays": 4383}, []),
+        (
+            TABLE,
+            {"retentionInDays": 90, "totalRetentionInDays": 4384},
+            ["total retention 4384 days is not 4..730 or a whole number of years up to 4383"],
+        ),
+        (
+            TABLE,
+            {"retentionInDays": 90, "totalRetentionInDays": 60},
+            ["total retention 60 is below interactive retention 90"],
+        ),
+        (TABLE, {"retentionInDays": 90, "totalRetentionInDays": 90}, []),
+        (BACKUP_VAULT, _backup_vault(14), []),
+        (BACKUP_VAULT, _backup_vault(180), []),
+        (BACKUP_VAULT, _backup_vault(13), ["soft delete retention 13 is outside 14..180 days"]),
+        (BACKUP_VAULT, _backup_vault(181), ["soft delete retention 181 is outside 14..180 days"]),
+        (BACKUP_VAULT, {}, ["soft delete retention None is outside 14..180 days"]),
+        (STORAGE, _archive(1), []),
+        (STORAGE, _archive(146000), []),
+        (STORAGE, {}, []),  # no immutability policy: nothing for this rule to check
+        (STORAGE, _archive(0), ["immutability period 0 is outside 1..146000 days"]),
+        (STORAGE, _archive(146001), ["immutability period 146001 is outside 1..146000 days"]),
+        (VAULT, {"properties": {"softDeleteRetentionInDays": 7}}, []),
+        (VAULT, {"properties": {"softDeleteRetentionInDays": 90}}, []),
+        (VAULT, {"properties": {}}, []),  # unset: Azure's default of 90 days
+        (
+            VAULT,
+            {"properties": {"softDeleteRetentionInDays": 6}},
+            ["soft delete retention 6 is outside 7..90 days"],
+        ),
+        (
+            VAULT,
+            {"properties": {"softDeleteRetentionInDays": 91}},
+            ["soft delete retention 91 is outside 7..90 days"],
+        ),
     ],
 )
-def test_values_azure_accepts(type_, props, ok):
-    assert (found("CTY-DEP-001", type_, props) == []) is ok
+def test_values_azure_accepts(type_, props, messages):
+    assert found("CTY-DEP-001", type_, props) == messages
 
 
 # --- stack rules on the real renders ----------------------------------------------------------------
@@ -323,3 +383,155 @@ def test_writer_name_ttl_is_flagged_exactly_above_the_limit(prod, ttl, limit):
 def test_a_writer_name_without_a_numeric_ttl_is_flagged(prod, ttl):
     messages = _stack_messages(_with(prod, *WRITER_NAME, ttl), "CTY-NET-004")
     assert any(m.startswith(f"writer name knowledge.writer has TTL {ttl}") for m in messages)
+
+
+# --- network access: every branch, with and without allowed ranges ---------------------------------
+
+ALLOWED = ["203.0.113.0/24"]
+
+
+@pytest.mark.parametrize(
+    "props, allowed, messages",
+    [
+        (
+            {"properties": {"publicNetworkAccess": "Disabled", "networkAcls": {"defaultAction": "Allow"}}},
+            [],
+            [],
+        ),
+        (
+            {"properties": {"publicNetworkAccess": "Enabled", "networkAcls": {"defaultAction": "Allow"}}},
+            [],
+            ["public network access is open to every address"],
+        ),
+        ({"properties": {}}, [], ["public network access is open to every address"]),
+        (
+            {
+                "properties": {
+                    "networkAcls": {"defaultAction": "Deny", "ipRules": [{"value": "203.0.113.0/24"}]}
+                }
+            },
+            ALLOWED,
+            [],
+        ),
+        (
+            {
+                "properties": {
+                    "networkAcls": {"defaultAction": "Deny", "ipRules": [{"value": "198.51.100.7"}]}
+                }
+            },
+            ALLOWED,
+            ["address ranges ['198.51.100.7'] are not in the allowed list"],
+        ),
+    ],
+)
+def test_key_vault_network(props, allowed, messages):
+    assert found("CTY-ACC-002", VAULT, props, allowedCidrs=allowed) == messages
+
+
+@pytest.mark.parametrize(
+    "props, allowed, messages",
+    [
+        (
+            {
+                "allowBlobPublicAccess": False,
+                "allowSharedKeyAccess": False,
+                "publicNetworkAccess": "Disabled",
+            },
+            [],
+            [],
+        ),
+        (
+            {
+                "allowBlobPublicAccess": False,
+                "allowSharedKeyAccess": False,
+                "networkRuleSet": {
+                    "defaultAction": "Deny",
+                    "ipRules": [{"iPAddressOrRange": "203.0.113.0/24"}],
+                },
+            },
+            ALLOWED,
+            [],
+        ),
+        (
+            {"networkRuleSet": {"defaultAction": "Allow", "ipRules": [{"iPAddressOrRange": "198.51.100.7"}]}},
+            ALLOWED,
+            [
+                "anonymous blob access is allowed",
+                "shared-key (account key) authorization is allowed",
+                "every network can reach the account",
+                "address ranges ['198.51.100.7'] are not in the allowed list",
+            ],
+        ),
+    ],
+)
+def test_storage_exposure(props, allowed, messages):
+    assert found("CTY-ACC-004", STORAGE, props, allowedCidrs=allowed) == messages
+
+
+def _firewall_stack(start: str | None, end: str | None, public: str = "Enabled") -> Any:
+    server = Resource(
+        type=SERVER,
+        urn="urn:pulumi:prod::continuity::srv::knowledge-g1",
+        name="knowledge-g1",
+        props={"serverName": "psql-k", "resourceGroupName": "rg", "network": {"publicNetworkAccess": public}},
+    )
+    rule_props = {"serverName": "psql-k", "resourceGroupName": "rg"}
+    if start is not None:
+        rule_props["startIpAddress"] = start
+    if end is not None:
+        rule_props["endIpAddress"] = end
+    firewall = Resource(
+        type=FIREWALL_RULE, urn="urn:pulumi:prod::continuity::fw::office", name="office", props=rule_props
+    )
+    return stack_of([server, firewall])
+
+
+@pytest.mark.parametrize(
+    "start, end, allowed, messages",
+    [
+        ("203.0.113.10", "203.0.113.20", ALLOWED, []),
+        ("203.0.113.0", "203.0.113.255", ALLOWED, []),
+        (
+            "203.0.113.10",
+            "203.0.114.1",
+            ALLOWED,
+            ["firewall rule 203.0.113.10-203.0.114.1 is outside the allowed ranges"],
+        ),
+        (
+            "203.0.112.255",
+            "203.0.113.5",
+            ALLOWED,
+            ["firewall rule 203.0.112.255-203.0.113.5 is outside the allowed ranges"],
+        ),
+        # A rule without addresses is read as the widest one.
+        (None, None, ALLOWED, ["firewall rule 0.0.0.0-255.255.255.255 is outside the allowed ranges"]),
+        ("not-an-ip", "203.0.113.5", ALLOWED, ["firewall rule has an address that is not one: 'not-an-ip'"]),
+        (
+            "203.0.113.10",
+            "203.0.113.20",
+            [],
+            [
+                "firewall rule 203.0.113.10-203.0.113.20 is outside the allowed ranges",
+                "public network access is on but no address range is allowed",
+            ],
+        ),
+        ("203.0.113.10", "203.0.113.20", ["203.0.113.7/24"], []),  # host bits in a range are tolerated
+    ],
+)
+def test_server_firewall_ranges(start, end, allowed, messages):
+    rule = REGISTRY["CTY-ACC-003"]
+    got = [m for _, m in rule.check(_firewall_stack(start, end), {"allowedCidrs": allowed})]
+    assert [m.split(" does not appear")[0] for m in got] == messages
+
+
+def test_a_firewall_rule_of_another_servers_group_is_not_tied_to_this_server():
+    stack = _firewall_stack("203.0.113.10", "203.0.113.20", public="Disabled")
+    server, firewall = stack.resources
+    other_group = Resource(
+        firewall.type, firewall.urn, firewall.name, {**firewall.props, "resourceGroupName": "rg2"}
+    )
+    got = [
+        m
+        for _, m in REGISTRY["CTY-ACC-003"].check(stack_of([server, other_group]), {"allowedCidrs": ALLOWED})
+    ]
+    assert got == ["firewall rule for server 'psql-k' cannot be tied to a server of this stack"]
