@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from gate.neutral import as_stack
 from policies.rules import REGISTRY
+from policies.rules.continuity import assess
 from policies.rules.facts import (
     BACKUP_POLICY,
     BACKUP_VAULT,
@@ -535,3 +536,109 @@ def test_a_firewall_rule_of_another_servers_group_is_not_tied_to_this_server():
         for _, m in REGISTRY["CTY-ACC-003"].check(stack_of([server, other_group]), {"allowedCidrs": ALLOWED})
     ]
     assert got == ["firewall rule for server 'psql-k' cannot be tied to a server of this stack"]
+
+
+# --- continuity: which mechanism backs each server, and whether it meets the targets ---------------
+
+
+def _db_server(
+    create_mode: str = "Create", geo: str = "Disabled", rto: str | None = "1h", rpo: str | None = "15min"
+):
+    tags = {k: v for k, v in {"rto": rto, "rpo": rpo}.items() if v is not None}
+    props = {"createMode": create_mode, "backup": {"geoRedundantBackup": geo}, "tags": tags}
+    return Resource(
+        type=SERVER, urn="urn:pulumi:prod::continuity::srv::knowledge-g1", name="knowledge-g1", props=props
+    )
+
+
+@pytest.mark.parametrize(
+    "server, replicated, mechanism, achievable",
+    [
+        (_db_server("Replica"), [], "replicaPromotion", (1800, 300)),
+        (_db_server(), ["knowledge"], "replicaPromotion", (1800, 300)),
+        (_db_server(geo="Enabled"), [], "geoRestore", (43200, 3600)),
+        (_db_server(), ["operational"], "none", (None, None)),
+        (_db_server("Update", geo="Enabled"), ["knowledge"], "none (promoted)", (None, None)),
+    ],
+)
+def test_the_mechanism_that_survives_a_regional_loss(server, replicated, mechanism, achievable):
+    (assessment,) = assess(
+        stack_of([server]), {**REGISTRY["CTY-CON-001"].defaults(), "replicatedDatabases": replicated}
+    )
+    assert (assessment.database, assessment.mechanism) == ("knowledge", mechanism)
+    assert (assessment.achievable_rto, assessment.achievable_rpo) == achievable
+    assert (assessment.target_rto, assessment.target_rpo) == (3600, 900)
+
+
+@pytest.mark.parametrize(
+    "figures, meets",
+    [
+        ({"rto": 3600, "rpo": 900}, (True, True)),  # equal to the targets: met
+        ({"rto": 3601, "rpo": 900}, (False, True)),
+        ({"rto": 3600, "rpo": 901}, (True, False)),
+    ],
+)
+def test_targets_are_met_up_to_and_including_the_achievable_figure(figures, meets):
+    cfg = {"mechanismFigures": {"replicaPromotion": figures}, "replicatedDatabases": ["knowledge"]}
+    (assessment,) = assess(stack_of([_db_server()]), cfg)
+    assert (assessment.meets_rto, assessment.meets_rpo) == meets
+    messages = [m for _, m in REGISTRY["CTY-CON-001"].check(stack_of([_db_server()]), cfg)]
+    expected = []
+    if not meets[0]:
+        expected.append(f"knowledge: RTO target 1h but replicaPromotion achieves {figures['rto']}s")
+    if not meets[1]:
+        expected.append(f"knowledge: RPO target 15min but replicaPromotion achieves {figures['rpo']}s")
+    assert messages == expected
+
+
+def test_a_server_without_targets_meets_nothing_and_says_so():
+    (assessment,) = assess(stack_of([_db_server(rto=None, rpo="soon")]), REGISTRY["CTY-CON-001"].defaults())
+    assert (assessment.target_rto, assessment.target_rpo) == (None, None)
+    assert (assessment.meets_rto, assessment.meets_rpo) == (False, False)
+
+
+# --- health alerts reach a receiver (CTY-OBS-003) --------------------------------------------------
+
+ACTION_GROUP_TYPE = "azure-native:monitor:ActionGroup"
+METRIC_ALERT_TYPE = "azure-native:monitor:MetricAlert"
+
+
+def test_a_disabled_alert_does_not_count(prod):
+    weakened = _with(prod, METRIC_ALERT_TYPE, "alerts-knowledge-g1-cpu", "enabled", False)
+    assert _stack_messages(weakened, "CTY-OBS-003") == ["no alert reaching a receiver on ['cpu_percent']"]
+
+
+def test_an_alert_that_sends_nowhere_does_not_count(prod):
+    weakened = copy.deepcopy(prod)
+    find(weakened, METRIC_ALERT_TYPE, "alerts-knowledge-g1-memory").property_dependencies["actions"] = []
+    assert _stack_messages(weakened, "CTY-OBS-003") == ["no alert reaching a receiver on ['memory_percent']"]
+
+
+@pytest.mark.parametrize(
+    "receivers, reaches",
+    [
+        ({"emailReceivers": [], "webhookReceivers": [{"name": "hook"}]}, True),
+        ({"emailReceivers": [{"name": "oncall"}], "webhookReceivers": []}, True),
+        ({"emailReceivers": [], "webhookReceivers": []}, False),
+    ],
+)
+def test_an_action_group_reaches_someone_by_email_or_webhook(prod, receivers, reaches):
+    changed = copy.deepcopy(prod)
+    group = find(changed, ACTION_GROUP_TYPE, "alerts-action-group")
+    group.inputs.update(receivers)
+    messages = _stack_messages(changed, "CTY-OBS-003")
+    assert (messages == []) is reaches
+    if not reaches:
+        assert len(messages) == 2 and all(m.startswith("no alert reaching a receiver on [") for m in messages)
+
+
+# --- where the keys live (CTY-DEP-003) -----------------------------------------------------------
+
+
+def test_the_geo_backup_key_must_be_in_the_configured_peer_region(prod):
+    assert _stack_messages(prod, "CTY-DEP-003", peerRegion="australiasoutheast") == []
+    assert _stack_messages(prod, "CTY-DEP-003", peerRegion="") == []  # no peer configured: any other region
+    assert (
+        _stack_messages(prod, "CTY-DEP-003", peerRegion="westeurope")
+        == ["the geo-backup key is in ['australiasoutheast'], not in the peer region westeurope"] * 2
+    )
