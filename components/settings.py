@@ -367,6 +367,14 @@ class Database(Model):
         return sorted({e.lower() for e in self.extensions} | {"pgaudit", "pg_cron"})
 
 
+def _https_url(value: SecretStr) -> SecretStr:
+    # Alerts carry server names and failure details: never over plain HTTP. The value is a secret,
+    # so the message must not repeat it.
+    if not value.get_secret_value().startswith("https://"):
+        raise ValueError("must be an https:// URL")
+    return value
+
+
 def _database_key(name: str) -> str:
     if not re.fullmatch(r"[a-z][a-z0-9]{1,15}", name):
         raise ValueError(
@@ -418,7 +426,7 @@ class Settings(Model):
     waits: Waits = Waits()
     network: NetworkAccess
     alerts: Alerts
-    alert_webhook_url: SecretStr | None = None
+    alert_webhook_url: Annotated[SecretStr, AfterValidator(_https_url)] | None = None
     database_admin: EntraPrincipal | None = None
     logs: Logs = Logs()
     backup: Backup = Backup()

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.durations import Duration
+from components.durations import Duration, format_seconds
 
 UNITS = ["s", "min", "h", "d", "w", "mo", "y"]
 
@@ -30,3 +30,21 @@ def test_from_iso8601_refuses_what_it_cannot_read_exactly(text):
 )
 def test_seconds(text, seconds):
     assert Duration.parse(text).seconds == seconds
+
+
+@pytest.mark.parametrize(
+    "seconds, text",
+    [
+        (900, "15min"),
+        (3600, "1h"),
+        (30, "30s"),
+        (43200, "12h"),
+        (5400, "90min"),
+        (3660, "61min"),
+        (61, "61s"),
+        (0, "0s"),
+        (None, "none"),
+    ],
+)
+def test_format_seconds(seconds, text):
+    assert format_seconds(seconds) == text

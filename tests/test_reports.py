@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from components.durations import format_seconds
 from gate.findings import Finding, RuleInfo
 from gate.pipeline import GateResult
 from gate.reports import console, to_json, to_junit, to_markdown, to_sarif, write_reports
@@ -150,27 +149,6 @@ def all_reports(result: GateResult) -> dict[str, str]:
         "junit": to_junit(result),
         "markdown": to_markdown(result),
     }
-
-
-# --- durations ------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "seconds, text",
-    [
-        (900, "15min"),
-        (3600, "1h"),
-        (30, "30s"),
-        (43200, "12h"),
-        (5400, "90min"),
-        (3660, "61min"),
-        (61, "61s"),
-        (0, "0s"),
-        (None, "none"),
-    ],
-)
-def test_format_seconds(seconds, text):
-    assert format_seconds(seconds) == text
 
 
 # --- console ------------------------------------------------------------------------------------

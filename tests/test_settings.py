@@ -391,3 +391,74 @@ def test_duration_parse(text, seconds, iso8601):
 def test_duration_without_unit_rejected(value, named):
     with pytest.raises(ValueError, match=re.escape(named)):
         Duration.parse(value)
+
+
+# --- secrets never in a problem, tags within Azure's rules -------------------------------------------
+
+
+def test_a_bad_secret_is_named_by_its_key_never_shown():
+    url = "http://hooks.example.com/services/T0/very-secret"
+    problems = problems_of(
+        {"continuity:alertWebhookUrl": url}, secret_keys=frozenset({"continuity:alertWebhookUrl"})
+    )
+    assert problems and all(url not in p and "very-secret" not in p for p in problems)
+    assert any(p.startswith("continuity:alertWebhookUrl:") for p in problems)
+
+
+def test_a_webhook_url_in_plain_config_is_refused_without_echoing_it():
+    problems = problems_of({"continuity:alertWebhookUrl": "https://hooks.example.com/x"})
+    assert problems == [
+        "continuity:alertWebhookUrl: must be stored as a secret "
+        "(pulumi config set --secret continuity:alertWebhookUrl ...)"
+    ]
+
+
+def test_secret_scrubbing_reaches_strings_inside_structured_secrets():
+    from components.settings import _without_secrets
+
+    secret = '{"token": "abcdef", "n": 1, "list": ["xyz", "no"]}'
+    problems = ["saw abcdef and xyz and no and " + secret]
+    assert _without_secrets(problems, [secret]) == ["saw [secret] and [secret] and no and [secret]"]
+    assert _without_secrets(["keep ab"], ["ab"]) == ["keep ab"]  # too short to be told from text
+
+
+def _tags(**changes: str) -> dict[str, Any]:
+    tags = json.loads(PROD.values["continuity:tags"])
+    tags.update(changes)
+    return {"continuity:tags": tags}
+
+
+@pytest.mark.parametrize(
+    "overrides, fragment",
+    [
+        (
+            _tags(owner="x" * 257),
+            "tag(s) ['owner'] exceed Azure's limits (128 characters for a name, 256 for a value)",
+        ),
+        (_tags(**{"k" * 129: "v"}), "exceed Azure's limits"),
+        (_tags(owner="x" * 256), None),
+        (_tags(**{"k" * 128: "v"}), None),
+        (_tags(**{"team?": "v"}), "tag name(s) ['team?'] contain characters Azure refuses (< > % & \\ ? /)"),
+        (_tags(owner=" "), "tag(s) ['owner'] have empty values"),
+        (
+            _tags(**{"data-classification": "secret"}),
+            "data-classification 'secret' is not one of ['public', ",
+        ),
+        (_tags(Environment="x"), "tag(s) ['Environment'] are set by the program and cannot be configured"),
+        (_tags(RTO="1h"), "tag(s) ['RTO'] are set by the program"),
+    ],
+)
+def test_tags_within_azures_rules(overrides, fragment):
+    config = PROD.with_overrides(overrides)
+    if fragment is None:
+        assert load_settings(config.values, config.secret_keys)
+        return
+    (problem,) = problems_of(overrides)
+    assert problem.startswith("continuity:tags: ") and fragment in problem
+
+
+def test_missing_mandatory_tags_are_named():
+    tags = json.loads(PROD.values["continuity:tags"])
+    del tags["owner"], tags["cost-center"]
+    (problem,) = problems_of({"continuity:tags": tags})
+    assert "missing mandatory tag(s) ['owner', 'cost-center'] (keys are case-exact)" in problem

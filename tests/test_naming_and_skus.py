@@ -1,0 +1,84 @@
+"""components.naming and components.skus: names within Azure's rules, and replicas never smaller."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.naming import Naming, region_code
+from components.skus import SKUS, UnknownSku, compute, replica_shortfalls
+
+NAMING = Naming("prod", "australiaeast", "00000000-0000-0000-0000-000000000000")
+SUFFIX = NAMING.suffix
+
+
+def test_names_follow_one_pattern_per_kind():
+    assert len(SUFFIX) == 4 and Naming("dr", "westeurope", NAMING.subscription_id).suffix == SUFFIX
+    assert region_code("australiaeast") == "aue" and region_code("australiasoutheast") == "ase"
+    assert NAMING.resource_group() == "rg-cty-prod-aue"
+    assert NAMING.resource_group("australiasoutheast", "dns") == "rg-cty-prod-ase-dns"
+    assert NAMING.key_vault_prefix() == "kv-cty-prod-aue-"
+    assert NAMING.key_vault_prefix("kvgeo", "australiasoutheast") == "kvgeo-cty-prod-ase-"
+    assert NAMING.key_vault() == f"kv-cty-prod-aue-{SUFFIX}"
+    assert NAMING.key_vault("kvgeo", "australiasoutheast") == f"kvgeo-cty-prod-ase-{SUFFIX}"
+    assert NAMING.storage_account("arch") == f"stctyarchprodaue{SUFFIX}"
+    assert NAMING.server("knowledge", 2) == f"psql-cty-knowledge-prod-aue-g2-{SUFFIX}"
+    assert NAMING.scoped("log") == "log-cty-prod-aue"
+    assert NAMING.scoped("ag", "alerts") == "ag-cty-prod-aue-alerts"
+    assert NAMING.scoped("id", "geo", "australiasoutheast") == "id-cty-prod-ase-geo"
+
+
+def test_names_that_would_break_azures_length_rules_are_refused():
+    long_env = Naming("production", "australiaeast", NAMING.subscription_id)
+    with pytest.raises(AssertionError):
+        long_env.key_vault("kvgeo")  # 25 characters
+    with pytest.raises(AssertionError):
+        long_env.storage_account("archive")
+    assert len(NAMING.key_vault("kvgeo", "australiasoutheast")) <= 24
+
+
+def test_the_suffix_is_the_subscriptions_own():
+    other = Naming("prod", "australiaeast", "11111111-1111-1111-1111-111111111111")
+    assert other.suffix != SUFFIX and other.key_vault() != NAMING.key_vault()
+
+
+def test_intel_and_amd_variants_share_their_row():
+    assert compute("Standard_D4ds_v5") == compute("Standard_D4ads_v5")
+    assert (compute("Standard_E8ds_v5").vcores, compute("Standard_E8ds_v5").memory_gib) == (8, 64)
+    assert "Standard_E2ads_v5" in SKUS and "Standard_B1ms" in SKUS
+    with pytest.raises(UnknownSku):
+        compute("Standard_Z99")
+
+
+@pytest.mark.parametrize(
+    "replica, source, reasons",
+    [
+        (("D4ds_v5", "GeneralPurpose", 256), ("D4ds_v5", "GeneralPurpose", 256), []),
+        (("D8ds_v5", "GeneralPurpose", 512), ("D4ds_v5", "GeneralPurpose", 256), []),
+        (("E4ds_v5", "MemoryOptimized", 256), ("D4ds_v5", "GeneralPurpose", 256), []),
+        (
+            ("D4ds_v5", "GeneralPurpose", 256),
+            ("E4ds_v5", "MemoryOptimized", 256),
+            [
+                "tier GeneralPurpose is below the source's MemoryOptimized",
+                "16 GiB memory (Standard_D4ds_v5) is less than the source's 32 GiB (Standard_E4ds_v5)",
+            ],
+        ),
+        (
+            ("B2ms", "Burstable", 256),
+            ("B2ms", "Burstable", 256),
+            ["tier Burstable cannot host a read replica"],
+        ),
+        (
+            ("D2ds_v5", "GeneralPurpose", 128),
+            ("D4ds_v5", "GeneralPurpose", 256),
+            [
+                "2 vCores (Standard_D2ds_v5) are fewer than the source's 4 (Standard_D4ds_v5)",
+                "8 GiB memory (Standard_D2ds_v5) is less than the source's 16 GiB (Standard_D4ds_v5)",
+                "128 GiB storage is less than the source's 256 GiB",
+            ],
+        ),
+    ],
+)
+def test_replica_shortfalls_one_reason_per_dimension(replica, source, reasons):
+    (r_sku, r_tier, r_gb), (s_sku, s_tier, s_gb) = replica, source
+    assert replica_shortfalls(f"Standard_{r_sku}", r_tier, r_gb, f"Standard_{s_sku}", s_tier, s_gb) == reasons
