@@ -94,6 +94,11 @@ def main(argv: Sequence[str]) -> int:
     if not args.project_dir.is_dir():
         raise UsageError(f"--project-dir {args.project_dir}: not a directory")
     outputs.check_destinations({f"--{name}": getattr(args, name) for name in REPORTS})
+    if args.today is not None:
+        # Never silent: a replayed day also revives waivers that have expired since.
+        print(
+            f"gate: waiver expiry checked as of {args.today} (--today), not the current date", file=sys.stderr
+        )
     try:
         if args.plan:
             renderings = render_stacks(args.project_dir, stacks)

@@ -28,9 +28,10 @@ PROJECT_FILES = ("Pulumi.yaml", "Pulumi.prod.yaml", "Pulumi.dr.yaml", "__main__.
 
 
 def gate_cli(*argv: str) -> int:
+    """The gate's command line in this process, with waiver expiry checked as of the suite's day."""
     from gate.__main__ import main
 
-    return run("gate", main, list(argv))
+    return run("gate", main, ["--today", TODAY.isoformat(), *argv])
 
 
 def drill_cli(*argv: str) -> int:
@@ -281,7 +282,7 @@ def _wait_for(predicate, timeout: float = 60.0) -> bool:
 
 def test_killing_the_gate_while_the_pack_serves_leaves_no_pack_behind(tmp_path):
     process = subprocess.Popen(
-        [sys.executable, "-m", "gate", "--no-checkov"],
+        [sys.executable, "-m", "gate", "--today", TODAY.isoformat(), "--no-checkov"],
         cwd=PROJECT_DIR,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
