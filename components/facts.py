@@ -36,6 +36,18 @@ TOTAL_RETENTION_YEARS = (1095, 1460, 1826, 2191, 2556, 2922, 3288, 3653, 4018, 4
 # https://learn.microsoft.com/azure/azure-monitor/logs/logs-data-export#unsupported-tables
 UNEXPORTABLE_TABLES = ("AzureDiagnostics",)
 
+# --- vaults --------------------------------------------------------------------------------------
+# Key Vault soft delete keeps a deleted vault "for a configurable period of 7 to 90 calendar days. If
+# no configuration is specified, the default recovery period is set to 90 days"
+# (key-vault/general/soft-delete-overview).
+KEY_VAULT_SOFT_DELETE_DAYS = (7, 90)
+KEY_VAULT_SOFT_DELETE_DEFAULT_DAYS = 90
+# A backup vault keeps soft-deleted data "14 days and can be extended up to 180 days"
+# (backup/secure-by-default).
+BACKUP_VAULT_SOFT_DELETE_DAYS = (14, 180)
+
 # --- storage -------------------------------------------------------------------------------------
+# Time-based immutability: 1..146000 days (storage/blobs/immutable-time-based-retention-policy-overview).
+IMMUTABILITY_DAYS = (1, 146000)
 # Zone-redundant storage SKUs: unavailable in a region without availability zones.
 ZONE_STORAGE_SKUS = ("Standard_ZRS", "Standard_GZRS", "Standard_RAGZRS", "Premium_ZRS")

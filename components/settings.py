@@ -30,8 +30,10 @@ from cli.secrets import scrub
 from .durations import Duration
 from .facts import (
     BACKUP_RETENTION_DAYS,
+    BACKUP_VAULT_SOFT_DELETE_DAYS,
     DATA_CLASSIFICATIONS,
     FORBIDDEN_TAG_NAME_CHARACTERS,
+    IMMUTABILITY_DAYS,
     MANDATORY_TAG_KEYS,
     MAX_TAG_NAME,
     MAX_TAG_VALUE,
@@ -282,7 +284,7 @@ class Logs(Model):
     # Locked cannot be undone (nor the period shortened); leave Unlocked until the period is agreed.
     lock_archive: bool = False
     archive_immutability: Annotated[
-        Days, _duration_at_least(f"{MIN_SECURITY_LOG_DAYS}d"), _duration_at_most("146000d")
+        Days, _duration_at_least(f"{MIN_SECURITY_LOG_DAYS}d"), _duration_at_most(f"{IMMUTABILITY_DAYS[1]}d")
     ] = Duration(365, "d")
     # Tables kept for auditRetention in total (interactive for `retention`, then long-term).
     audit_tables: list[TableName] = Field(
@@ -310,7 +312,11 @@ class LongTermRetention(Model):
 class Backup(Model):
     vault_immutability: Literal["Disabled", "Unlocked", "Locked"] = "Unlocked"
     # Backup vault soft delete keeps deleted backups recoverable: 14..180 days.
-    soft_delete: Annotated[Days, _duration_at_least("14d"), _duration_at_most("180d")] = Duration(14, "d")
+    soft_delete: Annotated[
+        Days,
+        _duration_at_least(f"{BACKUP_VAULT_SOFT_DELETE_DAYS[0]}d"),
+        _duration_at_most(f"{BACKUP_VAULT_SOFT_DELETE_DAYS[1]}d"),
+    ] = Duration(14, "d")
     long_term_retention: LongTermRetention = LongTermRetention()
 
 

@@ -7,6 +7,10 @@ from typing import Any, TypedDict
 
 from components.facts import (
     BACKUP_RETENTION_DAYS,
+    BACKUP_VAULT_SOFT_DELETE_DAYS,
+    IMMUTABILITY_DAYS,
+    KEY_VAULT_SOFT_DELETE_DAYS,
+    KEY_VAULT_SOFT_DELETE_DEFAULT_DAYS,
     STORAGE_SIZES_GB,
     TABLE_RETENTION_DAYS,
     TOTAL_RETENTION_MAX_DAYS,
@@ -100,16 +104,22 @@ def values_in_range(resource: Resource, cfg: NoConfig) -> Iterator[str]:
             yield f"total retention {total} is below interactive retention {interactive}"
     elif resource.type == BACKUP_VAULT:
         days = resource.get("properties.securitySettings.softDeleteSettings.retentionDurationInDays")
-        if _outside(days, 14, 180):
-            yield f"soft delete retention {days} is outside 14..180 days"
+        if _outside(days, *BACKUP_VAULT_SOFT_DELETE_DAYS):
+            yield f"soft delete retention {days} is outside {_span(BACKUP_VAULT_SOFT_DELETE_DAYS)} days"
     elif resource.type == STORAGE:
         days = resource.get(
             "immutableStorageWithVersioning.immutabilityPolicy.immutabilityPeriodSinceCreationInDays"
         )
-        if days is not None and _outside(days, 1, 146000):
-            yield f"immutability period {days} is outside 1..146000 days"
-    elif resource.type == VAULT and _outside(resource.get("properties.softDeleteRetentionInDays", 90), 7, 90):
-        yield f"soft delete retention {resource.get('properties.softDeleteRetentionInDays')} is outside 7..90 days"
+        if days is not None and _outside(days, *IMMUTABILITY_DAYS):
+            yield f"immutability period {days} is outside {_span(IMMUTABILITY_DAYS)} days"
+    elif resource.type == VAULT and _outside(
+        resource.get("properties.softDeleteRetentionInDays", KEY_VAULT_SOFT_DELETE_DEFAULT_DAYS),
+        *KEY_VAULT_SOFT_DELETE_DAYS,
+    ):
+        yield (
+            f"soft delete retention {resource.get('properties.softDeleteRetentionInDays')} is outside "
+            f"{_span(KEY_VAULT_SOFT_DELETE_DAYS)} days"
+        )
 
 
 @rule(

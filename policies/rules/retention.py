@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Literal, TypedDict
 
 from components.durations import Duration
+from components.facts import KEY_VAULT_SOFT_DELETE_DEFAULT_DAYS
 
 from . import controls as c
 from .facts import BACKUP_POLICY, BACKUP_VAULT, SERVER, STORAGE, TABLE, VAULT, WORKSPACE
@@ -207,7 +208,7 @@ def key_vault_recoverable(vault: Resource, cfg: MinDays) -> Iterator[str]:
     if props.get("enableSoftDelete") is False:
         yield "soft delete is disabled"
     kept = props.get("softDeleteRetentionInDays")
-    if (90 if kept is None else kept) < cfg["minDays"]:  # unset: Azure keeps deleted vaults 90 days
+    if (KEY_VAULT_SOFT_DELETE_DEFAULT_DAYS if kept is None else kept) < cfg["minDays"]:
         yield f"soft delete keeps {props.get('softDeleteRetentionInDays')} days; at least {cfg['minDays']} are required"
     if not props.get("enablePurgeProtection"):
         yield "purge protection is off: a deleted vault (and every key in it) can be purged for good"
