@@ -118,10 +118,7 @@ def _scratch_copy(target: str, spec: Target) -> Path:
 
 
 def _statuses(scratch: Path) -> dict[str, str]:
-    """mutant name -> status, from mutmut's own export."""
-    subprocess.run(
-        [sys.executable, "-m", "mutmut", "export-cicd-stats"], cwd=scratch, check=False, capture_output=True
-    )
+    """mutant name -> status, as `mutmut results --all true` lists them."""
     listing = subprocess.run(
         [sys.executable, "-m", "mutmut", "results", "--all", "true"],
         cwd=scratch,

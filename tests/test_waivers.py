@@ -25,14 +25,6 @@ from policies.waivers import (
 )
 
 
-def write_text(text: str):
-    """A waiver file in a fresh temporary folder."""
-    import tempfile
-    from pathlib import Path
-
-    return write(Path(tempfile.mkdtemp()), text)
-
-
 def write(tmp_path, text: str):
     path = tmp_path / "waivers.yaml"
     path.write_text(textwrap.dedent(text))
@@ -154,8 +146,8 @@ LOWERING = """\
     """
 
 
-def test_every_field_of_a_waiver_is_loaded():
-    (resource_waiver,) = load_waivers(write_text(VALID), known_rules=REGISTRY, today=TODAY)
+def test_every_field_of_a_waiver_is_loaded(tmp_path):
+    (resource_waiver,) = load_waivers(write(tmp_path, VALID), known_rules=REGISTRY, today=TODAY)
     assert resource_waiver == Waiver(
         "CTY-RES-001",
         "prod",
@@ -166,7 +158,7 @@ def test_every_field_of_a_waiver_is_loaded():
         1,
         None,
     )
-    (lowering,) = load_waivers(write_text(LOWERING), known_rules=REGISTRY, today=TODAY)
+    (lowering,) = load_waivers(write(tmp_path, LOWERING), known_rules=REGISTRY, today=TODAY)
     assert (lowering.resource, lowering.enforcement, lowering.stack) == (None, "advisory", "dr")
 
 
@@ -201,12 +193,12 @@ def test_every_bad_waiver_is_reported_not_just_the_first(tmp_path):
     assert str(caught.value) == "invalid waivers:\n" + "\n".join(f"  - {p}" for p in caught.value.problems)
 
 
-def test_an_expired_lowering_names_its_stack():
+def test_an_expired_lowering_names_its_stack(tmp_path):
     with pytest.raises(
         WaiverError, match=r"waivers\.yaml:1: waiver of CTY-RES-005 on dr expired on 2026-01-01"
     ):
         load_waivers(
-            write_text(LOWERING.replace("2027-01-31", "2026-01-01")), known_rules=REGISTRY, today=TODAY
+            write(tmp_path, LOWERING.replace("2027-01-31", "2026-01-01")), known_rules=REGISTRY, today=TODAY
         )
 
 
@@ -292,9 +284,9 @@ def test_malformed_waivers_are_reported_whole(tmp_path, text, problem):
     assert len(caught.value.problems) == 2 and "expired on 2020-01-31" in caught.value.problems[1]
 
 
-def test_an_expiry_written_as_a_quoted_string_is_read_as_a_date():
+def test_an_expiry_written_as_a_quoted_string_is_read_as_a_date(tmp_path):
     (waiver,) = load_waivers(
-        write_text(VALID.replace("2027-01-31", '"2027-01-31"')), known_rules=REGISTRY, today=TODAY
+        write(tmp_path, VALID.replace("2027-01-31", '"2027-01-31"')), known_rules=REGISTRY, today=TODAY
     )
     assert waiver.expires == dt.date(2027, 1, 31)
 
