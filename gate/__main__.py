@@ -69,6 +69,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--no-checkov", action="store_true", help="skip checkov (policy pack only)")
     parser.add_argument("--arm-dir", type=Path, help="where to write the ARM templates (default: build/arm)")
     parser.add_argument(
+        "--base",
+        metavar="REF",
+        help="also report what the change does against git revision REF (typically the pull request's "
+        "base): creates, updates, replacements, deletions, and the change rules CTY-CHG-*",
+    )
+    parser.add_argument(
         "--today",
         type=_iso_date,
         metavar="YYYY-MM-DD",
@@ -93,6 +99,8 @@ def main(argv: Sequence[str]) -> int:
     stacks = args.stacks or ["prod", "dr"]
     if not args.project_dir.is_dir():
         raise UsageError(f"--project-dir {args.project_dir}: not a directory")
+    if args.plan and args.base:
+        raise UsageError("--plan prints the declarations; --base compares them with a revision: give one")
     outputs.check_destinations({f"--{name}": getattr(args, name) for name in REPORTS})
     if args.today is not None:
         # Never silent: a replayed day also revives waivers that have expired since.
@@ -117,6 +125,7 @@ def main(argv: Sequence[str]) -> int:
             arm_dir=args.arm_dir,
             rule_timeout=args.rule_timeout,
             today=args.today,
+            base=args.base,
         )
     except SettingsError as error:
         raise UsageError(str(error)) from None

@@ -21,12 +21,16 @@ from policies.waivers import Waiver, WaiverError, level_waiver, load_waivers, un
 
 from .analyzer import LEVEL_RANK, PACK_DIR, PackConfig, PolicyInfo, PolicyPackProcess, load_pack_config
 from .arm_export import write_templates
+from .base import Base, render_base
+from .change_rules import StackFacts, change_findings
+from .change_rules import rule_infos as change_rule_infos
+from .changes import ResourceChange, diff
 from .checkov import checkov_rules, scan_templates
 from .checkov import findings as checkov_findings
 from .findings import Finding, Level, RuleInfo
 from .neutral import as_stack
 from .render import Rendering, render_stacks
-from .stack_files import stack_names
+from .stack_files import read_stack_config, stack_names
 
 
 class GateConfigError(UsageError):
@@ -46,6 +50,9 @@ class GateResult:
     checkov_ran: bool = False
     # Each pack rule's enforcement level per stack, as its pack config sets it.
     levels: dict[str, dict[str, Level]] = field(default_factory=dict)
+    # With a base (`--base REF`): what it declared, and each stack's changes against it.
+    base: Base | None = None
+    changes: dict[str, list[ResourceChange]] = field(default_factory=dict)
 
     def level(self, rule_id: str) -> Level:
         """A rule's weakest level over the analysed stacks (checkov's as it declares it)."""
@@ -204,9 +211,10 @@ def run_gate(
     pack_dir: Path = PACK_DIR,
     config_dir: Path | None = None,
     rule_timeout: float = DEFAULT_RULE_TIMEOUT,
+    base: str | None = None,
 ) -> GateResult:
     """The whole gate. `pack_dir` is the pack to run, `config_dir` the per-stack pack configs
-    (default: the pack's own `config/`)."""
+    (default: the pack's own `config/`); `base` a git revision to compare the change with."""
     renderings = render_stacks(project_dir, stacks)
     configs = {r.stack: load_pack_config(r.stack, config_dir or pack_dir / "config") for r in renderings}
     problems = config_consistency(renderings, configs)
@@ -217,6 +225,14 @@ def run_gate(
     with PolicyPackProcess(pack_dir, rule_timeout=rule_timeout) as pack:
         rules = {p.name: rule_info(p) for p in pack.info()}
         findings = analyze(renderings, configs, pack, rules, levels=levels)
+
+    changes: dict[str, list[ResourceChange]] = {}
+    base_declared = None
+    if base is not None:
+        base_declared = render_base(project_dir, base, [r.stack for r in renderings])
+        changes, found = compare(project_dir, base_declared, renderings)
+        findings += found
+        rules.update(change_rule_infos())
 
     if checkov:
         checkov_findings, checkov_rules = scan_with_checkov(
@@ -245,7 +261,36 @@ def run_gate(
         )
         for r in renderings
     }
-    return GateResult(renderings, rules, findings, continuity, checkov_ran=checkov, levels=levels)
+    return GateResult(
+        renderings,
+        rules,
+        findings,
+        continuity,
+        checkov_ran=checkov,
+        levels=levels,
+        base=base_declared,
+        changes=changes,
+    )
+
+
+def compare(
+    project_dir: Path, base: Base, renderings: list[Rendering]
+) -> tuple[dict[str, list[ResourceChange]], list[Finding]]:
+    """Each stack's changes against the base, and the change rules' findings on them."""
+    changes: dict[str, list[ResourceChange]] = {}
+    findings: list[Finding] = []
+    for rendering in renderings:
+        declared = base.declaration(rendering.stack)
+        changes[rendering.stack] = diff(
+            rendering.stack, declared.resources if declared else None, rendering.resources
+        )
+        findings += change_findings(
+            changes[rendering.stack],
+            rendering.resources,
+            StackFacts.of(declared.config) if declared else None,
+            StackFacts.of(read_stack_config(project_dir, rendering.stack)),
+        )
+    return changes, findings
 
 
 def scan_with_checkov(
@@ -307,7 +352,11 @@ def apply_waivers(
     """Attach waivers to findings; refuse a pack config that lowers a rule without a recorded waiver."""
     try:
         waivers = load_waivers(
-            known_rules=rules, today=today, checkov_ran=checkov_ran, known_stacks=known_stacks
+            # The change rules are known whether or not this run compared with a base.
+            known_rules=[*rules, *change_rule_infos()],
+            today=today,
+            checkov_ran=checkov_ran,
+            known_stacks=known_stacks,
         )
     except WaiverError as error:
         raise GateConfigError(error.problems) from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import collections
 import json
+import os
 import select
 import subprocess
 import sys
@@ -80,6 +81,10 @@ class RenderedResource:
     # Inputs as the provider receives them; secrets are wrapped (see `is_secret`).
     inputs: dict[str, Any]
     ignore_changes: list[str] = field(default_factory=list)
+    # URNs this resource had before a rename or a move (its `aliases` option), as the engine matches them.
+    aliases: list[str] = field(default_factory=list)
+    # Input paths whose change the engine turns into a replacement (`replaceOnChanges`).
+    replace_on_changes: list[str] = field(default_factory=list)
     # `import` (adopting what Azure made with the parent) and `retainOnDelete`, as the engine gets them.
     import_id: str = ""
     retain_on_delete: bool = False
@@ -118,6 +123,34 @@ def offline_identity() -> tuple[str, str]:
     return stable_uuid("subscription"), stable_uuid("tenant")
 
 
+def _request(
+    project_dir: Path,
+    config: StackConfig,
+    peer_outputs: dict[str, dict[str, Any]] | None,
+    observed: dict[str, dict[str, Any]] | None = None,
+    outside_state: frozenset[str] = frozenset(),
+) -> dict[str, Any]:
+    subscription_id, tenant_id = offline_identity()
+    return {
+        "projectDir": str(Path(project_dir).resolve()),
+        "stack": config.stack,
+        "values": config.values,
+        "secretKeys": sorted(config.secret_keys),
+        "peerOutputs": peer_outputs or {},
+        "observed": observed or {},
+        "outsideState": sorted(outside_state),
+        "subscriptionId": subscription_id,
+        "tenantId": tenant_id,
+    }
+
+
+def _rendered(project_dir: Path, stack: str, request: dict[str, Any]) -> dict[str, Any]:
+    answer = _render(project_dir, stack, request)
+    if "error" in answer:
+        raise RenderError(f"stack {stack}: {answer['error']}", declared=answer.get("declared", 0))
+    return answer
+
+
 def render_stack(
     project_dir: Path,
     config: StackConfig,
@@ -132,28 +165,55 @@ def render_stack(
     anything) on bad config and RenderError if the program fails.
     """
     settings = load_settings(config.values, config.secret_keys)
-    subscription_id, tenant_id = offline_identity()
-    request = {
-        "projectDir": str(Path(project_dir).resolve()),
-        "stack": config.stack,
-        "values": config.values,
-        "secretKeys": sorted(config.secret_keys),
-        "peerOutputs": peer_outputs or {},
-        "observed": observed or {},
-        "outsideState": sorted(outside_state),
-        "subscriptionId": subscription_id,
-        "tenantId": tenant_id,
-    }
-    answer = _render(project_dir, config.stack, request)
-    if "error" in answer:
-        raise RenderError(f"stack {config.stack}: {answer['error']}", declared=answer.get("declared", 0))
+    answer = _rendered(
+        project_dir, config.stack, _request(project_dir, config, peer_outputs, observed, outside_state)
+    )
     return Rendering(
         stack=config.stack,
         settings=settings,
-        subscription_id=subscription_id,
+        subscription_id=offline_identity()[0],
         resources=[RenderedResource(**record) for record in answer["resources"]],
         outputs=answer["outputs"],
     )
+
+
+@dataclass
+class Declaration:
+    """What a stack's program declares, checked only by that program's own settings model: another
+    revision's stack files need not satisfy the current one."""
+
+    stack: str
+    config: StackConfig
+    resources: list[RenderedResource]
+    outputs: dict[str, Any]
+
+
+def _peer_stack(config: StackConfig) -> str:
+    peer = config.raw("peer")
+    return str(peer.get("stack", "")).rsplit("/", 1)[-1] if isinstance(peer, dict) else ""
+
+
+def declare_stacks(project_dir: Path, stacks: list[str]) -> list[Declaration]:
+    """Render `stacks` with only the checks the program itself makes (see Declaration), each
+    replica-origin stack after the stack it replicates; raises StackFileError or RenderError."""
+    configs = {stack: read_stack_config(project_dir, stack) for stack in stacks}
+    peers = {stack: _peer_stack(config) for stack, config in configs.items()}
+    for stack in stacks:
+        if configs[stack].raw("origin") == "replica" and peers[stack] not in configs:
+            configs[peers[stack]] = read_stack_config(project_dir, peers[stack])
+    order = sorted(configs, key=lambda st: configs[st].raw("origin") == "replica")
+    exports: dict[str, dict[str, Any]] = {}
+    declared: dict[str, Declaration] = {}
+    for stack in order:
+        answer = _rendered(project_dir, stack, _request(project_dir, configs[stack], exports))
+        declared[stack] = Declaration(
+            stack,
+            configs[stack],
+            [RenderedResource(**record) for record in answer["resources"]],
+            answer["outputs"],
+        )
+        exports[qualified(stack)] = answer["outputs"]
+    return [declared[stack] for stack in stacks]
 
 
 class _RenderServer:
@@ -166,8 +226,15 @@ class _RenderServer:
 
     def __init__(self, code_root: Path) -> None:
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server; closed by stop()
+        # The gate's own modules come from this checkout when the code root (another revision's
+        # program) has none of its own: the base is rendered with the current environment.
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(CODE_ROOT), os.environ.get("PYTHONPATH")])),
+        }
         self._process = children.popen(
             [sys.executable, "-m", "gate.runtime", "--serve"],
+            env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._log,
@@ -260,6 +327,13 @@ def _render_server(project_dir: Path) -> _RenderServer:
     if server is None or not server.alive():
         server = _servers[code_root] = _RenderServer(code_root)
     return server
+
+
+def stop_render_server(project_dir: Path) -> None:
+    """Stop the server of a project's code root (a base checkout about to be removed)."""
+    server = _servers.pop(_code_root(project_dir), None)
+    if server is not None:
+        server.stop()
 
 
 @atexit.register

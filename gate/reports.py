@@ -20,6 +20,8 @@ from components.durations import format_seconds
 from policies.rules.continuity import Assessment
 from policies.rules.registry import FRAMEWORKS
 
+from .changes import ACTIONS, PropertyChange, ResourceChange, as_text
+from .changes import counts as change_counts
 from .findings import Finding, RuleInfo
 from .pipeline import GateResult
 from .render import Rendering
@@ -28,7 +30,7 @@ from .scrub import scrubbed
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"
 # Source of a rule/finding -> the SARIF tool (one run each).
-TOOLS = {"policy": "continuity-policy-pack", "checkov": "checkov"}
+TOOLS = {"policy": "continuity-policy-pack", "change": "continuity-change-safety", "checkov": "checkov"}
 TOOL_URIS = {"checkov": "https://www.checkov.io/"}
 SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 # GitHub code scanning ranks alerts by a CVSS-like `security-severity`.
@@ -149,6 +151,43 @@ def _waiver_text(finding: Finding) -> str:
     return f"waived by {_one_line(w.owner)} until {w.expires}: {_one_line(w.reason)}" if w else ""
 
 
+# Changes a report lists, most dangerous first; unchanged resources are only counted.
+LISTED_ACTIONS = ("replace", "delete", "update", "create")
+# Longest value a console line or a table cell shows of a changed property.
+VALUE_WIDTH = 60
+BASE_NOTE = "rendered with the current environment (this checkout's gate, mocks and installed packages)"
+
+
+def _listed(result: GateResult, stack: str) -> list[ResourceChange]:
+    """The stack's changes of provider resources worth listing, by action then URN."""
+    rank = {action: i for i, action in enumerate(LISTED_ACTIONS)}
+    return sorted(
+        (c for c in result.changes.get(stack, []) if c.action in rank and (c.head or c.old).custom),
+        key=lambda c: (rank[c.action], c.urn),
+    )
+
+
+def _short(value: Any) -> str:
+    text = as_text(value)
+    return text if len(text) <= VALUE_WIDTH else text[: VALUE_WIDTH - 1] + "…"
+
+
+def _property_text(p: PropertyChange) -> str:
+    if p.secret:
+        return f"{p.path}: [secret] changes"
+    marker = " (forces replacement)" if p.create_only else ""
+    return f"{p.path}: {_short(p.before)} -> {_short(p.after)}{marker}"
+
+
+def _base_line(result: GateResult) -> str:
+    assert result.base is not None
+    return f"against {result.base.ref} ({result.base.commit[:12]}), {BASE_NOTE}"
+
+
+def _counts_text(tally: dict[str, int]) -> str:
+    return ", ".join(f"{tally[a]} {a}" for a in ACTIONS)
+
+
 # --- 1. console ---------------------------------------------------------------------------------
 
 
@@ -187,6 +226,19 @@ def console(result: GateResult) -> str:
             if group:
                 lines.append(f"  {title}: {len(group)}")
                 lines.extend(finding_line(f) for f in _sorted(group))
+        if result.base is not None:
+            lines.append(
+                f"  Changes {_base_line(result)}: {_counts_text(change_counts(result.changes.get(stack, [])))}"
+            )
+            for change in _listed(result, stack):
+                properties = "; ".join(_property_text(p) for p in change.properties)
+                lines.append(
+                    "    "
+                    + _one_line(
+                        f"{change.action} {change.name} ({change.type})"
+                        + (f": {properties}" if properties else "")
+                    )
+                )
         assessments = result.continuity.get(stack, [])
         if assessments:
             lines.append("  Continuity (regional loss):")
@@ -273,15 +325,54 @@ def _continuity_rows(result: GateResult) -> list[dict[str, Any]]:
     ]
 
 
+def _change_json(c: ResourceChange) -> dict[str, Any]:
+    return {
+        "stack": c.stack,
+        "urn": c.urn,
+        "type": c.type,
+        "name": c.name,
+        "action": c.action,
+        "properties": [
+            {
+                "path": p.path,
+                "before": p.before,
+                "after": p.after,
+                "secret": p.secret,
+                "createOnly": p.create_only,
+            }
+            for p in c.properties
+        ],
+    }
+
+
+def _changes_json(result: GateResult) -> dict[str, Any] | None:
+    if result.base is None:
+        return None
+    return {
+        "ref": result.base.ref,
+        "commit": result.base.commit,
+        "renderedWith": BASE_NOTE,
+        "stacks": {
+            stack: {
+                "newStack": result.base.declaration(stack) is None,
+                "counts": change_counts(changes),
+                "resources": [_change_json(c) for c in changes],
+            }
+            for stack, changes in result.changes.items()
+        },
+    }
+
+
 def to_json(result: GateResult) -> dict[str, Any]:
     """Everything in the result, machine-readable and `json.dumps`-able (durations in seconds)."""
     result, scrub = scrubbed(result)
     counts = _counts(result)
-    report = {
+    report: dict[str, Any] = {
         "stacks": [_stack_facts(result, stack) for stack in _stack_names(result)],
         "rules": [_rule_json(result, result.rules[rid]) for rid in sorted(result.rules)],
         "findings": [_finding_json(f) for f in result.findings],
         "continuity": _continuity_rows(result),
+        "changes": _changes_json(result),
         "summary": {
             **counts,
             "total": len(result.findings),
@@ -290,7 +381,8 @@ def to_json(result: GateResult) -> dict[str, Any]:
             "checkovRan": result.checkov_ran,
         },
     }
-    return scrub(report)
+    clean: dict[str, Any] = scrub(report)
+    return clean
 
 
 # --- 3. SARIF -----------------------------------------------------------------------------------
@@ -563,6 +655,9 @@ def to_markdown(result: GateResult) -> str:
         out += ["", "</details>"]
     out.append("")
 
+    if result.base is not None:
+        out += _markdown_changes(result)
+
     out += [
         "### Continuity (regional loss)",
         "",
@@ -587,6 +682,21 @@ def to_markdown(result: GateResult) -> str:
         out.append(f"| {_cell(framework)} | {_cell(control)} | {', '.join(rids)} | {status} |")
     out.append("")
     return scrub("\n".join(out))
+
+
+def _markdown_changes(result: GateResult) -> list[str]:
+    """The "what this change does" table: every provider resource the change touches."""
+    out = ["### What this change does", "", f"Compared {_base_line(result)}.", ""]
+    for stack in _stack_names(result):
+        out.append(f"- `{stack}`: {_counts_text(change_counts(result.changes.get(stack, [])))}")
+    listed = [c for stack in _stack_names(result) for c in _listed(result, stack)]
+    if listed:
+        out += ["", "| Stack | Action | Resource | Changed properties |", "| --- | --- | --- | --- |"]
+        for c in listed:
+            properties = "<br>".join(_cell(_property_text(p)) for p in c.properties)
+            out.append(f"| {c.stack} | **{c.action}** | {_code(c.name)} ({_cell(c.type)}) | {properties} |")
+    out.append("")
+    return out
 
 
 # --- 6. files -----------------------------------------------------------------------------------

@@ -69,6 +69,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     protect=bool(request.protect),
                     dependencies=list(request.dependencies),
                     ignore_changes=list(request.ignoreChanges),
+                    aliases=alias_urns(request),
+                    replace_on_changes=list(request.replaceOnChanges),
                     import_id=request.importId,
                     retain_on_delete=bool(request.retainOnDelete),
                     property_dependencies={
@@ -86,6 +88,32 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         if "::pulumi:pulumi:Stack::" in request.urn:
             self.stack_outputs = rpc.deserialize_properties(request.outputs)
         return super().RegisterResourceOutputs(request)
+
+
+def _qualified_type(urn: str) -> str:
+    """The type chain a URN records (`parent$child`); the stack's own type starts no chain."""
+    qualified = urn.split("::")[2]
+    return "" if qualified == "pulumi:pulumi:Stack" else qualified
+
+
+def alias_urns(request: resource_pb2.RegisterResourceRequest) -> list[str]:
+    """The URNs a resource's aliases name, computed as the engine computes them from alias specs
+    (a field left out of a spec is the resource's own: name, type, stack, project, parent)."""
+    stack, project = pulumi.get_stack(), pulumi.get_project()
+    urns = list(request.aliasURNs)
+    for alias in request.aliases:
+        if alias.urn:
+            urns.append(alias.urn)
+            continue
+        spec = alias.spec
+        parent = "" if spec.noParent else spec.parentUrn or request.parent
+        chain = _qualified_type(parent) if parent else ""
+        kind = spec.type or request.type
+        urns.append(
+            f"urn:pulumi:{spec.stack or stack}::{spec.project or project}::"
+            f"{chain + '$' if chain else ''}{kind}::{spec.name or request.name}"
+        )
+    return urns
 
 
 def run_program(request: dict[str, Any], monitor: RecordingMonitor) -> dict[str, Any]:

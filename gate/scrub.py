@@ -10,11 +10,12 @@ from cli.secrets import scrub
 
 from .findings import Finding
 from .pipeline import GateResult
-from .render import is_secret, reveal
+from .render import Declaration, Rendering, is_secret, reveal
 
 
 def secret_values(result: GateResult) -> list[str]:
-    """Every string the renderings mark as secret (resource inputs, outputs, stack outputs)."""
+    """Every string the renderings (and the base's) mark as secret (resource inputs, outputs, stack
+    outputs)."""
     found: set[str] = set()
 
     def leaves(value: Any) -> None:
@@ -37,7 +38,10 @@ def secret_values(result: GateResult) -> list[str]:
             for v in value:
                 walk(v)
 
-    for rendering in result.renderings:
+    declared: list[Rendering | Declaration] = [*result.renderings]
+    if result.base is not None:
+        declared += [d for d in result.base.declarations.values() if d is not None]
+    for rendering in declared:
         walk(rendering.outputs)
         for resource in rendering.resources:
             walk(resource.inputs)

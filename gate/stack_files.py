@@ -62,6 +62,17 @@ class StackConfig:
                 values[key] = _as_config_string(value)
         return StackConfig(self.stack, self.path, values, self.secret_keys | secret_keys)
 
+    def raw(self, key: str) -> Any:
+        """A `continuity:` value as the stack file gives it (objects and lists decoded), unvalidated:
+        what another revision's config says, which the current settings model may not accept."""
+        text = self.values.get(f"continuity:{key}")
+        if text is None:
+            return None
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+
 
 def _as_config_string(value: Any) -> str:
     # The CLI passes objects and lists as JSON and scalars as their YAML text.

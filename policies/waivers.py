@@ -38,6 +38,11 @@ LOWER_LEVELS: tuple[Enforcement, ...] = ("advisory", "disabled")
 MAX_DAYS_AHEAD = 366
 # Waivers of checkov checks share the file; a run without checkov cannot validate them.
 CHECKOV_RULE = re.compile(r"^CKV2?_[A-Z0-9_]+$")
+# The gate's change rules judge a pull request against its base: the pack never sees them, and a
+# change exists only until it lands, so their waivers (acknowledgements) are short-lived and not
+# reported as unmatched.
+CHANGE_RULE = re.compile(r"^CTY-CHG-[0-9]{3}$")
+MAX_DAYS_AHEAD_CHANGE = 30
 
 
 class WaiverError(Exception):
@@ -130,7 +135,10 @@ def load_waivers(
         except ValueError:
             problems.append(f"{where}: expires {entry['expires']!r} is not a date (YYYY-MM-DD)")
             continue
-        unverifiable = not checkov_ran and CHECKOV_RULE.match(str(entry["rule"]))
+        rule_id = str(entry["rule"])
+        unverifiable = (not checkov_ran and CHECKOV_RULE.match(rule_id)) or (
+            CHANGE_RULE.match(rule_id) and not any(CHANGE_RULE.match(k) for k in known)
+        )
         if entry["rule"] not in known and not unverifiable:
             problems.append(f"{where}: unknown rule {entry['rule']!r}")
             continue
@@ -155,6 +163,13 @@ def load_waivers(
             problems.append(
                 f"{where}: expires {expires} is more than a year ahead; waivers are reviewed at least "
                 f"yearly (latest {today + dt.timedelta(days=MAX_DAYS_AHEAD)})"
+            )
+            continue
+        if CHANGE_RULE.match(rule_id) and (expires - today).days > MAX_DAYS_AHEAD_CHANGE:
+            problems.append(
+                f"{where}: expires {expires} is more than {MAX_DAYS_AHEAD_CHANGE} days ahead; an "
+                f"acknowledged change ({rule_id}) lands with its pull request, so its waiver is short-lived "
+                f"(latest {today + dt.timedelta(days=MAX_DAYS_AHEAD_CHANGE)})"
             )
             continue
         waivers.append(
@@ -196,5 +211,5 @@ def unmatched(
         else f"{waivers_path().name}:{w.line}: {w.rule} is not lowered to {w.enforcement} in {w.stack}'s pack config; "
         "remove the waiver"
         for w in waivers
-        if w.stack in analysed and w.rule in ran and w not in used
+        if w.stack in analysed and w.rule in ran and w not in used and not CHANGE_RULE.match(w.rule)
     ]
