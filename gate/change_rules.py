@@ -14,6 +14,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from policies.rules.controls import CHANGE
+from policies.rules.facts import (
+    BACKUP_INSTANCE,
+    BACKUP_VAULT,
+    KEY,
+    LOCK,
+    PRIVATE_ZONE,
+    SERVER,
+    STORAGE,
+    TABLE,
+    VAULT,
+    WORKSPACE,
+)
 
 from .changes import PropertyChange, ResourceChange, as_text
 from .findings import Finding, RuleInfo
@@ -24,7 +36,7 @@ SOURCE = "change"
 CONCERN = "change-safety"
 # Flexible servers: "You can't scale down the storage" (postgresql/flexible-server/
 # how-to-scale-compute-storage-portal); the update fails, or the plan lies about the new size.
-STORAGE_SIZE = {"azure-native:dbforpostgresql:Server": "storage.storageSizeGB"}
+STORAGE_SIZE = {SERVER: "storage.storageSizeGB"}
 # Generators whose replacement yields a new secret (every input of pulumi-random's RandomPassword
 # forces a new one): consumers then receive a value nobody has seen.
 SECRET_GENERATORS = frozenset({"random:index/randomPassword:RandomPassword"})
@@ -36,17 +48,17 @@ HOLDS = {
     "azure-native:resources:ResourceGroup": "every resource in the group",
     # A deleted server's backups are kept five days, best effort (postgresql/backup-restore/
     # how-to-restore-deleted-server): not a recovery plan.
-    "azure-native:dbforpostgresql:Server": "the server's data and its point-in-time backups",
+    SERVER: "the server's data and its point-in-time backups",
     "azure-native:dbforpostgresql:Database": "the database's data",
-    "azure-native:keyvault:Vault": "the vault's keys and secrets",
-    "azure-native:keyvault:Key": "the key that makes encrypted data readable",
+    VAULT: "the vault's keys and secrets",
+    KEY: "the key that makes encrypted data readable",
     "azure-native:keyvault:Secret": "the secret's current value",
-    "azure-native:dataprotection:BackupVault": "the long-term-retention backups",
-    "azure-native:dataprotection:BackupInstance": "the server's protection and its recovery points",
-    "azure-native:operationalinsights:Workspace": "the logs and the audit trail",
-    "azure-native:operationalinsights:Table": "the table's retained logs",
-    "azure-native:storage:StorageAccount": "the immutable audit archive",
-    "azure-native:privatedns:PrivateZone": "the zone's records, the writer names among them",
+    BACKUP_VAULT: "the long-term-retention backups",
+    BACKUP_INSTANCE: "the server's protection and its recovery points",
+    WORKSPACE: "the logs and the audit trail",
+    TABLE: "the table's retained logs",
+    STORAGE: "the immutable audit archive",
+    PRIVATE_ZONE: "the zone's records, the writer names among them",
 }
 
 
@@ -191,21 +203,38 @@ def _lock_scopes(head: list[RenderedResource]) -> list[str]:
     return [
         str(lock.plain_inputs.get("scope", "")).lower()
         for lock in head
-        if lock.type == "azure-native:authorization:ManagementLockByScope"
-        and lock.plain_inputs.get("level") in ("CanNotDelete", "ReadOnly")
+        if lock.type == LOCK and lock.plain_inputs.get("level") in ("CanNotDelete", "ReadOnly")
     ]
 
 
-def retired_generation(change: ResourceChange, base: StackFacts | None, head: StackFacts) -> str | None:
-    """The `<database>-g<N>` a deleted resource belongs to when its database moved to a new
-    generation: the failback runbook retires those from state before the update."""
-    for key, generation in (base.generations if base else {}).items():
-        instance = f"{key}-g{generation}"
-        if head.generations.get(key, generation) != generation and (
-            change.name == instance or change.name.startswith(f"{instance}-")
-        ):
-            return instance
-    return None
+def retired(changes: list[ResourceChange], base: StackFacts | None, head: StackFacts) -> set[str]:
+    """URNs of the deletions that belong to a database's old generation when it moves to a new one.
+
+    The failback runbook retires the old servers from state with their dependents (`pulumi state
+    delete --target-dependents`) before the update, and Azure keeps them: the old generation's
+    `<database>-g<N>` resources, their children, and whatever refers to them.
+    """
+    instances = {
+        f"{key}-g{generation}"
+        for key, generation in (base.generations if base else {}).items()
+        if head.generations.get(key, generation) != generation
+    }
+    deleted = [c for c in changes if c.action == "delete"]
+    found = {c.urn for c in deleted if c.name in instances}
+    grown = True
+    while grown:
+        grown = False
+        for change in deleted:
+            old = change.old
+            refers = {
+                old.parent,
+                *old.dependencies,
+                *(u for urns in old.property_dependencies.values() for u in urns),
+            }
+            if change.urn not in found and refers & found:
+                found.add(change.urn)
+                grown = True
+    return found
     for key, database in base.databases.items():
         new = head.databases.get(key)
         instance = f"{key}-g{database.generation}"
@@ -226,21 +255,20 @@ def change_findings(
 ) -> list[Finding]:
     """The change rules' findings for one stack (`base_facts` None: the stack is new)."""
     locks = _lock_scopes(head)
+    retiring = retired(changes, base_facts, head_facts)
     findings: list[Finding] = []
     for change in changes:
+        if change.action == "delete" and change.urn in retiring:
+            continue  # kept in Azure, out of state before the update: CTY-CHG-007 reports the change
         if change.action in ("delete", "replace"):
-            findings += _removal(change, locks, base_facts, head_facts)
+            findings += _removal(change, locks)
         if change.action in ("update", "replace"):
             findings += _updates(change)
     return findings + list(_stack_changes(changes, base_facts, head_facts))
 
 
-def _removal(
-    change: ResourceChange, locks: list[str], base: StackFacts | None, head: StackFacts
-) -> Iterator[Finding]:
+def _removal(change: ResourceChange, locks: list[str]) -> Iterator[Finding]:
     old = change.old
-    if change.action == "delete" and retired_generation(change, base, head) is not None:
-        return  # retired from state by the failback runbook, kept in Azure: CTY-CHG-007 reports it
     holds = _holds(change)
     if holds is not None:
         if change.action == "delete":

@@ -88,6 +88,10 @@ def property_changes(base: RenderedResource, head: RenderedResource) -> tuple[Pr
     """The inputs that differ between two declarations of one resource, in path order."""
     before, after = dict(leaves(base.inputs)), dict(leaves(head.inputs))
     create_only = replacing_paths(head.type, head.replace_on_changes)
+    # The resource id is built from the path parameters (name, parent, resource group, scope): when
+    # it changes, the changed inputs whose old value is one of its segments are those parameters.
+    moved = base.id != head.id and base.id.startswith("/subscriptions/")
+    segments = {part.lower() for part in base.id.split("/")} if moved else set()
     changes = []
     for path in sorted(before.keys() | after.keys()):
         old, new = before.get(path, ABSENT), after.get(path, ABSENT)
@@ -103,16 +107,11 @@ def property_changes(base: RenderedResource, head: RenderedResource) -> tuple[Pr
                 before=_shown(old),
                 after=_shown(new),
                 secret=is_secret(old) or is_secret(new),
-                create_only=create_only(path),
+                create_only=create_only(path) or (isinstance(old, str) and old.lower() in segments),
             )
         )
-    if (
-        base.id != head.id
-        and base.id.startswith("/subscriptions/")
-        and not any(c.create_only for c in changes)
-    ):
-        # The resource id is built from path parameters (name, parent, resource group): another id is
-        # another resource, whichever input made it.
+    if moved and not any(c.create_only for c in changes):
+        # Another id is another resource, whichever input made it (one computed from an output).
         changes.append(PropertyChange(path="id", before=base.id, after=head.id, create_only=True))
     return tuple(changes)
 

@@ -21,7 +21,7 @@ from policies.waivers import Waiver, WaiverError, level_waiver, load_waivers, un
 
 from .analyzer import LEVEL_RANK, PACK_DIR, PackConfig, PolicyInfo, PolicyPackProcess, load_pack_config
 from .arm_export import write_templates
-from .base import Base, render_base
+from .base import Base, render_base, resolve
 from .change_rules import StackFacts, change_findings
 from .change_rules import rule_infos as change_rule_infos
 from .changes import ResourceChange, diff
@@ -215,6 +215,8 @@ def run_gate(
 ) -> GateResult:
     """The whole gate. `pack_dir` is the pack to run, `config_dir` the per-stack pack configs
     (default: the pack's own `config/`); `base` a git revision to compare the change with."""
+    if base is not None:
+        resolve(project_dir, base)  # a revision that is not there fails before any render
     renderings = render_stacks(project_dir, stacks)
     configs = {r.stack: load_pack_config(r.stack, config_dir or pack_dir / "config") for r in renderings}
     problems = config_consistency(renderings, configs)

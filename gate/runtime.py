@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import runpy
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     protect=bool(request.protect),
                     dependencies=list(request.dependencies),
                     ignore_changes=list(request.ignoreChanges),
-                    aliases=alias_urns(request),
+                    aliases=alias_urns(request, self.make_urn),
                     replace_on_changes=list(request.replaceOnChanges),
                     import_id=request.importId,
                     retain_on_delete=bool(request.retainOnDelete),
@@ -90,29 +91,22 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return super().RegisterResourceOutputs(request)
 
 
-def _qualified_type(urn: str) -> str:
-    """The type chain a URN records (`parent$child`); the stack's own type starts no chain."""
-    qualified = urn.split("::")[2]
-    return "" if qualified == "pulumi:pulumi:Stack" else qualified
-
-
-def alias_urns(request: resource_pb2.RegisterResourceRequest) -> list[str]:
-    """The URNs a resource's aliases name, computed as the engine computes them from alias specs
-    (a field left out of a spec is the resource's own: name, type, stack, project, parent)."""
-    stack, project = pulumi.get_stack(), pulumi.get_project()
+def alias_urns(
+    request: resource_pb2.RegisterResourceRequest, make_urn: Callable[[str, str, str], str]
+) -> list[str]:
+    """The URNs a resource's aliases name, made by `make_urn(parent, type, name)` as the monitor
+    makes every URN (a field a spec leaves out is the resource's own). An alias into another stack
+    or project names another stack's state, which a per-stack comparison never holds: left out."""
     urns = list(request.aliasURNs)
     for alias in request.aliases:
         if alias.urn:
             urns.append(alias.urn)
             continue
         spec = alias.spec
+        if spec.stack or spec.project:
+            continue
         parent = "" if spec.noParent else spec.parentUrn or request.parent
-        chain = _qualified_type(parent) if parent else ""
-        kind = spec.type or request.type
-        urns.append(
-            f"urn:pulumi:{spec.stack or stack}::{spec.project or project}::"
-            f"{chain + '$' if chain else ''}{kind}::{spec.name or request.name}"
-        )
+        urns.append(make_urn(parent, spec.type or request.type, spec.name or request.name))
     return urns
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+
+from conftest import TODAY
+
 from gate.render import RenderedResource, Rendering
 
 # Type tokens the rules know, plus a few only the tests query.
@@ -84,3 +88,14 @@ def schema_validator(path):
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
     return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+def gate_in_process(capsys, *args: str) -> subprocess.CompletedProcess:
+    """The same command line through the same entry point, in this process (sharing its renders)."""
+    from cli.exits import run
+    from gate.__main__ import main
+
+    capsys.readouterr()
+    code = run("gate", main, ["--today", TODAY.isoformat(), *args])
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess(["gate", *args], code, captured.out, captured.err)

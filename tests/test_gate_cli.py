@@ -12,6 +12,8 @@ import pytest
 import yaml
 from conftest import PROJECT_DIR, TODAY
 
+from helpers import gate_in_process
+
 
 def run_gate(*args: str) -> subprocess.CompletedProcess:
     """The gate as CI runs it, in its own process, with waiver expiry checked as of the suite's day."""
@@ -21,17 +23,6 @@ def run_gate(*args: str) -> subprocess.CompletedProcess:
         capture_output=True,
         text=True,
     )
-
-
-def gate_in_process(capsys, *args: str) -> subprocess.CompletedProcess:
-    """The same command line through the same entry point, in this process (sharing its renders)."""
-    from cli.exits import run
-    from gate.__main__ import main
-
-    capsys.readouterr()
-    code = run("gate", main, ["--today", TODAY.isoformat(), *args])
-    captured = capsys.readouterr()
-    return subprocess.CompletedProcess(["gate", *args], code, captured.out, captured.err)
 
 
 def copy_stack_files(tmp_path: Path, edit_prod=None) -> Path:

@@ -7,8 +7,8 @@ import json
 import pytest
 from conftest import PROJECT_DIR, render_variant
 
-from gate.render import RenderError, redact
 from gate.changes import property_changes
+from gate.render import RenderError, redact
 from gate.stack_files import read_stack_config
 from helpers import (
     BACKUP_INSTANCE,

@@ -1,0 +1,344 @@
+"""Change safety (`python -m gate --base REF`): real before/after pairs rendered from the committed
+stacks, with edits to the stack files and to the program, and each change class detected."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import PROJECT_DIR, TODAY, render_variant
+
+from gate.change_rules import StackFacts, change_findings
+from gate.change_rules import rule_infos as change_rule_infos
+from gate.changes import ResourceChange, diff
+from gate.render import Rendering, render_stacks
+from gate.runtime import alias_urns
+from gate.stack_files import read_stack_config
+from helpers import gate_in_process
+from policies.waivers import WAIVERS_FILE_ENV, WaiverError, load_waivers
+
+SERVER = "azure-native:dbforpostgresql:Server"
+
+
+def databases(stack: str) -> dict:
+    """The stack file's `continuity:databases`, as a fresh dict to edit."""
+    return read_stack_config(PROJECT_DIR, stack).raw("databases")
+
+
+def compare(base: Rendering, head: Rendering, head_overrides: dict | None = None):
+    """(changes, findings) of `head` against `base`, with the stack facts each side's config gives."""
+    changes = diff(head.stack, base.resources, head.resources)
+    config = read_stack_config(PROJECT_DIR, head.stack)
+    findings = change_findings(
+        changes,
+        head.resources,
+        StackFacts.of(config),
+        StackFacts.of(config.with_overrides(head_overrides or {})),
+    )
+    return changes, findings
+
+
+def by_name(changes: list[ResourceChange], name: str, type_: str | None = None) -> ResourceChange:
+    (found,) = [c for c in changes if c.name == name and (type_ is None or c.type == type_)]
+    return found
+
+
+def rules_of(findings) -> list[str]:
+    return sorted({f.rule_id for f in findings})
+
+
+def test_the_same_declaration_changes_nothing(prod):
+    changes, findings = compare(prod, prod)
+    assert {c.action for c in changes} == {"unchanged"} and findings == []
+
+
+def test_a_tag_value_and_an_alert_threshold_are_in_place_updates(prod, dr):
+    tags = read_stack_config(PROJECT_DIR, "prod").raw("tags") | {"cost-center": "cc-9999"}
+    edited = render_variant("prod", {"continuity:tags": tags})
+    changes, findings = compare(prod, edited, {"continuity:tags": tags})
+    assert findings == []
+    assert {c.action for c in changes} == {"update", "unchanged"}
+    server = by_name(changes, "knowledge-g1", SERVER)
+    assert [(p.path, p.before, p.after) for p in server.properties] == [
+        ("tags.cost-center", "cc-4410", "cc-9999")
+    ]
+    # An alert threshold (stack file) moves in place too.
+    alerts = read_stack_config(PROJECT_DIR, "prod").raw("alerts") | {"cpuPercent": 95}
+    edited = render_variant("prod", {"continuity:alerts": alerts})
+    changes, findings = compare(prod, edited, {"continuity:alerts": alerts})
+    assert findings == []
+    updated = [c for c in changes if c.action != "unchanged"]
+    assert sorted(c.name for c in updated) == ["alerts-knowledge-g1-cpu", "alerts-operational-g1-cpu"]
+    assert {c.action for c in updated} == {"update"}
+    for alert in updated:
+        ((path, before, after, create_only),) = [
+            (p.path, p.before, p.after, p.create_only) for p in alert.properties if p.path != "description"
+        ]
+        assert (path, create_only) == ("criteria.allOf", False)
+        assert (before[0]["threshold"], after[0]["threshold"]) == (80, 95)
+
+
+def test_shrinking_a_servers_storage_is_blocked_with_before_and_after(prod):
+    smaller = databases("prod")
+    smaller["knowledge"]["storageGb"] = 128
+    edited = render_variant("prod", {"continuity:databases": smaller})
+    changes, findings = compare(prod, edited, {"continuity:databases": smaller})
+    (shrink,) = [f for f in findings if f.rule_id == "CTY-CHG-004"]
+    assert (shrink.resource_name, shrink.resource_type, shrink.stack) == ("knowledge-g1", SERVER, "prod")
+    assert shrink.message == "storage.storageSizeGB shrinks from 256 GB to 128 GB" and shrink.blocks
+    assert by_name(changes, "knowledge-g1", SERVER).action == "update"
+    # Growing is fine: the same property, the other way.
+    larger = databases("prod")
+    larger["knowledge"]["storageGb"] = 512
+    _, findings = compare(prod, render_variant("prod", {"continuity:databases": larger}))
+    assert "CTY-CHG-004" not in rules_of(findings)
+
+
+def test_deleting_a_database_under_its_servers_lock_is_data_loss_and_fails_half_way(prod):
+    fewer = databases("prod")
+    fewer["operational"]["databases"] = ["decisions"]
+    edited = render_variant("prod", {"continuity:databases": fewer})
+    changes, findings = compare(prod, edited, {"continuity:databases": fewer})
+    deleted = by_name(changes, "operational-g1-patterns")
+    assert deleted.action == "delete" and deleted.type == "azure-native:dbforpostgresql:Database"
+    on_it = {f.rule_id: f for f in findings if f.resource_name == "operational-g1-patterns"}
+    assert sorted(on_it) == ["CTY-CHG-001", "CTY-CHG-003"]
+    assert on_it["CTY-CHG-001"].message == "deleted: loses the database's data"
+    assert on_it["CTY-CHG-003"].message.startswith("deleted beneath the delete lock on /subscriptions/")
+    assert on_it["CTY-CHG-003"].message.endswith("/flexibleservers/psql-cty-operational-prod-aue-g1-62db")
+    assert on_it["CTY-CHG-001"].urn == deleted.urn
+
+
+def test_removing_a_whole_server_is_data_loss_and_its_backup_instance_is_stuck_under_the_vault_lock(prod):
+    only_knowledge = {"knowledge": databases("prod")["knowledge"]}
+    edited = render_variant("prod", {"continuity:databases": only_knowledge})
+    changes, findings = compare(prod, edited)
+    server = by_name(changes, "operational-g1", SERVER)
+    assert server.action == "delete"
+    lost = {f.resource_name for f in findings if f.rule_id == "CTY-CHG-001"}
+    assert {"operational-g1", "operational-g1-decisions", "operational-g1-patterns"} <= lost
+    # The server's own lock is deleted with it (dependents first); its backup instance lives in
+    # the backup vault, whose lock stays: that deletion would fail half-way.
+    locked = [(f.resource_name, f.resource_type) for f in findings if f.rule_id == "CTY-CHG-003"]
+    assert locked == [("backup-vault-operational-g1", "azure-native:dataprotection:BackupInstance")]
+    # The admin password's generator goes with it.
+    (secret,) = [f for f in findings if f.rule_id == "CTY-CHG-005"]
+    assert (secret.resource_name, secret.message) == (
+        "operational-admin-password",
+        "the generator is removed: its secret is gone from the stack and its consumers",
+    )
+
+
+def test_a_promotion_flips_the_role_in_place_and_needs_acknowledging(dr, promoted_dr):
+    changes, findings = compare(dr, promoted_dr, {"continuity:role": "primary"})
+    assert [c.action for c in changes if c.type == SERVER] == ["update", "update"]
+    assert rules_of(findings) == ["CTY-CHG-006"]
+    (flip,) = findings
+    assert (flip.resource_name, flip.message) == (
+        "platform",
+        "continuity:role standby -> primary in stack dr",
+    )
+    assert flip.blocks
+
+
+def test_a_new_generation_is_acknowledged_and_the_old_one_retired_not_deleted(prod):
+    rebuilt = databases("prod")
+    rebuilt["knowledge"]["generation"] = 2
+    edited = render_variant("prod", {"continuity:databases": rebuilt})
+    changes, findings = compare(prod, edited, {"continuity:databases": rebuilt})
+    assert by_name(changes, "knowledge-g1", SERVER).action == "delete"
+    assert by_name(changes, "knowledge-g2", SERVER).action == "create"
+    assert rules_of(findings) == ["CTY-CHG-007"]
+    (generation,) = findings
+    assert generation.resource_name == "knowledge-g2"
+    assert generation.message.startswith("continuity:databases.knowledge.generation 1 -> 2")
+
+
+@pytest.fixture(scope="module")
+def edited_program(tmp_path_factory, prod) -> tuple[Rendering, Rendering]:
+    """(base, head) of prod where the head's program is edited: a longer generated password, a
+    renamed managed identity, and an action group renamed with an alias to its old name."""
+    folder = tmp_path_factory.mktemp("program")
+    for name in ("__main__.py", "Pulumi.yaml", "Pulumi.prod.yaml", "Pulumi.dr.yaml"):
+        shutil.copy(PROJECT_DIR / name, folder / name)
+    shutil.copytree(PROJECT_DIR / "components", folder / "components")
+    edits = {
+        "platform.py": [("length=32,", "length=40,")],
+        "keyvault.py": [("resource_name_=identity_name,", 'resource_name_=identity_name + "-v2",')],
+        "alerts.py": [
+            ('f"{name}-action-group",\n', 'f"{name}-receivers",\n'),
+            (
+                "            opts=pulumi.ResourceOptions(parent=self),\n        )\n        self.action_group_id",
+                '            opts=pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(name=f"{name}-action-group")]),'
+                "\n        )\n        self.action_group_id",
+            ),
+        ],
+    }
+    for module, replacements in edits.items():
+        path = folder / "components" / module
+        text = path.read_text()
+        for old, new in replacements:
+            assert text.count(old) == 1, (module, old)
+            text = text.replace(old, new)
+        path.write_text(text)
+    (head,) = render_stacks(folder, ["prod"])
+    return prod, head
+
+
+def test_a_regenerated_password_is_reported_with_its_consumers(edited_program):
+    changes, findings = compare(*edited_program)
+    password = by_name(changes, "knowledge-admin-password")
+    assert password.action == "replace"
+    assert [(p.path, p.before, p.after, p.create_only) for p in password.properties] == [
+        ("length", 32.0, 40.0, True)
+    ]
+    regenerated = {f.resource_name: f.message for f in findings if f.rule_id == "CTY-CHG-005"}
+    assert regenerated["knowledge-admin-password"] == (
+        "a new secret is generated (length (32 -> 40)); every consumer receives it"
+    )
+
+
+def test_a_renamed_resource_without_state_is_a_create_only_replacement(edited_program):
+    changes, findings = compare(*edited_program)
+    identity = by_name(changes, "key-vault-postgres-identity")
+    assert identity.action == "replace"
+    # Its name is a path parameter: a new name is a new id, so a new resource.
+    assert [p.path for p in identity.replacing] == ["resourceName"]
+    (replaced,) = [f for f in findings if f.rule_id == "CTY-CHG-002" and f.resource_name == identity.name]
+    assert replaced.message.startswith("replaced: resourceName (")
+    assert "-v2" in replaced.message
+
+
+def test_an_alias_keeps_a_renamed_resource_the_same_resource(edited_program):
+    changes, findings = compare(*edited_program)
+    renamed = by_name(changes, "alerts-receivers")
+    assert renamed.action == "unchanged" and renamed.old.name == "alerts-action-group"
+    assert not [c for c in changes if c.name == "alerts-action-group"]
+    assert not [f for f in findings if f.resource_name in ("alerts-receivers", "alerts-action-group")]
+
+
+def test_alias_specs_become_urns_made_the_way_the_monitor_makes_them():
+    from pulumi.runtime.proto import alias_pb2, resource_pb2
+
+    parent = "urn:pulumi:prod::continuity::continuity:alerts:Alerting::alerts"
+    request = resource_pb2.RegisterResourceRequest(
+        type="azure-native:monitor:ActionGroup",
+        name="alerts-receivers",
+        parent=parent,
+        aliases=[
+            alias_pb2.Alias(spec=alias_pb2.Alias.Spec(name="alerts-action-group")),
+            alias_pb2.Alias(spec=alias_pb2.Alias.Spec(name="old", noParent=True)),
+            alias_pb2.Alias(spec=alias_pb2.Alias.Spec(type="x:y:Old")),
+            alias_pb2.Alias(spec=alias_pb2.Alias.Spec(name="elsewhere", stack="dr")),
+            alias_pb2.Alias(urn="urn:pulumi:prod::continuity::x:y:Z::given"),
+        ],
+    )
+    made = alias_urns(request, lambda parent, type_, name: f"{parent or '-'}|{type_}|{name}")
+    assert made == [
+        f"{parent}|azure-native:monitor:ActionGroup|alerts-action-group",
+        "-|azure-native:monitor:ActionGroup|old",
+        f"{parent}|x:y:Old|alerts-receivers",
+        "urn:pulumi:prod::continuity::x:y:Z::given",
+    ]
+
+
+def test_a_new_stack_is_all_creates(prod):
+    changes = diff("prod", None, prod.resources)
+    assert {c.action for c in changes} == {"create"}
+    assert (
+        change_findings(changes, prod.resources, None, StackFacts.of(read_stack_config(PROJECT_DIR, "prod")))
+        == []
+    )
+
+
+def _git(folder: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(folder), *args], check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory) -> Path:
+    """A git repository holding this project, with one more commit that flips dr's role."""
+    if not (PROJECT_DIR / ".git").exists():
+        pytest.skip("the project is not a git checkout here")
+    folder = tmp_path_factory.mktemp("history") / "repo"
+    subprocess.run(["git", "clone", "-q", str(PROJECT_DIR), str(folder)], check=True)
+    _git(folder, "config", "user.email", "gate@example.com")
+    _git(folder, "config", "user.name", "gate")
+    # The checkout under test, not the last commit: what the tests exercise is the working tree.
+    for name in ("__main__.py", "Pulumi.yaml", "Pulumi.prod.yaml", "Pulumi.dr.yaml"):
+        shutil.copy(PROJECT_DIR / name, folder / name)
+    shutil.rmtree(folder / "components")
+    shutil.copytree(
+        PROJECT_DIR / "components", folder / "components", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.rmtree(folder / "policies")
+    shutil.copytree(
+        PROJECT_DIR / "policies", folder / "policies", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    _git(folder, "add", "-A")
+    _git(folder, "commit", "-q", "--allow-empty", "-m", "base")
+    stack_file = folder / "Pulumi.dr.yaml"
+    stack_file.write_text(
+        stack_file.read_text().replace("continuity:role: standby", "continuity:role: primary")
+    )
+    return folder
+
+
+def test_the_gate_compares_with_a_git_revision_and_takes_acknowledgements(
+    history, tmp_path, monkeypatch, capsys
+):
+    waivers = tmp_path / "waivers.yaml"
+    waivers.write_text(
+        (PROJECT_DIR / "policies" / "waivers.yaml").read_text()
+        + "- rule: CTY-CHG-006\n  stack: dr\n  resource: platform\n  reason: planned drill\n"
+        "  owner: platform-engineering\n  expires: 2026-12-10\n"
+    )
+    monkeypatch.setenv(WAIVERS_FILE_ENV, str(waivers))
+    report, markdown = tmp_path / "gate.json", tmp_path / "gate.md"
+    run = gate_in_process(
+        capsys, "--project-dir", str(history), "--base", "HEAD", "--no-checkov",
+        "--json", str(report), "--markdown", str(markdown),
+    )  # fmt: skip
+    result = json.loads(report.read_text())
+    assert run.returncode == 0, [f for f in result["findings"] if f["blocks"]]
+    (flip,) = [f for f in result["findings"] if f["ruleId"] == "CTY-CHG-006"]
+    assert flip["status"] == "waived" and flip["waiver"]["reason"] == "planned drill"
+    changes = result["changes"]
+    assert changes["ref"] == "HEAD" and len(changes["commit"]) == 40
+    assert "current environment" in changes["renderedWith"]
+    assert {r["action"] for r in changes["stacks"]["prod"]["resources"]} == {"unchanged"}
+    assert changes["stacks"]["dr"]["counts"]["delete"] == 2  # the replication-lag alerts
+    text = markdown.read_text()
+    assert "### What this change does" in text
+    assert "| dr | **delete** | `alerts-knowledge-g1-replication-lag`" in text
+
+
+def test_an_acknowledged_change_is_short_lived(tmp_path):
+    waivers = tmp_path / "waivers.yaml"
+    entry = "- rule: CTY-CHG-006\n  stack: dr\n  resource: platform\n  reason: drill\n  owner: ops\n  expires: {}\n"
+    known = [*change_rule_infos(), "CTY-RES-001"]
+    waivers.write_text(entry.format((TODAY + dt.timedelta(days=30)).isoformat()))
+    assert [w.rule for w in load_waivers(waivers, known_rules=known, today=TODAY)] == ["CTY-CHG-006"]
+    waivers.write_text(entry.format((TODAY + dt.timedelta(days=31)).isoformat()))
+    with pytest.raises(WaiverError) as refused:
+        load_waivers(waivers, known_rules=known, today=TODAY)
+    (problem,) = refused.value.problems
+    assert problem.startswith("waivers.yaml:1: expires 2026-12-28 is more than 30 days ahead")
+    # The policy pack knows no change rule: it accepts the entry (unverified) rather than refusing it.
+    waivers.write_text(entry.format((TODAY + dt.timedelta(days=30)).isoformat()))
+    assert [w.rule for w in load_waivers(waivers, known_rules=["CTY-RES-001"], today=TODAY)] == [
+        "CTY-CHG-006"
+    ]
+    waivers.write_text(entry.replace("CTY-CHG-006", "CTY-RES-999").format(TODAY.isoformat()))
+    with pytest.raises(WaiverError, match="unknown rule 'CTY-RES-999'"):
+        load_waivers(waivers, known_rules=["CTY-RES-001"], today=TODAY)
+
+
+def test_a_revision_that_does_not_exist_is_a_usage_error(history, capsys):
+    run = gate_in_process(capsys, "--project-dir", str(history), "--base", "no-such-branch", "--no-checkov")
+    assert run.returncode == 2
+    assert "--base no-such-branch: no such revision" in run.stderr
