@@ -71,3 +71,14 @@ def test_no_expressions_expanded_inside_run_scripts(path: Path):
     # Template injection: values reach scripts through `env:` and are quoted there ("$VAR").
     scripts = [step["run"] for step in steps(load(path)) if "run" in step]
     assert not [script for script in scripts if "${{" in script]
+
+
+def test_pull_requests_are_compared_with_their_base():
+    """The gate step passes the pull request's base commit (through the environment, never spliced
+    into the script) and the checkout fetches the history that holds it."""
+    workflow = load(WORKFLOWS / "gate.yml")
+    (checkout,) = [s for s in steps(workflow) if s.get("uses", "").startswith("actions/checkout@")]
+    assert checkout["with"]["fetch-depth"] == 0
+    (gate,) = [s for s in steps(workflow) if s.get("name") == "Gate"]
+    assert gate["env"]["BASE_SHA"] == "${{ github.event.pull_request.base.sha }}"
+    assert '--base "$BASE_SHA"' in gate["run"] and "${{" not in gate["run"]
