@@ -112,6 +112,9 @@ def render_base(project_dir: Path, ref: str, stacks: list[str]) -> Base:
         try:
             declared = declare_stacks(folder, present) if present else []
         except UsageError as error:  # a bad stack file, or the program failed there
-            raise BaseError(f"--base {ref} ({commit[:12]}): {error}") from None
+            raise BaseError(
+                f"--base {ref} ({commit[:12]}): the revision's program does not render with the current "
+                f"environment: {error}"
+            ) from None
     by_stack = {d.stack: d for d in declared}
     return Base(ref, commit, {s: by_stack.get(s) for s in stacks})

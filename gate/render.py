@@ -9,7 +9,6 @@ from __future__ import annotations
 import atexit
 import collections
 import json
-import os
 import select
 import subprocess
 import sys
@@ -226,19 +225,14 @@ class _RenderServer:
 
     def __init__(self, code_root: Path) -> None:
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server; closed by stop()
-        # The gate's own modules come from this checkout when the code root (another revision's
-        # program) has none of its own: the base is rendered with the current environment.
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(CODE_ROOT), os.environ.get("PYTHONPATH")])),
-        }
+        # The gate runs from this checkout; the program from the code root, which is another
+        # revision's when a base is rendered (with the current environment: see runtime.serve).
         self._process = children.popen(
-            [sys.executable, "-m", "gate.runtime", "--serve"],
-            env=env,
+            [sys.executable, "-m", "gate.runtime", "--serve", str(code_root)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._log,
-            cwd=str(code_root),
+            cwd=str(CODE_ROOT),
             text=True,
         )
         self._lock = threading.Lock()

@@ -191,8 +191,21 @@ def preload() -> int:
     return len(used)
 
 
-def serve() -> int:
-    """`--serve`: answer one request per line, each in a fork of this preloaded process.
+def use_program_from(program_root: Path) -> None:
+    """Make `components` (the program's package) come from `program_root` from now on.
+
+    The gate's own modules have already imported what they use of this checkout's `components`
+    (ARM ids, settings types) and keep it; another revision's program, run next, imports its own.
+    """
+    if program_root.resolve() == Path(__file__).resolve().parent.parent:
+        return
+    for name in [n for n in sys.modules if n == "components" or n.startswith("components.")]:
+        del sys.modules[name]
+    sys.path.insert(0, str(program_root))
+
+
+def serve(program_root: Path) -> int:
+    """`--serve PROGRAM_ROOT`: answer one request per line, each in a fork of this preloaded process.
 
     A forked child starts from the same untouched state every time (nothing here ever runs the
     program), so a render is the same as in a fresh process, without paying for imports again.
@@ -204,6 +217,7 @@ def serve() -> int:
     from cli.children import die_with_parent
 
     _exit_with_parent()
+    use_program_from(program_root)
     preload()
     for line in sys.stdin:
         request = json.loads(line)
@@ -245,4 +259,4 @@ def _exit_with_parent() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(serve() if sys.argv[1:] == ["--serve"] else main())
+    sys.exit(serve(Path(sys.argv[2])) if sys.argv[1:2] == ["--serve"] and len(sys.argv) == 3 else main())

@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -342,3 +343,25 @@ def test_a_revision_that_does_not_exist_is_a_usage_error(history, capsys):
     run = gate_in_process(capsys, "--project-dir", str(history), "--base", "no-such-branch", "--no-checkov")
     assert run.returncode == 2
     assert "--base no-such-branch: no such revision" in run.stderr
+
+
+def test_another_revisions_program_runs_beside_the_gates_own_components(tmp_path):
+    """The render server keeps the gate's modules on this checkout's `components` (ARM ids, settings
+    types) while the base's program imports its own, even when the two differ module by module."""
+    program = tmp_path / "components"
+    program.mkdir()
+    (program / "__init__.py").write_text("")
+    (program / "only_in_the_base.py").write_text("REVISION = 'base'\n")
+    script = (
+        "import sys; from pathlib import Path\n"
+        "import gate.runtime as runtime, gate.mocks as mocks\n"
+        f"runtime.use_program_from(Path({str(tmp_path)!r}))\n"
+        "import components.only_in_the_base as base\n"
+        "print(base.REVISION, mocks.arm_type.__module__, 'components.arm' in sys.modules)\n"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", script], cwd=PROJECT_DIR, capture_output=True, text=True, check=True
+    )
+    # The base's module is found; the gate's ARM helper is still this checkout's, and the base
+    # would import its own `components.arm` afresh.
+    assert ran.stdout.split() == ["base", "components.arm", "False"]
