@@ -16,9 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from cli.secrets import REDACTED
-
-from .render import RenderedResource, is_secret, reveal
+from .render import RenderedResource, is_secret, redact, reveal
 from .replacement import replacing_paths, same_to_the_provider
 
 Action = Literal["create", "update", "replace", "delete", "unchanged"]
@@ -80,8 +78,13 @@ def _ignored(path: str, ignore_changes: list[str]) -> bool:
     return any(path == p or path.startswith((f"{p}.", f"{p}[")) for p in ignore_changes)
 
 
-def _shown(value: Any) -> Any:
-    return REDACTED if is_secret(value) else reveal(value)
+def holds_secret(value: Any) -> bool:
+    """Whether a value is, or contains at any depth, a secret (a list of receivers with a secret URL)."""
+    if is_secret(value):
+        return True
+    if isinstance(value, Mapping):
+        return any(holds_secret(v) for v in value.values())
+    return isinstance(value, list) and any(holds_secret(v) for v in value)
 
 
 def property_changes(base: RenderedResource, head: RenderedResource) -> tuple[PropertyChange, ...]:
@@ -104,9 +107,9 @@ def property_changes(base: RenderedResource, head: RenderedResource) -> tuple[Pr
         changes.append(
             PropertyChange(
                 path=path,
-                before=_shown(old),
-                after=_shown(new),
-                secret=is_secret(old) or is_secret(new),
+                before=redact(old),
+                after=redact(new),
+                secret=holds_secret(old) or holds_secret(new),
                 create_only=create_only(path) or (isinstance(old, str) and old.lower() in segments),
             )
         )

@@ -3,6 +3,7 @@ stacks, with edits to the stack files and to the program, and each change class 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import shutil
@@ -13,10 +14,12 @@ from pathlib import Path
 import pytest
 from conftest import PROJECT_DIR, TODAY, render_variant
 
+from gate.base import Base
 from gate.change_rules import StackFacts, change_findings
 from gate.change_rules import rule_infos as change_rule_infos
 from gate.changes import ResourceChange, diff
-from gate.render import Rendering, render_stacks
+from gate.render import Declaration, Rendering, render_stacks
+from gate.reports import console, to_json, to_junit, to_markdown, to_sarif
 from gate.runtime import alias_urns
 from gate.stack_files import read_stack_config
 from helpers import gate_in_process
@@ -300,9 +303,10 @@ def test_the_gate_compares_with_a_git_revision_and_takes_acknowledgements(
     )
     monkeypatch.setenv(WAIVERS_FILE_ENV, str(waivers))
     report, markdown = tmp_path / "gate.json", tmp_path / "gate.md"
+    sarif, junit = tmp_path / "gate.sarif", tmp_path / "gate.xml"
     run = gate_in_process(
         capsys, "--project-dir", str(history), "--base", "HEAD", "--no-checkov",
-        "--json", str(report), "--markdown", str(markdown),
+        "--json", str(report), "--markdown", str(markdown), "--sarif", str(sarif), "--junit", str(junit),
     )  # fmt: skip
     result = json.loads(report.read_text())
     assert run.returncode == 0, [f for f in result["findings"] if f["blocks"]]
@@ -313,6 +317,22 @@ def test_the_gate_compares_with_a_git_revision_and_takes_acknowledgements(
     assert "current environment" in changes["renderedWith"]
     assert {r["action"] for r in changes["stacks"]["prod"]["resources"]} == {"unchanged"}
     assert changes["stacks"]["dr"]["counts"]["delete"] == 2  # the replication-lag alerts
+    # Console, SARIF (its own run, the waiver as an accepted suppression) and JUnit say the same.
+    assert (
+        "  Changes against HEAD (" in run.stdout
+        and "    delete alerts-knowledge-g1-replication-lag" in run.stdout
+    )
+    (change_run,) = [
+        r
+        for r in json.loads(sarif.read_text())["runs"]
+        if r["tool"]["driver"]["name"] == "continuity-change-safety"
+    ]
+    (acknowledged,) = change_run["results"]
+    assert acknowledged["ruleId"] == "CTY-CHG-006" and acknowledged["suppressions"][0]["status"] == "accepted"
+    assert (
+        '<testcase classname="dr.change-safety" name="CTY-CHG-006 The stack\'s role flips">'
+        in junit.read_text()
+    )
     text = markdown.read_text()
     assert "### What this change does" in text
     assert "| dr | **delete** | `alerts-knowledge-g1-replication-lag`" in text
@@ -365,3 +385,48 @@ def test_another_revisions_program_runs_beside_the_gates_own_components(tmp_path
     # The base's module is found; the gate's ARM helper is still this checkout's, and the base
     # would import its own `components.arm` afresh.
     assert ran.stdout.split() == ["base", "components.arm", "False"]
+
+
+WEBHOOK = "continuity:alertWebhookUrl"
+
+
+def test_a_changed_secret_is_blocked_and_never_shown(prod, gate_result):
+    """A new webhook URL (a secret inside a list of receivers): reported as a secret change, with
+    the marker in place of both values in the finding and in every report."""
+    old_url, new_url = "https://hooks.example.com/old-token-1", "https://hooks.example.com/new-token-2"
+    base = render_variant("prod", {WEBHOOK: old_url}, secret_keys={WEBHOOK})
+    head = render_variant("prod", {WEBHOOK: new_url}, secret_keys={WEBHOOK})
+    changes, findings = compare(base, head)
+    group = by_name(changes, "alerts-action-group")
+    (receivers,) = [p for p in group.properties if p.path == "webhookReceivers"]
+    assert receivers.secret and "[secret]" in json.dumps(receivers.after)
+    (secret,) = [f for f in findings if f.rule_id == "CTY-CHG-005"]
+    assert (secret.resource_name, secret.message) == (
+        "alerts-action-group",
+        "webhookReceivers ([secret] -> [secret], value changes)",
+    )
+    declared = {
+        "prod": Declaration("prod", read_stack_config(PROJECT_DIR, "prod"), base.resources, base.outputs)
+    }
+    result = dataclasses.replace(
+        gate_result,
+        renderings=[head, *[r for r in gate_result.renderings if r.stack != "prod"]],
+        findings=[*gate_result.findings, *findings],
+        base=Base("HEAD", "0" * 40, declared),
+        changes={"prod": changes},
+    )
+    reports = {
+        "console": console(result),
+        "json": json.dumps(to_json(result)),
+        "markdown": to_markdown(result),
+        "sarif": json.dumps(to_sarif(result)),
+        "junit": to_junit(result),
+    }
+    for name, text in reports.items():
+        assert "token-1" not in text and "token-2" not in text, name
+    assert "| prod | **update** | `alerts-action-group`" in reports["markdown"]
+    # Every string inside a secret value is scrubbed, the receiver's name "webhook" too (even
+    # where it is part of the property's path): over-redaction, never a leak.
+    assert "Receivers: [secret] changes |" in reports["markdown"]
+    assert '"continuity-change-safety"' in reports["sarif"]
+    assert "CTY-CHG-005" in reports["junit"]
