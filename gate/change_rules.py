@@ -270,10 +270,14 @@ def change_findings(
 def _removal(change: ResourceChange, locks: list[str]) -> Iterator[Finding]:
     old = change.old
     holds = _holds(change)
-    if holds is not None:
+    # A deleted `retainOnDelete` resource is only released from the stack; Azure keeps it.
+    released = change.action == "delete" and old.retain_on_delete and not old.protect
+    if holds is not None and not released:
         if change.action == "delete":
-            kept = " (retainOnDelete keeps it in Azure, unmanaged)" if old.retain_on_delete else ""
-            yield _finding(DATA_LOSS, change, f"deleted{kept}: loses {holds}", urn=old.urn)
+            refused = (
+                "; it is protected, so the update stops there until it is unprotected" if old.protect else ""
+            )
+            yield _finding(DATA_LOSS, change, f"deleted: loses {holds}{refused}", urn=old.urn)
         else:
             reasons = ", ".join(described(p) for p in change.replacing)
             yield _finding(DATA_LOSS, change, f"replaced by a new, empty resource ({reasons}): loses {holds}")

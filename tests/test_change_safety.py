@@ -111,7 +111,9 @@ def test_deleting_a_database_under_its_servers_lock_is_data_loss_and_fails_half_
     assert deleted.action == "delete" and deleted.type == "azure-native:dbforpostgresql:Database"
     on_it = {f.rule_id: f for f in findings if f.resource_name == "operational-g1-patterns"}
     assert sorted(on_it) == ["CTY-CHG-001", "CTY-CHG-003"]
-    assert on_it["CTY-CHG-001"].message == "deleted: loses the database's data"
+    assert on_it["CTY-CHG-001"].message == (
+        "deleted: loses the database's data; it is protected, so the update stops there until it is unprotected"
+    )
     assert on_it["CTY-CHG-003"].message.startswith("deleted beneath the delete lock on /subscriptions/")
     assert on_it["CTY-CHG-003"].message.endswith("/flexibleservers/psql-cty-operational-prod-aue-g1-62db")
     assert on_it["CTY-CHG-001"].urn == deleted.urn
@@ -125,6 +127,9 @@ def test_removing_a_whole_server_is_data_loss_and_its_backup_instance_is_stuck_u
     assert server.action == "delete"
     lost = {f.resource_name for f in findings if f.rule_id == "CTY-CHG-001"}
     assert {"operational-g1", "operational-g1-decisions", "operational-g1-patterns"} <= lost
+    # Its admin password in the vault is `retainOnDelete` and unprotected: released, kept in Azure.
+    assert by_name(changes, "key-vault-operational-admin-password").action == "delete"
+    assert "key-vault-operational-admin-password" not in lost
     # The server's own lock is deleted with it (dependents first); its backup instance lives in
     # the backup vault, whose lock stays: that deletion would fail half-way.
     locked = [(f.resource_name, f.resource_type) for f in findings if f.rule_id == "CTY-CHG-003"]
