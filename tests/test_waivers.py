@@ -298,3 +298,37 @@ def test_a_flow_style_file_has_no_item_lines_to_name_so_it_says_line_0(tmp_path)
     assert caught.value.problems == [
         "waivers.yaml:0: missing ['stack', 'reason', 'owner', 'expires']; missing one of ['resource', 'enforcement']"
     ]
+
+
+ACKNOWLEDGEMENT = (
+    "- rule: CTY-CHG-006\n  stack: dr\n  resource: platform\n  reason: drill\n  owner: ops\n  expires: {}\n"
+)
+
+
+def test_an_acknowledged_change_is_short_lived_and_never_stale(tmp_path):
+    """Waivers of the gate's change rules (CTY-CHG-*): at most 30 days ahead, never reported as
+    unmatched (a change exists only until it lands), and left unjudged by the pack."""
+    path = tmp_path / "waivers.yaml"
+    known = ["CTY-CHG-006", "CTY-RES-001"]  # as the gate knows them, change rules included
+    path.write_text(ACKNOWLEDGEMENT.format(TODAY + dt.timedelta(days=30)))
+    (acknowledgement,) = load_waivers(path, known_rules=known, today=TODAY)
+    assert acknowledgement.rule == "CTY-CHG-006"
+    assert unmatched([acknowledgement], set(), ["dr"], rules_run=known) == []
+    # The pack knows no change rule: it keeps the entry unverified rather than refusing it.
+    assert [w.rule for w in load_waivers(path, known_rules=["CTY-RES-001"], today=TODAY)] == ["CTY-CHG-006"]
+    path.write_text(ACKNOWLEDGEMENT.format(TODAY + dt.timedelta(days=31)))
+    with pytest.raises(WaiverError) as refused:
+        load_waivers(path, known_rules=known, today=TODAY)
+    assert refused.value.problems == [
+        "waivers.yaml:1: expires 2026-12-28 is more than 30 days ahead; an acknowledged change "
+        "(CTY-CHG-006) lands with its pull request, so its waiver is short-lived (latest 2026-12-27)"
+    ]
+    # Any other rule still needs to be one the run knows, and a stale waiver of it is an error.
+    path.write_text(ACKNOWLEDGEMENT.replace("CTY-CHG-006", "CTY-CHG-099").format(TODAY))
+    with pytest.raises(WaiverError, match="unknown rule 'CTY-CHG-099'"):
+        load_waivers(path, known_rules=known, today=TODAY)
+    path.write_text(ACKNOWLEDGEMENT.replace("CTY-CHG-006", "CTY-RES-001").format(TODAY))
+    (other,) = load_waivers(path, known_rules=known, today=TODAY)
+    assert unmatched([other], set(), ["dr"], rules_run=known) == [
+        "waivers.yaml:1: waiver of CTY-RES-001 on dr/platform matches no finding; remove it"
+    ]
