@@ -419,10 +419,16 @@ def cmd_failback(args: argparse.Namespace) -> int:
 
 
 def cmd_rehearse(args: argparse.Namespace) -> int:
-    from .rehearsal import rehearse
+    from .rehearsal import rehearse, rehearse_pitr
 
     # Rehearsals are practice, not evidence: they are kept out of drills/ (and out of git).
-    record, folder = rehearse(args.scenario, PROJECT_DIR / "build" / "rehearsals", held_back=args.held_back)
+    rehearsals = PROJECT_DIR / "build" / "rehearsals"
+    if args.scenario == "pitr":
+        record, folder = rehearse_pitr(rehearsals, database=args.database, after_target=args.after_target)
+        print(f"record: {folder / 'record.json'}", file=sys.stderr)
+        print(markdown(record))
+        return Exit.OK if record.verdict == "pass" else Exit.FAILED
+    record, folder = rehearse(args.scenario, rehearsals, held_back=args.held_back)
     print(f"record: {folder / 'record.json'}", file=sys.stderr)
     print(markdown(record))
     return Exit.OK if record.verdict == "pass" or args.scenario == "forced" else Exit.FAILED
@@ -510,8 +516,19 @@ def parser() -> argparse.ArgumentParser:
     failback.add_argument("--survivor", default="dr", help="the promoted stack")
     failback.set_defaults(func=cmd_failback)
 
-    rehearse = commands.add_parser("rehearse", help="the drill on two local PostgreSQL servers")
-    rehearse.add_argument("--scenario", choices=OPTIONS, default="planned")
+    rehearse = commands.add_parser(
+        "rehearse", help="the drill (or, --scenario pitr, a point-in-time restore check) on local PostgreSQL"
+    )
+    rehearse.add_argument("--scenario", choices=[*OPTIONS, "pitr"], default="planned")
+    rehearse.add_argument(
+        "--after-target",
+        type=_positive,
+        default=7,
+        help="pitr: rows written after the restore point, which the restored server must not have",
+    )
+    rehearse.add_argument(
+        "--database", default="knowledge", help="pitr: the database whose RTO the restore is timed against"
+    )
     rehearse.add_argument(
         "--held-back",
         type=_positive,

@@ -146,8 +146,13 @@ class LocalCluster:
         os_user: str | None = None,
         timeout: float = COMMAND_TIMEOUT_S,
         settings: dict[str, str] | None = None,
+        standby: bool = True,
+        archive: bool = False,
     ):
         self.bin_dir = bin_dir
+        # A streaming standby (failover drills); a WAL archive and base backups (restore checks).
+        self.with_standby = standby
+        self.with_archive = archive
         # Extra postgresql.conf settings (values as written in the file), e.g. preloaded libraries.
         self.extra_settings = dict(settings or {})
         self.timeout = timeout
@@ -155,6 +160,7 @@ class LocalCluster:
         self._base: Path | None = None
         self._primary: _Server | None = None
         self._standby: _Server | None = None
+        self._restored: _Server | None = None
         self._held_back = False
         # Run the servers as another user only when root: a developer's own account can run them.
         self._os_user = os_user or (DEFAULT_OS_USER if os.geteuid() == 0 else None)
@@ -195,8 +201,15 @@ class LocalCluster:
     def held_back(self) -> bool:
         return self._held_back
 
+    @property
+    def restored_dsn(self) -> str:
+        return self._server("restored").dsn()
+
+    def _servers(self) -> list[_Server]:
+        return [s for s in (self._primary, self._standby, self._restored) if s is not None]
+
     def __repr__(self) -> str:
-        ports = {s.name: s.port for s in (self._primary, self._standby) if s is not None}
+        ports = {s.name: s.port for s in self._servers()}
         return f"LocalCluster(base={str(self._base)!r}, ports={ports}, role={ROLE!r}, password={REDACTED!r})"
 
     __str__ = __repr__
@@ -216,8 +229,7 @@ class LocalCluster:
         """Each server's log so far (for diagnostics, and to check what the servers wrote)."""
         return {
             s.name: s.log_file.read_text(errors="replace") if s.log_file.exists() else ""
-            for s in (self._primary, self._standby)
-            if s is not None
+            for s in self._servers()
         }
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -233,21 +245,23 @@ class LocalCluster:
         base = self._base = Path(tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-"))
         self._own(base)  # mkdtemp made it 0700: private to the server user, and holds its sockets
         self._primary = _Server("primary", base / "primary", base / "primary.log")
-        self._standby = _Server("standby", base / "standby", base / "standby.log")
+        if self.with_archive:
+            (base / "archive").mkdir(mode=0o700)
+            self._own(base / "archive")
 
         self._init_primary()
         self._start(self._primary)
-        self._create_standby()
-        self._start(self._standby)
-        self._wait_streaming()
-        log.info(
-            "local cluster up: primary on port %s, standby on port %s", self._primary.port, self._standby.port
-        )
+        if self.with_standby:
+            self._standby = _Server("standby", base / "standby", base / "standby.log")
+            self._create_standby()
+            self._start(self._standby)
+            self._wait_streaming()
+        log.info("local cluster up: %s", {s.name: s.port for s in self._servers()})
 
     def close(self) -> None:
         """Stop whatever still runs and delete the folder; never raises, so it is safe in cleanup."""
-        for server in (self._standby, self._primary):
-            if server is not None and server.running:
+        for server in reversed(self._servers()):
+            if server.running:
                 self._stop(server, mode="fast")
         if self._base is not None:
             shutil.rmtree(self._base, ignore_errors=True)
@@ -388,10 +402,94 @@ class LocalCluster:
         with self._connect(dsn) as conn:
             return bool(conn.execute("SELECT pg_is_in_recovery()").fetchone()[0])  # type: ignore[index]
 
+    # --- backups and point-in-time restore (PostgreSQL "continuous-archiving") ---------------------
+
+    def _archive_settings(self) -> dict[str, str]:
+        assert self._base is not None
+        archive = self._base / "archive"
+        return {
+            "archive_mode": "on",
+            # Never overwrite a segment already archived ("continuous-archiving": the command "should
+            # refuse to overwrite any pre-existing archive file").
+            "archive_command": f"'test ! -f {archive}/%f && cp %p {archive}/%f'",
+            # Commit times as recovery compares them with recovery_target_time.
+            "track_commit_timestamp": "on",
+        }
+
+    def base_backup(self) -> Path:
+        """A base backup of the primary (pg_basebackup, with the WAL it needs to be consistent)."""
+        primary = self._server("primary")
+        assert self._base is not None
+        folder = self._base / "base-backup"
+        self._run(
+            "pg_basebackup", "-D", str(folder), "-h", "127.0.0.1", "-p", str(primary.port), "-U", ROLE,
+            "-w", "-X", "stream", "-c", "fast", "--no-sync", env={"PGPASSWORD": self._password},
+        )  # fmt: skip
+        return folder
+
+    def archive_current_wal(self, timeout: float = 30.0) -> str:
+        """Close the current WAL segment and wait until the archiver has copied it; returns its name."""
+        with self._connect(self.primary_dsn) as conn:
+            segment = str(conn.execute("SELECT pg_walfile_name(pg_switch_wal())").fetchone()[0])  # type: ignore[index]
+            deadline = time.monotonic() + timeout
+            while True:
+                row = conn.execute(
+                    "SELECT last_archived_wal, last_failed_wal FROM pg_stat_archiver"
+                ).fetchone()
+                archived = row[0] if row else None
+                # Segment names sort in WAL order within a timeline.
+                if archived is not None and archived >= segment:
+                    return segment
+                if time.monotonic() >= deadline:
+                    raise LocalClusterError(
+                        f"WAL segment {segment} not archived within {timeout:g} s (last archived {archived}, "
+                        f"last failed {row[1] if row else None})\nprimary log:\n{self._server('primary').log_tail()}"
+                    )
+                time.sleep(0.05)
+
+    def restore(self, backup: Path, target_time: str, timeout: float | None = None) -> None:
+        """A new server from `backup` and the archived WAL, recovered to `target_time` (an ISO 8601
+        timestamp with its offset) and promoted there, as a point-in-time restore does."""
+        assert self._base is not None
+        restored = self._restored = _Server("restored", self._base / "restored", self._base / "restored.log")
+        shutil.copytree(backup, restored.data_dir)
+        for path in [restored.data_dir, *restored.data_dir.rglob("*")]:
+            self._own(path)
+        restored.data_dir.chmod(0o700)
+        archive = self._base / "archive"
+        recovery = {
+            "restore_command": f"'cp {archive}/%f %p'",
+            "recovery_target_time": f"'{target_time}'",
+            # Stop at the target and take writes there, as an Azure restored server does.
+            "recovery_target_action": "'promote'",
+            "archive_mode": "off",  # the restored server must not write into the source's archive
+        }
+        with open(restored.data_dir / "postgresql.auto.conf", "a") as conf:
+            conf.write("".join(f"{k} = {v}\n" for k, v in recovery.items()))
+        (restored.data_dir / "recovery.signal").touch()
+        self._own(restored.data_dir / "recovery.signal")
+        self._start(restored)
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while True:
+            try:
+                if not self.is_in_recovery(restored.dsn()):
+                    break
+            except psycopg.OperationalError:
+                if restored.running:
+                    raise
+                # PostgreSQL 13+ stops with FATAL when the archive ends before the target is reached.
+            if time.monotonic() >= deadline or not restored.running:
+                raise LocalClusterError(
+                    f"the restored server did not finish recovery to {target_time}\n"
+                    f"restored log:\n{restored.log_tail()}"
+                )
+            time.sleep(0.05)
+        log.info("restored server promoted at %s", target_time)
+
     # --- internals -------------------------------------------------------------------------------
 
     def _server(self, name: str) -> _Server:
-        server = self._primary if name == "primary" else self._standby
+        server = {"primary": self._primary, "standby": self._standby, "restored": self._restored}[name]
         if server is None:
             raise LocalClusterError("the cluster has not been started")
         return server
@@ -529,6 +627,7 @@ class LocalCluster:
             "shared_buffers": "'16MB'",
             "password_encryption": "'scram-sha-256'",
             "log_line_prefix": "'%m [%p] '",
+            **(self._archive_settings() if self.with_archive else {}),
             **self.extra_settings,
         }
         with open(primary.data_dir / "postgresql.conf", "a") as conf:

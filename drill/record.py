@@ -19,7 +19,9 @@ from cli.exits import UsageError
 from cli.files import load_json
 
 SCHEMA_FILE = Path(__file__).resolve().parent / "drill-record.schema.json"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Versions still read: version 1 (before restore checks) has no `restore` object.
+READABLE_VERSIONS = (1, 2)
 DRILL_ID = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[a-z0-9-]+$")
 STEPS = ("preflight", "baseline", "fault", "promote", "verify", "report")
 
@@ -45,7 +47,7 @@ class Measurement:
 @dataclass
 class DrillRecord:
     drill_id: str
-    scenario: str  # planned | forced
+    scenario: str  # planned | forced (failover) | pitr (restore check)
     database: str
     primary: dict[str, str]  # {"stack": ..., "region": ...}
     standby: dict[str, str]
@@ -66,6 +68,8 @@ class DrillRecord:
     rpo: Measurement = field(default_factory=Measurement)
     lost_heartbeats: list[int] = field(default_factory=list)
     integrity: dict[str, Any] = field(default_factory=dict)
+    # A restore check's result (drill/restore_check.py RestoreCheck.to_json), None for a failover.
+    restore: dict[str, Any] | None = None
     verdict: str | None = None  # pass | fail | aborted
     notes: list[str] = field(default_factory=list)
     # Where every timestamp of the drill comes from (not part of the record).
@@ -94,10 +98,11 @@ class DrillRecord:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> DrillRecord:
         data = dict(data)
-        if data.get("schema_version") != SCHEMA_VERSION:
+        if data.get("schema_version") not in READABLE_VERSIONS:
             raise ValueError(
-                f"drill record schema version {data.get('schema_version')} is not {SCHEMA_VERSION}"
+                f"drill record schema version {data.get('schema_version')} is not one of {list(READABLE_VERSIONS)}"
             )
+        data["schema_version"] = SCHEMA_VERSION  # a version 1 record reads as one without a restore
         data["heartbeats"] = [Heartbeat(**h) for h in data.get("heartbeats", [])]
         data["rto"] = Measurement(**data.get("rto", {}))
         data["rpo"] = Measurement(**data.get("rpo", {}))

@@ -17,8 +17,18 @@ def _seconds(value: float | None) -> str:
 
 
 def judge(record: DrillRecord) -> str:
-    """pass only if RTO and RPO met their targets, every baseline table survived unchanged and no
-    write through the writer name was acknowledged by a server other than the promoted one."""
+    """A failover drill passes only if RTO and RPO met their targets, every baseline table survived
+    unchanged and no write through the writer name was acknowledged by a server other than the
+    promoted one; a restore check only if every row and checksum matched within the RTO."""
+    if record.restore is not None:
+        restore = record.restore
+        record.rto.met = bool(restore["met"])
+        held = (
+            restore["checksums_match"]
+            and restore["rows_before_target_found"] == restore["rows_before_target"]
+            and restore["rows_after_target_found"] == 0
+        )
+        return "pass" if record.rto.met and held else "fail"
     for measurement in (record.rto, record.rpo):
         if measurement.target_seconds is not None and measurement.measured_seconds is not None:
             measurement.met = measurement.measured_seconds <= measurement.target_seconds
@@ -26,7 +36,36 @@ def judge(record: DrillRecord) -> str:
     return "pass" if record.rto.met and record.rpo.met and intact else "fail"
 
 
+def restore_markdown(record: DrillRecord) -> list[str]:
+    """The restore check's section: the point, rows on each side of it, checksums, time."""
+    r = record.restore or {}
+    lines = [
+        "## Restore check",
+        "",
+        f"Restored `{r.get('kind')}` to {r.get('target_time')}, from {md(record.primary.get('endpoint', ''))} "
+        f"into {md(record.standby.get('endpoint', ''))}.",
+        "",
+        "| check | expected | found | ok |",
+        "|---|---|---|---|",
+        f"| rows committed at or before the point | {r.get('rows_before_target')} | "
+        f"{r.get('rows_before_target_found')} | {r.get('rows_before_target') == r.get('rows_before_target_found')} |",
+        f"| rows committed after the point | 0 of {r.get('rows_after_target')} | "
+        f"{r.get('rows_after_target_found')} | {r.get('rows_after_target_found') == 0} |",
+        f"| table checksums equal the source's at the point | all | "
+        f"{'all' if r.get('checksums_match') else 'not all'} | {r.get('checksums_match')} |",
+        f"| restored within the RTO | {_seconds(r.get('target_seconds'))} | {_seconds(r.get('measured_seconds'))} "
+        f"| {r.get('met')} |",
+    ]
+    for name, rows in (("missing", r.get("missing_rows")), ("unexpected", r.get("unexpected_rows"))):
+        if rows:
+            lines += ["", f"{name.capitalize()} rows: {rows}."]
+    lines += [f"- {md(d)}" for d in r.get("checksum_differences") or []]
+    return lines
+
+
 def markdown(record: DrillRecord) -> str:
+    if record.restore is not None:
+        return _restore_report(record)
     t = record.timestamps
     lines = [
         f"# DR drill {record.drill_id}",
@@ -108,9 +147,36 @@ def markdown(record: DrillRecord) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _restore_report(record: DrillRecord) -> str:
+    lines = [
+        f"# Restore check {record.drill_id}",
+        "",
+        f"**Verdict: {(record.verdict or 'in progress').upper()}** — `{record.scenario}`, database "
+        f"`{record.database}`, stack `{record.primary.get('stack')}` ({record.primary.get('region')}), "
+        f"control plane `{record.control_plane}`",
+        "",
+        *restore_markdown(record),
+        "",
+        "## Timeline (UTC)",
+        "",
+        "| event | time |",
+        "|---|---|",
+        *[f"| {name} | {value} |" for name, value in sorted(record.timestamps.items(), key=lambda kv: kv[1])],
+        "",
+        "## Provenance",
+        "",
+        f"- git commit `{record.git_commit}`",
+        *[f"- {name} {version}" for name, version in sorted(record.versions.items())],
+    ]
+    if record.notes:
+        lines += ["", "## Notes", ""] + [f"- {md(note)}" for note in record.notes]
+    return "\n".join(lines) + "\n"
+
+
 def finish(record: DrillRecord, folder: Path) -> None:
     record.verdict = judge(record)
     record.stamp("finished_at")
+    folder.mkdir(parents=True, exist_ok=True)
     (folder / "report.md").write_text(markdown(record))
     record.save(folder)
     write_index(folder.parent)

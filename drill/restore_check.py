@@ -1,0 +1,131 @@
+"""Restore checks: does a restored server hold exactly what its source held at the restore point?
+
+A probe table takes numbered rows, one transaction each, while the restore point passes; the
+restored server must have every row committed at or before the point and none committed after it.
+Every table's checksum on the restored server must equal the source's taken at the point. The
+check is the same whatever made the restored server (a local rehearsal of point-in-time recovery,
+or an Azure restore).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+PROBE_TABLE = "public.restore_probe"
+
+
+@dataclass(frozen=True)
+class ProbeRow:
+    seq: int
+    committed_at: dt.datetime  # the commit's own timestamp, as recovery compares it with the target
+
+
+@dataclass
+class RestoreCheck:
+    """What the record keeps of a restore (the `restore` object of a drill record)."""
+
+    kind: str  # pitr (local rehearsal or Azure), geo, vault
+    target_time: str
+    rows_before_target: int
+    rows_before_target_found: int
+    rows_after_target: int
+    rows_after_target_found: int
+    checksums_match: bool
+    measured_seconds: float
+    target_seconds: float
+    met: bool  # restored within the RTO
+    checksum_differences: list[str] = field(default_factory=list)
+    missing_rows: list[int] = field(default_factory=list)
+    unexpected_rows: list[int] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return (
+            self.met
+            and self.checksums_match
+            and self.rows_before_target_found == self.rows_before_target
+            and self.rows_after_target_found == 0
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def create_probe(connection: psycopg.Connection) -> None:
+    connection.execute(
+        f"CREATE TABLE IF NOT EXISTS {PROBE_TABLE} (seq bigint PRIMARY KEY, note text NOT NULL)"
+    )
+
+
+def write_probe_row(connection: psycopg.Connection, seq: int) -> ProbeRow:
+    """One numbered row in its own transaction, with the commit timestamp the server recorded
+    (track_commit_timestamp: the time recovery compares with recovery_target_time)."""
+    with connection.transaction():
+        connection.execute(f"INSERT INTO {PROBE_TABLE} (seq, note) VALUES (%s, %s)", (seq, f"row {seq}"))
+    row = connection.execute(
+        f"SELECT pg_xact_commit_timestamp(xmin) FROM {PROBE_TABLE} WHERE seq = %s", (seq,)
+    ).fetchone()
+    if row is None or row[0] is None:
+        raise RuntimeError("no commit timestamp: the server needs track_commit_timestamp = on")
+    return ProbeRow(seq, row[0])
+
+
+def checksums(connection: psycopg.Connection, tables: Iterable[str]) -> dict[str, str]:
+    """md5 of each table's rows as text, in a fixed order: equal checksums, equal contents."""
+    found = {}
+    for table in tables:
+        schema, name = table.split(".", 1)
+        query = sql.SQL(
+            "SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {} AS t"
+        ).format(sql.Identifier(schema, name))
+        row = connection.execute(query).fetchone()
+        found[table] = str(row[0]) if row else ""
+    return found
+
+
+def probe_seqs(connection: psycopg.Connection) -> list[int]:
+    return [int(r[0]) for r in connection.execute(f"SELECT seq FROM {PROBE_TABLE} ORDER BY seq").fetchall()]
+
+
+def verify(
+    kind: str,
+    target: dt.datetime,
+    written: Sequence[ProbeRow],
+    found_seqs: Iterable[int],
+    source_checksums: dict[str, str],
+    restored_checksums: dict[str, str],
+    measured_seconds: float,
+    target_seconds: float,
+) -> RestoreCheck:
+    """Judge a restore: rows at or before `target` present, rows after it absent, checksums equal,
+    restored within the RTO. A row committed exactly at the target is included, as recovery
+    includes it (recovery_target_inclusive defaults to on)."""
+    found = set(found_seqs)
+    before = [r.seq for r in written if r.committed_at <= target]
+    after = [r.seq for r in written if r.committed_at > target]
+    differences = sorted(
+        f"{table}: source {source_checksums.get(table)} restored {restored_checksums.get(table)}"
+        for table in source_checksums.keys() | restored_checksums.keys()
+        if source_checksums.get(table) != restored_checksums.get(table)
+    )
+    return RestoreCheck(
+        kind=kind,
+        target_time=target.isoformat(),
+        rows_before_target=len(before),
+        rows_before_target_found=sum(1 for seq in before if seq in found),
+        rows_after_target=len(after),
+        rows_after_target_found=sum(1 for seq in after if seq in found),
+        checksums_match=not differences,
+        measured_seconds=measured_seconds,
+        target_seconds=target_seconds,
+        met=measured_seconds <= target_seconds,
+        checksum_differences=differences,
+        missing_rows=[seq for seq in before if seq not in found],
+        unexpected_rows=sorted(found - set(before)),
+    )
