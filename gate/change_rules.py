@@ -190,13 +190,6 @@ def _finding(rule: ChangeRule, change: ResourceChange, message: str, urn: str | 
     )
 
 
-def _holds(change: ResourceChange) -> str | None:
-    old = change.old
-    if change.type in HOLDS:
-        return HOLDS[change.type]
-    return "a resource marked protect" if old.protect else None
-
-
 def _lock_scopes(head: list[RenderedResource]) -> list[str]:
     """The scopes locked after the change (Azure: children inherit a parent scope's lock,
     azure-resource-manager/management/lock-resources)."""
@@ -267,21 +260,29 @@ def change_findings(
     return findings + list(_stack_changes(changes, base_facts, head_facts))
 
 
+PROTECTED = "it is protected, so the update stops there until it is unprotected"
+
+
 def _removal(change: ResourceChange, locks: list[str]) -> Iterator[Finding]:
     old = change.old
-    holds = _holds(change)
+    holds = HOLDS.get(change.type)
     # A deleted `retainOnDelete` resource is only released from the stack; Azure keeps it.
     released = change.action == "delete" and old.retain_on_delete and not old.protect
-    if holds is not None and not released:
+    if (holds is not None or old.protect) and not released:
+        consequences = [f"loses {holds}"] if holds else []
         if change.action == "delete":
-            refused = (
-                "; it is protected, so the update stops there until it is unprotected" if old.protect else ""
-            )
-            yield _finding(DATA_LOSS, change, f"deleted: loses {holds}{refused}", urn=old.urn)
+            consequences += [PROTECTED] if old.protect else []
+            yield _finding(DATA_LOSS, change, "deleted: " + "; ".join(consequences), urn=old.urn)
         else:
             reasons = ", ".join(described(p) for p in change.replacing)
-            yield _finding(DATA_LOSS, change, f"replaced by a new, empty resource ({reasons}): loses {holds}")
-    elif change.action == "replace" and change.type not in REPLACED_BY_DESIGN:
+            consequences += [] if holds else [PROTECTED]
+            yield _finding(
+                DATA_LOSS,
+                change,
+                f"replaced by a new, empty resource ({reasons}): " + "; ".join(consequences),
+            )
+    elif change.action == "replace" and change.type not in REPLACED_BY_DESIGN | SECRET_GENERATORS:
+        # A regenerated secret is CTY-CHG-005's, below.
         reasons = ", ".join(described(p) for p in change.replacing)
         yield _finding(CREATE_ONLY, change, f"replaced: {reasons}")
     arm_id = old.id.lower()

@@ -177,7 +177,7 @@ def test_a_point_beyond_the_archive_is_a_clear_failure_not_a_hang():
         local.archive_current_wal()
         beyond = last.committed_at + dt.timedelta(hours=1)
         with pytest.raises(
-            LocalClusterError, match="the restored server did not (start|finish recovery)"
+            LocalClusterError, match=r"the restored server did not (start|finish recovery)"
         ) as failed:
             local.restore(backup, beyond.isoformat())
     assert "recovery ended before configured recovery target was reached" in str(failed.value)

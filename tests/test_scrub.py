@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
@@ -101,3 +102,27 @@ def test_a_result_without_secrets_is_returned_as_it_is():
 def test_longest_secret_first_so_that_no_part_survives():
     assert scrub("abcdef", ["abc", "abcdef"]) == REDACTED
     assert scrub("x", [None, ""]) == "x"
+
+
+def test_the_bases_secrets_are_scrubbed_too():
+    """With `--base`, the base's declarations hold secrets the working tree may no longer have (an
+    old password): they are kept out of the reports as well. A stack new at the base adds none."""
+    from gate.base import Base
+    from gate.render import Declaration
+    from gate.stack_files import StackConfig
+
+    old = dataclasses.replace(
+        result_with_secrets().renderings[0].resources[0],
+        inputs={"properties": {"value": secret("old-password-1")}},
+        outputs={},
+    )
+    config = StackConfig("prod", Path("Pulumi.prod.yaml"), {}, frozenset())
+    base = Base("HEAD", "0" * 40, {"prod": Declaration("prod", config, [old], {}), "dr": None})
+    result = dataclasses.replace(result_with_secrets(), base=base)
+    assert secret_values(result) == [
+        "conn-string-xyz",
+        "hunter2-password",
+        "old-password-1",
+        "token-abcdef",
+        "wxyz",
+    ]

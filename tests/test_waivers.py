@@ -316,12 +316,18 @@ def test_an_acknowledged_change_is_short_lived_and_never_stale(tmp_path):
     assert unmatched([acknowledgement], set(), ["dr"], rules_run=known) == []
     # The pack knows no change rule: it keeps the entry unverified rather than refusing it.
     assert [w.rule for w in load_waivers(path, known_rules=["CTY-RES-001"], today=TODAY)] == ["CTY-CHG-006"]
-    path.write_text(ACKNOWLEDGEMENT.format(TODAY + dt.timedelta(days=31)))
+    # Each entry is judged: a refusal does not stop the next one being checked.
+    path.write_text(
+        ACKNOWLEDGEMENT.format(TODAY + dt.timedelta(days=31))
+        + ACKNOWLEDGEMENT.replace("CTY-CHG-006", "CTY-CHG-007").format(TODAY - dt.timedelta(days=1))
+    )
     with pytest.raises(WaiverError) as refused:
-        load_waivers(path, known_rules=known, today=TODAY)
+        load_waivers(path, known_rules=[*known, "CTY-CHG-007"], today=TODAY)
     assert refused.value.problems == [
         "waivers.yaml:1: expires 2026-12-28 is more than 30 days ahead; an acknowledged change "
-        "(CTY-CHG-006) lands with its pull request, so its waiver is short-lived (latest 2026-12-27)"
+        "(CTY-CHG-006) lands with its pull request, so its waiver is short-lived (latest 2026-12-27)",
+        "waivers.yaml:7: waiver of CTY-CHG-007 on platform expired on 2026-11-26 (owner ops): renew it "
+        "after review or fix the finding",
     ]
     # Any other rule still needs to be one the run knows, and a stale waiver of it is an error.
     path.write_text(ACKNOWLEDGEMENT.replace("CTY-CHG-006", "CTY-CHG-099").format(TODAY))
