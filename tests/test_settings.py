@@ -462,3 +462,26 @@ def test_missing_mandatory_tags_are_named():
     del tags["owner"], tags["cost-center"]
     (problem,) = problems_of({"continuity:tags": tags})
     assert "missing mandatory tag(s) ['owner', 'cost-center'] (keys are case-exact)" in problem
+
+
+@pytest.mark.parametrize(
+    "value, accepted",
+    [
+        ("10.0.0.0/8", True),
+        ("172.16.0.0/12", True),
+        ("192.168.4.0/24", True),
+        ("172.32.0.0/16", False),
+        ("127.0.0.0/16", False),  # loopback: private to Python, refused by Azure
+        ("169.254.0.0/16", False),  # link-local
+        ("240.0.0.0/8", False),  # reserved
+        ("0.0.0.0/8", False),
+    ],
+)
+def test_private_networks_are_rfc1918_ranges(value, accepted):
+    from components.settings import _private_network
+
+    if accepted:
+        assert _private_network(value) == value
+    else:
+        with pytest.raises(ValueError, match=re.escape(f"{value} is not a private address range")):
+            _private_network(value)
