@@ -36,6 +36,12 @@ def test_names_that_would_break_azures_length_rules_are_refused():
     assert len(NAMING.key_vault("kvgeo", "australiasoutheast")) <= 24
 
 
+def test_names_of_exactly_24_characters_are_accepted():
+    five_letters = Naming("stage", "australiaeast", NAMING.subscription_id)
+    assert len(five_letters.key_vault("kvgeo")) == 24
+    assert len(five_letters.storage_account("archive")) == 24
+
+
 def test_the_suffix_is_the_subscriptions_own():
     other = Naming("prod", "australiaeast", "11111111-1111-1111-1111-111111111111")
     assert other.suffix != SUFFIX and other.key_vault() != NAMING.key_vault()
@@ -45,8 +51,21 @@ def test_intel_and_amd_variants_share_their_row():
     assert compute("Standard_D4ds_v5") == compute("Standard_D4ads_v5")
     assert (compute("Standard_E8ds_v5").vcores, compute("Standard_E8ds_v5").memory_gib) == (8, 64)
     assert "Standard_E2ads_v5" in SKUS and "Standard_B1ms" in SKUS
-    with pytest.raises(UnknownSku):
+    with pytest.raises(UnknownSku) as caught:
         compute("Standard_Z99")
+    assert str(caught.value).startswith(
+        "SKU Standard_Z99 is not in the platform's SKU table (components/skus.py); "
+        "known: Standard_B1ms, Standard_B2ms, Standard_B2s, Standard_D16ads_v5, "
+    )
+
+
+def test_an_unknown_region_is_refused_with_the_known_ones():
+    with pytest.raises(ValueError) as caught:
+        region_code("mars")
+    assert str(caught.value).startswith(
+        "region 'mars' is not in the platform's region table (components/regions.py); "
+        "known: australiacentral, australiaeast, australiasoutheast, "
+    )
 
 
 @pytest.mark.parametrize(
