@@ -609,3 +609,202 @@ def test_writer_names_are_checked_for_every_server():
         ("a-g1", "no writer name a.writer: clients would need another host after a failover"),
         ("b-writer", "writer name b.writer is a A record, not a CNAME to the server's name"),
     ]
+
+
+# --- deployability --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "props, expected",
+    [
+        ({"highAvailability": {"mode": "Disabled"}, "sku": {"tier": "Burstable"}}, []),
+        ({"sku": {"tier": "Burstable"}}, []),
+        (
+            {"highAvailability": {"mode": "SameZone"}, "sku": {"tier": "Burstable"}},
+            ["high availability is not available on the Burstable tier"],
+        ),
+    ],
+)
+def test_ha_is_refused_on_burstable_only_when_requested(props, expected):
+    assert messages("CTY-DEP-002", SERVER, props) == expected
+
+
+@pytest.mark.parametrize(
+    "props, expected",
+    [
+        (
+            {"createMode": "Replica", "backup": {"geoRedundantBackup": "Enabled"}},
+            ["geo-redundant backup is not supported on a read replica"],
+        ),
+        (
+            {"createMode": "Replica", "highAvailability": {"mode": "SameZone"}},
+            ["high availability is not supported on a read replica"],
+        ),
+        ({"createMode": "Replica", "highAvailability": {"mode": "Disabled"}}, []),
+        ({"createMode": "Create", "backup": {"geoRedundantBackup": "Enabled"}}, []),
+    ],
+)
+def test_replicas_request_neither_ha_nor_geo_backup(props, expected):
+    assert messages("CTY-DEP-005", SERVER, props) == expected
+
+
+@pytest.mark.parametrize(
+    "type_, props, expected",
+    [
+        (
+            SERVER,
+            {"location": "australiasoutheast", "highAvailability": {"mode": "ZoneRedundant"}},
+            ["zone-redundant HA in australiasoutheast, which has no availability zones"],
+        ),
+        (SERVER, {"location": "australiasoutheast", "highAvailability": {"mode": "SameZone"}}, []),
+        (SERVER, {"location": "australiaeast", "highAvailability": {"mode": "ZoneRedundant"}}, []),
+        (STORAGE, {"location": "australiasoutheast", "highAvailability": {"mode": "ZoneRedundant"}}, []),
+        (SERVER, {"highAvailability": {"mode": "ZoneRedundant"}}, []),  # no location: nothing to judge
+    ],
+)
+def test_zone_features_need_zones(type_, props, expected):
+    assert messages("CTY-DEP-006", type_, props) == expected
+
+
+def test_a_data_export_without_tables_exports_nothing_unexportable():
+    assert messages("CTY-DEP-007", "azure-native:operationalinsights:DataExport", {}) == []
+
+
+RESOURCE_GROUP = "azure-native:resources:ResourceGroup"
+SECRET = "azure-native:keyvault:Secret"
+
+
+def _keyed_server(deps: list[str], geo: bool = False, type_: str = "AzureKeyVault") -> Resource:
+    encryption = {"type": type_, **({"geoBackupKeyURI": "https://kvgeo/keys/k"} if geo else {})}
+    return res(
+        SERVER, "k-g1", {"location": "australiaeast", "dataEncryption": encryption}, {"dataEncryption": deps}
+    )
+
+
+def test_only_keys_in_vaults_count_as_the_servers_encryption_keys():
+    home = res(VAULT, "kv", {"location": "australiaeast"})
+    group = res(RESOURCE_GROUP, "rg", {"location": "australiaeast"})
+    secret = res(SECRET, "secret", deps={"vaultName": [home.urn]})  # not a key
+    far = res(VAULT, "kv-far", {"location": "westeurope"})
+    key = res(KEY, "key", deps={"vaultName": [far.urn, group.urn]})  # the group is not a vault
+    missing = "no encryption key in a vault in the server's region australiaeast"
+    assert check("CTY-DEP-003", _keyed_server([secret.urn, key.urn]), home, group, secret, far, key) == [
+        ("k-g1", missing)
+    ]
+    assert check("CTY-DEP-003", _keyed_server([], type_="SystemManaged")) == []
+
+
+def test_the_geo_backup_key_regions_are_named_even_when_one_is_unknown():
+    home, nowhere, far = (
+        res(VAULT, name, {"location": location} if location else {})
+        for name, location in (("kv", "australiaeast"), ("kv-unknown", None), ("kv-far", "westeurope"))
+    )
+    keys = [res(KEY, f"key-{v.name}", deps={"vaultName": [v.urn]}) for v in (home, nowhere, far)]
+    server = _keyed_server([k.urn for k in keys], geo=True)
+    assert check("CTY-DEP-003", server, home, nowhere, far, *keys, peerRegion="australiasoutheast") == [
+        ("k-g1", "the geo-backup key is in [None, 'westeurope'], not in the peer region australiasoutheast")
+    ]
+
+
+def test_a_backup_instance_is_judged_against_its_backup_vault_only():
+    vault = res(BACKUP_VAULT, "bv", {"location": "australiaeast"})
+    group = res(RESOURCE_GROUP, "rg", {"location": "australiasoutheast"})
+    server = res(SERVER, "k-g1", {"location": "australiaeast"})
+    instance = res(
+        "azure-native:dataprotection:BackupInstance",
+        "bi",
+        deps={"vaultName": [vault.urn, group.urn], "properties": [server.urn]},
+    )
+    assert check("CTY-DEP-004", vault, group, server, instance) == []
+
+
+ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
+BENEATH = (
+    "the grant lies beneath a CanNotDelete lock: Azure refuses to delete it (lock-resources), so removing "
+    "or moving it fails the update"
+)
+
+
+def _lock(
+    name: str, target: Resource | None = None, level: str = "CanNotDelete", scope_id: str = ""
+) -> Resource:
+    props = {"level": level, **({"scope": scope_id} if scope_id else {})}
+    return res(LOCK, name, props, {"scope": [target.urn]} if target else None)
+
+
+def _grant(name: str, target: Resource | None = None, scope_id: str = "") -> Resource:
+    props = {"scope": scope_id} if scope_id else {}
+    return res(ROLE_ASSIGNMENT, name, props, {"scope": [target.urn]} if target else None)
+
+
+def test_grants_beneath_locks_known_only_through_outputs():
+    vault, other, workspace = res(VAULT, "kv"), res(VAULT, "kv-2"), res(WORKSPACE, "ws")
+    key = res(KEY, "key", deps={"vaultName": [vault.urn]})
+    locks = [
+        _lock("read-only", other, level="ReadOnly"),  # not a delete lock, and listed first
+        _lock("id-only", scope_id="/subscriptions/s/resourceGroups/rg"),  # no outputs to follow
+        _lock("vault-lock", vault),
+        _lock("workspace-lock", workspace),
+    ]
+    grants = [
+        _grant("on-the-vault", vault),
+        _grant("on-the-key", key),
+        _grant("on-the-other-vault", other),
+        _grant("on-nothing-known"),
+    ]
+    found = check("CTY-DEP-008", vault, other, workspace, key, *locks, *grants)
+    assert found == [("on-the-vault", BENEATH), ("on-the-key", BENEATH)]
+
+
+def test_grants_beneath_locks_known_by_id():
+    vault_id = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv"
+    unlocked = res(VAULT, "kv-unlocked")
+    locks = [_lock("vault-lock", scope_id=vault_id)]
+    grants = [
+        _grant("on-the-vault", scope_id=vault_id),
+        _grant("on-a-key", scope_id=f"{vault_id}/keys/k"),
+        _grant("on-a-sibling", scope_id=f"{vault_id}-2"),  # shares the text, not the path
+        _grant("by-id-and-outputs", unlocked, scope_id=f"{vault_id}/keys/k"),
+    ]
+    found = check("CTY-DEP-008", unlocked, *locks, *grants)
+    assert found == [("on-the-vault", BENEATH), ("on-a-key", BENEATH), ("by-id-and-outputs", BENEATH)]
+
+
+PEER = {"knowledge": {"sku": "Standard_D4ds_v5", "tier": "GeneralPurpose", "storageGb": 256, "version": "16"}}
+
+
+def _replica(**changes: Any) -> dict[str, Any]:
+    props = {
+        "createMode": "Replica",
+        "sku": {"name": "Standard_D4ds_v5", "tier": "GeneralPurpose"},
+        "storage": {"storageSizeGB": 256},
+        "version": "16",
+    }
+    props.update(changes)
+    return props
+
+
+def _fits(props: dict[str, Any], peer: dict[str, Any]) -> list[str]:
+    return [m for _, m in check("CTY-DEP-009", res(SERVER, "knowledge-g1", props), peerServers=peer)]
+
+
+def test_a_replica_without_a_peer_source_is_not_compared():
+    assert _fits(_replica(), {}) == []
+    assert _fits(_replica(), PEER) == []
+
+
+def test_a_replica_of_unknown_size_is_compared_as_zero():
+    assert _fits(_replica(storage={}), PEER) == [
+        "this replica is smaller than its source: 0 GiB storage is less than the source's 256 GiB"
+    ]
+    peer_without_storage = {"knowledge": {**PEER["knowledge"], "storageGb": None}}
+    assert _fits(_replica(storage={}), peer_without_storage) == []
+
+
+def test_sizes_that_cannot_be_compared_are_reported():
+    unknown = {"knowledge": {**PEER["knowledge"], "sku": "Standard_Z9"}}
+    (message,) = _fits(_replica(), unknown)
+    assert message.startswith(
+        "this replica is smaller than its source: sizes cannot be compared: "
+        "SKU Standard_Z9 is not in the platform's SKU table"
+    )
