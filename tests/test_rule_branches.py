@@ -601,13 +601,17 @@ def test_writer_names_are_checked_for_every_server():
         {
             "relativeRecordSetName": "c.writer",
             "recordType": "CNAME",
-            "ttl": 30,
+            "ttl": 3600,
             "cnameRecord": {"cname": "psql-c.postgres.database.azure.com"},
         },
     )
     assert check("CTY-NET-004", first, second, third, a_record, by_text) == [
         ("a-g1", "no writer name a.writer: clients would need another host after a failover"),
         ("b-writer", "writer name b.writer is a A record, not a CNAME to the server's name"),
+        (
+            "c-writer",
+            "writer name c.writer has TTL 3600: clients would keep the old writer for longer than 60 s after a failover",
+        ),
     ]
 
 
