@@ -30,16 +30,21 @@ def test_names_follow_one_pattern_per_kind():
 def test_names_that_would_break_azures_length_rules_are_refused():
     long_env = Naming("production", "australiaeast", NAMING.subscription_id)
     with pytest.raises(AssertionError):
-        long_env.key_vault("kvgeo")  # 25 characters
+        long_env.key_vault("kvgeo")  # 29 characters
     with pytest.raises(AssertionError):
         long_env.storage_account("archive")
     assert len(NAMING.key_vault("kvgeo", "australiasoutheast")) <= 24
 
 
-def test_names_of_exactly_24_characters_are_accepted():
+def test_names_of_24_characters_are_accepted_and_of_25_refused():
     five_letters = Naming("stage", "australiaeast", NAMING.subscription_id)
     assert len(five_letters.key_vault("kvgeo")) == 24
     assert len(five_letters.storage_account("archive")) == 24
+    six_letters = Naming("staged", "australiaeast", NAMING.subscription_id)
+    with pytest.raises(AssertionError, match=r"^kvgeo-cty-staged-aue-"):
+        six_letters.key_vault("kvgeo")
+    with pytest.raises(AssertionError, match=r"^stctyarchivestagedaue"):
+        six_letters.storage_account("archive")
 
 
 def test_the_suffix_is_the_subscriptions_own():
