@@ -438,7 +438,7 @@ def test_activity_log_needs_every_category_sent_to_a_workspace():
 
     missing = f"no subscription diagnostic setting sends {CATEGORIES} to this stack's workspace"
     assert check("CTY-OBS-002", workspace, setting(workspace, CATEGORIES)) == []
-    assert check("CTY-OBS-002", workspace, setting(account, CATEGORIES)) == [("ws", missing)]
+    assert check("CTY-OBS-002", workspace, account, setting(account, CATEGORIES)) == [("ws", missing)]
     assert check("CTY-OBS-002", workspace, setting(workspace, None)) == [("ws", missing)]
     assert check("CTY-OBS-002") == [("stack", missing)]
 
@@ -453,9 +453,10 @@ def test_health_alerts_count_enabled_alerts_with_a_receiver_and_a_replica_needs_
         {"criteria": {"allOf": [{"metricName": m} for m in metrics]}},
         {"scopes": [replica.urn], "actions": [group.urn]},
     )
+    disabled = res(METRIC_ALERT, "off", {"enabled": False}, {"scopes": [replica.urn], "actions": [group.urn]})
     no_action = res(METRIC_ALERT, "silent", {}, {"scopes": [replica.urn]})
     no_criteria = res(METRIC_ALERT, "bare", {}, {"scopes": [replica.urn], "actions": [group.urn]})
-    assert check("CTY-OBS-003", group, replica, alert, no_action, no_criteria) == [
+    assert check("CTY-OBS-003", group, replica, disabled, alert, no_action, no_criteria) == [
         ("k-g1", "no alert reaching a receiver on ['physical_replication_delay_in_seconds']")
     ]
 
