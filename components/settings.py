@@ -154,13 +154,18 @@ class Model(BaseModel):
     )
 
 
+# RFC 1918. Python's `is_private` also counts loopback, link-local and reserved ranges, which Azure
+# refuses for a virtual network.
+RFC1918 = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+
+
 def _private_network(value: str) -> str:
     """An IPv4 range in private address space (RFC 1918), written as its network address."""
     try:
         network = ipaddress.IPv4Network(value, strict=True)
     except ValueError as exc:
         raise ValueError(f"'{value}' is not an IPv4 network in CIDR form ({exc})") from None
-    if not network.is_private or network.prefixlen < 8:
+    if not any(network.subnet_of(private) for private in RFC1918):
         raise ValueError(f"{value} is not a private address range (10/8, 172.16/12, 192.168/16)")
     return value
 

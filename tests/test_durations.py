@@ -48,3 +48,21 @@ def test_seconds(text, seconds):
 )
 def test_format_seconds(seconds, text):
     assert format_seconds(seconds) == text
+
+
+@pytest.mark.parametrize(
+    "left, right, less, less_or_equal",
+    [("1h", "60min", False, True), ("59min", "1h", True, True), ("2h", "1h", False, False)],
+)
+def test_durations_compare_by_length(left, right, less, less_or_equal):
+    a, b = Duration.parse(left), Duration.parse(right)
+    assert (a < b, a <= b) == (less, less_or_equal)
+
+
+def test_a_number_without_unit_is_refused_with_the_units_listed():
+    with pytest.raises(ValueError) as caught:
+        Duration.parse("15")
+    assert str(caught.value) == (
+        "'15' is not a duration: use a whole number and one of the units "
+        "s, min, h, d, w, mo, y (e.g. '15min', '1h', '90d')"
+    )

@@ -30,10 +30,21 @@ def test_names_follow_one_pattern_per_kind():
 def test_names_that_would_break_azures_length_rules_are_refused():
     long_env = Naming("production", "australiaeast", NAMING.subscription_id)
     with pytest.raises(AssertionError):
-        long_env.key_vault("kvgeo")  # 25 characters
+        long_env.key_vault("kvgeo")  # 29 characters
     with pytest.raises(AssertionError):
         long_env.storage_account("archive")
     assert len(NAMING.key_vault("kvgeo", "australiasoutheast")) <= 24
+
+
+def test_names_of_24_characters_are_accepted_and_of_25_refused():
+    five_letters = Naming("stage", "australiaeast", NAMING.subscription_id)
+    assert len(five_letters.key_vault("kvgeo")) == 24
+    assert len(five_letters.storage_account("archive")) == 24
+    six_letters = Naming("staged", "australiaeast", NAMING.subscription_id)
+    with pytest.raises(AssertionError, match=r"^kvgeo-cty-staged-aue-"):
+        six_letters.key_vault("kvgeo")
+    with pytest.raises(AssertionError, match=r"^stctyarchivestagedaue"):
+        six_letters.storage_account("archive")
 
 
 def test_the_suffix_is_the_subscriptions_own():
@@ -45,8 +56,21 @@ def test_intel_and_amd_variants_share_their_row():
     assert compute("Standard_D4ds_v5") == compute("Standard_D4ads_v5")
     assert (compute("Standard_E8ds_v5").vcores, compute("Standard_E8ds_v5").memory_gib) == (8, 64)
     assert "Standard_E2ads_v5" in SKUS and "Standard_B1ms" in SKUS
-    with pytest.raises(UnknownSku):
+    with pytest.raises(UnknownSku) as caught:
         compute("Standard_Z99")
+    assert str(caught.value).startswith(
+        "SKU Standard_Z99 is not in the platform's SKU table (components/skus.py); "
+        "known: Standard_B1ms, Standard_B2ms, Standard_B2s, Standard_D16ads_v5, "
+    )
+
+
+def test_an_unknown_region_is_refused_with_the_known_ones():
+    with pytest.raises(ValueError) as caught:
+        region_code("mars")
+    assert str(caught.value).startswith(
+        "region 'mars' is not in the platform's region table (components/regions.py); "
+        "known: australiacentral, australiaeast, australiasoutheast, "
+    )
 
 
 @pytest.mark.parametrize(

@@ -462,3 +462,229 @@ def test_missing_mandatory_tags_are_named():
     del tags["owner"], tags["cost-center"]
     (problem,) = problems_of({"continuity:tags": tags})
     assert "missing mandatory tag(s) ['owner', 'cost-center'] (keys are case-exact)" in problem
+
+
+# --- each message in full, and the edges of each limit ------------------------------------------
+
+DR = read_stack_config(PROJECT_DIR, "dr")
+
+
+def problems_of_dr(overrides: dict[str, Any]) -> list[str]:
+    config = DR.with_overrides(overrides)
+    with pytest.raises(SettingsError) as caught:
+        load_settings(config.values, config.secret_keys)
+    return caught.value.problems
+
+
+def loads(overrides: dict[str, Any]):
+    config = PROD.with_overrides(overrides)
+    return load_settings(config.values, config.secret_keys)
+
+
+@pytest.mark.parametrize(
+    "overrides, problem",
+    [
+        pytest.param(
+            knowledge("storageGb", 100),
+            "continuity:databases.knowledge.storageGb: 100 GiB is not a size Azure offers; use one of [",
+            id="pydantic-prefix-removed",
+        ),
+        pytest.param({"continuity:region": None}, "continuity:region: is required", id="required"),
+        pytest.param(
+            knowledge("colour", "blue"),
+            "continuity:databases.knowledge.colour: unknown key",
+            id="nested-unknown",
+        ),
+        pytest.param(
+            {"continuity:promotion": {"option": "Planned"}},
+            "continuity:promotion.option: promotion is Microsoft's documented PATCH, run by "
+            "`python -m drill promote --option Planned|Forced`, not a `pulumi up` input; remove this key",
+            id="moved-key",
+        ),
+        pytest.param(
+            {"continuity:logs:retention": "90d"},
+            "continuity:logs:retention: unknown key (known keys: alertWebhookUrl, alerts, backup, ",
+            id="key-with-a-second-colon",
+        ),
+        pytest.param(
+            edit("continuity:databases", lambda dbs: dbs.__setitem__("k", dbs.pop("knowledge"))),
+            "continuity:databases.k: database server key 'k' must be 2-16 lowercase letters and digits, "
+            "starting with a letter (it becomes part of the server's DNS name)",
+            id="database-key",
+        ),
+        pytest.param(
+            {"continuity:alertWebhookUrl": "http://hooks.example.com/x"},
+            "continuity:alertWebhookUrl: must be an https:// URL",
+            id="webhook-not-https",
+        ),
+        pytest.param(
+            knowledge("rto", "0s"),
+            "continuity:databases.knowledge.rto: must be greater than zero",
+            id="rto-zero",
+        ),
+        pytest.param(
+            knowledge("backupRetention", "36h"),
+            "continuity:databases.knowledge.backupRetention: must be a whole number of days, got 36h",
+            id="not-whole-days",
+        ),
+        pytest.param(
+            edit("continuity:peer", lambda peer: peer.__setitem__("region", "australiaeast")),
+            "continuity:peer.region: must differ from continuity:region (australiaeast): "
+            "a standby in the same region protects nothing",
+            id="peer-same-region",
+        ),
+        pytest.param(
+            {"continuity:role": "standby"},
+            "continuity:origin: role 'standby' needs origin 'replica': a server created as a primary cannot "
+            "become a replica; rebuild it as a new generation with origin 'replica'",
+            id="standby-origin-primary",
+        ),
+        pytest.param(
+            knowledge("rpo", "3min"),
+            "continuity:databases.knowledge.rpo: the replication-lag alert (RPO x alerts.lagAlertFraction = "
+            "90s) must be at least 120s, two heartbeats of 60s; raise the RPO or the fraction",
+            id="lag-alert-under-two-heartbeats",
+        ),
+        pytest.param(
+            knowledge("rpo", "1s"),
+            "continuity:databases.knowledge.rpo: the replication-lag alert (RPO x alerts.lagAlertFraction = "
+            "1s) must be at least 120s",
+            id="lag-alert-at-least-one-second",
+        ),
+    ],
+)
+def test_each_problem_in_full(overrides, problem):
+    secret_keys = frozenset(k for k in overrides if k == "continuity:alertWebhookUrl")
+    problems = problems_of(overrides, secret_keys)
+    assert any(p.startswith(problem) for p in problems), problems
+
+
+def test_a_linked_stack_needs_its_peers_origin():
+    peer = json.loads(DR.values["continuity:peer"])
+    del peer["origin"]
+    problems = problems_of_dr({"continuity:peer": peer})
+    assert problems == [
+        "continuity:peer.origin: required when continuity:network.privateDns is 'linked' (the peer's origin, "
+        "'primary' or 'replica': a primary-origin peer keeps its geo-backup key vault in this region)"
+    ]
+
+
+def test_the_error_names_the_config_before_its_problems():
+    with pytest.raises(SettingsError) as caught:
+        load_settings(PROD.with_overrides({"continuity:colour": "blue"}).values)
+    assert str(caught.value).splitlines()[0] == "invalid stack config:"
+
+
+@pytest.mark.parametrize(
+    "first, problem",
+    [
+        ("continuity:colour", "continuity:colour: unknown key"),
+        ("continuity:alertWebhookUrl", "continuity:alertWebhookUrl: must be stored as a secret"),
+    ],
+)
+def test_a_refused_key_does_not_stop_the_keys_after_it(first, problem):
+    # The refused key comes first: every key after it is still read (nothing else is missing).
+    config = {first: "https://hooks.example.com/x", **PROD.values}
+    with pytest.raises(SettingsError) as caught:
+        load_settings(config)
+    assert len(caught.value.problems) == 1 and caught.value.problems[0].startswith(problem)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        pytest.param(knowledge("rpo", "4min"), id="lag-alert-exactly-two-heartbeats"),
+        pytest.param(knowledge("rto", "1s"), id="rto-one-second"),
+        pytest.param(
+            edit("continuity:logs", lambda logs: logs.update(retention="365d", auditRetention="365d")),
+            id="audit-retention-equal-to-retention",
+        ),
+        pytest.param(
+            edit("continuity:network", lambda net: net.__setitem__("allowedCidrs", ["203.0.113.7/24"])),
+            id="allowed-cidr-with-host-bits",
+        ),
+    ],
+)
+def test_values_on_the_edge_are_accepted(overrides):
+    assert loads(overrides)
+
+
+def test_a_numeric_version_is_read_as_its_text():
+    assert loads(knowledge("version", 16)).databases["knowledge"].version == "16"
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [(16, "16"), ("16", "16"), (True, True), (False, False), (16.0, 16.0), (None, None)],
+)
+def test_only_plain_integers_become_version_text(value, expected):
+    from components.settings import _str_version
+
+    result = _str_version(value)
+    assert result == expected and type(result) is type(expected)
+
+
+@pytest.mark.parametrize(
+    "loc, path",
+    [
+        ((), "continuity"),
+        (("databases", "Knowledge_DB", "[key]"), "continuity:databases.Knowledge_DB"),
+        (("logs", "archiveTables", 1), "continuity:logs.archiveTables[1]"),
+        (("backup", "function-after[check()]", "softDelete", 0), "continuity:backup.softDelete[0]"),
+    ],
+)
+def test_key_paths_leave_out_pydantics_markers(loc, path):
+    from components.settings import _key_path
+
+    assert _key_path(loc) == path
+
+
+@pytest.mark.parametrize(
+    "text, decoded",
+    [('{"a": 1}', {"a": 1}), ('  ["x", 2]', ["x", 2]), ("primary", "primary"), ('"quoted"', '"quoted"')],
+)
+def test_structured_config_is_decoded_and_scalars_are_kept(text, decoded):
+    from components.settings import _decode
+
+    assert _decode(text) == decoded
+
+
+@pytest.mark.parametrize("secret", ['["tokenvalue"]', '"tokenvalue"'])
+def test_secret_scrubbing_decodes_json_lists_and_strings(secret):
+    from components.settings import _without_secrets
+
+    assert _without_secrets(["saw tokenvalue"], [secret]) == ["saw [secret]"]
+
+
+@pytest.mark.parametrize(
+    "value, accepted",
+    [
+        ("10.0.0.0/8", True),
+        ("172.16.0.0/12", True),
+        ("192.168.4.0/24", True),
+        ("172.32.0.0/16", False),
+        ("127.0.0.0/16", False),  # loopback: private to Python, refused by Azure
+        ("169.254.0.0/16", False),  # link-local
+        ("240.0.0.0/8", False),  # reserved
+        ("0.0.0.0/8", False),
+    ],
+)
+def test_private_networks_are_rfc1918_ranges(value, accepted):
+    from components.settings import _private_network
+
+    if accepted:
+        assert _private_network(value) == value
+    else:
+        with pytest.raises(ValueError, match=re.escape(f"{value} is not a private address range")):
+            _private_network(value)
+
+
+@pytest.mark.parametrize("tag", ["RPO", "Managed-By", "rto", "DR-Role", "environment"])
+def test_every_tag_the_program_sets_is_reserved(tag):
+    (problem,) = problems_of(_tags(**{tag: "x"}))
+    assert problem == f"continuity:tags: tag(s) ['{tag}'] are set by the program and cannot be configured"
+
+
+def test_an_overlong_tag_name_is_shown_cut_to_40_characters():
+    (problem,) = problems_of(_tags(**{"k" * 129: "v"}))
+    assert f"tag(s) ['{'k' * 40}'] exceed" in problem

@@ -123,7 +123,7 @@ def replica_for_every_primary(stack: Stack, cfg: PeerDatabases) -> Iterator[Viol
     for server in servers:
         if server_kind(server) is ServerKind.PRIMARY:
             yield server.urn, "a standby stack declares a writable server instead of a replica"
-    anchor = servers[0].urn if servers else "stack"
+    anchor = servers[0].urn  # there is one: a server tagged standby, checked above
     for key in cfg["peerDatabases"]:
         if key not in replicas:
             yield anchor, f"no replica of the peer's {key} server"
