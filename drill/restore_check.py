@@ -105,7 +105,9 @@ def verify(
 ) -> RestoreCheck:
     """Judge a restore: rows at or before `target` present, rows after it absent, checksums equal,
     restored within the RTO. A row committed exactly at the target is included, as recovery
-    includes it (recovery_target_inclusive defaults to on)."""
+    includes it: recovery_target_inclusive defaults to on, in PostgreSQL (runtime-config-wal,
+    "Recovery Target") and, read-only, on Azure's flexible servers (server-parameters-table-write-
+    ahead-log---recovery-target)."""
     found = set(found_seqs)
     before = [r.seq for r in written if r.committed_at <= target]
     after = [r.seq for r in written if r.committed_at > target]
