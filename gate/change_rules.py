@@ -228,16 +228,6 @@ def retired(changes: list[ResourceChange], base: StackFacts | None, head: StackF
                 found.add(change.urn)
                 grown = True
     return found
-    for key, database in base.databases.items():
-        new = head.databases.get(key)
-        instance = f"{key}-g{database.generation}"
-        if (
-            new is not None
-            and new.generation != database.generation
-            and (change.name == instance or change.name.startswith(f"{instance}-"))
-        ):
-            return instance
-    return None
 
 
 def change_findings(
@@ -264,41 +254,38 @@ PROTECTED = "it is protected, so the update stops there until it is unprotected"
 
 
 def _removal(change: ResourceChange, locks: list[str]) -> Iterator[Finding]:
+    """Findings on a deletion or a replacement (which deletes the old resource)."""
     old = change.old
     holds = HOLDS.get(change.type)
     # A deleted `retainOnDelete` resource is only released from the stack; Azure keeps it.
     released = change.action == "delete" and old.retain_on_delete and not old.protect
+    reasons = ", ".join(described(p) for p in change.replacing)
     if (holds is not None or old.protect) and not released:
-        consequences = [f"loses {holds}"] if holds else []
         if change.action == "delete":
-            consequences += [PROTECTED] if old.protect else []
-            yield _finding(DATA_LOSS, change, "deleted: " + "; ".join(consequences), urn=old.urn)
+            consequences = [f"loses {holds}"] if holds else []
+            if old.protect:
+                consequences.append(PROTECTED)
+            yield _finding(DATA_LOSS, change, "deleted: " + "; ".join(consequences))
         else:
-            reasons = ", ".join(described(p) for p in change.replacing)
-            consequences += [] if holds else [PROTECTED]
-            yield _finding(
-                DATA_LOSS,
-                change,
-                f"replaced by a new, empty resource ({reasons}): " + "; ".join(consequences),
-            )
+            consequence = f"loses {holds}" if holds else PROTECTED
+            yield _finding(DATA_LOSS, change, f"replaced by a new, empty resource ({reasons}): {consequence}")
     elif change.action == "replace" and change.type not in REPLACED_BY_DESIGN | SECRET_GENERATORS:
-        # A regenerated secret is CTY-CHG-005's, below.
-        reasons = ", ".join(described(p) for p in change.replacing)
-        yield _finding(CREATE_ONLY, change, f"replaced: {reasons}")
-    arm_id = old.id.lower()
-    if not old.retain_on_delete and arm_id.startswith("/subscriptions/"):
-        for scope in locks:
-            if arm_id.startswith(scope + "/"):
-                yield _finding(
-                    LOCKED,
-                    change,
-                    f"{'deleted' if change.action == 'delete' else 'replaced (the old one is deleted)'} beneath "
-                    f"the delete lock on {scope}",
-                    urn=old.urn,
-                )
-                break
+        yield _finding(CREATE_ONLY, change, f"replaced: {reasons}")  # a new secret is CTY-CHG-005's
     if change.type in SECRET_GENERATORS:
         yield _finding(SECRET_CHANGE, change, _regenerated(change))
+    scope = _lock_above(old, locks)
+    if scope is not None:
+        what = "deleted" if change.action == "delete" else "replaced (the old one is deleted)"
+        # Named by the old URN: the resource the failing delete is about (a renamed one's old name).
+        yield _finding(LOCKED, change, f"{what} beneath the delete lock on {scope}", urn=old.urn)
+
+
+def _lock_above(old: RenderedResource, locks: list[str]) -> str | None:
+    """The lock scope a deletion of `old` would fail under; a retained resource is never deleted."""
+    arm_id = old.id.lower()
+    if old.retain_on_delete or not arm_id.startswith("/subscriptions/"):
+        return None
+    return next((scope for scope in locks if arm_id.startswith(scope + "/")), None)
 
 
 def _regenerated(change: ResourceChange) -> str:
@@ -328,9 +315,10 @@ def _stack_changes(
     if base is None:
         return
     platform = next((c for c in changes if c.type == "continuity:platform:RegionalPlatform"), None)
-    stack = changes[0].stack if changes else ""
     if platform is not None and base.role != head.role:
-        yield _finding(ROLE_FLIP, platform, f"continuity:role {base.role} -> {head.role} in stack {stack}")
+        yield _finding(
+            ROLE_FLIP, platform, f"continuity:role {base.role} -> {head.role} in stack {platform.stack}"
+        )
     for key, generation in head.generations.items():
         before = base.generations.get(key)
         if before is None or before == generation:

@@ -379,3 +379,126 @@ def test_stack_facts_come_from_the_stack_file_as_written():
     assert facts == StackFacts(role="standby", generations={"a": 3, "b": 1, "c": 1})
     assert StackFacts.of(config()) == StackFacts(role="", generations={})
     assert StackFacts.of(config(databases='["not", "a", "map"]')).generations == {}
+
+
+# --- edges the mutation run found untested -------------------------------------------------------
+
+
+def test_a_finding_carries_the_rule_resource_and_level():
+    (finding,) = change_findings(
+        diff(
+            "prod",
+            [res("s", SERVER, {"storage": {"storageSizeGB": 2.0}})],
+            [res("s", SERVER, {"storage": {"storageSizeGB": 1.0}})],
+        ),
+        [],
+        FACTS,
+        FACTS,
+    )
+    assert (finding.rule_id, finding.source, finding.stack, finding.urn) == (
+        "CTY-CHG-004",
+        "change",
+        "prod",
+        res("s", SERVER).urn,
+    )
+    assert (finding.resource_type, finding.resource_name, finding.severity, finding.enforcement) == (
+        SERVER,
+        "s",
+        "high",
+        "mandatory",
+    )
+    assert finding.blocks and finding.waiver is None
+
+
+def test_a_renamed_resource_replaced_beneath_a_lock_is_named_by_its_old_urn():
+    scope = f"{SUB}/Microsoft.KeyVault/vaults/kv"
+    old = res("old", IDENTITY, {"location": "a"}, id=f"{scope}/identities/i")
+    new = res("new", IDENTITY, {"location": "b"}, id=f"{scope}/identities/i", aliases=[old.urn])
+    changes = diff("prod", [old], [new, lock(scope)])
+    locked = [
+        f for f in change_findings(changes, [new, lock(scope)], FACTS, FACTS) if f.rule_id == "CTY-CHG-003"
+    ]
+    assert [f.urn for f in locked] == [old.urn]
+    # The other findings are about the resource as declared now.
+    assert [f.urn for f in change_findings(changes, [new], FACTS, FACTS)] == [new.urn]
+
+
+def test_several_reasons_and_properties_are_listed_with_commas():
+    base = res("s", SERVER, {"administratorLogin": "a", "location": "x"})
+    head = res("s", SERVER, {"administratorLogin": "b", "location": "y"})
+    ((_, _, message),) = findings([base], [head])
+    assert message.startswith(
+        "replaced by a new, empty resource (administratorLogin (a -> b), location (x -> y)): "
+    )
+    generator = res("pw", PASSWORD, {"length": 32.0, "special": True})
+    assert findings([generator], [res("pw", PASSWORD, {"length": 40.0, "special": False})]) == [
+        (
+            "CTY-CHG-005",
+            "pw",
+            "a new secret is generated (length (32 -> 40), special (true -> false)); every consumer receives it",
+        )
+    ]
+
+
+def test_a_replaced_server_is_also_judged_for_its_updates():
+    base = res("s", SERVER, {"administratorLogin": "a", "storage": {"storageSizeGB": 256.0}})
+    head = res("s", SERVER, {"administratorLogin": "b", "storage": {"storageSizeGB": 128.0}})
+    assert [f[0] for f in findings([base], [head])] == ["CTY-CHG-001", "CTY-CHG-004"]
+
+
+def test_stack_changes_on_an_empty_stack_and_one_generation_after_another():
+    flipped = StackFacts(role="standby", generations={})
+    assert change_findings([], [], FACTS, flipped) == []
+    platform = res("platform", "continuity:platform:RegionalPlatform", custom=False)
+    before = StackFacts(role="primary", generations={"a": 1, "b": 1})
+    after = StackFacts(role="primary", generations={"a": 1, "b": 2})
+    assert [f[2].split(":")[1] for f in findings([platform], [platform], before, after)] == [
+        "databases.b.generation 1 -> 2"
+    ]
+
+
+def test_only_a_database_moved_to_a_new_generation_is_retired_not_one_removed():
+    component = res("knowledge-g1", "continuity:database:PostgresServer", custom=False)
+    server = res("knowledge-g1", SERVER, parent=component.urn, protect=True)
+    changes = diff("prod", [component, server], [])
+    assert retired(changes, FACTS, StackFacts(role="primary", generations={})) == set()
+    assert [
+        f[0] for f in findings([component, server], [], FACTS, StackFacts(role="primary", generations={}))
+    ] == ["CTY-CHG-001"]
+
+
+def test_a_retired_chain_is_followed_whatever_the_order():
+    component = res("knowledge-g1", "continuity:database:PostgresServer", custom=False)
+    server = res("knowledge-g1", SERVER, parent=component.urn, protect=True)
+    database = res("knowledge-g1-db", DATABASE, parent=server.urn, protect=True)
+    alert = res("alerts-cpu", ALERT, dependencies=[database.urn])
+    # Listed dependents first: a single pass would miss them.
+    changes = diff("prod", [alert, database, server, component], [])
+    next_generation = StackFacts(role="primary", generations={"knowledge": 2})
+    assert retired(changes, FACTS, next_generation) == {alert.urn, database.urn, server.urn, component.urn}
+
+
+def test_value_text_and_the_engine_edges():
+    assert as_text({"b": 1, "a": 2}) == '{"a": 2, "b": 1}'
+    created, updated = diff("prod", [res("u", inputs={"x": 1})], [res("c"), res("u", inputs={"x": 2})])
+    assert (created.urn, created.head.name, created.base) == (res("c").urn, "c", None)
+    assert updated.head is not None and updated.head.inputs == {"x": 2} and updated.old.inputs == {"x": 1}
+    # replaceOnChanges of the resource itself.
+    forced = res("r", ALERT, {"x": 2}, replace_on_changes=["x"])
+    assert [(p.path, p.create_only) for p in property_changes(res("r", ALERT, {"x": 1}), forced)] == [
+        ("x", True)
+    ]
+    # A value equal to a segment of an unchanged id is not a path parameter.
+    same_id = res("r", ALERT, {"t": "x"})
+    assert [
+        (p.path, p.create_only) for p in property_changes(res("r", ALERT, {"t": "subscriptions"}), same_id)
+    ] == [("t", False)]
+    # A secret on either side makes the change secret.
+    assert [
+        p.secret
+        for p in property_changes(res("s", inputs={"v": "plain"}), res("s", inputs={"v": secret("x")}))
+    ] == [True]
+    assert [
+        p.secret
+        for p in property_changes(res("s", inputs={"v": secret("x")}), res("s", inputs={"v": "plain"}))
+    ] == [True]
