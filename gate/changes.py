@@ -21,8 +21,6 @@ from .replacement import replacing_paths, same_to_the_provider
 
 Action = Literal["create", "update", "replace", "delete", "unchanged"]
 ACTIONS: tuple[Action, ...] = ("create", "update", "replace", "delete", "unchanged")
-# A value the change leaves out (a property only one side declares).
-ABSENT: Any = None
 
 
 @dataclass(frozen=True)
@@ -97,7 +95,7 @@ def property_changes(base: RenderedResource, head: RenderedResource) -> tuple[Pr
     segments = {part.lower() for part in base.id.split("/")} if moved else set()
     changes = []
     for path in sorted(before.keys() | after.keys()):
-        old, new = before.get(path, ABSENT), after.get(path, ABSENT)
+        old, new = before.get(path), after.get(path)  # None: declared on one side only
         if (
             reveal(old) == reveal(new)
             or same_to_the_provider(path, old, new)
