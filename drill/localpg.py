@@ -115,6 +115,16 @@ class _Server:
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    def exited(self, within: float) -> bool:
+        """Whether the postmaster has exited, or does within `within` seconds."""
+        if self.process is None:
+            return True
+        try:
+            self.process.wait(timeout=within)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
     def dsn(self) -> str:
         if self.port is None:
             raise LocalClusterError(f"the {self.name} server has not been started")
@@ -474,12 +484,13 @@ class LocalCluster:
             try:
                 if not self.is_in_recovery(restored.dsn()):
                     break
-            except psycopg.OperationalError:
-                if restored.running:
-                    raise
+            except psycopg.OperationalError as error:
                 # The server stops with FATAL "recovery ended before configured recovery target was
                 # reached" when the archive ends first (PostgreSQL 13 and later; tested on 15 in
-                # test_restore_check.py::test_a_point_beyond_the_archive_is_a_clear_failure_not_a_hang).
+                # test_restore_check.py::test_a_point_beyond_the_archive_is_a_clear_failure_not_a_hang);
+                # a refused connection may come while it is still shutting down.
+                if not restored.exited(within=10.0):
+                    raise LocalClusterError(f"the restored server refused a connection: {error}") from None
             if time.monotonic() >= deadline or not restored.running:
                 raise LocalClusterError(
                     f"the restored server did not finish recovery to {target_time}\n"

@@ -72,6 +72,12 @@ def test_a_restore_that_went_past_the_point_is_caught_on_real_postgres():
             intended = written[-1].committed_at
             expected = checksums(source, [PROBE_TABLE])  # the source as of the intended point
             written += [write_probe_row(source, seq) for seq in range(4, 6)]
+            # A table of the same name in another schema is another table.
+            source.execute("CREATE SCHEMA other")
+            source.execute("CREATE TABLE other.restore_probe (seq bigint)")
+            other = checksums(source, ["other.restore_probe", PROBE_TABLE])
+            assert other["other.restore_probe"] == "d41d8cd98f00b204e9800998ecf8427e"  # md5 of nothing
+            assert other[PROBE_TABLE] != other["other.restore_probe"]
         local.archive_current_wal()
         too_far = written[3].committed_at + (written[4].committed_at - written[3].committed_at) / 2
         local.restore(backup, too_far.isoformat())
@@ -105,3 +111,12 @@ def test_a_point_beyond_the_archive_is_a_clear_failure_not_a_hang():
         ) as failed:
             local.restore(backup, beyond.isoformat())
     assert "recovery ended before configured recovery target was reached" in str(failed.value)
+
+
+def test_commit_times_need_track_commit_timestamp():
+    require_postgres()
+    with LocalCluster(standby=False) as local:
+        with psycopg.connect(local.primary_dsn, password=local.password, autocommit=True) as source:
+            create_probe(source)
+            with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState, match="commit timestamp"):
+                write_probe_row(source, 1)

@@ -84,3 +84,8 @@ def test_every_row_is_on_exactly_one_side_of_the_point(offsets, target_ms):
     assert check.rows_before_target + check.rows_after_target == len(written)
     assert check.rows_before_target == sum(1 for ms in offsets if ms <= target_ms)
     assert check.passed
+
+
+def test_a_table_on_one_side_only_is_a_difference():
+    check = judged(rows(0), [1], 5, source={"public.t": "a", "public.gone": "b"}, restored={"public.t": "a"})
+    assert check.checksum_differences == ["public.gone: source b restored None"] and not check.passed
