@@ -17,7 +17,7 @@ from typing import Any
 
 from cli import text as safe_text
 from components.durations import format_seconds
-from policies.rules.continuity import Assessment
+from policies.rules.continuity import Assessment, RestorePath
 from policies.rules.registry import FRAMEWORKS
 
 from .changes import ACTIONS, PropertyChange, ResourceChange, as_text
@@ -93,6 +93,14 @@ def _counts(result: GateResult) -> dict[str, int]:
 
 def _sorted(findings: Iterable[Finding]) -> list[Finding]:
     return sorted(findings, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.rule_id, f.urn, f.message))
+
+
+def _restore_path_text(a: Assessment, path: RestorePath) -> str:
+    """One restore path for a regional loss, and whether it alone keeps the RPO target."""
+    if not path.available:
+        return f"{path.path}: no ({path.note})"
+    verdict = "backs the RPO" if path.backs(a.target_rpo) else "short of the RPO"
+    return f"{path.path}: RPO {format_seconds(path.rpo)}, {verdict} ({path.note})"
 
 
 def _status(a: Assessment) -> str:
@@ -249,6 +257,10 @@ def console(result: GateResult) -> str:
                     f"  RPO target {format_seconds(a.target_rpo)} vs {format_seconds(a.achievable_rpo)}"
                     f"  via {a.mechanism}  {_status(a)}"
                 )
+                lines.append(
+                    f"    {'':<{width}}  restore paths: "
+                    + "; ".join(_restore_path_text(a, p) for p in a.restore_paths)
+                )
         lines.append("")
     lines.append(_verdict(result))
     return scrub("\n".join(lines)) + "\n"
@@ -319,6 +331,16 @@ def _continuity_rows(result: GateResult) -> list[dict[str, Any]]:
             "meetsRto": a.meets_rto,
             "meetsRpo": a.meets_rpo,
             "status": _status(a),
+            "restorePaths": [
+                {
+                    "path": p.path,
+                    "available": p.available,
+                    "rpo": p.rpo,
+                    "backsRpo": p.backs(a.target_rpo),
+                    "note": p.note,
+                }
+                for p in a.restore_paths
+            ],
         }
         for stack in _stack_names(result)
         for a in result.continuity.get(stack, [])
@@ -661,14 +683,17 @@ def to_markdown(result: GateResult) -> str:
     out += [
         "### Continuity (regional loss)",
         "",
-        "| Stack | Database | RTO target | RTO achievable | RPO target | RPO achievable | Mechanism | Status |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| Stack | Database | RTO target | RTO achievable | RPO target | RPO achievable | Mechanism | Status "
+        "| Restore paths (regional loss) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for stack in _stack_names(result):
         for a in result.continuity.get(stack, []):
+            paths = "<br>".join(_cell(_restore_path_text(a, p)) for p in a.restore_paths)
             out.append(
                 f"| {stack} | {a.database} | {format_seconds(a.target_rto)} | {format_seconds(a.achievable_rto)} "
-                f"| {format_seconds(a.target_rpo)} | {format_seconds(a.achievable_rpo)} | {a.mechanism} | {_status(a)} |"
+                f"| {format_seconds(a.target_rpo)} | {format_seconds(a.achievable_rpo)} | {a.mechanism} | {_status(a)} "
+                f"| {paths} |"
             )
     out.append("")
 

@@ -238,7 +238,43 @@ def test_json_summary_and_content(failing, clean):
             "meetsRto": True,
             "meetsRpo": True,
             "status": "OK",
+            # What backs the 15 min RPO if the replica were gone: neither backup path alone.
+            "restorePaths": [
+                {
+                    "path": "geoRestore",
+                    "available": True,
+                    "rpo": 3600,
+                    "backsRpo": False,
+                    "note": "from the geo-redundant backup copy",
+                },
+                {
+                    "path": "backupVault",
+                    "available": True,
+                    "rpo": 7 * 24 * 3600,
+                    "backsRpo": False,
+                    "note": "a recovery point every 168h, restorable in the paired region",
+                },
+                {
+                    "path": "pointInTimeRestore",
+                    "available": False,
+                    "rpo": None,
+                    "backsRpo": False,
+                    "note": "same region only",
+                },
+            ],
         }
+    ]
+    operational = [r for r in report["continuity"] if r["stack"] == "prod" and r["database"] == "operational"]
+    assert [(p["path"], p["backsRpo"]) for p in operational[0]["restorePaths"]] == [
+        ("geoRestore", True),  # a 1 h RPO is within geo-restore's
+        ("backupVault", False),
+        ("pointInTimeRestore", False),
+    ]
+    standby = next(r for r in report["continuity"] if r["stack"] == "dr")["restorePaths"]
+    assert [(p["path"], p["available"], p["note"]) for p in standby] == [
+        ("geoRestore", False, "no geo-redundant backup (set only at creation)"),
+        ("backupVault", False, "no backup instance for this server"),
+        ("pointInTimeRestore", False, "same region only"),
     ]
     assert to_json(clean)["summary"]["exitCode"] == 0
 

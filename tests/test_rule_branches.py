@@ -813,3 +813,66 @@ def test_sizes_that_cannot_be_compared_are_reported():
         "this replica is smaller than its source: sizes cannot be compared: "
         "SKU Standard_Z9 is not in the platform's SKU table"
     )
+
+
+# --- restore paths for a regional loss (continuity matrix) ---------------------------------------
+
+INSTANCE = "azure-native:dataprotection:BackupInstance"
+GEO_VAULT = {
+    "properties": {
+        "featureSettings": {"crossRegionRestoreSettings": {"state": "Enabled"}},
+        "storageSettings": [{"type": "GeoRedundant", "datastoreType": "VaultStore"}],
+    }
+}
+
+
+def weekly_policy(*intervals: str) -> dict[str, Any]:
+    rules = [{"name": "Default"}, {"trigger": {"schedule": {"repeatingTimeIntervals": list(intervals)}}}]
+    return {"properties": {"policyRules": rules}}
+
+
+def vault_path(vault_props: dict[str, Any] | None, policy_props: dict[str, Any] | None, linked: bool = True):
+    server = res(SERVER, "s", {"backup": {"geoRedundantBackup": "Disabled"}, "tags": {"rpo": "1d"}})
+    vault = res(BACKUP_VAULT, "vault", vault_props)
+    policy = res(BACKUP_POLICY, "policy", policy_props)
+    deps = {"properties": [server.urn, policy.urn], "vaultName": [vault.urn]} if linked else {}
+    instance = res(INSTANCE, "instance", {}, deps)
+    resources = [server, instance, policy] + ([vault] if vault_props is not None else [])
+    (assessment,) = assess(stack_of(resources), {"mechanismFigures": {}, "replicatedDatabases": []})
+    geo, vault_path, pitr = assessment.restore_paths
+    assert (geo.path, geo.available, geo.rpo) == ("geoRestore", False, 3600)  # Microsoft's figure, unused
+    assert (pitr.path, pitr.available, pitr.note) == ("pointInTimeRestore", False, "same region only")
+    return vault_path, assessment.target_rpo
+
+
+@pytest.mark.parametrize(
+    ("vault", "policy", "linked", "available", "rpo", "note"),
+    [
+        (GEO_VAULT, weekly_policy("R/2024-01-07T02:00:00+00:00/P1W"), True, True, 604800,
+         "a recovery point every 168h, restorable in the paired region"),
+        (GEO_VAULT, weekly_policy("not an interval", "R/2024-01-01T00:00:00+00:00/P1D"), True, True, 86400,
+         "a recovery point every 24h, restorable in the paired region"),
+        (GEO_VAULT, weekly_policy("R/x/P1X"), True, True, None, "schedule unknown, restorable in the paired region"),
+        ({"properties": {**GEO_VAULT["properties"], "storageSettings": [{"type": "LocallyRedundant"}]}},
+         weekly_policy("R/x/P1W"), True, False, 604800,
+         "a recovery point every 168h, but the vault is not geo-redundant with cross-region restore"),
+        ({"properties": {**GEO_VAULT["properties"], "featureSettings": {}}}, weekly_policy("R/x/P1W"), True, False,
+         604800, "a recovery point every 168h, but the vault is not geo-redundant with cross-region restore"),
+        (None, weekly_policy("R/x/P1W"), True, False, 604800,
+         "a recovery point every 168h, but the vault is not geo-redundant with cross-region restore"),
+        (GEO_VAULT, weekly_policy("R/x/P1W"), False, False, None, "no backup instance for this server"),
+    ],
+)  # fmt: skip
+def test_the_backup_vault_as_a_restore_path(vault, policy, linked, available, rpo, note):
+    path, target = vault_path(vault, policy, linked)
+    assert (path.path, path.available, path.rpo, path.note) == ("backupVault", available, rpo, note)
+    assert path.backs(target) is (available and rpo is not None and rpo <= target)
+
+
+def test_a_restore_path_backs_a_target_only_when_it_exists_and_is_within_it():
+    from policies.rules.continuity import RestorePath
+
+    path = RestorePath("geoRestore", True, 3600, "")
+    assert path.backs(3600) and not path.backs(3599) and not path.backs(None)
+    assert not RestorePath("geoRestore", False, 60, "").backs(3600)
+    assert not RestorePath("backupVault", True, None, "").backs(3600)

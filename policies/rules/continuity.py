@@ -6,6 +6,11 @@ only); read replica promotion RTO "minutes" / RPO "typically 30 s to 5 min"; geo
 "varies" (up to 12 h) / RPO < 1 h; point-in-time restore RPO < 5 min (same region only).
 https://learn.microsoft.com/azure/postgresql/flexible-server/concepts-business-continuity
 For a regional loss, the relevant mechanisms are the cross-region replica and geo-restore.
+
+Each assessment also lists the restore paths that survive the loss of the server's region, with
+the writes each can lose: geo-restore (Microsoft's RPO < 1 h), and the backup vault's long-term
+recovery points when the vault is geo-redundant with cross-region restore (a point per scheduled
+backup: the policy's interval). A point-in-time restore stays in the server's region.
 """
 
 from __future__ import annotations
@@ -14,12 +19,22 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TypedDict
 
-from components.durations import format_seconds
+from components.durations import Duration, format_seconds
 from components.settings import MIN_LAG_ALERT_SECONDS
 
 from . import controls as c
-from .facts import METRIC_ALERT, SERVER, ServerKind, database_key, duration_tag, server_kind
-from .model import Stack
+from .facts import (
+    BACKUP_INSTANCE,
+    BACKUP_POLICY,
+    BACKUP_VAULT,
+    METRIC_ALERT,
+    SERVER,
+    ServerKind,
+    database_key,
+    duration_tag,
+    server_kind,
+)
+from .model import Resource, Stack
 from .registry import Violation, rule
 
 # Seconds. "Minutes" for a promotion is taken as 30 min including the decision; overridable.
@@ -56,6 +71,22 @@ FIGURES_SCHEMA = {
 
 
 @dataclass(frozen=True)
+class RestorePath:
+    """A way back from backups after the loss of the server's region."""
+
+    path: str  # geoRestore | backupVault | pointInTimeRestore
+    available: bool  # survives the loss of the region, as deployed
+    rpo: int | None  # seconds of writes it can lose at worst
+    note: str
+
+    def backs(self, target_rpo: int | None) -> bool:
+        """Whether this path alone keeps the database within its RPO target."""
+        if not self.available or self.rpo is None or target_rpo is None:
+            return False
+        return self.rpo <= target_rpo
+
+
+@dataclass(frozen=True)
 class Assessment:
     urn: str
     database: str
@@ -64,6 +95,7 @@ class Assessment:
     target_rpo: int | None
     achievable_rto: int | None
     achievable_rpo: int | None
+    restore_paths: tuple[RestorePath, ...] = ()
 
     @property
     def meets_rto(self) -> bool:
@@ -107,10 +139,64 @@ def assess(stack: Stack, cfg: RecoveryFigures) -> list[Assessment]:
                 target_rpo=rpo.seconds if rpo else None,
                 achievable_rto=achieved.get("rto"),
                 achievable_rpo=achieved.get("rpo"),
+                restore_paths=restore_paths(stack, server, figures),
             )
         )
     # Registration order depends on when outputs resolve; reports need a stable order.
     return sorted(results, key=lambda a: (a.database, a.urn))
+
+
+def _backup_interval(policy: Resource) -> int | None:
+    """Seconds between the policy's scheduled backups (`R/<start>/<interval>`), None if unreadable."""
+    for policy_rule in policy.get("properties.policyRules") or []:
+        intervals = (policy_rule.get("trigger") or {}).get("schedule", {}).get("repeatingTimeIntervals") or []
+        for interval in intervals:
+            try:
+                return Duration.from_iso8601(str(interval).rsplit("/", 1)[-1]).seconds
+            except ValueError:
+                continue
+    return None
+
+
+def _vault_path(stack: Stack, server: Resource) -> RestorePath:
+    instances = stack.referring_to(server, "properties", BACKUP_INSTANCE)
+    if not instances:
+        return RestorePath("backupVault", False, None, "no backup instance for this server")
+    instance = instances[0]
+    vaults = stack.referenced(instance, "vaultName", BACKUP_VAULT) or stack.of_type(BACKUP_VAULT)
+    policies = stack.referenced(instance, "properties", BACKUP_POLICY)
+    interval = _backup_interval(policies[0]) if policies else None
+    geo = bool(vaults) and all(
+        vault.get("properties.featureSettings.crossRegionRestoreSettings.state") == "Enabled"
+        and any(s.get("type") == "GeoRedundant" for s in vault.get("properties.storageSettings") or [])
+        for vault in vaults
+    )
+    every = f"a recovery point every {format_seconds(interval)}" if interval else "schedule unknown"
+    if not geo:
+        return RestorePath(
+            "backupVault",
+            False,
+            interval,
+            f"{every}, but the vault is not geo-redundant with cross-region restore",
+        )
+    return RestorePath("backupVault", True, interval, f"{every}, restorable in the paired region")
+
+
+def restore_paths(
+    stack: Stack, server: Resource, figures: dict[str, dict[str, int]]
+) -> tuple[RestorePath, ...]:
+    """The restore paths of a server for the loss of its region (see the module's docstring)."""
+    geo = server.get("backup.geoRedundantBackup") == "Enabled"
+    return (
+        RestorePath(
+            "geoRestore",
+            geo,
+            figures.get("geoRestore", {}).get("rpo"),
+            "from the geo-redundant backup copy" if geo else "no geo-redundant backup (set only at creation)",
+        ),
+        _vault_path(stack, server),
+        RestorePath("pointInTimeRestore", False, None, "same region only"),
+    )
 
 
 @rule(
