@@ -200,19 +200,31 @@ def declare_stacks(project_dir: Path, stacks: list[str]) -> list[Declaration]:
     for stack in stacks:
         if configs[stack].raw("origin") == "replica" and peers[stack] not in configs:
             configs[peers[stack]] = read_stack_config(project_dir, peers[stack])
-    order = sorted(configs, key=lambda st: configs[st].raw("origin") == "replica")
-    exports: dict[str, dict[str, Any]] = {}
-    declared: dict[str, Declaration] = {}
-    for stack in order:
-        answer = _rendered(project_dir, stack, _request(project_dir, configs[stack], exports))
-        declared[stack] = Declaration(
+    answers = _render_in_order(
+        project_dir, configs, {st for st in configs if configs[st].raw("origin") == "replica"}
+    )
+    return [
+        Declaration(
             stack,
             configs[stack],
-            [RenderedResource(**record) for record in answer["resources"]],
-            answer["outputs"],
+            [RenderedResource(**record) for record in answers[stack]["resources"]],
+            answers[stack]["outputs"],
         )
-        exports[qualified(stack)] = answer["outputs"]
-    return [declared[stack] for stack in stacks]
+        for stack in stacks
+    ]
+
+
+def _render_in_order(
+    project_dir: Path, configs: dict[str, StackConfig], replicas: set[str]
+) -> dict[str, dict[str, Any]]:
+    """Each stack's answer; replica-origin stacks render after the others, whose exports they read
+    through their StackReference."""
+    exports: dict[str, dict[str, Any]] = {}
+    answers: dict[str, dict[str, Any]] = {}
+    for stack in sorted(configs, key=lambda st: st in replicas):
+        answers[stack] = _rendered(project_dir, stack, _request(project_dir, configs[stack], exports))
+        exports[qualified(stack)] = answers[stack]["outputs"]
+    return answers
 
 
 class _RenderServer:
@@ -385,10 +397,14 @@ def render_stacks(
                 "(after a failback, rebuild one side as a new generation with origin primary or keep one stack's "
                 "references one-way)"
             )
-    order = sorted(configs, key=lambda st: settings[st].origin is Origin.REPLICA)
-    exports: dict[str, dict[str, Any]] = {}
-    rendered: dict[str, Rendering] = {}
-    for stack in order:
-        rendered[stack] = render_stack(project_dir, configs[stack], exports)
-        exports[qualified(stack)] = rendered[stack].outputs
-    return [rendered[stack] for stack in stacks]
+    answers = _render_in_order(project_dir, configs, set(replica_peers))
+    return [
+        Rendering(
+            stack=stack,
+            settings=settings[stack],
+            subscription_id=offline_identity()[0],
+            resources=[RenderedResource(**record) for record in answers[stack]["resources"]],
+            outputs=answers[stack]["outputs"],
+        )
+        for stack in stacks
+    ]
