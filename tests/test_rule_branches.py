@@ -876,3 +876,37 @@ def test_a_restore_path_backs_a_target_only_when_it_exists_and_is_within_it():
     assert path.backs(3600) and not path.backs(3599) and not path.backs(None)
     assert not RestorePath("geoRestore", False, 60, "").backs(3600)
     assert not RestorePath("backupVault", True, None, "").backs(3600)
+
+
+def test_geo_restore_as_a_restore_path_follows_the_servers_geo_backup():
+    for setting, available, note in [
+        ("Enabled", True, "from the geo-redundant backup copy"),
+        ("Disabled", False, "no geo-redundant backup (set only at creation)"),
+    ]:
+        server = res(SERVER, "s", {"backup": {"geoRedundantBackup": setting}, "tags": {"rpo": "2h"}})
+        figures = {"mechanismFigures": {"geoRestore": {"rto": 1, "rpo": 5400}}, "replicatedDatabases": []}
+        (assessment,) = assess(stack_of([server]), figures)
+        geo = assessment.restore_paths[0]
+        assert (geo.path, geo.available, geo.rpo, geo.note) == ("geoRestore", available, 5400, note)
+        assert geo.backs(assessment.target_rpo) is available
+
+
+def test_the_vault_a_backup_instance_names_is_the_one_judged():
+    server = res(SERVER, "s", {"tags": {"rpo": "30d"}})
+    linked = res(BACKUP_VAULT, "linked", GEO_VAULT)
+    other = res(BACKUP_VAULT, "other", {"properties": {"storageSettings": [{"type": "LocallyRedundant"}]}})
+    policy = res(BACKUP_POLICY, "policy", weekly_policy("R/x/P1W"))
+    instance = res(INSTANCE, "i", {}, {"properties": [server.urn, policy.urn], "vaultName": [linked.urn]})
+    (assessment,) = assess(stack_of([server, other, linked, policy, instance]), {})
+    vault = assessment.restore_paths[1]
+    assert (vault.available, vault.rpo) == (True, 604800) and vault.backs(assessment.target_rpo)
+    # A vault named only as text: the stack's vault stands in; without a linked policy the schedule is unknown.
+    unlinked = res(INSTANCE, "i", {}, {"properties": [server.urn]})
+    (assessment,) = assess(stack_of([server, linked, unlinked]), {})
+    vault = assessment.restore_paths[1]
+    assert (vault.available, vault.rpo, vault.note) == (
+        True,
+        None,
+        "schedule unknown, restorable in the paired region",
+    )
+    assert not vault.backs(assessment.target_rpo)

@@ -191,7 +191,7 @@ def restore_paths(
         RestorePath(
             "geoRestore",
             geo,
-            figures.get("geoRestore", {}).get("rpo"),
+            figures["geoRestore"].get("rpo"),  # the defaults always hold it
             "from the geo-redundant backup copy" if geo else "no geo-redundant backup (set only at creation)",
         ),
         _vault_path(stack, server),
