@@ -896,7 +896,10 @@ def test_the_vault_a_backup_instance_names_is_the_one_judged():
     linked = res(BACKUP_VAULT, "linked", GEO_VAULT)
     other = res(BACKUP_VAULT, "other", {"properties": {"storageSettings": [{"type": "LocallyRedundant"}]}})
     policy = res(BACKUP_POLICY, "policy", weekly_policy("R/x/P1W"))
-    instance = res(INSTANCE, "i", {}, {"properties": [server.urn, policy.urn], "vaultName": [linked.urn]})
+    # Only a vault among what feeds `vaultName` counts (here the server feeds it too).
+    instance = res(
+        INSTANCE, "i", {}, {"properties": [server.urn, policy.urn], "vaultName": [linked.urn, server.urn]}
+    )
     (assessment,) = assess(stack_of([server, other, linked, policy, instance]), {})
     vault = assessment.restore_paths[1]
     assert (vault.available, vault.rpo) == (True, 604800) and vault.backs(assessment.target_rpo)
