@@ -234,11 +234,14 @@ class PolicyPackProcess:
         )
         return levels
 
-    def analyze(self, rendering: Rendering, only: Collection[str] | None = None) -> list[Diagnostic]:
+    def analyze(
+        self, rendering: Rendering, only: Collection[str] | None = None, whole_stack: bool = True
+    ) -> list[Diagnostic]:
         """Every diagnostic for the stack: each resource's own rules, then the whole-stack rules.
 
         `only` (URNs) limits the per-resource calls to those resources, for a caller that knows the
-        others are unchanged since a clean analysis; the whole-stack rules always see everything.
+        others are unchanged since a clean analysis; the whole-stack rules, when run, see everything.
+        `whole_stack=False` leaves them out, for a caller that changed what only per-resource rules read.
         """
         diagnostics = []
         resources = [r for r in rendering.resources if r.custom]
@@ -259,6 +262,8 @@ class PolicyPackProcess:
                 f"{rendering.stack}: {resource.urn}",
             )
             diagnostics += [self._diagnostic(d, resource.urn) for d in response.diagnostics]
+        if not whole_stack:
+            return diagnostics
         response = self._call(
             "AnalyzeStack",
             analyzer_pb2.AnalyzeStackRequest(resources=[_analyzer_resource(r) for r in resources]),

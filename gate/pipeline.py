@@ -314,9 +314,10 @@ def analyze(
     rules: dict[str, RuleInfo],
     levels: dict[str, dict[str, Level]] | None = None,
     only: Collection[str] | None = None,
+    whole_stack: bool = True,
 ) -> list[Finding]:
     """Findings of the policy pack for each rendering, each stack with its own pack config; `levels`,
-    when given, receives each stack's effective enforcement levels; `only` as in
+    when given, receives each stack's effective enforcement levels; `only` and `whole_stack` as in
     PolicyPackProcess.analyze."""
     findings = []
     for rendering in renderings:
@@ -324,7 +325,7 @@ def analyze(
         if levels is not None:
             levels[rendering.stack] = configured
         by_urn = {r.urn: r for r in rendering.resources}
-        for diagnostic in pack.analyze(rendering, only):
+        for diagnostic in pack.analyze(rendering, only, whole_stack):
             resource = by_urn.get(diagnostic.urn)
             findings.append(
                 Finding(

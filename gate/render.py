@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import atexit
 import collections
+import hashlib
 import json
+import os
 import select
 import subprocess
 import sys
@@ -299,11 +301,23 @@ _answers: collections.OrderedDict[str, str] = collections.OrderedDict()
 _ANSWERS_KEPT = 32
 
 
+# A directory of answers shared between processes (the test suite's workers and the gates they
+# start; a cache CI keeps): named by this variable, off when unset. Answers are filed under a hash
+# of everything a render depends on, so a changed program, mock or pin is a different file.
+RENDER_CACHE_VARIABLE = "CONTINUITY_RENDER_CACHE"
+# What a render depends on besides the request and the program: the runtime and its mocks run
+# from this checkout, with these packages.
+_RUNTIME_PACKAGES = ("pulumi", "pulumi-azure-native", "pulumi-random", "pulumiverse-time")
+
+
 def _render(project_dir: Path, stack: str, request: dict[str, Any]) -> dict[str, Any]:
     code_root = _code_root(project_dir)
     key = json.dumps([_fingerprint(code_root), _fingerprint(Path(project_dir)), request], sort_keys=True)
     if key not in _answers:
-        _answers[key] = json.dumps(_render_server(project_dir).render(stack, request))
+        _answers[key] = _shared_answer(code_root, request) or json.dumps(
+            _render_server(project_dir).render(stack, request)
+        )
+        _share_answer(code_root, request, _answers[key])
         if len(_answers) > _ANSWERS_KEPT:
             _answers.popitem(last=False)
     _answers.move_to_end(key)
@@ -311,10 +325,50 @@ def _render(project_dir: Path, stack: str, request: dict[str, Any]) -> dict[str,
     return answer
 
 
+def _shared_file(code_root: Path, request: dict[str, Any]) -> Path | None:
+    directory = os.environ.get(RENDER_CACHE_VARIABLE)
+    if not directory:
+        return None
+    from importlib import metadata
+
+    digest = hashlib.sha256(sys.version.encode())
+    for package in _RUNTIME_PACKAGES:
+        digest.update(f"{package}=={metadata.version(package)}".encode())
+    sources = [*_program_files(code_root), *sorted((CODE_ROOT / "gate").glob("*.py"))]
+    sources += _program_files(CODE_ROOT) + sorted((CODE_ROOT / "cli").glob("*.py"))
+    for source in sources:
+        digest.update(str(source).encode() + b"\0" + source.read_bytes())
+    digest.update(json.dumps(request, sort_keys=True).encode())
+    return Path(directory) / f"{digest.hexdigest()}.json"
+
+
+def _shared_answer(code_root: Path, request: dict[str, Any]) -> str | None:
+    path = _shared_file(code_root, request)
+    try:
+        return path.read_text() if path else None
+    except OSError:
+        return None
+
+
+def _share_answer(code_root: Path, request: dict[str, Any], answer: str) -> None:
+    path = _shared_file(code_root, request)
+    if path is None or path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Written whole, then renamed: a reader never sees half an answer.
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as handle:
+        handle.write(answer)
+    os.replace(handle.name, path)
+
+
+def _program_files(root: Path) -> list[Path]:
+    files = [root / "__main__.py", *sorted((root / "components").glob("*.py"))]
+    return [f for f in files if f.is_file()]
+
+
 def _fingerprint(root: Path) -> list[tuple[str, int, int]]:
     """The program's files under `root` as (path, size, mtime): an edit makes a new cache key."""
-    files = [root / "__main__.py", *sorted((root / "components").glob("*.py"))]
-    return [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files if f.is_file()]
+    return [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in _program_files(root)]
 
 
 def _code_root(project_dir: Path) -> Path:

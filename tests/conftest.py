@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
 
-from gate.render import Rendering, qualified, render_stack, render_stacks
+from gate.render import RENDER_CACHE_VARIABLE, Rendering, qualified, render_stack, render_stacks
 from gate.stack_files import read_stack_config
 
 # Property tests explore the same examples on every run (reproducible in CI) and keep no database.
@@ -18,6 +21,22 @@ settings.load_profile("continuity")
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 # The day every test checks waiver expiry on: results must not depend on the day the suite runs.
 TODAY = dt.date(2026, 11, 27)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One render cache for the whole run: the workers and the gates the tests start (which inherit
+    the variable) render each distinct stack once between them. Made by the main process only."""
+    if hasattr(config, "workerinput") or os.environ.get(RENDER_CACHE_VARIABLE):
+        return
+    config._continuity_render_cache = tempfile.mkdtemp(prefix="continuity-renders-")  # type: ignore[attr-defined]
+    os.environ[RENDER_CACHE_VARIABLE] = config._continuity_render_cache  # type: ignore[attr-defined]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    cache = getattr(config, "_continuity_render_cache", None)
+    if cache:
+        shutil.rmtree(cache, ignore_errors=True)
+        os.environ.pop(RENDER_CACHE_VARIABLE, None)
 
 
 @pytest.fixture(scope="session")

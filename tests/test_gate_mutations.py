@@ -10,6 +10,7 @@ import pytest
 
 from gate.analyzer import PolicyPackProcess, load_pack_config
 from gate.pipeline import GateResult, analyze, rule_info
+from policies.rules import REGISTRY
 from policy_cases import CASES, mutated
 
 
@@ -29,9 +30,11 @@ def bases(prod, dr, promoted_dr):
     return {"prod": prod, "dr": dr, "dr-promoted": promoted_dr}
 
 
-def gate(renderings, pack, rules, only=None) -> GateResult:
+def gate(renderings, pack, rules, only=None, whole_stack=True) -> GateResult:
     configs = {r.stack: load_pack_config(r.stack) for r in renderings}
-    return GateResult(renderings, rules, analyze(renderings, configs, pack, rules, only=only))
+    return GateResult(
+        renderings, rules, analyze(renderings, configs, pack, rules, only=only, whole_stack=whole_stack)
+    )
 
 
 def changed(base, weakened) -> set[str]:
@@ -41,8 +44,6 @@ def changed(base, weakened) -> set[str]:
 
 
 def test_pack_reports_every_registered_rule_with_its_metadata(rules):
-    from policies.rules import REGISTRY
-
     assert set(rules) == set(REGISTRY)
     for rule_id, info in rules.items():
         assert info.description == REGISTRY[rule_id].description
@@ -66,9 +67,13 @@ def test_promoted_standby_passes_with_recorded_degradations(promoted_dr, pack, r
 @pytest.mark.parametrize("case", CASES, ids=[f"{c.rule_id}:{c.what}" for c in CASES])
 def test_weakened_stack_fails_the_gate_naming_rule_and_resource(case, bases, pack, rules):
     weakened, urn = mutated(bases[case.stack], case)
-    # Per-resource rules need only see what the case changed (the untouched resources pass, as the
-    # tests above show); the whole-stack rules see the whole weakened stack.
-    result = gate([weakened], pack, rules, only=changed(bases[case.stack], weakened))
+    # A per-resource rule's case need only be seen by the per-resource rules, on what it changed
+    # (the untouched resources pass, as the tests above show); a whole-stack rule's case is seen by
+    # every rule, the whole-stack ones on the whole weakened stack.
+    per_resource = REGISTRY[case.rule_id].per_resource
+    result = gate(
+        [weakened], pack, rules, only=changed(bases[case.stack], weakened), whole_stack=not per_resource
+    )
     assert result.exit_code == 1
     blocking = {(f.rule_id, f.urn) for f in result.blocking}
     assert (case.rule_id, urn) in blocking, sorted(blocking)

@@ -135,15 +135,24 @@ def replay_age(cluster) -> float:
 def test_an_idle_primary_makes_the_lag_signal_grow_and_a_heartbeat_resets_it(cluster):
     apply(cluster.primary_dsn, cluster.password, scripts())
     with connect(on(cluster.primary_dsn, "knowledge"), cluster.password, autocommit=True) as conn:
-        conn.execute(HEARTBEAT_COMMAND)
-    cluster.wait_caught_up()
-    time.sleep(2.5)  # nothing written meanwhile
-    idle = replay_age(cluster)
-    assert idle >= 2.0, "without writes the metric grows although nothing is behind"
-    with connect(on(cluster.primary_dsn, "knowledge"), cluster.password, autocommit=True) as conn:
-        conn.execute(HEARTBEAT_COMMAND)
-    cluster.wait_caught_up()
-    assert replay_age(cluster) < idle - 1.5
+        # Held while idling: a scheduled beat landing in the pause would be the write this test leaves out.
+        conn.execute(
+            "SELECT cron.alter_job(jobid, active => false) FROM cron.job WHERE jobname = %s", (HEARTBEAT_JOB,)
+        )
+        try:
+            conn.execute(HEARTBEAT_COMMAND)
+            cluster.wait_caught_up()
+            time.sleep(2.5)  # nothing written meanwhile
+            idle = replay_age(cluster)
+            assert idle >= 2.0, "without writes the metric grows although nothing is behind"
+            conn.execute(HEARTBEAT_COMMAND)
+            cluster.wait_caught_up()
+            assert replay_age(cluster) < idle - 1.5
+        finally:
+            conn.execute(
+                "SELECT cron.alter_job(jobid, active => true) FROM cron.job WHERE jobname = %s",
+                (HEARTBEAT_JOB,),
+            )
 
 
 def test_pg_cron_runs_the_heartbeat_on_the_primary_every_minute(cluster):
