@@ -76,3 +76,29 @@ def test_a_server_that_stops_is_reported_and_replaced(monkeypatch):
     replacement = render._render_server(PROJECT_DIR)
     assert replacement is not server and replacement.alive()
     replacement.stop()
+
+
+def test_the_shared_render_cache_answers_another_process_and_keys_on_the_request(monkeypatch, tmp_path):
+    monkeypatch.setenv(render.RENDER_CACHE_VARIABLE, str(tmp_path))
+    monkeypatch.setattr(render, "_answers", render.collections.OrderedDict())
+    request = _request("prod")
+    first = render._render(PROJECT_DIR, "prod", request)
+    (filed,) = tmp_path.glob("*.json")
+    assert json.loads(filed.read_text()) == first
+
+    # Another process: nothing in memory, and no render server may be asked.
+    monkeypatch.setattr(render, "_answers", render.collections.OrderedDict())
+
+    def no_server(_project_dir):
+        raise AssertionError("rendered again although the shared cache holds the answer")
+
+    monkeypatch.setattr(render, "_render_server", no_server)
+    assert render._render(PROJECT_DIR, "prod", request) == first
+    changed = {**request, "values": {**request["values"], "continuity:environment": "other"}}
+    with pytest.raises(AssertionError, match="rendered again"):
+        render._render(PROJECT_DIR, "prod", changed)
+
+
+def test_without_the_variable_nothing_is_shared(monkeypatch, tmp_path):
+    monkeypatch.delenv(render.RENDER_CACHE_VARIABLE, raising=False)
+    assert render._shared_file(render.CODE_ROOT, _request("prod")) is None
