@@ -47,6 +47,12 @@ PRIVATE_LINK_ZONES = {
 # for records that do not move (reliability-dns-private).
 WRITER_TTL_SECONDS = 30
 WRITER_LABEL = "writer"
+# The subnet of each VNet that holds private endpoints (the restore check puts its own there too).
+PRIVATE_ENDPOINT_SUBNET = "private-endpoints"
+
+
+def subnet_name(key: str) -> str:
+    return f"snet-{key}"
 
 
 def writer_record_name(database_key: str) -> str:
@@ -92,7 +98,7 @@ class RegionalNetwork(pulumi.ComponentResource):
             address_space=network.AddressSpaceArgs(address_prefixes=[settings.address_space]),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.private_endpoint_subnet = self._subnet("private-endpoints", settings.private_endpoint_subnet)
+        self.private_endpoint_subnet = self._subnet(PRIVATE_ENDPOINT_SUBNET, settings.private_endpoint_subnet)
         # One subnet change at a time on a VNet.
         self.client_subnet = self._subnet(
             "clients", settings.client_subnet, after=self.private_endpoint_subnet
@@ -106,7 +112,7 @@ class RegionalNetwork(pulumi.ComponentResource):
     def _subnet(self, key: str, prefix: str, after: pulumi.Resource | None = None) -> network.Subnet:
         return network.Subnet(
             f"{self._name}-{key}",
-            subnet_name=f"snet-{key}",
+            subnet_name=subnet_name(key),
             virtual_network_name=self.vnet.name,
             resource_group_name=self._resource_group_name,
             address_prefix=prefix,

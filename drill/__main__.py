@@ -8,6 +8,7 @@
   report RECORD.json        a drill record as Markdown
   failback plan             the steps back after a failover, with the config each step needs
   rehearse                  the whole drill on two local PostgreSQL servers, then print the report
+  restore --kind pitr|geo   restore a database into a disposable Azure server, check it, remove it
 
 Database credentials come from the environment (CONTINUITY_DRILL_PASSWORD or PGPASSWORD) or from
 Key Vault (--password-secret, read with the Azure CLI); they are never printed or recorded.
@@ -25,18 +26,21 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from cli.exits import EXIT_CODES_HELP, Exit, UsageError, UsageParser, run
 from components.settings import Database, Settings, SettingsError, load_settings
 from gate.stack_files import read_stack_config
 
+from .azure_restore import LEDGER_FILE, AzureRestorer, Ledger, Placement
 from .control import ControlPlaneError, PulumiControlPlane
 from .failback import failback_plan, render
 from .preflight import Check, Preflight, gate_on_promoted, replica_checks
 from .probes import address
-from .promotion import PromotionError
+from .promotion import PromotionError, servers_of
 from .record import DRILL_ID, DrillRecord
 from .report import markdown
+from .restore_run import RestoreCheckRun, RestoreSetup
 from .runner import DataPlane, DrillOptions, DrillRunner, PreflightFailed
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -434,6 +438,117 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
     return Exit.OK if record.verdict == "pass" or args.scenario == "forced" else Exit.FAILED
 
 
+def writer_stack() -> str:
+    """The stack whose config makes it the primary: the one holding the writer."""
+    primaries = [
+        path.stem.split(".", 1)[1]
+        for path in sorted(PROJECT_DIR.glob("Pulumi.*.yaml"))
+        if stack_settings(path.stem.split(".", 1)[1]).role.value == "primary"
+    ]
+    if len(primaries) != 1:
+        raise UsageError(
+            f"--stack: {len(primaries)} stacks have role primary ({', '.join(primaries) or 'none'}); name the one "
+            "to restore from"
+        )
+    return primaries[0]
+
+
+def _utc_time(text: str) -> dt.datetime:
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is None or moment.utcoffset() != dt.timedelta(0):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO 8601 time in UTC, e.g. 2026-11-28T10:15:00Z"
+        )
+    return moment
+
+
+def stack_outputs(stack: str) -> dict[str, Any]:
+    from pulumi import automation
+
+    selected = automation.select_stack(stack_name=stack, work_dir=str(PROJECT_DIR))
+    return {name: output.value for name, output in selected.outputs().items()}
+
+
+def placement_of(outputs: dict[str, Any], subscription_id: str) -> Placement:
+    try:
+        return Placement(
+            subscription_id,
+            str(outputs["resourceGroupName"]),
+            str(outputs["region"]),
+            str(outputs["network"]["virtualNetworkId"]),
+        )
+    except (KeyError, TypeError) as error:
+        raise UsageError(f"the stack outputs lack {error}: has the stack been deployed?") from None
+
+
+def sweep_leftovers(restorer: AzureRestorer) -> list[str]:
+    """Delete what interrupted restore checks left in Azure; returns what is still there."""
+    left = []
+    for path in sorted(DRILLS_DIR.glob(f"*/{LEDGER_FILE}")):
+        ledger = Ledger(path)
+        if ledger.pending():
+            print(f"removing what {path.parent.name} left behind", file=sys.stderr)
+            left += restorer.remove(ledger)
+    return left
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    if args.kind == "geo" and args.to is not None:
+        raise UsageError(
+            "--to: a geo-restore always restores the newest geo-copy Azure holds; leave --to out"
+        )
+    stack = args.stack or writer_stack()
+    settings = stack_settings(stack)
+    target = database(settings, args.database, stack)
+    require_pulumi_cli()
+    source_dsn = os.environ.get(DSN_VARIABLES["writer"])
+    if not source_dsn:
+        raise UsageError(f"set {DSN_VARIABLES['writer']} (the writer name of --database, without a password)")
+    outputs = stack_outputs(stack)
+    try:
+        (source,) = [s for s in servers_of(outputs) if s.key == args.database]
+    except (PromotionError, ValueError):
+        raise UsageError(f"stack {stack} exports no server {args.database}: has it been deployed?") from None
+    peer_stack = settings.peer.stack.rsplit("/", 1)[-1]
+    there = outputs if args.kind == "pitr" else stack_outputs(peer_stack)
+    restorer = AzureRestorer()
+    left = sweep_leftovers(restorer)
+    if left:
+        print("drill: earlier restore checks left servers that could not be deleted:", file=sys.stderr)
+        for line in left:
+            print(f"  {line}", file=sys.stderr)
+        return Exit.FAILED
+    record = new_record(
+        args.kind,
+        args.database,
+        settings,
+        settings if args.kind == "pitr" else stack_settings(peer_stack),
+        stack,
+        stack if args.kind == "pitr" else peer_stack,
+        "azure",
+    )
+    record.primary["endpoint"] = f"{source.name} (through {address(source_dsn)})"
+    setup = RestoreSetup(
+        kind=args.kind,
+        database=args.database,
+        source=source,
+        placement=placement_of(there, source.subscription_id),
+        source_dsn=source_dsn,
+        password=password(args),
+        rto_seconds=float(target.rto.seconds),
+        tables=args.table or [],
+        to=args.to,
+    )
+    folder = DRILLS_DIR / record.drill_id
+    RestoreCheckRun(record, folder, setup, restorer).run()
+    print(f"record: {folder / 'record.json'}", file=sys.stderr)
+    print(markdown(record))
+    return Exit.OK if record.verdict == "pass" else Exit.FAILED
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -536,6 +651,29 @@ def parser() -> argparse.ArgumentParser:
         help="forced: heartbeats written while the standby is held back",
     )
     rehearse.set_defaults(func=cmd_rehearse)
+
+    restore = commands.add_parser(
+        "restore",
+        help="restore a database into a disposable Azure server, check it against its source, remove it",
+    )
+    restore.add_argument(
+        "--kind",
+        choices=["pitr", "geo"],
+        required=True,
+        help="pitr: point-in-time restore in the same region; geo: geo-restore into the paired region",
+    )
+    restore.add_argument("--database", default="knowledge")
+    restore.add_argument("--stack", help="the stack to restore from (default: the one with role primary)")
+    restore.add_argument(
+        "--to",
+        type=_utc_time,
+        help="pitr: restore to this time (ISO 8601, UTC) instead of a point the check picks and brackets",
+    )
+    restore.add_argument(
+        "--table", action="append", help="a quiet table to checksum at the point (repeatable)"
+    )
+    restore.add_argument("--password-secret", help="Key Vault secret id of the database password")
+    restore.set_defaults(func=cmd_restore)
     return root
 
 

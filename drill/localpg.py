@@ -431,6 +431,7 @@ class LocalCluster:
         primary = self._server("primary")
         assert self._base is not None
         folder = self._base / "base-backup"
+        shutil.rmtree(folder, ignore_errors=True)  # a later backup replaces an earlier one
         self._run(
             "pg_basebackup", "-D", str(folder), "-h", "127.0.0.1", "-p", str(primary.port), "-U", ROLE,
             "-w", "-X", "stream", "-c", "fast", "--no-sync", env={"PGPASSWORD": self._password},
@@ -498,6 +499,13 @@ class LocalCluster:
                 )
             time.sleep(0.05)
         log.info("restored server promoted at %s", target_time)
+
+    def discard_restored(self) -> None:
+        """Stop the restored server and remove it, as a restore check removes its disposable server."""
+        if self._restored is not None:
+            self._stop(self._restored, mode="fast")
+            shutil.rmtree(self._restored.data_dir, ignore_errors=True)
+            self._restored = None
 
     # --- internals -------------------------------------------------------------------------------
 

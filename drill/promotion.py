@@ -23,16 +23,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from components.settings import PromoteOption
 
+from .azure_sdk import azure_client, wait_for
 from .record import now
 
 if TYPE_CHECKING:
     from azure.mgmt.postgresqlflexibleservers import PostgreSQLManagementClient
 
-Client = TypeVar("Client")
 
 # The api-version pulumi-azure-native 3.29.0 uses for flexible servers ("Uses Azure REST API version
 # 2025-08-01", pulumi_azure_native/dbforpostgresql/server.py); azure-mgmt-postgresqlflexibleservers
@@ -74,22 +74,6 @@ def servers_of(outputs: Mapping[str, Any]) -> list[ServerRef]:
     if not servers:
         raise PromotionError("the stack exports no servers: has it been deployed?")
     return [ServerRef.from_id(key, str(server["id"])) for key, server in sorted(servers.items())]
-
-
-def azure_client(
-    client_class: Callable[..., Client],
-    subscription_id: str,
-    api_version: str,
-    credential: Any = None,
-    **pipeline: Any,
-) -> Client:
-    """One of Microsoft's management SDK clients, pinned to `api_version`, with the ambient Azure
-    login (az login, or OIDC in the workflows). `pipeline` reaches azure-core (tests pass `transport`)."""
-    if credential is None:
-        from azure.identity import DefaultAzureCredential
-
-        credential = DefaultAzureCredential()
-    return client_class(credential, subscription_id, api_version=api_version, **pipeline)
 
 
 def default_client(
@@ -150,12 +134,7 @@ class Promoter:
             poller = client.servers.begin_update(
                 server.resource_group, server.name, body, polling_interval=self.poll_seconds
             )
-            waited = 0.0
-            while not poller.done():
-                poller.wait(self.poll_seconds)
-                waited += self.poll_seconds
-                self.progress(f"{server.name}: {poller.status()} after {waited:.0f}s")
-            promoted = poller.result()
+            promoted = wait_for(poller, server.name, self.progress, self.poll_seconds)
         except HttpResponseError as error:
             raise PromotionError(
                 f"{server.name}: Azure refused or failed the promotion: {error.message}"

@@ -47,13 +47,13 @@ class Measurement:
 @dataclass
 class DrillRecord:
     drill_id: str
-    scenario: str  # planned | forced (failover) | pitr (restore check)
+    scenario: str  # planned | forced (failover) | pitr | geo (restore check)
     database: str
     primary: dict[str, str]  # {"stack": ..., "region": ...}
     standby: dict[str, str]
     git_commit: str
     versions: dict[str, str]
-    control_plane: str  # pulumi | local
+    control_plane: str  # pulumi | local | azure (a restore check)
     schema_version: int = SCHEMA_VERSION
     completed_steps: list[str] = field(default_factory=list)
     timestamps: dict[str, str] = field(default_factory=dict)

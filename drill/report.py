@@ -28,7 +28,12 @@ def judge(record: DrillRecord) -> str:
             and restore["rows_before_target_found"] == restore["rows_before_target"]
             and restore["rows_after_target_found"] == 0
         )
-        return "pass" if record.rto.met and held else "fail"
+        # A geo-restore's data loss, against what Microsoft states for it.
+        if record.rpo.target_seconds is not None and record.rpo.measured_seconds is not None:
+            record.rpo.met = record.rpo.measured_seconds <= record.rpo.target_seconds
+        # A disposable server left behind fails the check: it costs money and nobody watches it.
+        removed = not record.update_summary.get("left_behind")
+        return "pass" if record.rto.met and held and record.rpo.met is not False and removed else "fail"
     for measurement in (record.rto, record.rpo):
         if measurement.target_seconds is not None and measurement.measured_seconds is not None:
             measurement.met = measurement.measured_seconds <= measurement.target_seconds

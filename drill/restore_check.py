@@ -58,21 +58,59 @@ class RestoreCheck:
 
 
 def create_probe(connection: psycopg.Connection) -> None:
+    """The probe table; it stays on the source, so later checks (a geo-restore, a restore to a
+    chosen time) can judge rows earlier checks wrote."""
     connection.execute(
-        f"CREATE TABLE IF NOT EXISTS {PROBE_TABLE} (seq bigint PRIMARY KEY, note text NOT NULL)"
+        f"CREATE TABLE IF NOT EXISTS {PROBE_TABLE} (seq bigint PRIMARY KEY, note text NOT NULL, "
+        "written_at timestamptz NOT NULL DEFAULT clock_timestamp())"
     )
 
 
-def write_probe_row(connection: psycopg.Connection, seq: int) -> ProbeRow:
-    """One numbered row in its own transaction, with the commit timestamp the server recorded
-    (track_commit_timestamp: the time recovery compares with recovery_target_time)."""
+def next_seq(connection: psycopg.Connection) -> int:
+    ((last,),) = connection.execute(f"SELECT coalesce(max(seq), 0) FROM {PROBE_TABLE}").fetchall()
+    return int(last) + 1
+
+
+def write_probe_row(connection: psycopg.Connection, seq: int, commit_timestamps: bool = True) -> ProbeRow:
+    """One numbered row in its own transaction, with the time recovery compares with its target.
+
+    With `commit_timestamps` that is the commit timestamp the server recorded
+    (track_commit_timestamp, which a local rehearsal turns on). Without (an Azure server, where the
+    parameter is off by default and needs a restart: server-parameters), it is the server clock when
+    the row was written, milliseconds before its commit: a row whose transaction is open at a
+    target could be judged on the wrong side of it, which a target chosen in a quiet gap between
+    rows rules out (run_restore_check)."""
     with connection.transaction():
-        connection.execute(f"INSERT INTO {PROBE_TABLE} (seq, note) VALUES (%s, %s)", (seq, f"row {seq}"))
+        ((written_at,),) = connection.execute(
+            f"INSERT INTO {PROBE_TABLE} (seq, note) VALUES (%s, %s) RETURNING written_at", (seq, f"row {seq}")
+        ).fetchall()
+    if not commit_timestamps:
+        return ProbeRow(seq, written_at)
     # Without track_commit_timestamp the server refuses this query ("could not get commit timestamp data").
     ((committed_at,),) = connection.execute(
         f"SELECT pg_xact_commit_timestamp(xmin) FROM {PROBE_TABLE} WHERE seq = %s", (seq,)
     ).fetchall()
     return ProbeRow(seq, committed_at)
+
+
+def probe_rows(connection: psycopg.Connection) -> list[ProbeRow]:
+    """Every probe row the source holds, timed by when it was written (earlier checks' rows too)."""
+    return [
+        ProbeRow(int(seq), written_at)
+        for seq, written_at in connection.execute(
+            f"SELECT seq, written_at FROM {PROBE_TABLE} ORDER BY seq"
+        ).fetchall()
+    ]
+
+
+def probe_checksum(connection: psycopg.Connection, through_seq: int) -> str:
+    """The checksum `checksums` gives the probe table, of its rows up to `through_seq` only: the
+    source's probe table as of a point that has passed."""
+    query = sql.SQL(
+        "SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {} AS t WHERE t.seq <= %s"
+    ).format(sql.Identifier(*PROBE_TABLE.split(".", 1)))
+    ((digest,),) = connection.execute(query, (through_seq,)).fetchall()
+    return str(digest)
 
 
 def checksums(connection: psycopg.Connection, tables: Iterable[str]) -> dict[str, str]:

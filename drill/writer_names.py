@@ -20,7 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .promotion import PromotionError, azure_client
+from .azure_sdk import azure_client
+from .promotion import PromotionError
 from .record import now
 
 if TYPE_CHECKING:

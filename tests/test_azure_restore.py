@@ -1,0 +1,292 @@
+"""The restore check's Azure half at the HTTP level: what Microsoft's SDKs send to restore a server
+into a disposable one, reach it through a private endpoint and delete both, built from the REST
+specs' own examples (tests/fixtures/azure/README.md). Long-running operations answer as Azure
+Resource Manager documents ({"status": "InProgress" | "Succeeded" | "Failed"}, async-operations).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+from collections import Counter
+
+import pytest
+
+from azure_http import FakeCredential, ScriptedAzure, Sent, example
+from drill.azure_restore import (
+    LEDGER_FILE,
+    NETWORK_API_VERSION,
+    AzureRestorer,
+    Ledger,
+    Placement,
+    RestoreError,
+    disposable_name,
+    network_client,
+    postgres_client,
+)
+from drill.promotion import API_VERSION, ServerRef
+
+SUBSCRIPTION = "ffffffff-ffff-ffff-ffff-ffffffffffff"
+GROUP = "exampleresourcegroup"
+SOURCE = ServerRef("knowledge", SUBSCRIPTION, GROUP, "examplesourceserver")
+SOURCE_ID = (
+    f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{GROUP}/providers/Microsoft.DBforPostgreSQL/"
+    "flexibleServers/examplesourceserver"
+)
+IDENTITIES = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{GROUP}/providers/Microsoft.ManagedIdentity/userAssignedIdentities"
+PRIMARY_KEY = "https://kv-cty-prod-aue.vault.azure.net/keys/psql-knowledge/1111"
+GEO_KEY = "https://kv-cty-prod-ase.vault.azure.net/keys/psql-knowledge-geo/2222"
+POINT = dt.datetime(2026, 11, 28, 10, 15, 0, 500000, tzinfo=dt.UTC)
+HERE = Placement(
+    SUBSCRIPTION, GROUP, "eastus", f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{GROUP}/providers/"
+    "Microsoft.Network/virtualNetworks/vnet-cty-prod-aue",
+)  # fmt: skip
+
+
+def source_body(geo_backup: str = "Enabled") -> dict:
+    """The source as Servers_Get describes a server, with the customer-managed keys this project's
+    servers have (ServersCreateGeoRestoreWithDataEncryptionEnabled.json names the fields)."""
+    body = copy.deepcopy(example("ServersGet.json")["responses"]["200"]["body"])
+    body.update(id=SOURCE_ID, name="examplesourceserver")
+    body["identity"] = {
+        "type": "UserAssigned",
+        "userAssignedIdentities": {f"{IDENTITIES}/id-primary": {}, f"{IDENTITIES}/id-geo": {}},
+    }
+    body["properties"]["dataEncryption"] = {
+        "type": "AzureKeyVault",
+        "primaryKeyURI": PRIMARY_KEY,
+        "primaryUserAssignedIdentityId": f"{IDENTITIES}/id-primary",
+        "geoBackupKeyURI": GEO_KEY,
+        "geoBackupUserAssignedIdentityId": f"{IDENTITIES}/id-geo",
+    }
+    body["properties"]["network"] = {"publicNetworkAccess": "Disabled"}
+    body["properties"]["backup"]["geoRedundantBackup"] = geo_backup
+    return body
+
+
+class FakeAzure:
+    """Answers by method and path, as Azure would. Each create or delete is accepted (202, with the
+    example's headers pointing at an operation of its own), polled once as InProgress, then ends as
+    `create_outcome` (creates) or Succeeded (deletes)."""
+
+    def __init__(self, source: dict, create_outcome: str = "Succeeded", delete_status: int = 202):
+        self.source, self.create_outcome, self.delete_status = source, create_outcome, delete_status
+        self.operations: list[str] = []  # outcome of each accepted operation
+        self.polls: Counter[int] = Counter()
+        self.created: dict[str, dict] = {}
+
+    def __call__(self, sent: Sent) -> tuple[int, dict, object]:
+        path = sent.path
+        if "/op-" in path:
+            return self._operation(path)
+        if path.endswith("/examplesourceserver"):
+            return 200, {}, self.source
+        if "/flexibleServers/" in path:
+            return self._server(sent)
+        if "/privateEndpoints/" in path:
+            return self._endpoint(sent)
+        raise AssertionError(f"unexpected {sent.method} {sent.url}")
+
+    def _accepted(self, example_file: str, outcome: str) -> tuple[int, dict, object]:
+        """202 with the example's headers, each URL renamed to this operation."""
+        number = len(self.operations)
+        self.operations.append(outcome)
+        headers = {}
+        for header, url in example(example_file)["responses"]["202"]["headers"].items():
+            base, query = url.split("?", 1)
+            role = "status" if header == "Azure-AsyncOperation" else "result"
+            headers[header] = f"{base.rsplit('/', 1)[0]}/op-{number}-{role}?{query}"
+        return 202, headers, None
+
+    def _operation(self, path: str) -> tuple[int, dict, object]:
+        number, role = path.rsplit("/op-", 1)[1].split("-")
+        if role == "result":
+            return 200, {}, None
+        self.polls[int(number)] += 1
+        if self.polls[int(number)] == 1:
+            return 200, {}, {"status": "InProgress"}
+        status: dict = {"status": self.operations[int(number)]}
+        if status["status"] == "Failed":
+            status["error"] = {"code": "RestoreFailed", "message": "the restore could not finish"}
+        return 200, {}, status
+
+    def _server(self, sent: Sent) -> tuple[int, dict, object]:
+        name = sent.path.rsplit("/", 1)[-1]
+        if sent.method == "PUT":
+            self.created[sent.path] = sent.body
+            return self._accepted("ServersCreatePointInTimeRestore.json", self.create_outcome)
+        if sent.method == "DELETE":
+            if self.delete_status != 202:
+                return (
+                    self.delete_status,
+                    {},
+                    {"error": {"code": "Conflict", "message": "the server is busy"}},
+                )
+            return self._accepted("ServersDelete.json", "Succeeded")
+        restored = copy.deepcopy(self.source)
+        restored.update(id=sent.path, name=name, location=self.created[sent.path]["location"])
+        restored["properties"]["fullyQualifiedDomainName"] = f"{name}.postgres.database.azure.com"
+        return 200, {}, restored
+
+    def _endpoint(self, sent: Sent) -> tuple[int, dict, object]:
+        if sent.method == "DELETE":
+            return self._accepted("PrivateEndpointDelete.json", "Succeeded")
+        body = copy.deepcopy(example("PrivateEndpointCreate.json")["responses"]["200"]["body"])
+        body.update(id=sent.path, name=sent.path.rsplit("/", 1)[-1])
+        return 200, {}, body
+
+
+def restorer(azure: FakeAzure, progress: list[str] | None = None) -> tuple[AzureRestorer, ScriptedAzure]:
+    transport = ScriptedAzure([azure] * 60)
+    lines = progress if progress is not None else []
+    return (
+        AzureRestorer(
+            postgres_for=lambda sub: postgres_client(
+                sub, credential=FakeCredential(), transport=transport, retry_total=0
+            ),
+            network_for=lambda sub: network_client(
+                sub, credential=FakeCredential(), transport=transport, retry_total=0
+            ),
+            progress=lines.append,
+            poll_seconds=0,
+        ),
+        transport,
+    )
+
+
+def sent(transport: ScriptedAzure, method: str, fragment: str) -> list[Sent]:
+    return [s for s in transport.sent if s.method == method and fragment in s.path]
+
+
+def test_a_point_in_time_restore_sends_the_documented_request_and_removes_what_it_made(tmp_path):
+    azure, progress = FakeAzure(source_body()), []
+    restore, transport = restorer(azure, progress)
+    ledger = Ledger(tmp_path / LEDGER_FILE)
+    name = disposable_name("pitr", "knowledge", SOURCE, "20261128T101500Z")
+
+    restored = restore.restore(ledger, restore.source(SOURCE), "pitr", name, HERE, POINT)
+
+    (put,) = sent(transport, "PUT", "/flexibleServers/")
+    documented = example("ServersCreatePointInTimeRestore.json")["parameters"]["parameters"]
+    assert put.api_version == API_VERSION
+    assert set(documented["properties"]) <= set(put.body["properties"])
+    assert put.body["location"] == "eastus"
+    assert put.body["properties"] | {"pointInTimeUTC": None} == {
+        "createMode": "PointInTimeRestore",
+        "sourceServerResourceId": SOURCE_ID,
+        "pointInTimeUTC": None,
+        "network": {"publicNetworkAccess": "Disabled"},
+        # The source's own keys, through the identities the source uses.
+        "dataEncryption": source_body()["properties"]["dataEncryption"],
+    }
+    assert dt.datetime.fromisoformat(put.body["properties"]["pointInTimeUTC"]) == POINT
+    assert put.body["identity"] == source_body()["identity"]
+    (endpoint,) = sent(transport, "PUT", "/privateEndpoints/")
+    assert endpoint.api_version == NETWORK_API_VERSION
+    connection = endpoint.body["properties"]["privateLinkServiceConnections"][0]["properties"]
+    assert connection == {"privateLinkServiceId": restored.server_id, "groupIds": ["postgresqlServer"]}
+    assert (
+        endpoint.body["properties"]["subnet"]["id"]
+        == f"{HERE.virtual_network_id}/subnets/snet-private-endpoints"
+    )
+    # The address Azure reported for the endpoint (customDnsConfigs of PrivateEndpointCreate.json).
+    assert (restored.fqdn, restored.private_ip) == (f"{name}.postgres.database.azure.com", "192.168.0.4")
+    assert progress[0] == f"{name}: restoring examplesourceserver (PointInTimeRestore) in eastus"
+
+    assert restore.remove(ledger) == []
+    deletes = [s.path.rsplit("/", 2)[-2] for s in transport.sent if s.method == "DELETE"]
+    assert deletes == ["privateEndpoints", "flexibleServers"], "the endpoint goes before its server"
+    assert Ledger(tmp_path / LEDGER_FILE).pending() == []
+
+
+def test_a_geo_restore_goes_to_the_paired_region_with_the_keys_swapped(tmp_path):
+    restore, transport = restorer(FakeAzure(source_body()))
+    paired = Placement(SUBSCRIPTION, "rg-cty-dr-ase", "westus", HERE.virtual_network_id)
+    restore.restore(Ledger(tmp_path / LEDGER_FILE), restore.source(SOURCE), "geo", "rc-geo", paired, POINT)
+    (put,) = sent(transport, "PUT", "/flexibleServers/")
+    documented = example("ServersCreateGeoRestoreWithDataEncryptionEnabled.json")["parameters"]["parameters"]
+    assert set(documented["properties"]) <= set(put.body["properties"])
+    assert set(documented["properties"]["dataEncryption"]) <= set(put.body["properties"]["dataEncryption"])
+    assert put.body["location"] == "westus" and "/resourceGroups/rg-cty-dr-ase/" in put.path
+    assert put.body["properties"]["createMode"] == "GeoRestore"
+    # The paired region's key is the new server's own; the home region's becomes its geo-backup key.
+    assert put.body["properties"]["dataEncryption"] == {
+        "type": "AzureKeyVault",
+        "primaryKeyURI": GEO_KEY,
+        "primaryUserAssignedIdentityId": f"{IDENTITIES}/id-geo",
+        "geoBackupKeyURI": PRIMARY_KEY,
+        "geoBackupUserAssignedIdentityId": f"{IDENTITIES}/id-primary",
+    }
+
+
+def test_a_geo_restore_without_geo_backup_is_refused_before_anything_is_created(tmp_path):
+    restore, transport = restorer(FakeAzure(source_body(geo_backup="Disabled")))
+    ledger = Ledger(tmp_path / LEDGER_FILE)
+    with pytest.raises(RestoreError, match="geo-redundant backup is not enabled"):
+        restore.restore(ledger, restore.source(SOURCE), "geo", "rc-geo", HERE, POINT)
+    assert [s.method for s in transport.sent] == ["GET"] and ledger.entries == []
+
+
+def test_a_source_that_is_not_ready_is_refused():
+    body = source_body()
+    body["properties"]["state"] = "Stopped"
+    restore, _ = restorer(FakeAzure(body))
+    with pytest.raises(RestoreError, match="examplesourceserver: the source server is Stopped, not Ready"):
+        restore.source(SOURCE)
+
+
+def test_a_failed_restore_is_reported_and_the_server_it_asked_for_is_still_deleted(tmp_path):
+    restore, transport = restorer(FakeAzure(source_body(), create_outcome="Failed"))
+    ledger = Ledger(tmp_path / LEDGER_FILE)
+    with pytest.raises(RestoreError, match="rc-pitr: Azure refused or failed the restore"):
+        restore.restore(ledger, restore.source(SOURCE), "pitr", "rc-pitr", HERE, POINT)
+    assert [e["kind"] for e in ledger.pending()] == ["server"], "listed before the request was sent"
+    assert restore.remove(ledger) == []
+    assert len(sent(transport, "DELETE", "/flexibleServers/rc-pitr")) == 1
+
+
+def test_an_interrupted_check_leaves_a_ledger_the_next_one_clears(tmp_path):
+    azure = FakeAzure(source_body())
+
+    def interrupt(line: str) -> None:
+        if "private endpoint" in line:  # the server exists; the endpoint is listed, not yet asked for
+            raise KeyboardInterrupt
+
+    restore, _ = restorer(azure)
+    restore.progress = interrupt
+    with pytest.raises(KeyboardInterrupt):
+        restore.restore(
+            Ledger(tmp_path / LEDGER_FILE), restore.source(SOURCE), "pitr", "rc-pitr", HERE, POINT
+        )
+    left = json.loads((tmp_path / LEDGER_FILE).read_text())
+    assert [(e["kind"], e["deleted"]) for e in left] == [("server", False), ("privateEndpoint", False)]
+
+    later, transport = restorer(azure)
+    assert later.remove(Ledger(tmp_path / LEDGER_FILE)) == []
+    assert [s.path.rsplit("/", 1)[-1] for s in transport.sent if s.method == "DELETE"] == [
+        "pe-rc-pitr",
+        "rc-pitr",
+    ]
+    assert Ledger(tmp_path / LEDGER_FILE).pending() == []
+
+
+def test_a_delete_azure_refuses_is_reported_and_stays_in_the_ledger(tmp_path):
+    ledger = Ledger(tmp_path / LEDGER_FILE)
+    ledger.will_create("server", SOURCE_ID.replace("examplesourceserver", "rc-pitr"))
+    restore, _ = restorer(FakeAzure(source_body(), delete_status=409))
+    (left,) = restore.remove(ledger)
+    assert left.startswith(SOURCE_ID.replace("examplesourceserver", "rc-pitr")) and "busy" in left
+    assert len(Ledger(tmp_path / LEDGER_FILE).pending()) == 1
+
+
+@pytest.mark.parametrize("database", ["knowledge", "a-database-with-a-very-long-name-that-goes-on-and-on"])
+def test_disposable_names_are_valid_server_names_and_differ_by_source(database):
+    name = disposable_name("pitr", database, SOURCE, "20261128T101500Z")
+    other = disposable_name(
+        "pitr", database, ServerRef("knowledge", SUBSCRIPTION, "rg-other", "x"), "20261128T101500Z"
+    )
+    for candidate in (name, other):
+        assert 3 <= len(candidate) <= 63 and candidate == candidate.lower() and not candidate.endswith("-")
+        assert set(candidate) <= set("abcdefghijklmnopqrstuvwxyz0123456789-")
+    assert name != other
