@@ -484,13 +484,14 @@ def placement_of(outputs: dict[str, Any], subscription_id: str) -> Placement:
         raise UsageError(f"the stack outputs lack {error}: has the stack been deployed?") from None
 
 
-def sweep_leftovers(restorer: AzureRestorer) -> list[str]:
-    """Delete what interrupted restore checks left in Azure; returns what is still there."""
+def sweep_leftovers(restorer: AzureRestorer, placement: Placement) -> list[str]:
+    """Delete what interrupted restore checks left in Azure, from this machine's ledgers and, by
+    their tag, from the resource group the next one goes to; returns what is still there."""
     left = []
-    for path in sorted(DRILLS_DIR.glob(f"*/{LEDGER_FILE}")):
-        ledger = Ledger(path)
+    found = restorer.leftovers(placement, Ledger(PROJECT_DIR / "build" / "restore-leftovers.json"))
+    for ledger in [*(Ledger(p) for p in sorted(DRILLS_DIR.glob(f"*/{LEDGER_FILE}"))), found]:
         if ledger.pending():
-            print(f"removing what {path.parent.name} left behind", file=sys.stderr)
+            print(f"removing what an interrupted restore check left ({ledger.path.name})", file=sys.stderr)
             left += restorer.remove(ledger)
     return left
 
@@ -514,8 +515,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
         raise UsageError(f"stack {stack} exports no server {args.database}: has it been deployed?") from None
     peer_stack = settings.peer.stack.rsplit("/", 1)[-1]
     there = outputs if args.kind == "pitr" else stack_outputs(peer_stack)
+    placement = placement_of(there, source.subscription_id)
     restorer = AzureRestorer()
-    left = sweep_leftovers(restorer)
+    left = sweep_leftovers(restorer, placement)
     if left:
         print("drill: earlier restore checks left servers that could not be deleted:", file=sys.stderr)
         for line in left:
@@ -535,7 +537,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
         kind=args.kind,
         database=args.database,
         source=source,
-        placement=placement_of(there, source.subscription_id),
+        placement=placement,
         source_dsn=source_dsn,
         password=password(args),
         rto_seconds=float(target.rto.seconds),

@@ -48,6 +48,9 @@ CREATE_MODES = {"pitr": "PointInTimeRestore", "geo": "GeoRestore"}
 POSTGRES_GROUP_ID = "postgresqlServer"
 POLL_SECONDS = 30.0
 LEDGER_FILE = "disposable.json"
+# The tag every disposable server carries, so a check on another machine finds what an interrupted
+# one left (its ledger stayed on the machine that was interrupted).
+DISPOSABLE_TAG = "continuity-restore-check"
 
 
 class RestoreError(Exception):
@@ -105,8 +108,10 @@ class Ledger:
         temporary.replace(self.path)
 
 
-def restore_request(source: Server, kind: str, location: str, point: dt.datetime) -> Server:
-    """The Servers_CreateOrUpdate body that restores `source` into a new server."""
+def restore_request(
+    source: Server, kind: str, location: str, point: dt.datetime, check_id: str = ""
+) -> Server:
+    """The Servers_CreateOrUpdate body that restores `source` into a new server, tagged with the check."""
     from azure.mgmt.postgresqlflexibleservers.models import (
         DataEncryption,
         Network,
@@ -143,6 +148,7 @@ def restore_request(source: Server, kind: str, location: str, point: dt.datetime
     identities = sorted((source.identity.user_assigned_identities or {}) if source.identity else {})
     return Server(
         location=location,
+        tags={DISPOSABLE_TAG: check_id or "unnamed"},
         identity=UserAssignedIdentity(
             type="UserAssigned", user_assigned_identities={i: UserIdentity() for i in identities}
         )
@@ -220,7 +226,7 @@ class AzureRestorer:
         """Restore into the new server `name`, give it a private endpoint, and return how to reach it."""
         from azure.core.exceptions import HttpResponseError
 
-        body = restore_request(source, kind, placement.location, point)
+        body = restore_request(source, kind, placement.location, point, ledger.path.parent.name)
         server_id = (
             f"/subscriptions/{placement.subscription_id}/resourceGroups/{placement.resource_group}"
             f"/providers/Microsoft.DBforPostgreSQL/flexibleServers/{name}"
@@ -242,16 +248,24 @@ class AzureRestorer:
             self._endpoint(ledger, name, server_id, placement),
         )
 
+    def leftovers(self, placement: Placement, ledger: Ledger) -> Ledger:
+        """Disposable servers in the placement's resource group (found by their tag) that no
+        finished check removed, with the endpoints checks give them, listed in `ledger` for removal."""
+        servers = self.postgres_for(placement.subscription_id).servers.list_by_resource_group(
+            placement.resource_group
+        )
+        for server in servers:
+            if DISPOSABLE_TAG in (server.tags or {}):
+                ledger.will_create("server", server.id)
+                ledger.will_create("privateEndpoint", _endpoint_id(placement, f"pe-{server.name}"))
+        return ledger
+
     def _endpoint(self, ledger: Ledger, name: str, server_id: str, placement: Placement) -> str:
         from azure.core.exceptions import HttpResponseError
         from azure.mgmt.network.models import PrivateEndpoint, PrivateLinkServiceConnection, Subnet
 
         endpoint_name = f"pe-{name}"
-        ledger.will_create(
-            "privateEndpoint",
-            f"/subscriptions/{placement.subscription_id}/resourceGroups/{placement.resource_group}"
-            f"/providers/Microsoft.Network/privateEndpoints/{endpoint_name}",
-        )
+        ledger.will_create("privateEndpoint", _endpoint_id(placement, endpoint_name))
         body = PrivateEndpoint(
             location=placement.location,
             subnet=Subnet(id=placement.subnet_id),
@@ -304,3 +318,10 @@ class AzureRestorer:
             ledger.deleted(entry["id"])
             self.progress(f"{name}: deleted")
         return left
+
+
+def _endpoint_id(placement: Placement, name: str) -> str:
+    return (
+        f"/subscriptions/{placement.subscription_id}/resourceGroups/{placement.resource_group}"
+        f"/providers/Microsoft.Network/privateEndpoints/{name}"
+    )

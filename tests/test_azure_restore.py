@@ -15,6 +15,7 @@ import pytest
 
 from azure_http import FakeCredential, ScriptedAzure, Sent, example
 from drill.azure_restore import (
+    DISPOSABLE_TAG,
     LEDGER_FILE,
     NETWORK_API_VERSION,
     AzureRestorer,
@@ -75,6 +76,7 @@ class FakeAzure:
         self.operations: list[str] = []  # outcome of each accepted operation
         self.polls: Counter[int] = Counter()
         self.created: dict[str, dict] = {}
+        self.listed: list[dict] = []
 
     def __call__(self, sent: Sent) -> tuple[int, dict, object]:
         path = sent.path
@@ -82,6 +84,8 @@ class FakeAzure:
             return self._operation(path)
         if path.endswith("/examplesourceserver"):
             return 200, {}, self.source
+        if path.endswith("/flexibleServers"):  # Servers_ListByResourceGroup
+            return 200, {}, {"value": self.listed}
         if "/flexibleServers/" in path:
             return self._server(sent)
         if "/privateEndpoints/" in path:
@@ -182,6 +186,7 @@ def test_a_point_in_time_restore_sends_the_documented_request_and_removes_what_i
     }
     assert dt.datetime.fromisoformat(put.body["properties"]["pointInTimeUTC"]) == POINT
     assert put.body["identity"] == source_body()["identity"]
+    assert put.body["tags"] == {DISPOSABLE_TAG: tmp_path.name}, "found by a later check if this one dies"
     (endpoint,) = sent(transport, "PUT", "/privateEndpoints/")
     assert endpoint.api_version == NETWORK_API_VERSION
     connection = endpoint.body["properties"]["privateLinkServiceConnections"][0]["properties"]
@@ -290,3 +295,22 @@ def test_disposable_names_are_valid_server_names_and_differ_by_source(database):
         assert 3 <= len(candidate) <= 63 and candidate == candidate.lower() and not candidate.endswith("-")
         assert set(candidate) <= set("abcdefghijklmnopqrstuvwxyz0123456789-")
     assert name != other
+
+
+def test_a_later_check_finds_what_a_lost_machine_left_by_its_tag(tmp_path):
+    azure = FakeAzure(source_body())
+    leftover = copy.deepcopy(source_body())
+    leftover.update(id=SOURCE_ID.replace("examplesourceserver", "rc-pitr-x"), name="rc-pitr-x")
+    leftover["tags"] = {DISPOSABLE_TAG: "20261101T030000Z-pitr-knowledge"}
+    azure.listed = [source_body(), leftover]  # the source itself carries no such tag
+    restore, transport = restorer(azure)
+    found = restore.leftovers(HERE, Ledger(tmp_path / "leftovers.json"))
+    assert [(e["kind"], e["id"].rsplit("/", 1)[-1]) for e in found.pending()] == [
+        ("privateEndpoint", "pe-rc-pitr-x"),
+        ("server", "rc-pitr-x"),
+    ]
+    assert restore.remove(found) == []
+    assert [s.path.rsplit("/", 1)[-1] for s in transport.sent if s.method == "DELETE"] == [
+        "pe-rc-pitr-x",
+        "rc-pitr-x",
+    ]

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from conftest import PROJECT_DIR, TODAY
 
-from cli.exits import Exit, run
+from cli.exits import Exit, UsageError, run
 from cli.files import MAX_INPUT_BYTES, load_yaml
 from gate.analyzer import PackFailed, PolicyPackError, PolicyPackProcess, load_pack_config
 from gate.pipeline import GateConfigError, analyze, apply_waivers, rule_info
@@ -410,7 +410,6 @@ def test_a_waiver_alias_bomb_is_refused_quickly(tmp_path):
 
 
 def test_a_self_referencing_alias_is_refused(tmp_path):
-    from cli.exits import UsageError
 
     path = tmp_path / "x.yaml"
     path.write_text("a: &a [*a]\n")
@@ -618,6 +617,17 @@ def test_drill_notes_are_escaped_in_the_markdown_report():
             "--database nope: stack prod has no such database",
         ),
         (("run", "--scenario", "planned", "--force", "--reason", "short"), "--force needs --reason"),
+        (
+            ("restore", "--kind", "geo", "--to", "2026-11-28T10:15:00Z"),
+            "a geo-restore always restores the newest",
+        ),
+        (("restore", "--kind", "pitr", "--to", "2026-11-28T10:15:00"), "is not an ISO 8601 time in UTC"),
+        (("restore", "--kind", "pitr", "--to", "yesterday"), "'yesterday' is not an ISO 8601 time in UTC"),
+        (
+            ("restore", "--kind", "pitr", "--database", "nope"),
+            "--database nope: stack prod has no such database",
+        ),
+        (("restore", "--kind", "vault"), "invalid choice: 'vault'"),
     ],
 )
 def test_bad_drill_arguments_are_one_line_usage_errors(capsys, argv, fragment):
@@ -695,3 +705,18 @@ def test_an_unexpected_failure_is_exit_4_in_one_line(capsys):
     assert run("gate", broken, []) == Exit.INTERNAL
     error = one_line_error(capsys)
     assert error.startswith("gate: internal failure: KeyError at test_robustness.py:")
+
+
+def test_a_restore_check_reads_from_the_stack_holding_the_writer(monkeypatch):
+    from drill import __main__ as drill_main
+
+    assert drill_main.writer_stack() == "prod"
+    promoted = drill_main.stack_settings("dr").model_copy(
+        update={"role": drill_main.stack_settings("prod").role}
+    )
+    real = drill_main.stack_settings
+    monkeypatch.setattr(
+        drill_main, "stack_settings", lambda stack: promoted if stack == "dr" else real(stack)
+    )
+    with pytest.raises(UsageError, match="2 stacks have role primary \\(dr, prod\\); name the one"):
+        drill_main.writer_stack()
