@@ -31,8 +31,8 @@ def remote_uses(workflow: dict) -> list[str]:
     return [ref for ref in refs if not ref.startswith("./")]
 
 
-def test_both_workflows_exist():
-    assert {path.name for path in FILES} >= {"gate.yml", "deploy.yml"}
+def test_the_workflows_exist():
+    assert {path.name for path in FILES} >= {"gate.yml", "deploy.yml", "restore-check.yml"}
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda path: path.name)
@@ -82,3 +82,19 @@ def test_pull_requests_are_compared_with_their_base():
     (gate,) = [s for s in steps(workflow) if s.get("name") == "Gate"]
     assert gate["env"]["BASE_SHA"] == "${{ github.event.pull_request.base.sha }}"
     assert '--base "$BASE_SHA"' in gate["run"] and "${{" not in gate["run"]
+
+
+def test_the_restore_check_runs_monthly_and_by_hand_and_always_keeps_its_evidence():
+    workflow = load(WORKFLOWS / "restore-check.yml")
+    triggers = workflow[True]
+    assert set(triggers) == {"schedule", "workflow_dispatch"}
+    (cron,) = [entry["cron"] for entry in triggers["schedule"]]
+    minute, hour, day, month, weekday = cron.split()
+    assert (day, month, weekday) == ("1", "*", "*"), "once a month"
+    # A cancelled check could leave its disposable server behind.
+    assert workflow["concurrency"]["cancel-in-progress"] is False
+    (job,) = workflow["jobs"].values()
+    (check,) = [s for s in job["steps"] if "python -m drill restore" in s.get("run", "")]
+    assert '--kind "$KIND"' in check["run"] and "if" not in check
+    kept = [s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-artifact@")]
+    assert [s.get("if") for s in kept] == ["always()"] and "record.json" in kept[0]["with"]["path"]
