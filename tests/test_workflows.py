@@ -89,7 +89,7 @@ def test_the_restore_check_runs_monthly_and_by_hand_and_always_keeps_its_evidenc
     triggers = workflow[True]
     assert set(triggers) == {"schedule", "workflow_dispatch"}
     (cron,) = [entry["cron"] for entry in triggers["schedule"]]
-    minute, hour, day, month, weekday = cron.split()
+    _minute, _hour, day, month, weekday = cron.split()
     assert (day, month, weekday) == ("1", "*", "*"), "once a month"
     # A cancelled check could leave its disposable server behind.
     assert workflow["concurrency"]["cancel-in-progress"] is False
