@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import psycopg
 from psycopg.conninfo import make_conninfo
 
 from policies.rules.continuity import MECHANISM_FIGURES
@@ -109,10 +110,14 @@ class RestoreCheckRun:
 
     def run(self) -> DrillRecord:
         ledger = Ledger(self.folder / LEDGER_FILE)
+        interrupted: BaseException | None = None
         try:
             self._check(ledger)
-        except RestoreError as error:
+        except (RestoreError, psycopg.Error) as error:
             self.record.notes.append(f"failed: {error}")
+        except BaseException as error:  # interrupted (Ctrl-C, SIGTERM): remove, record, then stop
+            interrupted = error
+            self.record.notes.append(f"interrupted ({type(error).__name__}) before the check finished")
         finally:
             left = self.restorer.remove(ledger)
             self.record.update_summary = {
@@ -123,6 +128,10 @@ class RestoreCheckRun:
             if left:
                 self.record.notes.append("NOT REMOVED (delete by hand, they cost money): " + "; ".join(left))
         finish(self.record, self.folder)
+        if interrupted is not None:
+            self.record.verdict = "aborted"
+            self.record.save(self.folder)
+            raise interrupted
         return self.record
 
     # --- steps --------------------------------------------------------------------------------

@@ -176,3 +176,31 @@ def test_a_geo_copy_without_probe_rows_is_a_clear_failure():
         RestoreCheckRun._point_of(None, rows, [])
     assert RestoreCheckRun._point_of(None, rows, [1]) == rows[0].committed_at
     assert PROBE_TABLE == "public.restore_probe"
+
+
+def test_an_interrupted_check_still_removes_its_server_and_keeps_an_aborted_record(cluster, tmp_path):
+    class Interrupted(LocalStandIn):
+        def restore(self, ledger, *args):
+            ledger.will_create("server", "/subscriptions/x/flexibleServers/rc-pitr")
+            raise KeyboardInterrupt
+
+    stand_in = Interrupted(cluster)
+    with pytest.raises(KeyboardInterrupt):
+        check(cluster, tmp_path, stand_in=stand_in)
+    folder = tmp_path / "20261128T101500Z-pitr-knowledge"
+    record = DrillRecord.load_file(folder / "record.json")
+    assert record.verdict == "aborted" and [e["deleted"] for e in record.update_summary["disposable"]] == [
+        True
+    ]
+
+
+def test_a_restored_server_that_cannot_be_reached_fails_the_check(cluster, tmp_path):
+    class Unreachable(LocalStandIn):
+        def restore(self, ledger, *args):
+            ledger.will_create("server", "/subscriptions/x/flexibleServers/rc-pitr")
+            return Restored("/subscriptions/x/flexibleServers/rc-pitr", "localhost", "127.0.0.1", 1)
+
+    record, _, _ = check(cluster, tmp_path, stand_in=Unreachable(cluster))
+    assert record.verdict == "fail" and record.restore is None
+    assert any(note.startswith("failed: ") for note in record.notes)
+    assert [e["deleted"] for e in record.update_summary["disposable"]] == [True]
