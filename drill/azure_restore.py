@@ -108,9 +108,7 @@ class Ledger:
         temporary.replace(self.path)
 
 
-def restore_request(
-    source: Server, kind: str, location: str, point: dt.datetime, check_id: str = ""
-) -> Server:
+def restore_request(source: Server, kind: str, location: str, point: dt.datetime, check_id: str) -> Server:
     """The Servers_CreateOrUpdate body that restores `source` into a new server, tagged with the check."""
     from azure.mgmt.postgresqlflexibleservers.models import (
         DataEncryption,
@@ -137,18 +135,10 @@ def restore_request(
                 geo_backup_key_uri=encryption.primary_key_uri,
                 geo_backup_user_assigned_identity_id=encryption.primary_user_assigned_identity_id,
             )
-    elif encryption is not None:
-        encryption = DataEncryption(
-            type=encryption.type,
-            primary_key_uri=encryption.primary_key_uri,
-            primary_user_assigned_identity_id=encryption.primary_user_assigned_identity_id,
-            geo_backup_key_uri=encryption.geo_backup_key_uri,
-            geo_backup_user_assigned_identity_id=encryption.geo_backup_user_assigned_identity_id,
-        )
     identities = sorted((source.identity.user_assigned_identities or {}) if source.identity else {})
     return Server(
         location=location,
-        tags={DISPOSABLE_TAG: check_id or "unnamed"},
+        tags={DISPOSABLE_TAG: check_id},
         identity=UserAssignedIdentity(
             type="UserAssigned", user_assigned_identities={i: UserIdentity() for i in identities}
         )
@@ -158,7 +148,7 @@ def restore_request(
         network=Network(public_network_access="Disabled"),
         create_mode=CREATE_MODES[kind],
         source_server_resource_id=source.id,
-        point_in_time_utc=point.astimezone(dt.UTC),
+        point_in_time_utc=point,  # sent in UTC by the SDK's serializer
         # None leaves the field out of the body; the SDK annotates it `str` only.
         availability_zone=None,  # type: ignore[arg-type]
     )

@@ -66,6 +66,7 @@ class ScriptedAzure(HttpTransport):
     def __init__(self, script: list[Answer]):
         self.script = list(script)
         self.sent: list[Sent] = []
+        self.slept: list[float] = []
 
     def send(self, request, **kwargs):
         body = json.loads(request.content) if request.content else None
@@ -96,4 +97,5 @@ class ScriptedAzure(HttpTransport):
         self.close()
 
     def sleep(self, duration) -> None:
-        """Polling waits cost nothing offline."""
+        """Polling waits cost nothing offline; how long each would have been is kept."""
+        self.slept.append(duration)

@@ -9,11 +9,12 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import re
 from collections import Counter
 
 import pytest
 
-from azure_http import FakeCredential, ScriptedAzure, Sent, example
+from azure_http import FakeCredential, ScriptedAzure, Sent, answer, example
 from drill.azure_restore import (
     DISPOSABLE_TAG,
     LEDGER_FILE,
@@ -38,7 +39,8 @@ SOURCE_ID = (
 IDENTITIES = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{GROUP}/providers/Microsoft.ManagedIdentity/userAssignedIdentities"
 PRIMARY_KEY = "https://kv-cty-prod-aue.vault.azure.net/keys/psql-knowledge/1111"
 GEO_KEY = "https://kv-cty-prod-ase.vault.azure.net/keys/psql-knowledge-geo/2222"
-POINT = dt.datetime(2026, 11, 28, 10, 15, 0, 500000, tzinfo=dt.UTC)
+# In Sydney's summer offset: the request must carry the same instant, in UTC.
+POINT = dt.datetime(2026, 11, 28, 21, 15, 0, 500000, tzinfo=dt.timezone(dt.timedelta(hours=11)))
 HERE = Placement(
     SUBSCRIPTION, GROUP, "eastus", f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{GROUP}/providers/"
     "Microsoft.Network/virtualNetworks/vnet-cty-prod-aue",
@@ -73,6 +75,10 @@ class FakeAzure:
 
     def __init__(self, source: dict, create_outcome: str = "Succeeded", delete_status: int = 202):
         self.source, self.create_outcome, self.delete_status = source, create_outcome, delete_status
+        self.refused_endpoint_delete = False
+        self.restored_state = "Ready"
+        self.endpoint_body: dict | None = None
+        self.endpoint_status = 200
         self.operations: list[str] = []  # outcome of each accepted operation
         self.polls: Counter[int] = Counter()
         self.created: dict[str, dict] = {}
@@ -131,17 +137,26 @@ class FakeAzure:
         restored = copy.deepcopy(self.source)
         restored.update(id=sent.path, name=name, location=self.created[sent.path]["location"])
         restored["properties"]["fullyQualifiedDomainName"] = f"{name}.postgres.database.azure.com"
+        restored["properties"]["state"] = self.restored_state
         return 200, {}, restored
 
     def _endpoint(self, sent: Sent) -> tuple[int, dict, object]:
         if sent.method == "DELETE":
+            if self.refused_endpoint_delete:
+                return 409, {}, {"error": {"code": "Conflict", "message": "the endpoint is in use"}}
             return self._accepted("PrivateEndpointDelete.json", "Succeeded")
-        body = copy.deepcopy(example("PrivateEndpointCreate.json")["responses"]["200"]["body"])
+        if self.endpoint_status != 200:
+            return self.endpoint_status, {}, {"error": {"code": "SubnetFull", "message": "no address left"}}
+        body = copy.deepcopy(
+            self.endpoint_body or example("PrivateEndpointCreate.json")["responses"]["200"]["body"]
+        )
         body.update(id=sent.path, name=sent.path.rsplit("/", 1)[-1])
         return 200, {}, body
 
 
-def restorer(azure: FakeAzure, progress: list[str] | None = None) -> tuple[AzureRestorer, ScriptedAzure]:
+def restorer(
+    azure: FakeAzure, progress: list[str] | None = None, poll_seconds: float = 0
+) -> tuple[AzureRestorer, ScriptedAzure]:
     transport = ScriptedAzure([azure] * 60)
     lines = progress if progress is not None else []
     return (
@@ -153,7 +168,7 @@ def restorer(azure: FakeAzure, progress: list[str] | None = None) -> tuple[Azure
                 sub, credential=FakeCredential(), transport=transport, retry_total=0
             ),
             progress=lines.append,
-            poll_seconds=0,
+            poll_seconds=poll_seconds,
         ),
         transport,
     )
@@ -165,7 +180,7 @@ def sent(transport: ScriptedAzure, method: str, fragment: str) -> list[Sent]:
 
 def test_a_point_in_time_restore_sends_the_documented_request_and_removes_what_it_made(tmp_path):
     azure, progress = FakeAzure(source_body()), []
-    restore, transport = restorer(azure, progress)
+    restore, transport = restorer(azure, progress, poll_seconds=7)
     ledger = Ledger(tmp_path / LEDGER_FILE)
     name = disposable_name("pitr", "knowledge", SOURCE, "20261128T101500Z")
 
@@ -184,13 +199,18 @@ def test_a_point_in_time_restore_sends_the_documented_request_and_removes_what_i
         # The source's own keys, through the identities the source uses.
         "dataEncryption": source_body()["properties"]["dataEncryption"],
     }
-    assert dt.datetime.fromisoformat(put.body["properties"]["pointInTimeUTC"]) == POINT
+    sent_point = put.body["properties"]["pointInTimeUTC"]
+    assert dt.datetime.fromisoformat(sent_point) == POINT and sent_point.startswith("2026-11-28T10:15:00.5")
     assert put.body["identity"] == source_body()["identity"]
     assert put.body["tags"] == {DISPOSABLE_TAG: tmp_path.name}, "found by a later check if this one dies"
     (endpoint,) = sent(transport, "PUT", "/privateEndpoints/")
     assert endpoint.api_version == NETWORK_API_VERSION
-    connection = endpoint.body["properties"]["privateLinkServiceConnections"][0]["properties"]
-    assert connection == {"privateLinkServiceId": restored.server_id, "groupIds": ["postgresqlServer"]}
+    (connection,) = endpoint.body["properties"]["privateLinkServiceConnections"]
+    assert connection == {
+        "name": f"pe-{name}",
+        "properties": {"privateLinkServiceId": restored.server_id, "groupIds": ["postgresqlServer"]},
+    }
+    assert endpoint.body["location"] == "eastus"
     assert (
         endpoint.body["properties"]["subnet"]["id"]
         == f"{HERE.virtual_network_id}/subnets/snet-private-endpoints"
@@ -200,9 +220,13 @@ def test_a_point_in_time_restore_sends_the_documented_request_and_removes_what_i
     assert progress[0] == f"{name}: restoring examplesourceserver (PointInTimeRestore) in eastus"
 
     assert restore.remove(ledger) == []
-    deletes = [s.path.rsplit("/", 2)[-2] for s in transport.sent if s.method == "DELETE"]
-    assert deletes == ["privateEndpoints", "flexibleServers"], "the endpoint goes before its server"
+    deletes = [s.path for s in transport.sent if s.method == "DELETE"]
+    assert deletes == [e["id"] for e in reversed(ledger.entries)], "the endpoint goes before its server"
+    assert [e["kind"] for e in reversed(ledger.entries)] == ["privateEndpoint", "server"]
     assert Ledger(tmp_path / LEDGER_FILE).pending() == []
+    assert f"pe-{name}: deleting" in progress and f"{name}: deleted" in progress
+    # Azure answered without Retry-After: every wait was the interval asked for.
+    assert transport.slept and set(transport.slept) == {7}
 
 
 def test_a_geo_restore_goes_to_the_paired_region_with_the_keys_swapped(tmp_path):
@@ -228,7 +252,10 @@ def test_a_geo_restore_goes_to_the_paired_region_with_the_keys_swapped(tmp_path)
 def test_a_geo_restore_without_geo_backup_is_refused_before_anything_is_created(tmp_path):
     restore, transport = restorer(FakeAzure(source_body(geo_backup="Disabled")))
     ledger = Ledger(tmp_path / LEDGER_FILE)
-    with pytest.raises(RestoreError, match="geo-redundant backup is not enabled"):
+    with pytest.raises(
+        RestoreError,
+        match=r"geo-redundant backup is not enabled.*\(it can only be turned on when a server is created\)",
+    ):
         restore.restore(ledger, restore.source(SOURCE), "geo", "rc-geo", HERE, POINT)
     assert [s.method for s in transport.sent] == ["GET"] and ledger.entries == []
 
@@ -314,3 +341,94 @@ def test_a_later_check_finds_what_a_lost_machine_left_by_its_tag(tmp_path):
         "pe-rc-pitr-x",
         "rc-pitr-x",
     ]
+
+
+def test_a_server_with_service_managed_keys_is_restored_without_keys_or_identities(tmp_path):
+    body = source_body()
+    body["properties"]["dataEncryption"] = {"type": "SystemManaged"}
+    del body["identity"]
+    for kind in ("pitr", "geo"):
+        restore, transport = restorer(FakeAzure(body))
+        restore.restore(Ledger(tmp_path / f"{kind}.json"), restore.source(SOURCE), kind, "rc", HERE, POINT)
+        (put,) = sent(transport, "PUT", "/flexibleServers/")
+        assert (
+            put.body["properties"]["dataEncryption"] == {"type": "SystemManaged"}
+            and "identity" not in put.body
+        )
+
+
+def test_a_source_that_cannot_be_read_is_named():
+    restore, _ = restorer(FakeAzure(source_body()))
+    restore.postgres_for = lambda sub: postgres_client(
+        sub,
+        credential=FakeCredential(),
+        transport=ScriptedAzure(
+            [answer(404, body={"error": {"code": "ResourceNotFound", "message": "gone"}})]
+        ),
+        retry_total=0,
+    )
+    with pytest.raises(RestoreError, match=r"examplesourceserver: cannot read the source server: .*gone"):
+        restore.source(SOURCE)
+
+
+def test_a_restore_that_ends_in_another_state_is_refused(tmp_path):
+    azure = FakeAzure(source_body())
+    azure.restored_state = "Disabled"
+    restore, _ = restorer(azure)
+    with pytest.raises(RestoreError, match="rc: the restore finished but the server is Disabled"):
+        restore.restore(Ledger(tmp_path / LEDGER_FILE), restore.source(SOURCE), "pitr", "rc", HERE, POINT)
+
+
+def test_the_endpoint_address_comes_from_its_ip_configurations_when_azure_lists_no_dns_configs(tmp_path):
+    azure = FakeAzure(source_body())
+    body = copy.deepcopy(example("PrivateEndpointCreate.json")["responses"]["200"]["body"])
+    del body["properties"]["customDnsConfigs"]
+    azure.endpoint_body = body
+    restore, _ = restorer(azure)
+    restored = restore.restore(
+        Ledger(tmp_path / LEDGER_FILE), restore.source(SOURCE), "pitr", "rc", HERE, POINT
+    )
+    assert restored.private_ip == "192.168.0.6"
+    del body["properties"]["ipConfigurations"]
+    with pytest.raises(RestoreError, match="pe-rc: Azure reported no private address for the endpoint"):
+        restore.restore(Ledger(tmp_path / "again.json"), restore.source(SOURCE), "pitr", "rc", HERE, POINT)
+
+
+def test_a_refused_endpoint_is_named_and_listed_for_removal(tmp_path):
+    azure = FakeAzure(source_body())
+    azure.endpoint_status = 400
+    restore, _ = restorer(azure)
+    ledger = Ledger(tmp_path / LEDGER_FILE)
+    with pytest.raises(RestoreError, match=r"pe-rc: Azure refused or failed the endpoint: .*no address left"):
+        restore.restore(ledger, restore.source(SOURCE), "pitr", "rc", HERE, POINT)
+    assert [e["kind"] for e in ledger.pending()] == ["privateEndpoint", "server"]
+
+
+def test_a_refused_endpoint_delete_still_deletes_the_server(tmp_path):
+    azure = FakeAzure(source_body())
+    restore, transport = restorer(azure)
+    ledger = Ledger(tmp_path / LEDGER_FILE)
+    restore.restore(ledger, restore.source(SOURCE), "pitr", "rc", HERE, POINT)
+    azure.refused_endpoint_delete = True
+    (left,) = restore.remove(ledger)
+    assert "/privateEndpoints/pe-rc: " in left and "in use" in left
+    assert [e["kind"] for e in Ledger(tmp_path / LEDGER_FILE).pending()] == ["privateEndpoint"]
+    assert len(sent(transport, "DELETE", "/flexibleServers/rc")) == 1
+
+
+def test_a_ledger_is_kept_where_its_folder_does_not_exist_yet(tmp_path):
+    ledger = Ledger(tmp_path / "drills" / "20261128T101500Z-pitr-knowledge" / LEDGER_FILE)
+    ledger.will_create("server", SOURCE_ID)
+    assert Ledger(ledger.path).entries == [{"kind": "server", "id": SOURCE_ID, "deleted": False}]
+
+
+def test_disposable_names_keep_their_shape():
+    name = disposable_name("pitr", "knowledge", SOURCE, "20261128T101500Z")
+    assert re.fullmatch(r"rc-pitr-knowledge-20261128t101500z-[0-9a-f]{6}", name)
+    # A long key is cut to 20 characters, without a hyphen left at the cut.
+    assert "-abcdefghijklmnopqrst-2026" in disposable_name(
+        "geo", "abcdefghijklmnopqrstuvwxyz", SOURCE, "2026"
+    )
+    assert "-abcdefghijklmnopqrs-2026" in disposable_name(
+        "geo", "abcdefghijklmnopqrs-tuvwxyz", SOURCE, "2026"
+    )
