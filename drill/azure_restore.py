@@ -76,7 +76,7 @@ def disposable_name(kind: str, database: str, source: ServerRef, stamp: str) -> 
     """A server name (3-63 lower-case letters, digits, hyphens) no other check or subscription
     takes: the kind, the database, the check's start and a digest of the source."""
     digest = hashlib.sha256(f"{source.subscription_id}/{source.resource_group}/{source.name}".encode())
-    return f"rc-{kind}-{database[:20].rstrip('-')}-{stamp.lower()}-{digest.hexdigest()[:6]}"
+    return f"rc-{kind}-{database[:20].lower().rstrip('-')}-{stamp.lower()}-{digest.hexdigest()[:6]}"
 
 
 class Ledger:

@@ -26,6 +26,7 @@ from drill.azure_restore import (
     disposable_name,
     network_client,
     postgres_client,
+    restore_request,
 )
 from drill.promotion import API_VERSION, ServerRef
 
@@ -254,7 +255,11 @@ def test_a_geo_restore_without_geo_backup_is_refused_before_anything_is_created(
     ledger = Ledger(tmp_path / LEDGER_FILE)
     with pytest.raises(
         RestoreError,
-        match=r"geo-redundant backup is not enabled.*\(it can only be turned on when a server is created\)",
+        match=re.escape(
+            "examplesourceserver: geo-redundant backup is not enabled, so there is nothing to geo-restore "
+            "(it can only be turned on when a server is created)"
+        )
+        + "$",
     ):
         restore.restore(ledger, restore.source(SOURCE), "geo", "rc-geo", HERE, POINT)
     assert [s.method for s in transport.sent] == ["GET"] and ledger.entries == []
@@ -432,3 +437,16 @@ def test_disposable_names_keep_their_shape():
     assert "-abcdefghijklmnopqrs-2026" in disposable_name(
         "geo", "abcdefghijklmnopqrs-tuvwxyz", SOURCE, "2026"
     )
+    assert "-operationalstore-2026" in disposable_name("geo", "operationalStore", SOURCE, "2026"), (
+        "lower case only"
+    )
+
+
+def test_only_the_kinds_azure_restores_into_a_server_are_asked_for():
+    from azure.mgmt.postgresqlflexibleservers.models import Server
+
+    source = Server.deserialize(example("ServersGet.json")["responses"]["200"]["body"])
+    with pytest.raises(
+        RestoreError, match=re.escape("no Azure server restore of kind 'vault' (one of ['geo', 'pitr'])")
+    ):
+        restore_request(source, "vault", "eastus", POINT, "check")
