@@ -14,8 +14,12 @@ from drill.record import DrillRecord
 from drill.rehearsal import rehearse_pitr
 from drill.restore_check import (
     PROBE_TABLE,
+    ProbeRow,
     checksums,
     create_probe,
+    next_seq,
+    probe_checksum,
+    probe_rows,
     probe_seqs,
     verify,
     write_probe_row,
@@ -120,3 +124,27 @@ def test_commit_times_need_track_commit_timestamp():
             create_probe(source)
             with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState, match="commit timestamp"):
                 write_probe_row(source, 1)
+
+
+def test_probe_rows_stay_on_the_source_in_order_with_their_times_and_a_checksum_up_to_any_row():
+    """What a later check (a geo-restore, a restore to a past time) reads back from the source."""
+    require_postgres()
+    with LocalCluster(standby=False) as local:
+        with psycopg.connect(local.primary_dsn, password=local.password, autocommit=True) as conn:
+            create_probe(conn)
+            create_probe(conn)  # a second check finds the table there
+            assert next_seq(conn) == 1
+            rows = [write_probe_row(conn, seq, commit_timestamps=False) for seq in (1, 2, 3)]
+            assert [r.seq for r in rows] == [1, 2, 3] and next_seq(conn) == 4
+            assert all(isinstance(r.committed_at, dt.datetime) for r in rows)
+            assert rows[0].committed_at < rows[1].committed_at < rows[2].committed_at
+            assert probe_rows(conn) == rows, "the times read back are the ones the writes returned"
+            ((note,),) = conn.execute(f"SELECT note FROM {PROBE_TABLE} WHERE seq = 2").fetchall()
+            assert note == "row 2"
+            whole = checksums(conn, [PROBE_TABLE])[PROBE_TABLE]
+            assert probe_checksum(conn, 3) == whole and probe_checksum(conn, 2) != whole
+            conn.execute(f"DELETE FROM {PROBE_TABLE} WHERE seq = 3")
+            assert probe_checksum(conn, 2) == checksums(conn, [PROBE_TABLE])[PROBE_TABLE]
+            conn.execute(f"DELETE FROM {PROBE_TABLE}")
+            assert probe_checksum(conn, 2) == checksums(conn, [PROBE_TABLE])[PROBE_TABLE]
+            assert probe_rows(conn) == [] and ProbeRow(1, rows[0].committed_at) == rows[0]
