@@ -31,8 +31,9 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import psycopg
 from psycopg import sql
@@ -42,6 +43,20 @@ from cli.exits import UsageError
 from cli.secrets import REDACTED, scrub
 
 from .probes import connect
+
+Found = TypeVar("Found")
+
+
+def poll(check: Callable[[], Found | None], timeout: float, interval: float) -> Found | None:
+    """`check()` every `interval` seconds until it returns something other than None, which is
+    returned; None once `timeout` seconds have passed without it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found is not None or time.monotonic() >= deadline:
+            return found
+        time.sleep(interval)
+
 
 log = logging.getLogger(__name__)
 
@@ -333,21 +348,22 @@ class LocalCluster:
         """Wait until the standby has replayed all WAL the primary had written when called; returns that LSN."""
         with self._connect(self.primary_dsn) as conn:
             target = str(conn.execute("SELECT pg_current_wal_lsn()").fetchone()[0])  # type: ignore[index]
-        deadline = time.monotonic() + timeout
+        replayed = None
         with self._connect(self.standby_dsn) as conn:
-            while True:
+
+            def caught_up() -> str | None:
+                nonlocal replayed
                 replayed, behind = conn.execute(
                     "SELECT pg_last_wal_replay_lsn(), pg_wal_lsn_diff(%s::pg_lsn, pg_last_wal_replay_lsn())",
                     (target,),
                 ).fetchone()  # type: ignore[misc]
-                if behind is not None and behind <= 0:
-                    return target
-                if time.monotonic() >= deadline:
-                    raise TimeoutError(
-                        f"standby replayed up to {replayed}, primary is at {target}: "
-                        f"not caught up within {timeout:g} s"
-                    )
-                time.sleep(0.05)
+                return target if behind is not None and behind <= 0 else None
+
+            if poll(caught_up, timeout, 0.05) is None:
+                raise TimeoutError(
+                    f"standby replayed up to {replayed}, primary is at {target}: not caught up within {timeout:g} s"
+                )
+        return target
 
     def replication_lag(self) -> tuple[int, float | None]:
         """(bytes, seconds) the standby is behind, from SQL on both servers.
@@ -442,21 +458,23 @@ class LocalCluster:
         """Close the current WAL segment and wait until the archiver has copied it; returns its name."""
         with self._connect(self.primary_dsn) as conn:
             segment = str(conn.execute("SELECT pg_walfile_name(pg_switch_wal())").fetchone()[0])  # type: ignore[index]
-            deadline = time.monotonic() + timeout
-            while True:
+            row = None
+
+            def archived() -> str | None:
+                nonlocal row
                 row = conn.execute(
                     "SELECT last_archived_wal, last_failed_wal FROM pg_stat_archiver"
                 ).fetchone()
-                archived = row[0] if row else None
                 # Segment names sort in WAL order within a timeline.
-                if archived is not None and archived >= segment:
-                    return segment
-                if time.monotonic() >= deadline:
-                    raise LocalClusterError(
-                        f"WAL segment {segment} not archived within {timeout:g} s (last archived {archived}, "
-                        f"last failed {row[1] if row else None})\nprimary log:\n{self._server('primary').log_tail()}"
-                    )
-                time.sleep(0.05)
+                return segment if row and row[0] is not None and row[0] >= segment else None
+
+            if poll(archived, timeout, 0.05) is None:
+                raise LocalClusterError(
+                    f"WAL segment {segment} not archived within {timeout:g} s (last archived "
+                    f"{row[0] if row else None}, last failed {row[1] if row else None})"
+                    f"\nprimary log:\n{self._server('primary').log_tail()}"
+                )
+        return segment
 
     def restore(self, backup: Path, target_time: str, timeout: float | None = None) -> None:
         """A new server from `backup` and the archived WAL, recovered to `target_time` (an ISO 8601
@@ -733,20 +751,16 @@ class LocalCluster:
             )
 
     def _wait_accepting(self, server: _Server) -> bool:
-        deadline = time.monotonic() + self.timeout
-        while time.monotonic() < deadline:
+        def settled() -> bool | None:
+            """True once it accepts connections, False if it exited, None while it starts."""
             if not server.running:
                 return False
-            lines = (
-                (server.data_dir / "postmaster.pid").read_text().splitlines()
-                if (server.data_dir / "postmaster.pid").exists()
-                else []
-            )
+            pid_file = server.data_dir / "postmaster.pid"
+            lines = pid_file.read_text().splitlines() if pid_file.exists() else []
             # postmaster.pid's eighth line is the status, "ready" once it accepts connections.
-            if len(lines) >= 8 and lines[7].strip() in ("ready", "standby"):
-                return True
-            time.sleep(0.05)
-        return False
+            return True if len(lines) >= 8 and lines[7].strip() in ("ready", "standby") else None
+
+        return poll(settled, self.timeout, 0.05) is True
 
     # Shutdown modes as the postmaster's signals: smart, fast and immediate (PostgreSQL "server-shutdown").
     _SHUTDOWN_SIGNALS: ClassVar[dict[str, signal.Signals]] = {
@@ -777,17 +791,19 @@ class LocalCluster:
         server.process = None
 
     def _wait_streaming(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
+        state = "absent"
+
+        def streaming() -> bool | None:
+            nonlocal state
             with self._connect(self.primary_dsn) as conn:
                 row = conn.execute(
                     "SELECT state FROM pg_stat_replication WHERE application_name = %s", (STANDBY_NAME,)
                 ).fetchone()
-            if row is not None and row[0] == "streaming":
-                return
-            if time.monotonic() >= deadline:
-                raise LocalClusterError(
-                    f"standby not streaming after {timeout:g} s (state {row[0] if row else 'absent'})"
-                    f"\nstandby log:\n{self._server('standby').log_tail()}"
-                )
-            time.sleep(0.1)
+            state = row[0] if row is not None else "absent"
+            return True if state == "streaming" else None
+
+        if poll(streaming, timeout, 0.1) is None:
+            raise LocalClusterError(
+                f"standby not streaming after {timeout:g} s (state {state})"
+                f"\nstandby log:\n{self._server('standby').log_tail()}"
+            )

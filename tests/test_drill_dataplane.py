@@ -541,3 +541,14 @@ def test_compare_reports_each_kind_of_difference():
         "d: only in the later snapshot",
     ]
     assert compare(before, list(before)) == []
+
+
+def test_poll_returns_the_first_answer_or_none_after_the_timeout():
+    from drill.localpg import poll
+
+    answers = iter([None, None, "ready"])
+    assert poll(lambda: next(answers), timeout=5.0, interval=0.0) == "ready"
+    calls = []
+    assert poll(lambda: calls.append(1), timeout=0.0, interval=0.0) is None
+    assert calls == [1], "asked once even with no time to wait"
+    assert poll(lambda: False, timeout=5.0, interval=0.0) is False, "False is an answer, not a reason to wait"
