@@ -34,11 +34,10 @@ from typing import TYPE_CHECKING, Any
 from components.network import PRIVATE_ENDPOINT_SUBNET, subnet_name
 
 from .azure_sdk import azure_client, wait_for
-from .promotion import API_VERSION, ServerRef
+from .promotion import ServerRef, default_client
 
 if TYPE_CHECKING:
     from azure.mgmt.network import NetworkManagementClient
-    from azure.mgmt.postgresqlflexibleservers import PostgreSQLManagementClient
     from azure.mgmt.postgresqlflexibleservers.models import Server
 
 # The api-version pulumi-azure-native 3.29.0 uses for private endpoints ("Uses Azure REST API
@@ -154,14 +153,6 @@ def restore_request(source: Server, kind: str, location: str, point: dt.datetime
     )
 
 
-def postgres_client(
-    subscription_id: str, credential: Any = None, **pipeline: Any
-) -> PostgreSQLManagementClient:
-    from azure.mgmt.postgresqlflexibleservers import PostgreSQLManagementClient
-
-    return azure_client(PostgreSQLManagementClient, subscription_id, API_VERSION, credential, **pipeline)
-
-
 def network_client(subscription_id: str, credential: Any = None, **pipeline: Any) -> NetworkManagementClient:
     from azure.mgmt.network import NetworkManagementClient
 
@@ -187,7 +178,7 @@ class AzureRestorer:
 
     def __init__(
         self,
-        postgres_for: Callable[[str], Any] = postgres_client,
+        postgres_for: Callable[[str], Any] = default_client,
         network_for: Callable[[str], Any] = network_client,
         progress: Callable[[str], None] = print,
         poll_seconds: float = POLL_SECONDS,

@@ -25,10 +25,9 @@ from drill.azure_restore import (
     RestoreError,
     disposable_name,
     network_client,
-    postgres_client,
     restore_request,
 )
-from drill.promotion import API_VERSION, ServerRef
+from drill.promotion import API_VERSION, ServerRef, default_client
 
 SUBSCRIPTION = "ffffffff-ffff-ffff-ffff-ffffffffffff"
 GROUP = "exampleresourcegroup"
@@ -162,7 +161,7 @@ def restorer(
     lines = progress if progress is not None else []
     return (
         AzureRestorer(
-            postgres_for=lambda sub: postgres_client(
+            postgres_for=lambda sub: default_client(
                 sub, credential=FakeCredential(), transport=transport, retry_total=0
             ),
             network_for=lambda sub: network_client(
@@ -364,7 +363,7 @@ def test_a_server_with_service_managed_keys_is_restored_without_keys_or_identiti
 
 def test_a_source_that_cannot_be_read_is_named():
     restore, _ = restorer(FakeAzure(source_body()))
-    restore.postgres_for = lambda sub: postgres_client(
+    restore.postgres_for = lambda sub: default_client(
         sub,
         credential=FakeCredential(),
         transport=ScriptedAzure(
