@@ -22,6 +22,8 @@ class ArmType:
     # Extension resources live under another resource's id instead of a resource group.
     scope_key: str | None = None
     subscription_scoped: bool = False
+    # Segments whose name is fixed by Azure and so no input of the resource (blobServices/default).
+    fixed_names: tuple[tuple[str, str], ...] = ()
 
 
 ARM_TYPES: dict[str, ArmType] = {
@@ -40,6 +42,14 @@ ARM_TYPES: dict[str, ArmType] = {
     "azure-native:storage:StorageAccount": ArmType("Microsoft.Storage/storageAccounts", ("accountName",)),
     "azure-native:storage:BlobServiceProperties": ArmType(
         "Microsoft.Storage/storageAccounts/blobServices", ("accountName", "blobServicesName")
+    ),
+    "azure-native:storage:BlobContainer": ArmType(
+        "Microsoft.Storage/storageAccounts/blobServices/containers",
+        ("accountName", "blobServicesName", "containerName"),
+        fixed_names=(("blobServicesName", "default"),),
+    ),
+    "azure-native:storage:ManagementPolicy": ArmType(
+        "Microsoft.Storage/storageAccounts/managementPolicies", ("accountName", "managementPolicyName")
     ),
     "azure-native:keyvault:Vault": ArmType("Microsoft.KeyVault/vaults", ("vaultName",)),
     "azure-native:keyvault:Key": ArmType("Microsoft.KeyVault/vaults/keys", ("vaultName", "keyName")),
@@ -132,16 +142,23 @@ def arm_type(token: str) -> ArmType:
         ) from None
 
 
-def resource_id(token: str, inputs: Mapping[str, Any], subscription_id: str) -> str:
-    """The ARM id Azure would give a resource with these inputs."""
+def name_segments(token: str, inputs: Mapping[str, Any]) -> list[str]:
+    """The names in a resource's id, outermost first (its ARM template name, joined with /)."""
     kind = arm_type(token)
-    provider, *types = kind.resource_type.split("/")
-    missing = [key for key in kind.name_keys if key not in inputs]
+    named = {**dict(kind.fixed_names), **inputs}
+    missing = [key for key in kind.name_keys if key not in named]
     if missing:
         raise UnknownResourceType(
             f"{token}: inputs lack {missing}; the program must name this resource explicitly"
         )
-    names = [str(inputs[key]) for key in kind.name_keys]
+    return [str(named[key]) for key in kind.name_keys]
+
+
+def resource_id(token: str, inputs: Mapping[str, Any], subscription_id: str) -> str:
+    """The ARM id Azure would give a resource with these inputs."""
+    kind = arm_type(token)
+    provider, *types = kind.resource_type.split("/")
+    names = name_segments(token, inputs)
     if token == "azure-native:resources:ResourceGroup":
         return f"/subscriptions/{subscription_id}/resourceGroups/{names[0]}"
     if kind.scope_key:

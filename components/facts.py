@@ -17,6 +17,11 @@ DR_ROLES = ("primary", "standby")
 # The stack's tags reach its storage accounts too, so names keep to the storage limit.
 MAX_TAG_NAME, MAX_TAG_VALUE = 128, 256
 FORBIDDEN_TAG_NAME_CHARACTERS = frozenset("<>%&\\?/")
+# What a storage account is for, which rules read: the audit archive is immutable and locked; the
+# restore staging account holds restored backup files for a day (CTY-RES-004, CTY-RET-007, CTY-RET-009).
+PURPOSE_TAG = "purpose"
+AUDIT_ARCHIVE = "audit-archive"
+RESTORE_STAGING = "restore-staging"
 
 # --- PostgreSQL flexible server ------------------------------------------------------------------
 # Storage sizes a flexible server accepts (GiB); any other value fails at deployment.

@@ -10,8 +10,8 @@ from . import existing
 from .arm import resource_id
 from .diagnostics import send_diagnostics
 from .protection import Protection
-from .regions import region_info
 from .settings import Logs
+from .storage_accounts import AUDIT_ARCHIVE, private_account, redundant_sku
 
 TABLE = "azure-native:operationalinsights:Table"
 
@@ -27,11 +27,6 @@ ACTIVITY_LOG_CATEGORIES = (
     "Autoscale",
     "ResourceHealth",
 )
-
-
-def archive_sku(region: str) -> storage.SkuName:
-    """Geo-zone-redundant where the region has zones; geo-redundant where it has none."""
-    return storage.SkuName.STANDARD_GZRS if region_info(region).has_zones else storage.SkuName.STANDARD_GRS
 
 
 class Observability(pulumi.ComponentResource):
@@ -100,37 +95,21 @@ class Observability(pulumi.ComponentResource):
                 ),
             )
 
-        self.archive = storage.StorageAccount(
+        self.archive = private_account(
             f"{name}-archive",
             account_name=archive_account_name,
+            purpose=AUDIT_ARCHIVE,
             location=location,
             resource_group_name=resource_group_name,
-            kind=storage.Kind.STORAGE_V2,
-            sku=storage.SkuArgs(name=archive_sku(location)),
-            access_tier=storage.AccessTier.COOL,
-            minimum_tls_version=storage.MinimumTlsVersion.TLS1_2,
-            enable_https_traffic_only=True,
-            allow_blob_public_access=False,
-            allow_shared_key_access=False,
-            default_to_o_auth_authentication=True,
-            allow_cross_tenant_replication=False,
-            allowed_copy_scope=storage.AllowedCopyScope.AAD,
+            sku=redundant_sku(location),
             # Reachable only by trusted Azure services (data export, diagnostic settings) and the
             # configured CIDRs.
-            public_network_access=storage.PublicNetworkAccess.ENABLED,
             network_rule_set=storage.NetworkRuleSetArgs(
                 default_action=storage.DefaultAction.DENY,
                 bypass=storage.Bypass.AZURE_SERVICES,
                 ip_rules=[storage.IPRuleArgs(i_p_address_or_range=cidr) for cidr in allowed_cidrs],
             ),
-            encryption=storage.EncryptionArgs(
-                key_source=storage.KeySource.MICROSOFT_STORAGE,
-                require_infrastructure_encryption=True,
-                services=storage.EncryptionServicesArgs(
-                    blob=storage.EncryptionServiceArgs(enabled=True, key_type=storage.KeyType.ACCOUNT),
-                    file=storage.EncryptionServiceArgs(enabled=True, key_type=storage.KeyType.ACCOUNT),
-                ),
-            ),
+            access_tier=storage.AccessTier.COOL,
             # Version-level WORM for every blob in the account, including containers that data export
             # creates itself. Append writes stay allowed because export appends to hourly blobs.
             # https://learn.microsoft.com/azure/azure-monitor/logs/logs-data-export

@@ -30,6 +30,7 @@ from .network import (
 from .observability import Observability
 from .peer import PeerStack
 from .protection import Protection
+from .restore_staging import RestoreStaging
 from .settings import Origin, PrivateDnsRole, Role, Settings
 from .tags import recovery_tags
 from .waits import wait
@@ -295,6 +296,26 @@ class RegionalPlatform(pulumi.ComponentResource):
             opts=child,
         )
 
+        staging = RestoreStaging(
+            "restore-staging",
+            account_name=naming.storage_account("ltr"),
+            location=s.region,
+            resource_group_name=group.name,
+            subscription_id=azure.subscription_id,
+            tenant_id=azure.tenant_id,
+            vaults={
+                "vault": (backup_vault.vault_id, backup_vault.principal_id),
+                **(
+                    {"peer-vault": _vault_of(peer.export("backupVault"))}
+                    if peer is not None and s.peer.origin is Origin.PRIMARY
+                    else {}
+                ),
+            },
+            readers=s.backup.restore_readers,
+            workspace_id=workspace_id,
+            opts=child,
+        )
+
         # The servers' identities must be able to unwrap with their keys before Azure validates them.
         key_grants = [kv.key_grant for _, kv in vaults]
         key_access = wait(
@@ -365,6 +386,13 @@ class RegionalPlatform(pulumi.ComponentResource):
             zone_id=zone_of("blob"),
         )
         net.private_endpoint(
+            "restore-staging",
+            target_id=staging.account_id,
+            target_name=staging.account_name,
+            group_id="blob",
+            zone_id=zone_of("blob"),
+        )
+        net.private_endpoint(
             "key-vault",
             target_id=vault.vault_id,
             target_name=vault.vault_name,
@@ -411,6 +439,8 @@ class RegionalPlatform(pulumi.ComponentResource):
         self.key_vault_uri = vault.vault_uri
         self.workspace_id = workspace_id
         self.backup_vault_id = backup_vault.vault_id
+        self.backup_vault_principal_id = backup_vault.principal_id
+        self.restore_container_url = staging.container_url
         self.register_outputs(self.exports())
 
     def exports(self) -> dict[str, pulumi.Input[Any]]:
@@ -424,6 +454,10 @@ class RegionalPlatform(pulumi.ComponentResource):
             "keyVaultUri": self.key_vault_uri,
             "workspaceId": self.workspace_id,
             "backupVaultId": self.backup_vault_id,
+            # What the peer's restore staging account lets write into it (cross-region LTR restores).
+            "backupVault": {"id": self.backup_vault_id, "principalId": self.backup_vault_principal_id},
+            # Where `python -m drill restore --kind vault` has the vault restore LTR backups as files.
+            "restoreContainerUrl": self.restore_container_url,
             "servers": {
                 key: {
                     "id": server.server_id,
@@ -473,3 +507,8 @@ class RegionalPlatform(pulumi.ComponentResource):
                 else {}
             ),
         }
+
+
+def _vault_of(exported: pulumi.Output[Any]) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+    """The id and identity of a vault a peer stack exports as `backupVault`."""
+    return exported.apply(lambda vault: vault["id"]), exported.apply(lambda vault: vault["principalId"])

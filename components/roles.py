@@ -14,6 +14,11 @@ READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 # Lets a Backup vault take long-term-retention backups of a PostgreSQL flexible server.
 # https://learn.microsoft.com/azure/backup/backup-azure-database-postgresql-flex-overview
 POSTGRESQL_FLEXIBLE_SERVER_LTR_BACKUP = "c088a766-074b-43ba-90d4-1fb21feae531"
+# Read, write and delete blobs: what a Backup vault needs on the container it restores files into
+# ("Restore: Storage Blob Data Contributor role on the target storage account", which may be
+# scoped to the container: restore-azure-database-postgresql, "Restore permissions on the target
+# storage account").
+STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
 
 
 def grant(
@@ -24,8 +29,9 @@ def grant(
     scope: pulumi.Input[str],
     subscription_id: str,
     parent: pulumi.Resource,
+    principal_type: authorization.PrincipalType = authorization.PrincipalType.SERVICE_PRINCIPAL,
 ) -> authorization.RoleAssignment:
-    """Grant a built-in role to a managed identity.
+    """Grant a built-in role to a principal (by default a managed identity).
 
     The assignment name is a GUID derived from the stack and logical name, so a re-run updates the
     same assignment instead of colliding with it.
@@ -34,7 +40,7 @@ def grant(
         name,
         role_assignment_name=str(uuid.uuid5(uuid.NAMESPACE_URL, f"continuity/{pulumi.get_stack()}/{name}")),
         principal_id=principal_id,
-        principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
+        principal_type=principal_type,
         role_definition_id=f"/subscriptions/{subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{role}",
         scope=scope,
         opts=pulumi.ResourceOptions(parent=parent),

@@ -314,6 +314,14 @@ class LongTermRetention(Model):
     yearly: Annotated[Duration, _duration_at_least("1y"), _duration_at_most("10y")] | None = Duration(7, "y")
 
 
+class EntraPrincipal(Model):
+    """A Microsoft Entra group (preferably) or principal: who administers the servers, who reads restored backups."""
+
+    object_id: str = Field(pattern=r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+    principal_name: str = Field(min_length=1)
+    principal_type: Literal["group", "user", "servicePrincipal"] = "group"
+
+
 class Backup(Model):
     vault_immutability: Literal["Disabled", "Unlocked", "Locked"] = "Unlocked"
     # Backup vault soft delete keeps deleted backups recoverable: 14..180 days.
@@ -323,14 +331,9 @@ class Backup(Model):
         _duration_at_most(f"{BACKUP_VAULT_SOFT_DELETE_DAYS[1]}d"),
     ] = Duration(14, "d")
     long_term_retention: LongTermRetention = LongTermRetention()
-
-
-class EntraPrincipal(Model):
-    """The Microsoft Entra group (preferably) or principal that administers the servers."""
-
-    object_id: str = Field(pattern=r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
-    principal_name: str = Field(min_length=1)
-    principal_type: Literal["group", "user", "servicePrincipal"] = "group"
+    # Who may read (and delete) the files a long-term-retention restore writes: the restore check's
+    # identity. Nobody else gets data access to them.
+    restore_readers: list[EntraPrincipal] = []
 
 
 class Secrets(Model):

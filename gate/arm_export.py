@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from cli.secrets import REDACTED
-from components.arm import api_version, arm_type
+from components.arm import api_version, arm_type, name_segments
 
 from .render import RenderedResource, Rendering, is_secret, reveal
 
@@ -114,7 +114,7 @@ def arm_resource(resource: RenderedResource, subscription_id: str) -> dict[str, 
     entry: dict[str, Any] = {
         "type": kind.resource_type,
         "apiVersion": api_version(resource.type),
-        "name": "/".join(str(inputs[key]) for key in kind.name_keys),
+        "name": "/".join(name_segments(resource.type, inputs)),
     }
     if kind.scope_key:
         entry["scope"] = inputs[kind.scope_key]

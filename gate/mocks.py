@@ -190,6 +190,8 @@ class OfflineAzure(pulumi.runtime.Mocks):
                     "tenantId": self.tenant_id,
                 }
             }
+        if token == "azure-native:storage:StorageAccount":
+            return {"primaryEndpoints": {"blob": f"https://{name}.blob.core.windows.net/"}}
         if token == "azure-native:operationalinsights:Workspace":
             return {"customerId": stable_uuid(arm_id, "workspace")}
         return {}

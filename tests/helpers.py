@@ -22,6 +22,7 @@ from policies.rules.facts import (  # noqa: F401
     FIREWALL_RULE,
     KEY,
     LOCK,
+    MANAGEMENT_POLICY,
     METRIC_ALERT,
     PRIVATE_ENDPOINT,
     PRIVATE_ZONE,
@@ -71,6 +72,12 @@ def parameters(rendering: Rendering, server_name: str) -> dict[str, str]:
         for c in rendering.of_type(CONFIGURATION)
         if c.plain_inputs["serverName"] == server_name
     }
+
+
+def audit_archive(rendering: Rendering) -> RenderedResource:
+    """The audit archive, the storage account data export and diagnostic settings write to."""
+    (archive,) = [r for r in rendering.of_type(STORAGE) if r.name == "observability-archive"]
+    return archive
 
 
 def workspace_id(rendering: Rendering) -> str:

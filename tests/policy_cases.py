@@ -23,6 +23,7 @@ from helpers import (
     DIAGNOSTIC,
     FIREWALL_RULE,
     KEY,
+    MANAGEMENT_POLICY,
     METRIC_ALERT,
     PRIVATE_ENDPOINT,
     RECORD_SET,
@@ -283,10 +284,44 @@ CASES = [
         "archive immutable 30 days",
         edit(
             STORAGE,
-            "",
+            "observability-archive",
             "immutableStorageWithVersioning.immutabilityPolicy.immutabilityPeriodSinceCreationInDays",
             30,
         ),
+    ),
+    Case(
+        "CTY-RET-007",
+        "dr",
+        "restore staging account without its purpose tag",
+        edit(STORAGE, "restore-staging-account", "tags.purpose", DELETE),
+    ),
+    Case(
+        "CTY-RET-009",
+        "prod",
+        "restored files kept 30 days",
+        edit(
+            MANAGEMENT_POLICY,
+            "restore-staging-lifecycle",
+            "policy.rules.0.definition.actions.baseBlob.delete.daysAfterModificationGreaterThan",
+            30,
+            anchor=lambda r: find(r, STORAGE, "restore-staging-account"),
+        ),
+    ),
+    Case(
+        "CTY-RET-009",
+        "dr",
+        "no lifecycle rule on the restore staging account",
+        drop(
+            MANAGEMENT_POLICY,
+            "restore-staging-lifecycle",
+            lambda r: find(r, STORAGE, "restore-staging-account"),
+        ),
+    ),
+    Case(
+        "CTY-RET-009",
+        "prod",
+        "the audit archive tagged as restore staging, to shed its lock and immutability",
+        edit(STORAGE, "observability-archive", "tags.purpose", "restore-staging"),
     ),
     Case(
         "CTY-RET-008",
@@ -347,6 +382,12 @@ CASES = [
         ),
     ),
     Case("CTY-RES-004", "prod", "server not protected", _unprotect),
+    Case(
+        "CTY-RES-004",
+        "prod",
+        "restore staging account without its purpose tag",
+        edit(STORAGE, "restore-staging-account", "tags.purpose", DELETE),
+    ),
     Case(
         "CTY-RES-005", "dr", "operational replica missing", drop(SERVER, "operational", server("knowledge"))
     ),

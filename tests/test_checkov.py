@@ -23,7 +23,7 @@ from gate.checkov import (
 )
 from gate.findings import Finding
 from gate.render import Rendering, is_secret, reveal
-from helpers import LOCK, RESOURCE_GROUP, SECRET, SERVER, STORAGE, VAULT
+from helpers import LOCK, RESOURCE_GROUP, SECRET, SERVER, VAULT, audit_archive
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "checkov"
 CUSTOM_CHECKS = {
@@ -160,10 +160,20 @@ def test_template_uses_arm_layout(prod, templates):
     assert backup_vault["identity"] == {"type": "SystemAssigned"}
     assert backup_vault["properties"]["storageSettings"][0]["type"] == "GeoRedundant"
     # Inputs the provider renames are written with ARM's names.
-    (storage,) = arm_resources(template, "Microsoft.Storage/storageAccounts")
-    assert storage["kind"] == "StorageV2" and storage["sku"]["name"] == "Standard_GZRS"
-    assert storage["properties"]["supportsHttpsTrafficOnly"] is True
-    assert storage["properties"]["networkAcls"]["defaultAction"] == "Deny"
+    accounts = arm_resources(template, "Microsoft.Storage/storageAccounts")
+    assert len(accounts) == 2, "the audit archive and the restore staging account"
+    for storage in accounts:
+        assert storage["kind"] == "StorageV2" and storage["sku"]["name"] == "Standard_GZRS"
+        assert storage["properties"]["supportsHttpsTrafficOnly"] is True
+        assert storage["properties"]["networkAcls"]["defaultAction"] == "Deny"
+    (staging,) = [a for a in accounts if a["tags"]["purpose"] == "restore-staging"]
+    assert staging["properties"]["networkAcls"]["resourceAccessRules"][0]["resourceId"].endswith(
+        "/backupVaults/bvault-cty-prod-aue"
+    )
+    (container,) = arm_resources(template, "Microsoft.Storage/storageAccounts/blobServices/containers")
+    assert container["name"].endswith("/default/ltr-restores"), (
+        "the name ARM expects: account/default/container"
+    )
     (workspace,) = arm_resources(template, "Microsoft.OperationalInsights/workspaces")
     assert workspace["properties"]["sku"] == {"name": "PerGB2018"} and "sku" not in workspace
     (export,) = arm_resources(template, "Microsoft.OperationalInsights/workspaces/dataExports")
@@ -184,8 +194,7 @@ def test_template_is_the_same_for_the_same_stack(prod, templates):
 
 
 def storage_id(rendering: Rendering) -> str:
-    (storage,) = rendering.of_type(STORAGE)
-    return storage.id
+    return audit_archive(rendering).id
 
 
 def test_extension_resources_name_their_scope(prod, templates):

@@ -25,6 +25,7 @@ from helpers import (
     TABLE,
     VAULT,
     WORKSPACE,
+    audit_archive,
     by_id,
     parameters,
     servers,
@@ -166,7 +167,7 @@ def test_workspace_retention_and_long_retention_of_audit_tables(prod):
 
 
 def test_audit_archive_is_immutable_private_and_fed_by_data_export(prod):
-    (archive,) = prod.of_type(STORAGE)
+    archive = audit_archive(prod)
     inputs = archive.plain_inputs
     assert inputs["sku"]["name"] == "Standard_GZRS"
     assert inputs["minimumTlsVersion"] == "TLS1_2"
@@ -193,7 +194,7 @@ def test_activity_log_goes_to_workspace_and_archive(prod):
     (setting,) = prod.of_type(SUBSCRIPTION_DIAGNOSTIC)
     inputs = setting.plain_inputs
     assert inputs["workspaceId"] == workspace_id(prod)
-    assert inputs["storageAccountId"] == prod.of_type(STORAGE)[0].id
+    assert inputs["storageAccountId"] == audit_archive(prod).id
     assert {log["category"] for log in inputs["logs"]} >= {
         "Administrative",
         "Security",
@@ -214,7 +215,7 @@ def test_every_resource_that_can_send_diagnostics_sends_them_to_the_workspace(pr
 
 
 def test_logs_that_export_cannot_read_are_archived_by_their_diagnostic_settings(prod):
-    archive_id = prod.of_type(STORAGE)[0].id
+    archive_id = audit_archive(prod).id
     settings = {d.plain_inputs["resourceUri"]: d.plain_inputs for d in prod.of_type(DIAGNOSTIC)}
     for server in prod.of_type(SERVER):
         assert settings[server.id]["storageAccountId"] == archive_id

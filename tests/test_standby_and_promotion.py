@@ -18,8 +18,8 @@ from helpers import (
     ROLE_ASSIGNMENT,
     SECRET,
     SERVER,
-    STORAGE,
     VAULT,
+    audit_archive,
     by_id,
     parameters,
     server_resource,
@@ -95,7 +95,7 @@ def test_standby_has_a_backup_vault_ready_but_backs_up_nothing_yet(dr):
 
 
 def test_standby_archive_is_geo_redundant_in_a_region_without_zones(dr):
-    (archive,) = dr.of_type(STORAGE)
+    archive = audit_archive(dr)
     assert archive.plain_inputs["sku"]["name"] == "Standard_GRS"
 
 

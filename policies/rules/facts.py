@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import Enum
 
 from components.durations import Duration
+from components.facts import PURPOSE_TAG, RESTORE_STAGING
 
 from .model import Resource
 
@@ -18,6 +19,7 @@ TABLE = "azure-native:operationalinsights:Table"
 DATA_EXPORT = "azure-native:operationalinsights:DataExport"
 STORAGE = "azure-native:storage:StorageAccount"
 BLOB_SERVICE = "azure-native:storage:BlobServiceProperties"
+MANAGEMENT_POLICY = "azure-native:storage:ManagementPolicy"
 BACKUP_VAULT = "azure-native:dataprotection:BackupVault"
 BACKUP_POLICY = "azure-native:dataprotection:BackupPolicy"
 BACKUP_INSTANCE = "azure-native:dataprotection:BackupInstance"
@@ -39,6 +41,12 @@ STATEFUL = (SERVER, VAULT, BACKUP_VAULT, WORKSPACE, STORAGE)
 # Those reached over a private endpoint (backup vaults support none; the workspace is reached
 # through Azure Monitor, not a private endpoint of its own).
 PRIVATE_DATA_STORES = (SERVER, VAULT, STORAGE)
+
+
+def is_restore_staging(resource: Resource) -> bool:
+    """The account a backup vault restores files into: transient (CTY-RET-009), so neither locked nor
+    immutable, which every other storage account is."""
+    return resource.type == STORAGE and resource.tags.get(PURPOSE_TAG) == RESTORE_STAGING
 
 
 class ServerKind(Enum):

@@ -8,7 +8,16 @@ from typing import TypedDict
 from components.regions import region_info
 
 from . import controls as c
-from .facts import BACKUP_VAULT, LOCK, SERVER, STATEFUL, ServerKind, database_key, server_kind
+from .facts import (
+    BACKUP_VAULT,
+    LOCK,
+    SERVER,
+    STATEFUL,
+    ServerKind,
+    database_key,
+    is_restore_staging,
+    server_kind,
+)
 from .model import Resource, Stack
 from .registry import NoConfig, Violation, rule
 
@@ -79,7 +88,7 @@ def backup_vault_redundancy(vault: Resource, cfg: NoConfig) -> Iterator[str]:
     "CTY-RES-004",
     concern="resilience",
     title="Protected and delete-locked",
-    description="Every stateful resource is protected in Pulumi and carries a CanNotDelete lock in Azure.",
+    description="Every stateful resource but the transient restore staging account is protected in Pulumi and carries a CanNotDelete lock in Azure.",
     remediation="Declare stateful resources with components.protection.Protection (options and lock); "
     "turn continuity:protect off only for disposable stacks.",
     severity="critical",
@@ -87,6 +96,8 @@ def backup_vault_redundancy(vault: Resource, cfg: NoConfig) -> Iterator[str]:
 )
 def protected_and_locked(stack: Stack, cfg: NoConfig) -> Iterator[Violation]:
     for resource in stack.of_type(*STATEFUL):
+        if is_restore_staging(resource):
+            continue  # holds nothing that is not in the vault; CTY-RET-009 keeps it transient
         if not resource.protect:
             yield resource.urn, "not protected: `pulumi destroy` or a refactor could delete it"
         locks = [

@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Literal, TypedDict
+from typing import Any, Literal, TypedDict
 
 from components.durations import Duration
 from components.facts import KEY_VAULT_SOFT_DELETE_DEFAULT_DAYS
 
 from . import controls as c
-from .facts import BACKUP_POLICY, BACKUP_VAULT, SERVER, STORAGE, TABLE, VAULT, WORKSPACE
+from .facts import (
+    BACKUP_POLICY,
+    BACKUP_VAULT,
+    DATA_EXPORT,
+    DIAGNOSTIC,
+    MANAGEMENT_POLICY,
+    SERVER,
+    STORAGE,
+    SUBSCRIPTION_DIAGNOSTIC,
+    TABLE,
+    VAULT,
+    WORKSPACE,
+    is_restore_staging,
+)
 from .model import Resource, Stack
 from .registry import Violation, rule
 
@@ -171,7 +184,7 @@ def backup_soft_delete(vault: Resource, cfg: MinDays) -> Iterator[str]:
     "CTY-RET-007",
     concern="retention",
     title="Audit archive immutability",
-    description="The audit archive storage account has a version-level immutability policy of at least the minimum period that still allows appends.",
+    description="Every storage account but the transient restore staging account (the audit archive) has a version-level immutability policy of at least the minimum period that still allows appends.",
     remediation="Keep immutableStorageWithVersioning enabled with continuity:logs.archiveImmutability of at least 365d.",
     severity="critical",
     controls=c.merge(c.LOGGING, {c.ISO: ("A.5.28", "A.5.33")}, cis=("5.1.3",)),
@@ -179,6 +192,8 @@ def backup_soft_delete(vault: Resource, cfg: MinDays) -> Iterator[str]:
     config={"minDays": {"type": "integer", "default": 365}},
 )
 def archive_immutability(account: Resource, cfg: MinDays) -> Iterator[str]:
+    if is_restore_staging(account):
+        return  # its files must be deletable after a day (CTY-RET-009)
     worm = account.get("immutableStorageWithVersioning") or {}
     policy = worm.get("immutabilityPolicy") or {}
     if not worm.get("enabled"):
@@ -190,6 +205,52 @@ def archive_immutability(account: Resource, cfg: MinDays) -> Iterator[str]:
         yield "the immutability policy is Disabled"
     if not policy.get("allowProtectedAppendWrites"):
         yield "protected append writes are off: data export cannot write to the archive"
+
+
+class MaxDays(TypedDict):
+    maxDays: int
+
+
+@rule(
+    "CTY-RET-009",
+    concern="retention",
+    title="Restore staging is transient",
+    description="The restore staging account (exempt from locks and immutability) deletes restored backup files within the maximum days and archives nothing.",
+    remediation="Declare it with components.restore_staging.RestoreStaging: a lifecycle rule deletes base blobs a day after they are written; send no logs to it.",
+    severity="high",
+    controls=c.merge(c.BACKUP, c.LOGGING),
+    config={"maxDays": {"type": "integer", "default": 7}},
+)
+def restore_staging_transient(stack: Stack, cfg: MaxDays) -> Iterator[Violation]:
+    for account in filter(is_restore_staging, stack.of_type(STORAGE)):
+        deletes_after = [
+            _deletes_after(policy_rule)
+            for policy in stack.referring_to(account, "accountName", MANAGEMENT_POLICY)
+            for policy_rule in policy.get("policy.rules") or []
+            if policy_rule.get("enabled", True) and policy_rule.get("type") == "Lifecycle"
+        ]
+        days = min((d for d in deletes_after if d is not None), default=None)
+        if days is None:
+            yield account.urn, "no enabled lifecycle rule deletes restored files: production data would stay"
+        elif days > cfg["maxDays"]:
+            yield (
+                account.urn,
+                f"restored files are deleted after {days:g} days; at most {cfg['maxDays']} are allowed",
+            )
+        for prop, kind in (
+            ("resourceId", DATA_EXPORT),
+            ("storageAccountId", DIAGNOSTIC),
+            ("storageAccountId", SUBSCRIPTION_DIAGNOSTIC),
+        ):
+            for sender in stack.referring_to(account, prop, kind):
+                yield account.urn, f"{sender.name} archives to it: an archive must be locked and immutable"
+
+
+def _deletes_after(policy_rule: dict[str, Any]) -> float | None:
+    """Days after which a lifecycle rule deletes base blobs (by modification or creation), if it does."""
+    delete = policy_rule.get("definition", {}).get("actions", {}).get("baseBlob", {}).get("delete") or {}
+    days = [delete.get(key) for key in ("daysAfterModificationGreaterThan", "daysAfterCreationGreaterThan")]
+    return min((float(d) for d in days if d is not None), default=None)
 
 
 @rule(
