@@ -8,7 +8,8 @@
   report RECORD.json        a drill record as Markdown
   failback plan             the steps back after a failover, with the config each step needs
   rehearse                  the whole drill on two local PostgreSQL servers, then print the report
-  restore --kind pitr|geo   restore a database into a disposable Azure server, check it, remove it
+  restore --kind K          restore a database (pitr, geo or vault) into a disposable Azure server,
+                            check it against its source, remove it
 
 Database credentials come from the environment (CONTINUITY_DRILL_PASSWORD or PGPASSWORD) or from
 Key Vault (--password-secret, read with the Azure CLI); they are never printed or recorded.
@@ -42,6 +43,7 @@ from .record import DRILL_ID, DrillRecord
 from .report import markdown
 from .restore_run import RestoreCheckRun, RestoreSetup
 from .runner import DataPlane, DrillOptions, DrillRunner, PreflightFailed
+from .vault_restore import VaultRestorer, VaultSource
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DRILLS_DIR = PROJECT_DIR / "drills"
@@ -484,6 +486,17 @@ def placement_of(outputs: dict[str, Any], subscription_id: str) -> Placement:
         raise UsageError(f"the stack outputs lack {error}: has the stack been deployed?") from None
 
 
+def vault_source(outputs: dict[str, Any], target: Database) -> VaultSource:
+    try:
+        return VaultSource(
+            str(outputs["backupVaultId"]), str(outputs["restoreContainerUrl"]), tuple(target.databases)
+        )
+    except KeyError as error:
+        raise UsageError(
+            f"the stack outputs lack {error}: has the stack been deployed with this version?"
+        ) from None
+
+
 def sweep_leftovers(restorer: AzureRestorer, placement: Placement) -> list[str]:
     """Delete what interrupted restore checks left in Azure, from this machine's ledgers and, by
     their tag, from the resource group the next one goes to; returns what is still there."""
@@ -514,9 +527,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
     except (PromotionError, ValueError):
         raise UsageError(f"stack {stack} exports no server {args.database}: has it been deployed?") from None
     peer_stack = settings.peer.stack.rsplit("/", 1)[-1]
-    there = outputs if args.kind == "pitr" else stack_outputs(peer_stack)
+    there = outputs if args.kind != "geo" else stack_outputs(peer_stack)
     placement = placement_of(there, source.subscription_id)
-    restorer = AzureRestorer()
+    restorer = VaultRestorer(vault_source(outputs, target) if args.kind == "vault" else None, dsn=source_dsn)
     left = sweep_leftovers(restorer, placement)
     if left:
         print("drill: earlier restore checks left servers that could not be deleted:", file=sys.stderr)
@@ -527,9 +540,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
         args.kind,
         args.database,
         settings,
-        settings if args.kind == "pitr" else stack_settings(peer_stack),
+        settings if args.kind != "geo" else stack_settings(peer_stack),
         stack,
-        stack if args.kind == "pitr" else peer_stack,
+        stack if args.kind != "geo" else peer_stack,
         "azure",
     )
     record.primary["endpoint"] = f"{source.name} (through {address(source_dsn)})"
@@ -660,16 +673,18 @@ def parser() -> argparse.ArgumentParser:
     )
     restore.add_argument(
         "--kind",
-        choices=["pitr", "geo"],
+        choices=["pitr", "geo", "vault"],
         required=True,
-        help="pitr: point-in-time restore in the same region; geo: geo-restore into the paired region",
+        help="pitr: point-in-time restore in the same region; geo: geo-restore into the paired region; "
+        "vault: the newest long-term-retention backup, restored as files and loaded into a new server",
     )
     restore.add_argument("--database", default="knowledge")
     restore.add_argument("--stack", help="the stack to restore from (default: the one with role primary)")
     restore.add_argument(
         "--to",
         type=_utc_time,
-        help="pitr: restore to this time (ISO 8601, UTC) instead of a point the check picks and brackets",
+        help="pitr: restore to this time (ISO 8601, UTC) instead of a point the check picks and brackets; "
+        "vault: restore the newest recovery point at or before it",
     )
     restore.add_argument(
         "--table", action="append", help="a quiet table to checksum at the point (repeatable)"

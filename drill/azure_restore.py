@@ -27,7 +27,7 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -165,12 +165,24 @@ POSTGRES_PORT = 5432
 
 @dataclass(frozen=True)
 class Restored:
-    """How to reach a restored server: its name for TLS, the private endpoint's address to connect to."""
+    """How to reach a restored server: its name for TLS, the private endpoint's address to connect
+    to; for a server the check created itself, the point its data is from and its admin login."""
 
     server_id: str
     fqdn: str
     private_ip: str
     port: int = POSTGRES_PORT
+    point: dt.datetime | None = None
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+    def dsn(self, base: str) -> str:
+        """`base` (a source's connection string, no password) pointed at this server: its name for
+        TLS (sslmode verify-full checks it), its endpoint's address to connect to."""
+        from psycopg.conninfo import make_conninfo
+
+        login = {"user": self.user} if self.user else {}
+        return make_conninfo(base, host=self.fqdn, hostaddr=self.private_ip, port=self.port, **login)
 
 
 class AzureRestorer:
@@ -205,29 +217,34 @@ class AzureRestorer:
         self, ledger: Ledger, source: Server, kind: str, name: str, placement: Placement, point: dt.datetime
     ) -> Restored:
         """Restore into the new server `name`, give it a private endpoint, and return how to reach it."""
+        body = restore_request(source, kind, placement.location, point, ledger.path.parent.name)
+        doing = f"restoring {source.name} ({CREATE_MODES[kind]})"
+        server_id, fqdn = self.create_server(ledger, body, name, placement, doing, "the restore")
+        return Restored(server_id, fqdn, self.endpoint(ledger, name, server_id, placement))
+
+    def create_server(
+        self, ledger: Ledger, body: Server, name: str, placement: Placement, doing: str, what: str
+    ) -> tuple[str, str]:
+        """Create the disposable server `name` (listed in the ledger first); its id and FQDN.
+        `what` names the operation in errors ("the restore")."""
         from azure.core.exceptions import HttpResponseError
 
-        body = restore_request(source, kind, placement.location, point, ledger.path.parent.name)
         server_id = (
             f"/subscriptions/{placement.subscription_id}/resourceGroups/{placement.resource_group}"
             f"/providers/Microsoft.DBforPostgreSQL/flexibleServers/{name}"
         )
         ledger.will_create("server", server_id)
-        self.progress(f"{name}: restoring {source.name} ({CREATE_MODES[kind]}) in {placement.location}")
+        self.progress(f"{name}: {doing} in {placement.location}")
         try:
             poller = self.postgres_for(placement.subscription_id).servers.begin_create_or_update(
                 placement.resource_group, name, body, polling_interval=self.poll_seconds
             )
-            restored: Server = wait_for(poller, name, self.progress, self.poll_seconds)
+            created: Server = wait_for(poller, name, self.progress, self.poll_seconds)
         except HttpResponseError as error:
-            raise RestoreError(f"{name}: Azure refused or failed the restore: {error.message}") from None
-        if restored.state != "Ready" or not restored.fully_qualified_domain_name:
-            raise RestoreError(f"{name}: the restore finished but the server is {restored.state}")
-        return Restored(
-            server_id,
-            restored.fully_qualified_domain_name,
-            self._endpoint(ledger, name, server_id, placement),
-        )
+            raise RestoreError(f"{name}: Azure refused or failed {what}: {error.message}") from None
+        if created.state != "Ready" or not created.fully_qualified_domain_name:
+            raise RestoreError(f"{name}: {what} finished but the server is {created.state}")
+        return server_id, created.fully_qualified_domain_name
 
     def leftovers(self, placement: Placement, ledger: Ledger) -> Ledger:
         """Disposable servers in the placement's resource group (found by their tag) that no
@@ -241,7 +258,8 @@ class AzureRestorer:
                 ledger.will_create("privateEndpoint", _endpoint_id(placement, f"pe-{server.name}"))
         return ledger
 
-    def _endpoint(self, ledger: Ledger, name: str, server_id: str, placement: Placement) -> str:
+    def endpoint(self, ledger: Ledger, name: str, server_id: str, placement: Placement) -> str:
+        """A private endpoint to the server `name` in the placement's subnet; its address."""
         from azure.core.exceptions import HttpResponseError
         from azure.mgmt.network.models import PrivateEndpoint, PrivateLinkServiceConnection, Subnet
 
@@ -281,24 +299,34 @@ class AzureRestorer:
 
         left = []
         for entry in ledger.pending():
-            parts = entry["id"].strip("/").split("/")
-            subscription, group, name = parts[1], parts[3], parts[-1]
+            name = entry["id"].rstrip("/").rsplit("/", 1)[-1]
             self.progress(f"{name}: deleting")
             try:
-                if entry["kind"] == "server":
-                    operations = self.postgres_for(subscription).servers
-                else:
-                    operations = self.network_for(subscription).private_endpoints
-                poller = operations.begin_delete(group, name, polling_interval=self.poll_seconds)
-                wait_for(poller, name, self.progress, self.poll_seconds)
+                self.delete(entry)
             except ResourceNotFoundError:
                 pass
             except HttpResponseError as error:
                 left.append(f"{entry['id']}: {error.message}")
                 continue
+            except RestoreError as error:
+                left.append(str(error))
+                continue
             ledger.deleted(entry["id"])
             self.progress(f"{name}: deleted")
         return left
+
+    def delete(self, entry: dict[str, Any]) -> None:
+        """Delete one ledger entry (a server or a private endpoint), waiting until Azure has."""
+        parts = entry["id"].strip("/").split("/")
+        subscription, group, name = parts[1], parts[3], parts[-1]
+        if entry["kind"] == "server":
+            operations = self.postgres_for(subscription).servers
+        elif entry["kind"] == "privateEndpoint":
+            operations = self.network_for(subscription).private_endpoints
+        else:
+            raise RestoreError(f"{entry['id']}: this restorer cannot delete a {entry['kind']}")
+        poller = operations.begin_delete(group, name, polling_interval=self.poll_seconds)
+        wait_for(poller, name, self.progress, self.poll_seconds)
 
 
 def _endpoint_id(placement: Placement, name: str) -> str:

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import psycopg
-from psycopg.conninfo import make_conninfo
 
 from policies.rules.continuity import MECHANISM_FIGURES
 
@@ -57,6 +56,12 @@ ARCHIVE_MARGIN_SECONDS = 60
 # Quiet time on each side of a chosen point: wider than on loopback, for network round trips.
 RESTORE_POINT_GAP_S = 1.0
 GEO_RESTORE_RPO_SECONDS = MECHANISM_FIGURES["geoRestore"]["rpo"]
+OPERATIONS = {
+    "pitr": "Servers_CreateOrUpdate (PointInTimeRestore), private endpoint; both deleted",
+    "geo": "Servers_CreateOrUpdate (GeoRestore), private endpoint; both deleted",
+    "vault": "BackupInstances_TriggerRestore (files), Servers_CreateOrUpdate (Create), private endpoint, "
+    "pg_restore; files, server and endpoint deleted",
+}
 
 
 class Restorer(Protocol):
@@ -73,7 +78,7 @@ class Restorer(Protocol):
 
 @dataclass
 class RestoreSetup:
-    kind: str  # pitr | geo
+    kind: str  # pitr | geo | vault
     database: str
     source: ServerRef
     placement: Placement
@@ -121,7 +126,7 @@ class RestoreCheckRun:
         finally:
             left = self.restorer.remove(ledger)
             self.record.update_summary = {
-                "operation": f"Servers_CreateOrUpdate ({self.setup.kind}), private endpoint, delete both",
+                "operation": OPERATIONS[self.setup.kind],
                 "disposable": ledger.entries,
                 "left_behind": left,
             }
@@ -148,16 +153,15 @@ class RestoreCheckRun:
         restored = self.restorer.restore(
             ledger, source, setup.kind, name, setup.placement, point or dt.datetime.now(dt.UTC)
         )
-        # The server's own name for TLS (sslmode verify-full checks it), its endpoint's address to connect.
-        restored_dsn = make_conninfo(
-            setup.source_dsn, host=restored.fqdn, hostaddr=restored.private_ip, port=restored.port
-        )
         record.standby["endpoint"] = f"{restored.fqdn} (disposable, {setup.placement.location})"
-        with connect(restored_dsn, setup.password, autocommit=True) as conn:
+        with connect(
+            restored.dsn(setup.source_dsn), restored.password or setup.password, autocommit=True
+        ) as conn:
             measured = time.monotonic() - started
             record.stamp("restore_finished_at")
             found = probe_seqs(conn)
             restored_sums = checksums(conn, tables if at_point else [PROBE_TABLE])
+        point = restored.point or point  # a vault restore is of the recovery point Azure chose
         with connect(setup.source_dsn, setup.password, autocommit=True) as conn:
             # Every probe row the source holds, earlier checks' too: those must all be restored.
             written = probe_rows(conn)
@@ -166,6 +170,11 @@ class RestoreCheckRun:
                 through = max((r.seq for r in written if r.committed_at <= point), default=0)
                 at_point = {PROBE_TABLE: probe_checksum(conn, through)}
         assert point is not None
+        if setup.kind == "vault" and not any(r.committed_at <= point for r in written):
+            raise RestoreError(
+                f"no probe row on the source is older than the recovery point ({point.isoformat()}): nothing "
+                "to compare with; run a pitr check first and this one after the next long-term backup"
+            )
         check = verify(
             setup.kind, point, written, found, at_point, restored_sums, measured, setup.rto_seconds
         )

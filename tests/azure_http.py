@@ -60,6 +60,16 @@ def answer(status: int, headers: dict[str, str] | None = None, body: Any | None 
     return lambda _sent: (status, headers or {}, body)
 
 
+def _body(content: Any) -> Any:
+    """A request's JSON body, or its bytes when it is not JSON (blob uploads), or None."""
+    if not content:
+        return None
+    try:
+        return json.loads(content)
+    except (ValueError, TypeError):
+        return content
+
+
 class ScriptedAzure(HttpTransport):
     """Answers each request with the next scripted answer; records what was sent; never sleeps."""
 
@@ -69,17 +79,19 @@ class ScriptedAzure(HttpTransport):
         self.slept: list[float] = []
 
     def send(self, request, **kwargs):
-        body = json.loads(request.content) if request.content else None
+        body = _body(request.content)
         sent = Sent(request.method, request.url, body, dict(request.headers))
         self.sent.append(sent)
         if not self.script:
             raise AssertionError(f"unexpected request {request.method} {request.url}")
         status, headers, payload = self.script.pop(0)(sent)
-        content = b"" if payload is None else json.dumps(payload).encode()
+        # Bytes go out as they are (blob contents, the Blob service's XML); anything else as JSON.
+        raw_bytes = isinstance(payload, bytes)
+        content = payload if raw_bytes else b"" if payload is None else json.dumps(payload).encode()
         raw = requests.Response()
         raw.status_code, raw.reason, raw.url = status, HTTPStatus(status).phrase, request.url
         raw.headers = requests.structures.CaseInsensitiveDict(
-            {**({"Content-Type": "application/json"} if content else {}), **headers}
+            {**({"Content-Type": "application/json"} if content and not raw_bytes else {}), **headers}
         )
         raw.raw = io.BytesIO(content)
         response = RestRequestsTransportResponse(request=request, internal_response=raw)

@@ -20,6 +20,9 @@ def outputs(stack: str, region: str) -> dict:
     return {
         "resourceGroupName": group,
         "region": region,
+        "backupVaultId": f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{group}/providers/"
+        f"Microsoft.DataProtection/backupVaults/bvault-{stack}",
+        "restoreContainerUrl": f"https://stctyltr{stack}.blob.core.windows.net/ltr-restores",
         "network": {"virtualNetworkId": f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{group}/vnet-{stack}"},
         "servers": {
             key: {
@@ -32,16 +35,19 @@ def outputs(stack: str, region: str) -> dict:
 
 
 class Recorder:
-    """Stands in for AzureRestorer (sweeps) and RestoreCheckRun (the check), keeping what they got."""
+    """Stands in for VaultRestorer (sweeps) and RestoreCheckRun (the check), keeping what they got."""
 
     refused: ClassVar[list[str]] = []
     leftovers_seen: ClassVar[list] = []
     setups: ClassVar[list] = []
+    vaults: ClassVar[list] = []
 
     def __init__(self, *args, **kwargs):
         if len(args) == 4:  # RestoreCheckRun(record, folder, setup, restorer)
             self.record, _, setup, _ = args
             Recorder.setups.append((self.record, setup))
+        else:  # VaultRestorer(vault, dsn=...)
+            Recorder.vaults.append((args[0], kwargs["dsn"]))
 
     def leftovers(self, placement, ledger):
         Recorder.leftovers_seen.append(placement)
@@ -57,11 +63,11 @@ class Recorder:
 
 @pytest.fixture
 def seams(monkeypatch, tmp_path):
-    Recorder.refused, Recorder.leftovers_seen, Recorder.setups = [], [], []
+    Recorder.refused, Recorder.leftovers_seen, Recorder.setups, Recorder.vaults = [], [], [], []
     stacks = {"prod": outputs("prod", "australiaeast"), "dr": outputs("dr", "australiasoutheast")}
     monkeypatch.setattr(drill_main, "require_pulumi_cli", lambda: None)
     monkeypatch.setattr(drill_main, "stack_outputs", lambda stack: stacks[stack])
-    monkeypatch.setattr(drill_main, "AzureRestorer", Recorder)
+    monkeypatch.setattr(drill_main, "VaultRestorer", Recorder)
     monkeypatch.setattr(drill_main, "RestoreCheckRun", Recorder)
     monkeypatch.setattr(drill_main, "DRILLS_DIR", tmp_path / "drills")
     monkeypatch.setattr(drill_main, "markdown", lambda record: f"verdict {record.verdict}")
@@ -97,6 +103,31 @@ def test_a_geo_check_goes_to_the_peer_stacks_region(seams):
         "australiasoutheast",
     )
     assert setup.to is None
+
+
+def test_a_vault_check_restores_the_writers_backups_beside_its_server(seams):
+    assert drill("restore", "--kind", "vault", "--to", "2026-11-22T03:00:00Z") == Exit.OK
+    ((record, setup),) = Recorder.setups
+    ((vault, dsn),) = Recorder.vaults
+    assert vault.vault_id.endswith("/backupVaults/bvault-prod") and vault.vault[2] == "bvault-prod"
+    assert vault.container_url == "https://stctyltrprod.blob.core.windows.net/ltr-restores"
+    assert vault.databases == ("knowledge",), "every database the server holds is loaded"
+    assert dsn == "host=knowledge.writer.continuity.internal user=admin"
+    assert (setup.placement.resource_group, record.scenario) == ("rg-cty-prod", "vault")
+    assert setup.to.isoformat() == "2026-11-22T03:00:00+00:00"
+
+
+def test_a_pitr_check_needs_no_vault(seams):
+    assert drill("restore", "--kind", "pitr") == Exit.OK
+    assert Recorder.vaults == [(None, "host=knowledge.writer.continuity.internal user=admin")]
+
+
+def test_a_stack_without_the_staging_container_is_a_usage_error(seams, monkeypatch, capsys):
+    stack = outputs("prod", "australiaeast")
+    del stack["restoreContainerUrl"]
+    monkeypatch.setattr(drill_main, "stack_outputs", lambda name: stack)
+    assert drill("restore", "--kind", "vault") == Exit.USAGE
+    assert "lack 'restoreContainerUrl'" in capsys.readouterr().err
 
 
 def test_leftovers_azure_will_not_delete_stop_the_check_before_it_starts(seams, capsys):

@@ -5,6 +5,7 @@ restore (whose requests tests/test_azure_restore.py checks at the HTTP level).""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from types import SimpleNamespace
 
@@ -49,6 +50,7 @@ class LocalStandIn:
         self.geo_point: dt.datetime | None = None
 
     def source(self, server: ServerRef):
+        # The newest geo-copy, or the newest long-term backup: as the check starts.
         with psycopg.connect(self.cluster.primary_dsn, password=self.cluster.password) as conn:
             self.geo_point = conn.execute("SELECT clock_timestamp()").fetchone()[0]
         return SimpleNamespace(name=server.name)
@@ -58,7 +60,7 @@ class LocalStandIn:
         ledger.will_create("server", server_id)
         if self.fail:
             raise RestoreError(self.fail)
-        target = self.geo_point if kind == "geo" else point
+        target = self.geo_point if kind in ("geo", "vault") else point
         if self.past_the_point:  # recover to now, past every row: a commit after it ends the archive
             with psycopg.connect(
                 self.cluster.primary_dsn, password=self.cluster.password, autocommit=True
@@ -68,7 +70,8 @@ class LocalStandIn:
         self.cluster.archive_current_wal()
         self.cluster.restore(self.cluster.backup, target.isoformat())
         port = int(conninfo_to_dict(self.cluster.restored_dsn)["port"])
-        return Restored(server_id, "localhost", "127.0.0.1", port)
+        # A vault restore says which recovery point it restored; the others leave it to the check.
+        return Restored(server_id, "localhost", "127.0.0.1", port, point=target if kind == "vault" else None)
 
     def remove(self, ledger) -> list[str]:
         self.cluster.discard_restored()
@@ -152,6 +155,31 @@ def test_a_geo_restore_is_judged_at_the_newest_row_it_holds(cluster, tmp_path):
     assert restore["rows_before_target"] == restore["rows_before_target_found"] >= EARLIER_ROWS
     assert record.rpo.target_seconds == 3600.0 and 0 <= record.rpo.measured_seconds < 60
     assert record.rpo.met is True
+
+
+def test_a_vault_restore_is_judged_at_its_recovery_point(cluster, tmp_path):
+    record, _, waits = check(cluster, tmp_path, kind="vault")
+    restore = record.restore
+    assert record.verdict == "pass", (restore, record.notes)
+    assert waits == [], "a long-term backup is already in the vault: nothing to wait for"
+    assert restore["kind"] == "vault" and (
+        restore["rows_after_target"],
+        restore["rows_after_target_found"],
+    ) == (4, 0)
+    assert restore["rows_before_target"] == restore["rows_before_target_found"] >= EARLIER_ROWS
+    assert record.update_summary["operation"].startswith("BackupInstances_TriggerRestore (files)")
+
+
+def test_a_vault_restore_older_than_every_probe_row_is_a_clear_failure(cluster, tmp_path):
+    class Ancient(LocalStandIn):
+        def restore(self, ledger, source, kind, name, placement, point):
+            restored = super().restore(ledger, source, kind, name, placement, point)
+            return dataclasses.replace(restored, point=dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+
+    record, _, _ = check(cluster, tmp_path, kind="vault", stand_in=Ancient(cluster))
+    assert record.verdict == "fail" and record.restore is None
+    assert any("no probe row on the source is older than the recovery point" in n for n in record.notes)
+    assert [e["deleted"] for e in record.update_summary["disposable"]] == [True]
 
 
 def test_a_time_that_has_not_passed_is_refused_before_anything_is_created(cluster, tmp_path):

@@ -627,7 +627,7 @@ def test_drill_notes_are_escaped_in_the_markdown_report():
             ("restore", "--kind", "pitr", "--database", "nope"),
             "--database nope: stack prod has no such database",
         ),
-        (("restore", "--kind", "vault"), "invalid choice: 'vault'"),
+        (("restore", "--kind", "full"), "invalid choice: 'full'"),
     ],
 )
 def test_bad_drill_arguments_are_one_line_usage_errors(capsys, argv, fragment):

@@ -98,3 +98,7 @@ def test_the_restore_check_runs_monthly_and_by_hand_and_always_keeps_its_evidenc
     assert '--kind "$KIND"' in check["run"] and "if" not in check
     kept = [s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-artifact@")]
     assert [s.get("if") for s in kept] == ["always()"] and "record.json" in kept[0]["with"]["path"]
+    # Every kind monthly, pitr first: the vault check judges the probe rows pitr checks leave.
+    assert '\'["pitr", "geo", "vault"]\'' in job["strategy"]["matrix"]["kind"]
+    assert job["strategy"]["max-parallel"] == 1
+    assert triggers["workflow_dispatch"]["inputs"]["kind"]["options"] == ["pitr", "geo", "vault"]

@@ -1,0 +1,148 @@
+"""Loading a long-term-retention file into a server (drill/dump_load.py) on real PostgreSQL 15: a
+pg_dump archive and a plain script both arrive whole, chunk boundaries do not matter, the errors
+Microsoft says to ignore are ignored and any other error fails the load, naming it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import psycopg
+import pytest
+from psycopg.conninfo import make_conninfo
+
+from drill.azure_restore import RestoreError
+from drill.dump_load import ARCHIVE_MAGIC, IGNORABLE, load_dump, require_client
+from drill.localpg import PG_BIN_DIR, LocalCluster
+from pg_fixtures import require_postgres
+
+ROWS = [(1, "pgvector on flexible server"), (2, "geo-redundant backup"), (3, "ünïcödé ✓")]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    require_postgres()
+    with LocalCluster(standby=False) as local:
+        with psycopg.connect(local.primary_dsn, password=local.password, autocommit=True) as conn:
+            conn.execute("CREATE DATABASE source")
+        with psycopg.connect(
+            make_conninfo(local.primary_dsn, dbname="source"), password=local.password
+        ) as conn:
+            conn.execute("CREATE TABLE public.documents (id int PRIMARY KEY, body text NOT NULL)")
+            conn.cursor().executemany("INSERT INTO public.documents VALUES (%s, %s)", ROWS)
+        yield local
+
+
+def dump(cluster: LocalCluster, *options: str) -> bytes:
+    """pg_dump of the source database, as Azure Backup takes it ("native pg_dump")."""
+    return subprocess.run(
+        [
+            str(PG_BIN_DIR / "pg_dump"),
+            *options,
+            "--dbname",
+            make_conninfo(cluster.primary_dsn, dbname="source"),
+        ],
+        capture_output=True,
+        check=True,
+        env={**os.environ, "PGPASSWORD": cluster.password},
+    ).stdout
+
+
+def rows(cluster: LocalCluster, database: str) -> list[tuple]:
+    with psycopg.connect(
+        make_conninfo(cluster.primary_dsn, dbname=database), password=cluster.password
+    ) as conn:
+        return conn.execute("SELECT id, body FROM public.documents ORDER BY id").fetchall()
+
+
+def chunked(content: bytes, size: int) -> list[bytes]:
+    return [content[i : i + size] for i in range(0, len(content), size)]
+
+
+@pytest.mark.parametrize("chunk", [3, 4096], ids=["3-byte chunks", "4 KiB chunks"])
+def test_a_custom_format_archive_is_restored_whole(cluster, chunk):
+    archive = dump(cluster, "--format=custom")
+    assert archive.startswith(ARCHIVE_MAGIC)
+    database = f"restored_custom_{chunk}"
+    load_dump(chunked(archive, chunk), cluster.primary_dsn, cluster.password, database, bin_dir=PG_BIN_DIR)
+    assert rows(cluster, database) == ROWS
+
+
+def test_a_plain_script_goes_to_psql(cluster):
+    script = dump(cluster, "--format=plain", "--no-owner")
+    load_dump(
+        chunked(script, 1000), cluster.primary_dsn, cluster.password, "restored_plain", bin_dir=PG_BIN_DIR
+    )
+    assert rows(cluster, "restored_plain") == ROWS
+
+
+def test_an_error_that_matters_fails_the_load_and_names_it(cluster):
+    script = b"CREATE TABLE public.documents (id int PRIMARY KEY);\nINSERT INTO public.nowhere VALUES (1);\n"
+    with pytest.raises(RestoreError, match=r"restored_bad: loading the restored file failed: .*nowhere"):
+        load_dump([script], cluster.primary_dsn, cluster.password, "restored_bad", bin_dir=PG_BIN_DIR)
+
+
+def test_errors_microsoft_says_to_ignore_do_not_fail_the_load(cluster):
+    script = (
+        b"CREATE EXTENSION IF NOT EXISTS pg_aadauth;\n"
+        b"CREATE TABLE public.documents (id int PRIMARY KEY, body text NOT NULL);\n"
+        b"INSERT INTO public.documents VALUES (1, 'kept');\n"
+    )
+    load_dump([script], cluster.primary_dsn, cluster.password, "restored_ignorable", bin_dir=PG_BIN_DIR)
+    assert rows(cluster, "restored_ignorable") == [(1, "kept")]
+
+
+def test_an_empty_file_is_refused(cluster):
+    with pytest.raises(RestoreError, match="the restored file is empty"):
+        load_dump([b""], cluster.primary_dsn, cluster.password, "restored_empty", bin_dir=PG_BIN_DIR)
+
+
+def test_the_password_reaches_the_program_only_through_its_environment(cluster, monkeypatch):
+    archive = dump(cluster, "--format=custom")
+    seen = []
+    real = subprocess.Popen
+
+    def spy(command, **kwargs):
+        seen.append((command, kwargs["env"].get("PGPASSWORD")))
+        return real(command, **kwargs)
+
+    monkeypatch.setattr(subprocess, "Popen", spy)
+    load_dump(
+        [archive],
+        cluster.primary_dsn,
+        cluster.password,
+        "restored_env",
+        bin_dir=PG_BIN_DIR,
+    )
+    ((command, password),) = seen
+    assert password == cluster.password and not any(cluster.password in part for part in command)
+
+
+@pytest.mark.parametrize(
+    "line, ignorable",
+    [
+        (
+            'pg_restore: error: could not execute query: ERROR:  extension "pg_aadauth" is not allow-listed',
+            True,
+        ),
+        ('pg_restore: error: could not execute query: ERROR:  role "azure_pg_admin" already exists', True),
+        ("pg_restore: error: could not execute query: ERROR:  must be superuser to create superusers", True),
+        (
+            'pg_restore: error: could not execute query: ERROR:  relation "public.documents" does not exist',
+            False,
+        ),
+        ('pg_restore: error: could not execute query: ERROR:  role "app" already exists', False),
+    ],
+)
+def test_only_the_documented_errors_are_ignorable(line, ignorable):
+    assert bool(IGNORABLE.search(line)) is ignorable
+
+
+def test_the_client_must_be_at_least_the_servers_major_version(tmp_path):
+    require_postgres()
+    require_client(15, bin_dir=PG_BIN_DIR)
+    require_client(14, bin_dir=PG_BIN_DIR)
+    with pytest.raises(RestoreError, match=r"pg_restore is PostgreSQL 15, older than the server's 16"):
+        require_client(16, bin_dir=PG_BIN_DIR)
+    with pytest.raises(RestoreError, match=r"pg_restore cannot run: install PostgreSQL client programs 16"):
+        require_client(16, bin_dir=tmp_path)
