@@ -28,7 +28,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from components.network import PRIVATE_ENDPOINT_SUBNET, subnet_name
@@ -181,8 +181,8 @@ class Restored:
         TLS (sslmode verify-full checks it), its endpoint's address to connect to."""
         from psycopg.conninfo import make_conninfo
 
-        login = {"user": self.user} if self.user else {}
-        return make_conninfo(base, host=self.fqdn, hostaddr=self.private_ip, port=self.port, **login)
+        # A user of None leaves `base`'s own user in place.
+        return make_conninfo(base, host=self.fqdn, hostaddr=self.private_ip, port=self.port, user=self.user)
 
 
 class AzureRestorer:
@@ -299,7 +299,7 @@ class AzureRestorer:
 
         left = []
         for entry in ledger.pending():
-            name = entry["id"].rstrip("/").rsplit("/", 1)[-1]
+            name = PurePosixPath(entry["id"]).name  # an ARM id's last segment; a URL's, for files
             self.progress(f"{name}: deleting")
             try:
                 self.delete(entry)
@@ -317,8 +317,7 @@ class AzureRestorer:
 
     def delete(self, entry: dict[str, Any]) -> None:
         """Delete one ledger entry (a server or a private endpoint), waiting until Azure has."""
-        parts = entry["id"].strip("/").split("/")
-        subscription, group, name = parts[1], parts[3], parts[-1]
+        subscription, group, name = arm_names(entry["id"])
         if entry["kind"] == "server":
             operations = self.postgres_for(subscription).servers
         elif entry["kind"] == "privateEndpoint":
@@ -327,6 +326,13 @@ class AzureRestorer:
             raise RestoreError(f"{entry['id']}: this restorer cannot delete a {entry['kind']}")
         poller = operations.begin_delete(group, name, polling_interval=self.poll_seconds)
         wait_for(poller, name, self.progress, self.poll_seconds)
+
+
+def arm_names(arm_id: str) -> tuple[str, str, str]:
+    """Subscription, resource group and name of a resource from its ARM id
+    (/subscriptions/S/resourceGroups/G/providers/.../NAME)."""
+    parts = PurePosixPath(arm_id).parts
+    return parts[2], parts[4], parts[-1]
 
 
 def _endpoint_id(placement: Placement, name: str) -> str:

@@ -76,7 +76,8 @@ def load_dump(
     if first[0].startswith(ARCHIVE_MAGIC):
         command = [_program("pg_restore", bin_dir), "--no-owner", "--no-privileges", "--dbname", target]
     else:
-        command = [_program("psql", bin_dir), "--no-psqlrc", "--quiet", "--dbname", target, "--file", "-"]
+        # psql reads the script from standard input; a runner's ~/.psqlrc must not change what it does.
+        command = [_program("psql", bin_dir), "--no-psqlrc", "--dbname", target]
     with tempfile.TemporaryFile() as errors:
         process = subprocess.Popen(
             command,
@@ -96,7 +97,7 @@ def load_dump(
             process.wait()
         errors.seek(0)
         text = errors.read().decode(errors="replace")
-    lines = [line for line in text.splitlines() if "error" in line.lower() or "ERROR" in line]
+    lines = [line for line in text.splitlines() if "error" in line.lower()]
     serious = [line for line in lines if not IGNORABLE.search(line) and not _summary(line)]
     if serious or (process.returncode != 0 and not lines):
         shown = (

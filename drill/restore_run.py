@@ -1,6 +1,6 @@
-"""The restore check against Azure (`python -m drill restore`): restore a database's server into a
-disposable server, check it holds what its source held at the restore point, time it against the
-RTO, and always remove it.
+"""The restore check against Azure (`python -m drill restore`): restore a database's server (or its
+long-term backup) into a disposable server, check it holds what its source held at the restore
+point, time it against the RTO, and always remove it.
 
 1. The source (the server behind the writer name) takes numbered probe rows
    (drill/restore_check.py). For `pitr` without `--to`, the check picks the point itself, in a
@@ -16,7 +16,9 @@ RTO, and always remove it.
    (Azure picks the newest geo-copy, "up to one hour" behind, concepts-backup-restore), only the
    probe table's rows and checksum up to the point can be compared, as rows earlier checks left;
    a geo-restore's point is the newest probe row it holds, and the data it lost, counted to the
-   request, is judged against the hour Microsoft states.
+   request, is judged against the hour Microsoft states. A `vault` restore's point is the recovery
+   point Azure restored (drill/vault_restore.py); with no probe row older than it there is nothing
+   to compare, which fails the check rather than passing it.
 """
 
 from __future__ import annotations

@@ -30,12 +30,20 @@ import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from .azure_restore import AzureRestorer, Ledger, Placement, Restored, RestoreError
+from .azure_restore import (
+    DISPOSABLE_TAG,
+    AzureRestorer,
+    Ledger,
+    Placement,
+    Restored,
+    RestoreError,
+    arm_names,
+)
 from .azure_sdk import azure_client, wait_for
 from .dump_load import load_dump, require_client
-from .promotion import ServerRef
 
 if TYPE_CHECKING:
     from azure.mgmt.postgresqlflexibleservers.models import Server
@@ -46,6 +54,9 @@ DATAPROTECTION_API_VERSION = "2025-01-01"
 # CompletedWithWarnings/Cancelling/Paused"; Microsoft's GetJob.json example shows "Started").
 JOB_SUCCEEDED = ("Completed", "CompletedWithWarnings")
 JOB_FAILED = ("Failed", "Cancelled")
+# How long a restore job may run before the check stops waiting: Microsoft gives restores of a
+# flexible server "from few minutes up to 12 hours" (concepts-business-continuity).
+JOB_TIMEOUT_SECONDS = 12 * 3600
 # Server parameters a restored database may depend on, copied from the source.
 COPIED_PARAMETERS = ("azure.extensions", "shared_preload_libraries")
 # Files that are not one database: the article lists roles, tablespace and schema files besides
@@ -64,8 +75,7 @@ class VaultSource:
     @property
     def vault(self) -> tuple[str, str, str]:
         """Subscription, resource group and name of the vault."""
-        parts = self.vault_id.strip("/").split("/")
-        return parts[1], parts[3], parts[-1]
+        return arm_names(self.vault_id)
 
 
 @dataclass(frozen=True)
@@ -150,8 +160,6 @@ def create_request(source: Server, location: str, password: str, check_id: str) 
         UserIdentity,
     )
 
-    from .azure_restore import DISPOSABLE_TAG
-
     if source.sku is None or source.storage is None or not source.administrator_login:
         raise RestoreError(f"{source.name}: Azure did not report the source's sku, storage or admin login")
     encryption = source.data_encryption
@@ -179,7 +187,7 @@ def create_request(source: Server, location: str, password: str, check_id: str) 
         version=source.version,
         storage=Storage(storage_size_gb=source.storage.storage_size_gb),
         auth_config=AuthConfig(password_auth="Enabled", active_directory_auth="Disabled"),
-        backup=Backup(backup_retention_days=7, geo_redundant_backup="Disabled"),
+        backup=Backup(geo_redundant_backup="Disabled"),  # and the SDK's (and Azure's) 7 days of backups
         high_availability=HighAvailability(mode="Disabled"),
         network=Network(public_network_access="Disabled"),
         create_mode="Create",
@@ -196,7 +204,9 @@ class VaultRestorer(AzureRestorer):
         container_for: Callable[[str], Any] = container_client,
         loader: Callable[..., None] = load_dump,
         client_check: Callable[[int], None] = require_client,
-        dsn: str = "",
+        sleep: Callable[[float], None] = time.sleep,
+        *,
+        dsn: str,
         **restorer: Any,
     ):
         """`dsn`: the source's connection string without host and password, whose TLS settings
@@ -208,7 +218,7 @@ class VaultRestorer(AzureRestorer):
         self.container_for = container_for
         self.loader = loader
         self.client_check = client_check
-        self.sleep: Callable[[float], None] = time.sleep
+        self.sleep = sleep
 
     def restore(
         self, ledger: Ledger, source: Any, kind: str, name: str, placement: Placement, point: dt.datetime
@@ -296,10 +306,9 @@ class VaultRestorer(AzureRestorer):
             poller = client.backup_instances.begin_trigger_restore(
                 group, vault, instance, request, polling_interval=self.poll_seconds
             )
-            job_id = str(wait_for(poller, instance, self.progress, self.poll_seconds).job_id).rsplit("/", 1)[
-                -1
-            ]
-            self._wait_for_job(client, group, vault, job_id)
+            started = wait_for(poller, instance, self.progress, self.poll_seconds)
+            # Microsoft's examples give the job id as a bare GUID and as a full ARM id.
+            self._wait_for_job(client, group, vault, PurePosixPath(str(started.job_id)).name)
         except HttpResponseError as error:
             raise RestoreError(
                 f"{vault}/{instance}: Azure refused or failed the restore: {error.message}"
@@ -308,17 +317,24 @@ class VaultRestorer(AzureRestorer):
         return database_files(names, prefix, self.vault.databases)
 
     def _wait_for_job(self, client: Any, group: str, vault: str, job_id: str) -> None:
+        """Follow the vault's restore job (Jobs_Get) until it has finished, or give up."""
         waited = 0.0
         while True:
-            job = client.jobs.get(group, vault, job_id)
-            status = job.properties.status
-            if status in JOB_SUCCEEDED:
+            job = client.jobs.get(group, vault, job_id).properties
+            if job.status in JOB_SUCCEEDED:
                 return
-            if status in JOB_FAILED:
-                raise RestoreError(f"restore job {job_id} in {vault} ended {status}")
+            if job.status in JOB_FAILED:
+                errors = "; ".join(e.message for e in job.error_details or [] if e.message)
+                raise RestoreError(
+                    f"restore job {job_id} in {vault} ended {job.status}" + (f": {errors}" if errors else "")
+                )
+            if waited >= JOB_TIMEOUT_SECONDS:
+                raise RestoreError(
+                    f"restore job {job_id} in {vault} is still {job.status} after {waited:.0f}s"
+                )
             self.sleep(self.poll_seconds)
             waited += self.poll_seconds
-            self.progress(f"restore job {job_id}: {status} after {waited:.0f}s")
+            self.progress(f"restore job {job_id}: {job.status} after {waited:.0f}s")
 
     def _copy_parameters(self, source: Any, placement: Placement, name: str) -> None:
         """Give the new server the source's allowed and preloaded extensions; restart if a static
@@ -326,13 +342,13 @@ class VaultRestorer(AzureRestorer):
         from azure.core.exceptions import HttpResponseError
         from azure.mgmt.postgresqlflexibleservers.models import ConfigurationForUpdate
 
-        ref = ServerRef("", *_subscription_group_name(source.id))
-        reading = self.postgres_for(ref.subscription_id).configurations
+        subscription, group, source_name = arm_names(source.id)
+        reading = self.postgres_for(subscription).configurations
         writing = self.postgres_for(placement.subscription_id)
-        restart = False
+        static_changed = []
         try:
             for parameter in COPIED_PARAMETERS:
-                wanted = reading.get(ref.resource_group, ref.name, parameter).value
+                wanted = reading.get(group, source_name, parameter).value
                 current = writing.configurations.get(placement.resource_group, name, parameter)
                 if (current.value or "") == (wanted or ""):
                     continue
@@ -345,8 +361,10 @@ class VaultRestorer(AzureRestorer):
                     polling_interval=self.poll_seconds,
                 )
                 wait_for(poller, f"{name} {parameter}", self.progress, self.poll_seconds)
-                restart = restart or current.is_dynamic_config is False
-            if restart:
+                if current.is_dynamic_config is False:
+                    static_changed.append(parameter)
+            if static_changed:
+                self.progress(f"{name}: restarting, for {', '.join(static_changed)}")
                 poller = writing.servers.begin_restart(
                     placement.resource_group, name, polling_interval=self.poll_seconds
                 )
@@ -355,8 +373,3 @@ class VaultRestorer(AzureRestorer):
             raise RestoreError(
                 f"{name}: cannot set the source's server parameters: {error.message}"
             ) from None
-
-
-def _subscription_group_name(arm_id: str) -> tuple[str, str, str]:
-    parts = arm_id.strip("/").split("/")
-    return parts[1], parts[3], parts[-1]

@@ -73,10 +73,13 @@ def _body(content: Any) -> Any:
 class ScriptedAzure(HttpTransport):
     """Answers each request with the next scripted answer; records what was sent; never sleeps."""
 
-    def __init__(self, script: list[Answer]):
+    def __init__(self, script: list[Answer], real_sleep: float = 0.0):
         self.script = list(script)
         self.sent: list[Sent] = []
         self.slept: list[float] = []
+        # Seconds each polling wait really takes: long enough for a caller to see an operation
+        # still running (azure-core polls in a thread of its own).
+        self.real_sleep = real_sleep
 
     def send(self, request, **kwargs):
         body = _body(request.content)
@@ -109,5 +112,7 @@ class ScriptedAzure(HttpTransport):
         self.close()
 
     def sleep(self, duration) -> None:
-        """Polling waits cost nothing offline; how long each would have been is kept."""
+        """Polling waits cost nothing offline (or `real_sleep`); how long each would have been is kept."""
         self.slept.append(duration)
+        if self.real_sleep:
+            time.sleep(self.real_sleep)

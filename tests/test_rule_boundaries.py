@@ -20,10 +20,14 @@ from policies.rules.continuity import assess
 from policies.rules.facts import (
     BACKUP_POLICY,
     BACKUP_VAULT,
+    DATA_EXPORT,
+    DIAGNOSTIC,
     FIREWALL_RULE,
     KEY,
+    MANAGEMENT_POLICY,
     SERVER,
     STORAGE,
+    SUBSCRIPTION_DIAGNOSTIC,
     TABLE,
     VAULT,
     WORKSPACE,
@@ -642,3 +646,124 @@ def test_the_geo_backup_key_must_be_in_the_configured_peer_region(prod):
         _stack_messages(prod, "CTY-DEP-003", peerRegion="westeurope")
         == ["the geo-backup key is in ['australiasoutheast'], not in the peer region westeurope"] * 2
     )
+
+
+# --- CTY-RET-009: the restore staging account deletes restored files within maxDays ---------------
+
+STAGING_URN = "urn:pulumi:prod::continuity::azure-native:storage:StorageAccount::restore-staging-account"
+
+
+def staging_stack(*rules: dict[str, Any], purpose: str = "restore-staging", senders=()) -> Any:
+    """A restore staging account with a lifecycle policy holding `rules`, and resources in `senders`
+    (type, property) that send logs to it."""
+    account = Resource(
+        type=STORAGE, urn=STAGING_URN, name="restore-staging-account", props={"tags": {"purpose": purpose}}
+    )
+    policy = Resource(
+        type=MANAGEMENT_POLICY,
+        urn="urn:pulumi:prod::continuity::azure-native:storage:ManagementPolicy::lifecycle",
+        name="lifecycle",
+        props={"policy": {"rules": list(rules)}},
+        property_dependencies={"accountName": (STAGING_URN,)},
+    )
+    others = [
+        Resource(
+            type=kind,
+            urn=f"urn:x::{kind}::s{i}",
+            name=f"sender-{i}",
+            props={},
+            property_dependencies={prop: (STAGING_URN,)},
+        )
+        for i, (kind, prop) in enumerate(senders)
+    ]
+    return stack_of([account, policy, *others])
+
+
+def deletes(days: float, key: str = "daysAfterModificationGreaterThan", **rule: Any) -> dict[str, Any]:
+    return {"type": "Lifecycle", "definition": {"actions": {"baseBlob": {"delete": {key: days}}}}, **rule}
+
+
+def staging_findings(stack: Any, **config: Any) -> list[str]:
+    rule = REGISTRY["CTY-RET-009"]
+    return [message for _, message in rule.check(stack, {**rule.defaults(), **config})]
+
+
+@given(
+    days=DAYS,
+    max_days=st.integers(min_value=1, max_value=400),
+    key=st.sampled_from(["daysAfterModificationGreaterThan", "daysAfterCreationGreaterThan"]),
+)
+def test_restored_files_must_go_within_the_maximum(days, max_days, key):
+    messages = staging_findings(staging_stack(deletes(days, key)), maxDays=max_days)
+    assert messages == (
+        [f"restored files are deleted after {days:g} days; at most {max_days} are allowed"]
+        if days > max_days
+        else []
+    )
+
+
+@pytest.mark.parametrize("days, caught", [(7, False), (7.5, True), (8, True), (1, False)])
+def test_the_default_maximum_is_seven_days(days, caught):
+    assert default("CTY-RET-009", "maxDays") == 7
+    assert bool(staging_findings(staging_stack(deletes(days)))) is caught
+
+
+@pytest.mark.parametrize(
+    "rules, expected",
+    [
+        ([deletes(1, enabled=False)], "none"),  # a disabled rule deletes nothing
+        ([deletes(1, type="Other")], "none"),
+        (
+            [
+                {
+                    "type": "Lifecycle",
+                    "definition": {
+                        "actions": {"baseBlob": {"tierToCool": {"daysAfterModificationGreaterThan": 1}}}
+                    },
+                }
+            ],
+            "none",
+        ),
+        ([deletes(30), deletes(2)], "ok"),  # the soonest delete counts
+        ([deletes(1)], "ok"),  # `enabled` defaults to true, as Azure's does
+        (
+            [
+                {
+                    "type": "Lifecycle",
+                    "definition": {
+                        "actions": {
+                            "baseBlob": {
+                                "delete": {
+                                    "daysAfterModificationGreaterThan": 9,
+                                    "daysAfterCreationGreaterThan": 3,
+                                }
+                            }
+                        }
+                    },
+                }
+            ],
+            "ok",
+        ),
+    ],
+)
+def test_which_lifecycle_rules_count(rules, expected):
+    messages = staging_findings(staging_stack(*rules))
+    assert (
+        messages
+        == {
+            "ok": [],
+            "none": ["no enabled lifecycle rule deletes restored files: production data would stay"],
+        }[expected]
+    )
+
+
+def test_only_the_restore_staging_account_is_held_to_it_and_it_archives_nothing():
+    assert staging_findings(staging_stack(purpose="audit-archive")) == []
+    senders = [
+        (DATA_EXPORT, "resourceId"),
+        (DIAGNOSTIC, "storageAccountId"),
+        (SUBSCRIPTION_DIAGNOSTIC, "storageAccountId"),
+    ]
+    assert staging_findings(staging_stack(deletes(1), senders=senders)) == [
+        f"sender-{i} archives to it: an archive must be locked and immutable" for i in range(3)
+    ]

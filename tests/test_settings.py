@@ -258,6 +258,17 @@ BAD_CONFIGS = [
         id="soft-delete-7d",
     ),
     pytest.param(
+        edit(
+            "continuity:backup",
+            lambda backup: backup.__setitem__(
+                "restoreReaders", [{"objectId": "restore-check", "principalName": "restore-check"}]
+            ),
+        ),
+        "continuity:backup.restoreReaders[0].objectId",
+        "String should match pattern",
+        id="restore-reader-without-an-object-id",
+    ),
+    pytest.param(
         edit("continuity:alerts", lambda alerts: alerts.__setitem__("emails", [])),
         "continuity:alerts.emails",
         "at least 1 item",

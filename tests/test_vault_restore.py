@@ -11,9 +11,11 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from azure_fakes import HERE, IDENTITIES, PRIMARY_KEY, SOURCE, SUBSCRIPTION, FakeAzure, source_body
+from azure.mgmt.postgresqlflexibleservers.models import Server
+from azure_fakes import HERE, IDENTITIES, POINT, PRIMARY_KEY, SOURCE, SUBSCRIPTION, FakeAzure, source_body
 
 from azure_http import FakeCredential, ScriptedAzure, Sent, example
+from drill import vault_restore
 from drill.azure_restore import DISPOSABLE_TAG, LEDGER_FILE, Ledger, RestoreError, network_client
 from drill.promotion import API_VERSION, default_client
 from drill.vault_restore import (
@@ -22,6 +24,7 @@ from drill.vault_restore import (
     VaultRestorer,
     VaultSource,
     container_client,
+    create_request,
     database_files,
     dataprotection_client,
     newest_point,
@@ -36,6 +39,9 @@ NAME = "rc-vault-knowledge-20261128t101500z-abc123"
 OLDER, NEWER = "2026-11-15T02:04:11Z", "2026-11-22T02:03:07Z"
 DUMP = b"PGDMP\x01\x0e\x00 the knowledge database"
 DATABASES = ("knowledge", "patterns")
+JOB = "3c60cb49-63e8-4b21-b9bd-26277b3fdfae"
+# Another check's files in the same container: never touched by this one.
+OTHER_CHECK_FILE = "rc-vault-operational-20261101t030000z-def456_decisions.sql"
 
 
 def list_blobs_xml(names: list[str], prefix: str) -> bytes:
@@ -58,8 +64,22 @@ class FakeVault(FakeAzure):
     """FakeAzure plus the backup vault (recovery points, the restore, its job), the staging container
     and the server parameters of the source and of the new server."""
 
-    def __init__(self, job_statuses=("InProgress", "Completed"), restored_files=None, parameters=None):
+    def __init__(
+        self,
+        job_statuses=("InProgress", "Completed"),
+        restored_files=None,
+        parameters=None,
+        job_id=f"{VAULT_ID}/backupJobs/{JOB}",
+        refuse=(),
+    ):
         super().__init__(source_body())
+        self.job_id = job_id
+        self.vault_polls = 0
+        self.failure_details = [
+            {"code": "UserErrorTargetStorageNotReachable", "message": "the storage account is not reachable"}
+        ]
+        # (method, path ending) pairs Azure answers with an error
+        self.refuse = set(refuse)
         points = example("ListRecoveryPoints.json")["responses"]["200"]["body"]
         self.points = copy.deepcopy(points)
         for point, when in zip(self.points["value"], (OLDER, NEWER), strict=True):
@@ -69,7 +89,13 @@ class FakeVault(FakeAzure):
         self.restore_requests: list[Sent] = []
         self.blobs = dict.fromkeys(
             restored_files
-            or [f"{NAME}_knowledge.sql", f"{NAME}_patterns.sql", f"{NAME}_roles.sql", f"{NAME}_schema.sql"],
+            or [
+                f"{NAME}_knowledge.sql",
+                f"{NAME}_patterns.sql",
+                f"{NAME}_roles.sql",
+                f"{NAME}_schema.sql",
+                OTHER_CHECK_FILE,
+            ],
             DUMP,
         )
         self.deleted_blobs: list[str] = []
@@ -85,6 +111,8 @@ class FakeVault(FakeAzure):
         self.restarts = 0
 
     def __call__(self, sent: Sent):
+        if any(sent.method == method and sent.path.endswith(end) for method, end in self.refuse):
+            return 409, {}, {"error": {"code": "Conflict", "message": f"refused {sent.method} {sent.path}"}}
         if urlsplit(sent.url).netloc.endswith(".blob.core.windows.net"):
             return self._blob(sent)
         path = sent.path
@@ -107,7 +135,10 @@ class FakeVault(FakeAzure):
             )
         if "/backupJobs/" in path:
             job = copy.deepcopy(example("GetJob.json")["responses"]["200"]["body"])
-            job["properties"].update(status=self.job_statuses.pop(0), operationCategory="Restore")
+            status = self.job_statuses.pop(0)
+            job["properties"].update(status=status, operationCategory="Restore")
+            if status == "Failed" and self.failure_details:
+                job["properties"]["errorDetails"] = self.failure_details
             return 200, {}, job
         if "/configurations/" in path:
             return self._parameter(sent)
@@ -118,9 +149,10 @@ class FakeVault(FakeAzure):
 
     def _vault_operation(self, path: str):
         if path.endswith("-status"):
-            return 200, {}, {"status": "Succeeded"}
-        # Microsoft's REST guide shows the job id as a full ARM id (a GUID in the spec's example).
-        return 200, {}, {"jobId": f"{VAULT_ID}/backupJobs/3c60cb49-63e8-4b21-b9bd-26277b3fdfae"}
+            self.vault_polls += 1
+            return 200, {}, {"status": "InProgress" if self.vault_polls == 1 else "Succeeded"}
+        # Microsoft's REST guide shows the job id as a full ARM id, the spec's example as a GUID.
+        return 200, {}, {"jobId": self.job_id, "objectType": "OperationJobExtendedInfo"}
 
     def _parameter(self, sent: Sent):
         server, _, name = sent.path.split("/flexibleServers/", 1)[1].partition("/configurations/")
@@ -161,10 +193,19 @@ class FakeVault(FakeAzure):
         )
 
 
-def vault_restorer(azure: FakeVault, progress: list[str], loads: list, databases=DATABASES, checked=None):
-    """A VaultRestorer whose Azure is `azure`; loads and client checks are recorded, not run."""
+def vault_restorer(
+    azure: FakeVault,
+    progress: list[str],
+    loads: list,
+    databases=DATABASES,
+    checked=None,
+    slept=None,
+    real_sleep=0.0,
+):
+    """A VaultRestorer whose Azure is `azure`; loads, client checks and sleeps are recorded, not run."""
     checked = checked if checked is not None else []
-    transport = ScriptedAzure([azure] * 200)
+    slept = slept if slept is not None else []
+    transport = ScriptedAzure([azure] * 200, real_sleep=real_sleep)
     pipeline = {"credential": FakeCredential(), "transport": transport, "retry_total": 0}
     restorer = VaultRestorer(
         VaultSource(VAULT_ID, CONTAINER_URL, databases),
@@ -174,13 +215,13 @@ def vault_restorer(azure: FakeVault, progress: list[str], loads: list, databases
             (b"".join(chunks), dsn, password, database)
         ),
         client_check=checked.append,
+        sleep=slept.append,
         dsn="dbname=knowledge user=app sslmode=verify-full",
         postgres_for=lambda sub: default_client(sub, **pipeline),
         network_for=lambda sub: network_client(sub, **pipeline),
         progress=progress.append,
         poll_seconds=0,
     )
-    restorer.sleep = lambda seconds: None
     return restorer, transport
 
 
@@ -192,6 +233,18 @@ def run(tmp_path, azure=None, to=dt.datetime(2026, 11, 28, 10, 15, tzinfo=dt.UTC
     ledger = Ledger(tmp_path / LEDGER_FILE)
     restored = restorer.restore(ledger, restorer.source(SOURCE), "vault", NAME, HERE, to)
     return restorer, transport, ledger, restored, azure, progress, loads
+
+
+def failure(tmp_path, azure: FakeVault, **settings) -> tuple[str, Ledger]:
+    """What a vault restore against `azure` fails with, and its ledger; `settings` are restorer
+    attributes to set first."""
+    restorer, _ = vault_restorer(azure, [], [])
+    for key, value in settings.items():
+        setattr(restorer, key, value)
+    ledger = Ledger(tmp_path / LEDGER_FILE)
+    with pytest.raises(RestoreError) as error:
+        restorer.restore(ledger, restorer.source(SOURCE), "vault", NAME, HERE, POINT)
+    return str(error.value), ledger
 
 
 def test_the_newest_backup_is_restored_as_files_and_loaded_into_a_server_like_the_source(tmp_path):
@@ -249,8 +302,22 @@ def test_the_newest_backup_is_restored_as_files_and_loaded_into_a_server_like_th
         "Disabled",
     )
     assert create.body["tags"] == {DISPOSABLE_TAG: tmp_path.name}
+    assert create.body["identity"] == source_body()["identity"], "the identities its key needs"
+    auth = props["authConfig"]
+    assert (auth["passwordAuth"], auth["activeDirectoryAuth"]) == ("Enabled", "Disabled")
+    # The shortest retention Azure accepts (7-35 days, concepts-backup-restore): it lives an hour.
+    assert props["backup"] == {"backupRetentionDays": 7, "geoRedundantBackup": "Disabled"}
     password = props["administratorLoginPassword"]
-    assert len(password) >= 24 and restored.password == password and password not in repr(restored)
+    assert len(password) == 32, "24 random bytes, URL-safe"
+    assert restored.password == password and password not in repr(restored)
+    assert restored.server_id == create.path and restored.server_id.endswith(f"/flexibleServers/{NAME}")
+    (endpoint,) = [s for s in transport.sent if s.method == "PUT" and "/privateEndpoints/" in s.path]
+    (connection,) = endpoint.body["properties"]["privateLinkServiceConnections"]
+    assert connection["properties"]["privateLinkServiceId"] == restored.server_id
+    assert (
+        f"{NAME}: creating a server for examplesourceserver's backup of 2026-11-22T02:03:07+00:00 in eastus"
+        in progress
+    )
 
     # azure.extensions differed and is dynamic; shared_preload_libraries already matched: no restart.
     (put,) = azure.parameter_puts
@@ -262,12 +329,9 @@ def test_the_newest_backup_is_restored_as_files_and_loaded_into_a_server_like_th
     assert (restored.user, restored.private_ip) == ("exampleadministratorlogin", "192.168.0.4")
     assert azure.downloads == [f"{NAME}_knowledge.sql", f"{NAME}_patterns.sql"], "never roles or schema"
     dsn = restored.dsn("dbname=knowledge user=app sslmode=verify-full")
-    assert [(content, target, database) for content, target, _, database in loads] == [
-        (DUMP, dsn, "knowledge"),
-        (DUMP, dsn, "patterns"),
-    ]
+    assert loads == [(DUMP, dsn, password, "knowledge"), (DUMP, dsn, password, "patterns")]
     assert f"host={NAME}.postgres.database.azure.com" in dsn and "hostaddr=192.168.0.4" in dsn
-    assert "user=exampleadministratorlogin" in dsn and "sslmode=verify-full" in dsn
+    assert "user=exampleadministratorlogin" in dsn and "sslmode=verify-full" in dsn and "port=5432" in dsn
     assert all(password not in line for line in progress)
 
     assert [e["kind"] for e in ledger.entries] == ["blobs", "server", "privateEndpoint"]
@@ -277,38 +341,30 @@ def test_the_newest_backup_is_restored_as_files_and_loaded_into_a_server_like_th
     )
     deletes = [s.path.rsplit("/", 1)[-1] for s in transport.sent if s.method == "DELETE"]
     assert deletes[:2] == [f"pe-{NAME}", NAME], "endpoint, server, then the files"
+    assert OTHER_CHECK_FILE in azure.blobs, "another check's files are left alone"
     assert Ledger(tmp_path / LEDGER_FILE).pending() == []
 
 
 def test_a_pg_restore_older_than_the_server_stops_the_check_before_azure_is_asked(tmp_path):
-    azure = FakeVault()
-    restorer, _ = vault_restorer(azure, [], [])
-
     def too_old(major):
         raise RestoreError(f"pg_restore is PostgreSQL 15, older than the server's {major}")
 
-    restorer.client_check = too_old
-    with pytest.raises(RestoreError, match="older than the server's 17"):
-        restorer.restore(
-            Ledger(tmp_path / LEDGER_FILE),
-            restorer.source(SOURCE),
-            "vault",
-            NAME,
-            HERE,
-            dt.datetime.now(dt.UTC),
-        )
-    assert azure.restore_requests == [] and Ledger(tmp_path / LEDGER_FILE).entries == []
+    azure = FakeVault()
+    message, ledger = failure(tmp_path, azure, client_check=too_old)
+    assert message == "pg_restore is PostgreSQL 15, older than the server's 17"
+    assert azure.restore_requests == [] and ledger.entries == []
 
 
 def test_a_static_parameter_that_differs_restarts_the_new_server(tmp_path):
     azure = FakeVault()
     azure.parameters[(NAME, "shared_preload_libraries")] = ("pgaudit", False)
-    run(tmp_path, azure)
+    *_, progress, _ = run(tmp_path, azure)
     assert [p.path.rsplit("/", 1)[-1] for p in azure.parameter_puts] == [
         "azure.extensions",
         "shared_preload_libraries",
     ]
     assert azure.restarts == 1, "pg_cron loads only at start (concepts-extensions-considerations)"
+    assert f"{NAME}: restarting, for shared_preload_libraries" in progress
 
 
 def test_to_picks_the_newest_point_at_or_before_it(tmp_path):
@@ -318,52 +374,44 @@ def test_to_picks_the_newest_point_at_or_before_it(tmp_path):
 
 def test_a_failed_restore_job_is_named_and_the_files_are_still_listed_for_removal(tmp_path):
     azure = FakeVault(job_statuses=("InProgress", "Failed"))
-    restorer, _ = vault_restorer(azure, [], [])
-    ledger = Ledger(tmp_path / LEDGER_FILE)
-    with pytest.raises(
-        RestoreError,
-        match=r"restore job 3c60cb49-63e8-4b21-b9bd-26277b3fdfae in bvault-cty-prod-aue ended Failed",
-    ):
-        restorer.restore(ledger, restorer.source(SOURCE), "vault", NAME, HERE, dt.datetime.now(dt.UTC))
+    message, ledger = failure(tmp_path, azure)
+    assert (
+        message
+        == f"restore job {JOB} in bvault-cty-prod-aue ended Failed: the storage account is not reachable"
+    )
     assert [e["kind"] for e in ledger.pending()] == ["blobs"]
-    assert not [s for s in azure.created], "no server was asked for"
+    assert not azure.created, "no server was asked for"
+
+
+def test_a_job_that_never_finishes_is_given_up_on(tmp_path, monkeypatch):
+    monkeypatch.setattr(vault_restore, "JOB_TIMEOUT_SECONDS", 90)
+    azure = FakeVault(job_statuses=["InProgress"] * 10)
+    message, _ = failure(tmp_path, azure, poll_seconds=30)
+    assert message == f"restore job {JOB} in bvault-cty-prod-aue is still InProgress after 90s"
+    assert len(azure.job_statuses) == 6, "asked four times: at 0, 30, 60 and 90 s"
 
 
 def test_files_that_do_not_name_each_database_stop_the_check_before_a_server_is_made(tmp_path):
     azure = FakeVault(restored_files=[f"{NAME}_knowledge.sql", f"{NAME}_roles.sql"])
-    restorer, _ = vault_restorer(azure, [], [])
-    with pytest.raises(
-        RestoreError, match=r"0 restored files match database patterns .*found: .*_knowledge.sql"
-    ):
-        restorer.restore(
-            Ledger(tmp_path / LEDGER_FILE),
-            restorer.source(SOURCE),
-            "vault",
-            NAME,
-            HERE,
-            dt.datetime.now(dt.UTC),
-        )
+    message, _ = failure(tmp_path, azure)
+    assert re.match(r"0 restored files match database patterns .*found: .*_knowledge.sql", message)
     assert azure.created == {}
 
 
 def test_a_pitr_kind_still_goes_to_the_server_restore(tmp_path):
     azure = FakeVault()
     restorer, transport = vault_restorer(azure, [], [])
-    restorer.restore(
-        Ledger(tmp_path / LEDGER_FILE),
-        restorer.source(SOURCE),
-        "pitr",
-        "rc-pitr",
-        HERE,
-        dt.datetime.now(dt.UTC),
-    )
+    restorer.restore(Ledger(tmp_path / LEDGER_FILE), restorer.source(SOURCE), "pitr", "rc-pitr", HERE, POINT)
     (create,) = [s for s in transport.sent if s.method == "PUT" and "/flexibleServers/" in s.path]
     assert create.body["properties"]["createMode"] == "PointInTimeRestore" and azure.restore_requests == []
+    assert dt.datetime.fromisoformat(create.body["properties"]["pointInTimeUTC"]) == POINT
 
 
 def test_without_a_vault_a_vault_restore_is_refused(tmp_path):
-    restorer = VaultRestorer(None)
-    with pytest.raises(RestoreError, match="needs the stack's backup vault"):
+    restorer = VaultRestorer(None, dsn="")
+    with pytest.raises(
+        RestoreError, match=r"^a vault restore needs the stack's backup vault and staging container$"
+    ):
         restorer.restore(Ledger(tmp_path / LEDGER_FILE), None, "vault", NAME, HERE, dt.datetime.now(dt.UTC))
 
 
@@ -384,10 +432,24 @@ def test_without_a_vault_a_vault_restore_is_refused(tmp_path):
         (["p-knowledge-2026.sql"], ["knowledge"], {"knowledge": "p-knowledge-2026.sql"}),
         (["p_Knowledge.SQL", "p_Roles.sql"], ["knowledge"], {"knowledge": "p_Knowledge.SQL"}),
         (["p_schemas.sql", "p_schema.sql"], ["schemas"], {"schemas": "p_schemas.sql"}),
+        # ".sql" is a suffix, not a word: a database may be called sql.
+        (
+            ["p_sql.sql", "p_knowledge.sql"],
+            ["sql", "knowledge"],
+            {"sql": "p_sql.sql", "knowledge": "p_knowledge.sql"},
+        ),
+        (["p_sql.SQL"], ["sql"], {"sql": "p_sql.SQL"}),
     ],
 )
 def test_restored_files_are_matched_to_databases_by_name(names, databases, expected):
     assert database_files(names, "p", databases) == expected
+
+
+def test_the_refusal_lists_what_was_found():
+    with pytest.raises(RestoreError, match=re.escape("under 'p' (found: none)")):
+        database_files([], "p", ["knowledge"])
+    with pytest.raises(RestoreError, match=re.escape("(found: a.sql, b.sql)")):
+        database_files(["b.sql", "a.sql"], "p", ["knowledge"])
 
 
 @pytest.mark.parametrize(
@@ -417,6 +479,24 @@ def point(when: str, state: str | None = "Completed", point_id: str = "rp"):
     return type("R", (), {"name": point_id, "properties": properties})
 
 
+def test_a_point_without_a_state_counts_and_an_empty_vault_says_so():
+    stateless = type(
+        "R",
+        (),
+        {
+            "name": "n",
+            "properties": type(
+                "P",
+                (),
+                {"recovery_point_id": None, "recovery_point_time": dt.datetime(2026, 11, 1, tzinfo=dt.UTC)},
+            ),
+        },
+    )
+    assert newest_point([stateless], None) == RecoveryPoint("n", dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
+    with pytest.raises(RestoreError, match=r"^the backup vault holds no completed recovery point$"):
+        newest_point([], None)
+
+
 def test_only_completed_points_count_and_the_boundary_is_inclusive():
     points = [
         point("2026-11-01T02:00:00+00:00", point_id="a"),
@@ -428,3 +508,156 @@ def test_only_completed_points_count_and_the_boundary_is_inclusive():
     assert newest_point(points, dt.datetime(2026, 11, 8, 1, 59, 59, tzinfo=dt.UTC)).point_id == "a"
     with pytest.raises(RestoreError, match="no completed recovery point at or before 2026-10-31"):
         newest_point(points, dt.datetime(2026, 10, 31, tzinfo=dt.UTC))
+
+
+def refused(tmp_path, *refuse) -> str:
+    """What a vault restore's RestoreError says when Azure refuses `refuse` (method, path ending)."""
+    return failure(tmp_path, FakeVault(refuse=refuse))[0]
+
+
+def test_each_refusal_is_named_by_what_was_refused(tmp_path):
+    message = refused(tmp_path, ("GET", "/recoveryPoints"))
+    assert message.startswith("bvault-cty-prod-aue/examplesourceserver: cannot list recovery points: ")
+    message = refused(tmp_path, ("POST", "/restore"))
+    assert message.startswith(
+        "bvault-cty-prod-aue/examplesourceserver: Azure refused or failed the restore: "
+    )
+    message = refused(tmp_path, ("PUT", f"/flexibleServers/{NAME}"))
+    assert message.startswith(f"{NAME}: Azure refused or failed the server: (Conflict) refused PUT")
+    message = refused(tmp_path, ("PUT", "/configurations/azure.extensions"))
+    assert message.startswith(f"{NAME}: cannot set the source's server parameters: (Conflict)")
+
+
+def test_a_bare_job_id_as_in_the_specs_example_is_followed_too(tmp_path):
+    _, transport, _, _, azure, _, _ = run(tmp_path, FakeVault(job_id=JOB))
+    assert azure.job_statuses == [], "both job states read"
+    jobs = [s.path for s in transport.sent if "/backupJobs/" in s.path]
+    assert jobs and all(path.endswith(f"/backupJobs/{JOB}") for path in jobs)
+
+
+def test_the_job_is_polled_at_the_interval_and_its_progress_said(tmp_path):
+    slept: list[float] = []
+    progress: list[str] = []
+    restorer, _ = vault_restorer(
+        FakeVault(job_statuses=("InProgress", "InProgress", "Completed")), progress, [], slept=slept
+    )
+    restorer.poll_seconds = 30
+    restorer.restore(
+        Ledger(tmp_path / LEDGER_FILE), restorer.source(SOURCE), "vault", NAME, HERE, dt.datetime.now(dt.UTC)
+    )
+    assert slept == [30, 30]
+    assert [line for line in progress if line.startswith("restore job")] == [
+        f"restore job {JOB}: InProgress after 30s",
+        f"restore job {JOB}: InProgress after 60s",
+    ]
+
+
+def test_equal_parameters_are_left_alone_and_each_is_compared(tmp_path):
+    azure = FakeVault()
+    azure.parameters.update(
+        {
+            ("examplesourceserver", "azure.extensions"): ("", True),
+            (NAME, "azure.extensions"): (None, True),  # unset on the new server: the same as empty
+            (NAME, "shared_preload_libraries"): ("pgaudit", False),
+        }
+    )
+    run(tmp_path, azure)
+    assert [p.path.rsplit("/", 1)[-1] for p in azure.parameter_puts] == ["shared_preload_libraries"]
+    assert azure.restarts == 1
+
+
+def test_a_source_azure_describes_without_sku_storage_or_login_is_refused():
+    for missing in ("sku", "storage", "administratorLogin"):
+        body = source_body()
+        body.pop(missing, None)
+        body["properties"].pop(missing, None)
+        server = Server.deserialize(body)
+        with pytest.raises(
+            RestoreError,
+            match=r"^examplesourceserver: Azure did not report the source's sku, storage or admin login$",
+        ):
+            create_request(server, "eastus", "pw", "check")
+
+
+def test_a_source_with_service_managed_keys_gets_no_keys_or_identities():
+    body = source_body()
+    body["properties"]["dataEncryption"] = {"type": "SystemManaged"}
+    body.pop("identity")
+    request = create_request(Server.deserialize(body), "eastus", "pw", "check").serialize()
+    assert request["properties"]["dataEncryption"] == {"type": "SystemManaged"}
+    assert "identity" not in request
+
+
+def test_an_unknown_ledger_entry_is_reported_and_the_rest_still_removed(tmp_path):
+    azure = FakeVault()
+    restorer, _ = vault_restorer(azure, [], [])
+    ledger = Ledger(tmp_path / LEDGER_FILE)
+    ledger.will_create(
+        "server",
+        f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg/providers/Microsoft.DBforPostgreSQL/flexibleServers/rc-old",
+    )
+    ledger.will_create("gizmo", "/subscriptions/s/resourceGroups/rg/providers/x/gizmos/g1")
+    assert restorer.remove(ledger) == [
+        "/subscriptions/s/resourceGroups/rg/providers/x/gizmos/g1: this restorer cannot delete a gizmo"
+    ]
+    assert [e["id"].rsplit("/", 1)[-1] for e in ledger.pending()] == ["g1"], "the server after it was deleted"
+
+
+def test_every_long_running_operation_says_how_it_is_going_under_its_own_name(tmp_path):
+    """With Azure taking its time (each poll waits 0.15 s for real), every operation the check waits
+    for reports its progress, and asks to be polled at the check's interval, not the SDK's 30 s."""
+    azure = FakeVault()
+    azure.parameters[(NAME, "shared_preload_libraries")] = ("pgaudit", False)
+    progress: list[str] = []
+    restorer, transport = vault_restorer(azure, progress, [], real_sleep=0.15)
+    restorer.poll_seconds = 0.01
+    ledger = Ledger(tmp_path / LEDGER_FILE)
+    restorer.restore(ledger, restorer.source(SOURCE), "vault", NAME, HERE, dt.datetime.now(dt.UTC))
+    assert restorer.remove(ledger) == []
+
+    def reported(what: str) -> bool:
+        return any(re.fullmatch(rf"{re.escape(what)}: \w+ after \d+s", line) for line in progress)
+
+    waited_for = [
+        "examplesourceserver",  # the vault's restore request
+        NAME,  # the new server, then its deletion
+        f"{NAME} azure.extensions",
+        f"{NAME} shared_preload_libraries",
+        f"{NAME} restart",
+        f"pe-{NAME}",  # the endpoint's deletion (its creation answers at once: 200)
+    ]
+    assert [what for what in waited_for if not reported(what)] == []
+    assert not [line for line in progress if line.startswith("None")], "every operation under its name"
+    # Azure's own Retry-After (60 s on the vault's restore, TriggerRestoreAsFiles.json) is honoured.
+    assert set(transport.slept) <= {0.01, 60}, transport.slept
+
+
+@pytest.mark.parametrize(
+    "details, ending",
+    [
+        ([], "ended Failed"),
+        ([{"message": "first"}, {"message": ""}, {"message": "second"}], "ended Failed: first; second"),
+    ],
+)
+def test_a_failed_jobs_errors_are_all_named(tmp_path, details, ending):
+    azure = FakeVault(job_statuses=("Failed",))
+    azure.failure_details = details
+    assert failure(tmp_path, azure)[0] == f"restore job {JOB} in bvault-cty-prod-aue {ending}"
+
+
+def test_the_container_is_reached_with_the_ambient_azure_login():
+    from azure.identity import DefaultAzureCredential
+
+    client = container_client(CONTAINER_URL)
+    assert isinstance(client.credential, DefaultAzureCredential)
+    assert (client.account_name, client.container_name) == ("stctyltrprodaue62db", "ltr-restores")
+
+
+def test_a_restart_names_every_static_parameter_that_changed(tmp_path):
+    """Whether a parameter needs a restart is what Azure says (isDynamicConfig), not assumed by name."""
+    azure = FakeVault()
+    azure.parameters[(NAME, "azure.extensions")] = ("", False)
+    azure.parameters[(NAME, "shared_preload_libraries")] = ("pgaudit", False)
+    *_, progress, _ = run(tmp_path, azure)
+    assert f"{NAME}: restarting, for azure.extensions, shared_preload_libraries" in progress
+    assert azure.restarts == 1
