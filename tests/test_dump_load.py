@@ -97,7 +97,7 @@ def test_the_new_database_is_made_from_the_servers_own_postgres_database(cluster
 
 def test_a_runners_psqlrc_does_not_change_the_load(cluster, tmp_path, monkeypatch, capfd):
     rc = tmp_path / "psqlrc"
-    rc.write_text("\\q\n")  # would end psql before the script
+    rc.write_text("\\set AUTOCOMMIT off\n")  # would roll the whole script back when psql ends
     monkeypatch.setenv("PSQLRC", str(rc))
     script = dump(cluster, "--format=plain", "--no-owner")
     load_dump([script], cluster.primary_dsn, cluster.password, "restored_psqlrc", bin_dir=PG_BIN_DIR)
@@ -105,14 +105,16 @@ def test_a_runners_psqlrc_does_not_change_the_load(cluster, tmp_path, monkeypatc
     assert capfd.readouterr().out == "", "psql's command tags are not the check's output"
 
 
-def fake_program(directory, name: str, stderr: bytes, exit_code: int):
-    """A stand-in for pg_restore or psql that swallows its input, writes `stderr`, exits."""
+def fake_program(directory, name: str, stderr: bytes, exit_code: int, stdout: str = ""):
+    """A stand-in for pg_restore or psql that swallows its input, writes `stdout` and `stderr`, exits."""
     (directory / f"{name}.stderr").write_bytes(stderr)
     program = directory / name
     program.write_text(
         f"#!{sys.executable}\n"
         "import sys, pathlib\n"
-        "sys.stdin.buffer.read()\n"
+        "if '--version' not in sys.argv:\n"
+        "    sys.stdin.buffer.read()\n"
+        f"sys.stdout.write({stdout!r})\n"
         f"sys.stderr.buffer.write(pathlib.Path({str(directory / (name + '.stderr'))!r}).read_bytes())\n"
         f"sys.exit({exit_code})\n"
     )
@@ -223,3 +225,22 @@ def test_the_client_must_be_at_least_the_servers_major_version(tmp_path):
         require_client(16, bin_dir=PG_BIN_DIR)
     with pytest.raises(RestoreError, match=r"pg_restore cannot run: install PostgreSQL client programs 16"):
         require_client(16, bin_dir=tmp_path)
+
+
+def test_a_plain_script_goes_to_the_psql_of_the_directory_given(cluster, tmp_path):
+    fake_program(tmp_path, "psql", b"psql: error: the one in the directory\n", 0)
+    with pytest.raises(RestoreError, match="the one in the directory"):
+        load_dump([b"SELECT 1;"], cluster.primary_dsn, cluster.password, "restored_dir", bin_dir=tmp_path)
+
+
+@pytest.mark.parametrize(
+    "printed, shown", [("pg_restore from somewhere", "pg_restore from somewhere"), ("", "unknown")]
+)
+def test_a_client_that_does_not_say_its_version_is_refused_saying_what_it_said(tmp_path, printed, shown):
+    fake_program(tmp_path, "pg_restore", b"", 0, stdout=printed)
+    with pytest.raises(RestoreError) as error:
+        require_client(16, bin_dir=tmp_path)
+    assert str(error.value) == (
+        f"{tmp_path}/pg_restore is PostgreSQL {shown}, older than the server's 16: "
+        "install PostgreSQL client programs 16 or later"
+    )
