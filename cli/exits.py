@@ -1,4 +1,4 @@
-"""One exit-code table for every command-line tool (gate, drill), and one handler that applies it.
+"""One exit-code table for every command-line tool (gate, drill, sla), and one handler that applies it.
 
 A tool raises `ToolError` (or a subclass) with one line naming the file, key or argument and what
 to do; `run` prints it as `<tool>: <message>` on stderr and exits with the error's code. Nothing a

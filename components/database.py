@@ -30,10 +30,11 @@ from pulumi_azure_native import dbforpostgresql as pg
 from . import existing
 from .arm import resource_id
 from .diagnostics import send_diagnostics
+from .facts import WEEKDAYS
 from .keyvault import EncryptionKey
 from .protection import Protection
 from .regions import region_info
-from .settings import Database, EntraPrincipal, Origin, Waits
+from .settings import Database, DatabaseSla, EntraPrincipal, Origin, Waits
 from .waits import wait
 
 ADMIN_LOGIN = "continuity_admin"
@@ -130,6 +131,7 @@ class PostgresServer(pulumi.ComponentResource):
         protection: Protection,
         waits: Waits,
         tags: Mapping[str, str],
+        sla: DatabaseSla | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("continuity:database:PostgresServer", name, None, opts)
@@ -185,6 +187,9 @@ class PostgresServer(pulumi.ComponentResource):
                 geo_backup_user_assigned_identity_id=geo_backup_key.identity_id if geo_backup_key else None,
             ),
             high_availability=pg.HighAvailabilityArgs(mode=ha_mode),
+            # The SLA's exclusion is the server's own window: Azure maintains it then and only then
+            # (a writable server; a replica follows once promoted and reconciled).
+            maintenance_window=maintenance_window(sla) if sla is not None and plan.is_primary else None,
             auth_config=pg.AuthConfigArgs(
                 active_directory_auth=pg.MicrosoftEntraAuth.ENABLED,
                 password_auth=pg.PasswordBasedAuth.ENABLED,
@@ -349,3 +354,15 @@ def _ha_mode(enabled: bool, location: str) -> pg.PostgreSqlFlexibleServerHighAva
 def _cidr_range(cidr: str) -> tuple[str, str]:
     network = ipaddress.ip_network(cidr, strict=False)
     return str(network[0]), str(network[-1])
+
+
+def maintenance_window(sla: DatabaseSla) -> pg.MaintenanceWindowArgs:
+    """The custom maintenance window of an SLA: day (Sunday is 0) and start time, in UTC."""
+    window = sla.maintenance_window
+    hour, minute = (int(part) for part in window.start_utc.split(":"))
+    return pg.MaintenanceWindowArgs(
+        custom_window="Enabled",
+        day_of_week=WEEKDAYS.index(window.weekday),
+        start_hour=hour,
+        start_minute=minute,
+    )

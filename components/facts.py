@@ -5,6 +5,8 @@ Azure's limits are cited where they are stated; the tag vocabulary is the projec
 
 from __future__ import annotations
 
+from typing import Literal
+
 # --- tags ----------------------------------------------------------------------------------------
 # Mandatory tag keys a stack sets (case-exact); the program adds `environment` and `dr-role`.
 MANDATORY_TAG_KEYS = ("owner", "cost-center", "data-classification")
@@ -29,6 +31,21 @@ RESTORE_STAGING = "restore-staging"
 STORAGE_SIZES_GB = (32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32767)
 # Backup retention 7..35 days (concepts-backup-restore, "Backup retention").
 BACKUP_RETENTION_DAYS = (7, 35)
+
+# Connectivity Microsoft guarantees a flexible server by HA mode, as a percentage: "at least 99.99% of the
+# time ... configured with Zone Redundant High Availability", "99.95% ... Same Zone High Availability",
+# "99.9% ... without High Availability" (the PostgreSQL SLA, quoted in Azure/azqr's flexible-server
+# report template; reliability/reliability-postgresql-flexible-server, "SLA", gives 99.99 and 99.95).
+MICROSOFT_SLA_BY_HA_MODE = {"ZoneRedundant": 99.99, "SameZone": 99.95, "Disabled": 99.9}
+# A custom maintenance window is "the start time of a one hour time window" on a chosen day, in UTC
+# (concepts-maintenance; how-to-configure-scheduled-maintenance: "Wed:14:29 (UTC)").
+MAINTENANCE_WINDOW_MINUTES = 60
+# `dayOfWeek` of a maintenance window: Sunday is 0 (Azure CLI's _map_maintenance_window for flexible
+# servers: {"sun": 0, "mon": 1, ... "sat": 6}; the REST spec does not say).
+WEEKDAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
+# Incident severities response times are declared for, most severe first.
+Severity = Literal["P1", "P2", "P3", "P4"]
+SEVERITIES: tuple[Severity, ...] = ("P1", "P2", "P3", "P4")
 
 # --- Log Analytics -------------------------------------------------------------------------------
 # Interactive retention 30..730 days on PerGB2018; a table's own 4..730; total retention up to 12

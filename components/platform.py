@@ -32,7 +32,7 @@ from .peer import PeerStack
 from .protection import Protection
 from .restore_staging import RestoreStaging
 from .settings import Origin, PrivateDnsRole, Role, Settings
-from .tags import recovery_tags
+from .tags import recovery_tags, sla_tags
 from .waits import wait
 
 
@@ -356,7 +356,11 @@ class RegionalPlatform(pulumi.ComponentResource):
                 archive_id=observability.archive_id,
                 protection=protection,
                 waits=s.waits,
-                tags=recovery_tags(database.rto, database.rpo),
+                tags={
+                    **recovery_tags(database.rto, database.rpo),
+                    **(sla_tags(s.sla.databases[key]) if s.sla else {}),
+                },
+                sla=s.sla.databases[key] if s.sla else None,
                 opts=child,
             )
             self.servers[key] = server

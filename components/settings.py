@@ -7,6 +7,7 @@ Every problem is reported at once, each naming its config key path
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import json
 import re
 from collections.abc import Mapping
@@ -37,10 +38,13 @@ from .facts import (
     MANDATORY_TAG_KEYS,
     MAX_TAG_NAME,
     MAX_TAG_VALUE,
+    SEVERITIES,
     STORAGE_SIZES_GB,
     TOTAL_RETENTION_MAX_DAYS,
     UNEXPORTABLE_TABLES,
+    WEEKDAYS,
     WORKSPACE_RETENTION_DAYS,
+    Severity,
 )
 from .regions import region_info
 from .skus import UnknownSku, compute
@@ -302,8 +306,11 @@ class Logs(Model):
     )
 
 
+Weekday = Literal["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
+
+
 class LongTermRetention(Model):
-    weekday: Literal["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"] = "Sunday"
+    weekday: Weekday = "Sunday"
     time_utc: str = Field(default="02:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     # Every weekly backup is kept this long...
     default: Annotated[Duration, _duration_at_least("7d"), _duration_at_most("10y")] = Duration(3, "mo")
@@ -334,6 +341,56 @@ class Backup(Model):
     # Who may read (and delete) the files a long-term-retention restore writes: the restore check's
     # identity. Nobody else gets data access to them.
     restore_readers: list[EntraPrincipal] = []
+
+
+class MaintenanceWindow(Model):
+    """The server's custom maintenance window, the SLA's exclusion: one hour from `start_utc`."""
+
+    weekday: Weekday
+    start_utc: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+
+    @property
+    def start_minute_of_week(self) -> int:
+        hour, minute = (int(part) for part in self.start_utc.split(":"))
+        return WEEKDAYS.index(self.weekday) * 1440 + hour * 60 + minute
+
+
+class DatabaseSla(Model):
+    # Percent of each calendar month the database answers (is_db_alive); below 100, so an error
+    # budget remains, and above 90, so a typo like 9.9 is not taken for an objective.
+    availability: float = Field(gt=90, lt=100)
+    maintenance_window: MaintenanceWindow
+
+
+class ResponseTarget(Model):
+    acknowledge: Annotated[Duration, AfterValidator(_positive)]
+    resolve: Annotated[Duration, AfterValidator(_positive)]
+
+    @model_validator(mode="after")
+    def _acknowledged_first(self) -> ResponseTarget:
+        if self.resolve < self.acknowledge:
+            raise ValueError(f"resolve ({self.resolve}) is sooner than acknowledge ({self.acknowledge})")
+        return self
+
+
+class Sla(Model):
+    """Service level objectives: per database, and response times per incident severity."""
+
+    databases: dict[str, DatabaseSla] = Field(min_length=1)
+    response_times: dict[Severity, ResponseTarget]
+
+    @model_validator(mode="after")
+    def _every_severity_and_in_order(self) -> Sla:
+        missing = [s for s in SEVERITIES if s not in self.response_times]
+        if missing:
+            raise ValueError(f"responseTimes lacks {missing}: declare P1 to P4")
+        for more, less in itertools.pairwise(SEVERITIES):
+            for step in ("acknowledge", "resolve"):
+                if getattr(self.response_times[more], step) > getattr(self.response_times[less], step):
+                    raise ValueError(
+                        f"responseTimes.{more}.{step} is slower than {less}'s: a worse incident waits longer"
+                    )
+        return self
 
 
 class Secrets(Model):
@@ -429,7 +486,21 @@ def _check_tags(tags: dict[str, str]) -> dict[str, str]:
             f"data-classification '{tags['data-classification']}' is not one of {list(DATA_CLASSIFICATIONS)}"
         )
     # Azure tag names are case-insensitive: "Environment" would collide with the program's "environment".
-    reserved = [k for k in tags if k.lower() in ("environment", "dr-role", "rto", "rpo", "managed-by")]
+    reserved = [
+        k
+        for k in tags
+        if k.lower()
+        in (
+            "environment",
+            "dr-role",
+            "rto",
+            "rpo",
+            "managed-by",
+            "availability-objective",
+            "maintenance-window",
+            "purpose",
+        )
+    ]
     if reserved:
         raise ValueError(f"tag(s) {reserved} are set by the program and cannot be configured")
     return tags
@@ -456,6 +527,18 @@ class Settings(Model):
     backup: Backup = Backup()
     secrets: Secrets = Secrets()
     databases: dict[Annotated[str, AfterValidator(_database_key)], Database] = Field(min_length=1)
+    sla: Sla | None = None
+
+    @model_validator(mode="after")
+    def _an_objective_per_database(self) -> Settings:
+        if self.sla is not None:
+            declared, objectives = set(self.databases), set(self.sla.databases)
+            if declared != objectives:
+                raise ValueError(
+                    f"sla.databases must name exactly the databases ({sorted(declared)}); "
+                    f"missing {sorted(declared - objectives)}, unknown {sorted(objectives - declared)}"
+                )
+        return self
 
     # --- derived values: computed here once, never written twice in config -------------------
     @property

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Mapping
 import pulumi
 
 from .durations import Duration
-from .settings import Settings
+from .settings import DatabaseSla, Settings
 
 
 def stack_tags(settings: Settings) -> dict[str, str]:
@@ -20,6 +20,16 @@ def stack_tags(settings: Settings) -> dict[str, str]:
         "environment": settings.environment,
         "dr-role": settings.role.value,
         "managed-by": "pulumi-continuity",
+    }
+
+
+def sla_tags(sla: DatabaseSla) -> dict[str, str]:
+    """Tags a server carries to state its availability objective and the window it excludes, which
+    the SLA rules check against its configuration."""
+    window = sla.maintenance_window
+    return {
+        "availability-objective": f"{sla.availability:g}",
+        "maintenance-window": f"{window.weekday} {window.start_utc} UTC",
     }
 
 

@@ -381,6 +381,39 @@ CASES = [
             [{"datastoreType": "VaultStore", "type": "LocallyRedundant"}],
         ),
     ),
+    Case(
+        "CTY-SLA-001",
+        "prod",
+        "knowledge promises 99.995 %, above zone-redundant HA's 99.99 %",
+        edit(SERVER, "knowledge", "tags.availability-objective", "99.995"),
+    ),
+    Case(
+        "CTY-SLA-001",
+        "prod",
+        "operational's HA turned off under a 99.95 % objective",
+        lambda r: (
+            set_path(find(r, SERVER, "operational"), "tags.availability-objective", "99.95"),
+            edit(SERVER, "operational", "highAvailability.mode", "Disabled")(r),
+        )[1],
+    ),
+    Case(
+        "CTY-SLA-001",
+        "prod",
+        "an objective that is not a number",
+        edit(SERVER, "knowledge", "tags.availability-objective", "four nines"),
+    ),
+    Case(
+        "CTY-SLA-002",
+        "prod",
+        "custom maintenance window turned off",
+        edit(SERVER, "knowledge", "maintenanceWindow.customWindow", "Disabled"),
+    ),
+    Case(
+        "CTY-SLA-002",
+        "prod",
+        "maintenance on Monday while the SLA excludes Sunday",
+        edit(SERVER, "operational", "maintenanceWindow.dayOfWeek", 1),
+    ),
     Case("CTY-RES-004", "prod", "server not protected", _unprotect),
     Case(
         "CTY-RES-004",

@@ -114,7 +114,9 @@ def test_deleting_a_database_under_its_servers_lock_is_data_loss_and_fails_half_
 
 def test_removing_a_whole_server_is_data_loss_and_its_backup_instance_is_stuck_under_the_vault_lock(prod):
     only_knowledge = {"knowledge": databases("prod")["knowledge"]}
-    edited = render_variant("prod", {"continuity:databases": only_knowledge})
+    sla = json.loads(read_stack_config(PROJECT_DIR, "prod").values["continuity:sla"])
+    del sla["databases"]["operational"]  # its objective goes with it
+    edited = render_variant("prod", {"continuity:databases": only_knowledge, "continuity:sla": sla})
     changes, findings = compare(prod, edited)
     server = by_name(changes, "operational-g1", SERVER)
     assert server.action == "delete"

@@ -119,7 +119,8 @@ def test_full_gate_passes_the_shipped_stacks_with_the_reviewed_waivers_and_write
 
 
 def test_gate_exits_1_naming_rule_and_resource_when_a_stack_is_weakened(tmp_path, capsys):
-    """End to end from a stack file: HA off on the knowledge base fails CTY-RES-002."""
+    """End to end from a stack file: HA off on the knowledge base fails CTY-RES-002, and its 99.95 %
+    objective, above the 99.9 % Microsoft guarantees without HA, fails CTY-SLA-001."""
 
     def weaken(config):
         config["continuity:databases"]["knowledge"]["highAvailability"] = False
@@ -131,7 +132,8 @@ def test_gate_exits_1_naming_rule_and_resource_when_a_stack_is_weakened(tmp_path
     result = gate_in_process(capsys, "--project-dir", str(project), "--no-checkov")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "CTY-RES-002" in result.stdout and "prod/knowledge-g1" in result.stdout
-    assert "FAIL: 1 blocking finding" in result.stdout
+    assert "CTY-SLA-001" in result.stdout
+    assert "FAIL: 2 blocking findings" in result.stdout
 
 
 def test_program_itself_refuses_bad_config_before_declaring_anything():

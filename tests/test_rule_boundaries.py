@@ -712,6 +712,10 @@ def test_the_default_maximum_is_seven_days(days, caught):
     "rules, expected",
     [
         ([deletes(1, enabled=False)], "none"),  # a disabled rule deletes nothing
+        # Rules that only tier, or manage snapshots, have no base-blob delete at some level.
+        ([{"type": "Lifecycle"}], "none"),
+        ([{"type": "Lifecycle", "definition": {}}], "none"),
+        ([{"type": "Lifecycle", "definition": {"actions": {}}}], "none"),
         ([deletes(1, type="Other")], "none"),
         (
             [

@@ -9,6 +9,7 @@ from . import (  # noqa: F401
     observability,
     resilience,
     retention,
+    sla,
     tagging,
 )
 from .registry import REGISTRY, Rule, evaluate  # noqa: F401

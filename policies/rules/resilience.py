@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TypedDict
 
+from components.facts import MICROSOFT_SLA_BY_HA_MODE
 from components.regions import region_info
 
 from . import controls as c
@@ -20,6 +21,7 @@ from .facts import (
 )
 from .model import Resource, Stack
 from .registry import NoConfig, Violation, rule
+from .sla import objective
 
 
 class PeerDatabases(TypedDict):
@@ -162,6 +164,16 @@ def promoted_replica_degradation(server: Resource, cfg: NoConfig) -> Iterator[st
         )
     if server.get("highAvailability.mode") in (None, "Disabled"):
         yield "degraded: no high availability yet (Azure turns it off on promotion); enable it in the next update"
+        offered = MICROSOFT_SLA_BY_HA_MODE["Disabled"]
+        try:
+            wanted = objective(server)
+        except ValueError:
+            wanted = None  # CTY-SLA-001 names a tag that is not a percentage once the server is rebuilt
+        if wanted is not None and wanted > offered:
+            yield (
+                f"degraded: the availability objective {wanted:g}% is above the {offered:g}% Microsoft "
+                "guarantees without HA"
+            )
     yield (
         "degraded: no cross-region replica, so the RTO/RPO targets hold only after the former primary "
         "region is rebuilt as a replica of this server (failback plan)"
