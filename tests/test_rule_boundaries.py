@@ -771,3 +771,137 @@ def test_only_the_restore_staging_account_is_held_to_it_and_it_archives_nothing(
     assert staging_findings(staging_stack(deletes(1), senders=senders)) == [
         f"sender-{i} archives to it: an archive must be locked and immutable" for i in range(3)
     ]
+
+
+# --- CTY-SLA-001/002: objectives against Microsoft's SLA; the window on the server ----------------
+
+SERVER_URN = "urn:pulumi:prod::continuity::azure-native:dbforpostgresql:Server::knowledge-g1"
+
+
+def sla_findings(rule_id: str, **props: Any) -> list[str]:
+    rule = REGISTRY[rule_id]
+    server = Resource(
+        type=SERVER, urn=SERVER_URN, name="knowledge-g1", props={"createMode": "Create", **props}
+    )
+    return [message for _, message in rule.check(stack_of([server]), rule.defaults())]
+
+
+@given(
+    mode=st.sampled_from(["ZoneRedundant", "SameZone", "Disabled", None]),
+    objective=st.decimals(min_value="90.001", max_value="99.999", places=3),
+)
+def test_an_objective_is_met_exactly_up_to_microsofts_guarantee(mode, objective):
+    guarantee = {"ZoneRedundant": 99.99, "SameZone": 99.95, "Disabled": 99.9, None: 99.9}[mode]
+    ha = {"highAvailability": {"mode": mode}} if mode else {}
+    messages = sla_findings("CTY-SLA-001", tags={"availability-objective": str(objective)}, **ha)
+    assert bool(messages) == (float(objective) > guarantee)
+    if messages:
+        assert messages == [
+            f"the objective {float(objective):g}% is above the {guarantee:g}% Microsoft guarantees with HA {mode or 'Disabled'}"
+        ]
+
+
+@pytest.mark.parametrize(
+    "props, expected",
+    [
+        ({}, []),  # no objective declared
+        ({"tags": {"availability-objective": "99.99"}, "highAvailability": {"mode": "ZoneRedundant"}}, []),
+        (
+            {"tags": {"availability-objective": "99.991"}, "highAvailability": {"mode": "ZoneRedundant"}},
+            ["the objective 99.991% is above the 99.99% Microsoft guarantees with HA ZoneRedundant"],
+        ),
+        (
+            {"tags": {"availability-objective": "99.9"}, "createMode": "Replica"},
+            [],
+        ),  # a standby serves no one
+        (
+            {"tags": {"availability-objective": "99.99"}, "createMode": "Update"},
+            [],
+        ),  # recorded by CTY-RES-900
+        (
+            {"tags": {"availability-objective": "99.9"}, "highAvailability": {"mode": "Geo"}},
+            ["Microsoft publishes no SLA for high-availability mode Geo"],
+        ),
+        (
+            {"tags": {"availability-objective": "lots"}},
+            ["the availability-objective tag 'lots' is not a percentage"],
+        ),
+    ],
+)
+def test_which_servers_an_objective_is_checked_on(props, expected):
+    assert sla_findings("CTY-SLA-001", **props) == expected
+
+
+SUNDAY_THREE = {"availability-objective": "99.9", "maintenance-window": "Sunday 03:00 UTC"}
+
+
+@pytest.mark.parametrize(
+    "props, expected",
+    [
+        (
+            {
+                "tags": SUNDAY_THREE,
+                "maintenanceWindow": {
+                    "customWindow": "Enabled",
+                    "dayOfWeek": 0.0,
+                    "startHour": 3.0,
+                    "startMinute": 0.0,
+                },
+            },
+            [],
+        ),
+        # Omitted numbers are Azure's defaults, 0 (MaintenanceWindow in the 2025-08-01 spec).
+        (
+            {
+                "tags": {**SUNDAY_THREE, "maintenance-window": "Sunday 00:00 UTC"},
+                "maintenanceWindow": {"customWindow": "Enabled"},
+            },
+            [],
+        ),
+        (
+            {
+                "tags": SUNDAY_THREE,
+                "createMode": "Update",
+                "maintenanceWindow": {
+                    "customWindow": "Enabled",
+                    "dayOfWeek": 6,
+                    "startHour": 3,
+                    "startMinute": 0,
+                },
+            },
+            ["maintenance window is Saturday 03:00 UTC; the SLA excludes Sunday 03:00 UTC"],
+        ),
+        (
+            {
+                "tags": SUNDAY_THREE,
+                "maintenanceWindow": {
+                    "customWindow": "Enabled",
+                    "dayOfWeek": 0,
+                    "startHour": 3,
+                    "startMinute": 30,
+                },
+            },
+            ["maintenance window is Sunday 03:30 UTC; the SLA excludes Sunday 03:00 UTC"],
+        ),
+        (
+            {
+                "tags": SUNDAY_THREE,
+                "maintenanceWindow": {
+                    "customWindow": "Enabled",
+                    "dayOfWeek": 7,
+                    "startHour": 3,
+                    "startMinute": 0,
+                },
+            },
+            ["maintenance window is day 7 03:00 UTC; the SLA excludes Sunday 03:00 UTC"],
+        ),
+        (
+            {"tags": SUNDAY_THREE},
+            ["no custom maintenance window: Azure picks the day, so the SLA's exclusion is not the real one"],
+        ),
+        ({"tags": SUNDAY_THREE, "createMode": "Replica"}, []),  # Azure's window until promoted
+        ({"tags": {"maintenance-window": "Sunday 03:00 UTC"}}, []),  # no objective, no exclusion to match
+    ],
+)
+def test_the_window_on_the_server_must_be_the_excluded_one(props, expected):
+    assert sla_findings("CTY-SLA-002", **props) == expected
