@@ -1,0 +1,237 @@
+"""The SLA's arithmetic (sla/availability.py) and the two Azure Monitor response formats it reads
+(sla/samples.py), against what docs/sla.md says: a minute is up with a sample >= 1, down without
+one, and the maintenance window's hour is neither."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from fractions import Fraction
+
+import pytest
+
+from components.settings import MaintenanceWindow
+from sla.availability import Incident, in_window, minutes, month_bounds, monthly_availability
+from sla.samples import SampleError, from_log_analytics, from_metrics, read_samples
+
+SUNDAY_3 = MaintenanceWindow.model_validate({"weekday": "Sunday", "startUtc": "03:00"})
+NOVEMBER = "2026-11"  # 30 days; Sundays 1, 8, 15, 22, 29
+UTC = dt.UTC
+
+
+def at(day: int, hour: int, minute: int = 0, month: int = 11) -> dt.datetime:
+    return dt.datetime(2026, month, day, hour, minute, tzinfo=UTC)
+
+
+def alive_all(month: str = NOVEMBER, value: float = 1.0, except_: set[dt.datetime] = frozenset()) -> dict:
+    start, end = month_bounds(month)
+    return {m: value for m in minutes(start, end) if m not in except_}
+
+
+def outage(start: dt.datetime, end: dt.datetime) -> set[dt.datetime]:
+    return set(minutes(start, end))
+
+
+def test_a_month_without_an_outage_is_fully_available_less_its_windows():
+    result = monthly_availability(NOVEMBER, alive_all(), 99.9, SUNDAY_3)
+    assert (result.availability, result.met, result.downtime_minutes) == (100.0, True, 0)
+    assert result.excluded_minutes == 5 * 60, "five Sundays, an hour each"
+    assert result.incidents == []
+
+
+def test_an_outage_is_an_incident_with_an_exclusive_end():
+    down = outage(at(10, 10), at(10, 10, 30))
+    result = monthly_availability(NOVEMBER, alive_all(except_=down), 99.9, SUNDAY_3)
+    assert result.incidents == [Incident(at(10, 10), at(10, 10, 30))]
+    assert result.incidents[0].minutes == 30 == result.downtime_minutes
+    counted = 30 * 1440 - 300
+    assert result.availability == pytest.approx(100 * (counted - 30) / counted)
+
+
+def test_maintenance_cuts_an_outage_short_and_is_never_downtime():
+    down = outage(at(8, 2, 30), at(8, 3, 10))  # Sunday: into the 03:00 window
+    result = monthly_availability(NOVEMBER, alive_all(except_=down), 99.9, SUNDAY_3)
+    assert result.incidents == [Incident(at(8, 2, 30), at(8, 3))]
+    assert result.downtime_minutes == 30 and result.excluded_minutes == 300
+
+
+def test_silence_is_downtime_and_an_outage_can_run_to_the_end_of_the_month():
+    result = monthly_availability(NOVEMBER, {}, 99.9, SUNDAY_3)
+    assert result.availability == 0.0 and not result.met
+    assert result.downtime_minutes == 30 * 1440 - 300
+    assert result.incidents[0] == Incident(at(1, 0), at(1, 3))
+    assert result.incidents[-1] == Incident(at(29, 4), dt.datetime(2026, 12, 1, tzinfo=UTC))
+    assert len(result.incidents) == 6, "five windows split the month into six outages"
+
+
+@pytest.mark.parametrize("value, up", [(1.0, True), (0.999, False), (0.0, False), (2.0, True)])
+def test_a_minute_is_up_when_its_largest_sample_is_at_least_one(value, up):
+    alive = alive_all()
+    alive[at(10, 10)] = value
+    assert monthly_availability(NOVEMBER, alive, 99.9, SUNDAY_3).downtime_minutes == (0 if up else 1)
+
+
+@pytest.mark.parametrize("objective", [99.0, 99.5, 99.9, 99.95, 99.99])
+@pytest.mark.parametrize("over", [0, 1], ids=["whole budget spent", "one minute over"])
+def test_the_objective_is_met_exactly_to_the_minute(objective, over):
+    """The budget is the largest whole number of minutes the objective allows (exact arithmetic:
+    99.9 % of 42,900 counted minutes leaves 42.9); one minute more misses it."""
+    counted = 30 * 1440 - 300
+    budget = int(counted * (100 - Fraction(str(objective))) / 100)
+    lost = set(list(minutes(at(9, 0), at(13, 0)))[: budget + over])
+    result = monthly_availability(NOVEMBER, alive_all(except_=lost), objective, SUNDAY_3)
+    assert result.downtime_minutes == budget + over
+    assert result.met is (over == 0)
+
+
+@pytest.mark.parametrize(
+    "window, moment, inside",
+    [
+        ({"weekday": "Sunday", "startUtc": "03:00"}, at(8, 3, 0), True),
+        ({"weekday": "Sunday", "startUtc": "03:00"}, at(8, 3, 59), True),
+        ({"weekday": "Sunday", "startUtc": "03:00"}, at(8, 4, 0), False),
+        ({"weekday": "Sunday", "startUtc": "03:00"}, at(8, 2, 59), False),
+        ({"weekday": "Sunday", "startUtc": "03:00"}, at(9, 3, 30), False),  # Monday
+        ({"weekday": "Saturday", "startUtc": "23:30"}, at(8, 0, 15), True),  # into Sunday
+        ({"weekday": "Saturday", "startUtc": "23:30"}, at(7, 23, 30), True),
+        ({"weekday": "Saturday", "startUtc": "23:30"}, at(8, 0, 30), False),
+        ({"weekday": "Monday", "startUtc": "00:00"}, at(9, 0, 0), True),
+        ({"weekday": "Wednesday", "startUtc": "14:29"}, at(11, 15, 28), True),
+    ],
+)
+def test_the_window_is_the_hour_from_its_start_each_week(window, moment, inside):
+    assert in_window(moment, MaintenanceWindow.model_validate(window)) is inside
+
+
+@pytest.mark.parametrize("month, days", [("2026-11", 30), ("2026-12", 31), ("2028-02", 29), ("2027-02", 28)])
+def test_months_are_calendar_months_in_utc(month, days):
+    start, end = month_bounds(month)
+    assert start.tzinfo == UTC and (end - start).days == days and start.day == 1
+
+
+@pytest.mark.parametrize("month", ["2026-13", "2026-1x", "Nov 2026", ""])
+def test_a_malformed_month_is_refused(month):
+    with pytest.raises(ValueError, match="is not a month in the form YYYY-MM"):
+        month_bounds(month)
+
+
+def test_the_report_json_has_the_documented_keys():
+    down = outage(at(10, 10), at(10, 10, 2))
+    data = monthly_availability(NOVEMBER, alive_all(except_=down), 99.9, SUNDAY_3).to_json()
+    assert set(data) == {
+        "objective",
+        "availability",
+        "met",
+        "downtime_minutes",
+        "excluded_minutes",
+        "incidents",
+    }
+    assert data["incidents"] == [
+        {"start": "2026-11-10T10:00:00+00:00", "end": "2026-11-10T10:02:00+00:00", "minutes": 2}
+    ]
+
+
+# --- the two response formats ---------------------------------------------------------------------
+
+LOG_ANALYTICS = {
+    "tables": [
+        {
+            "name": "PrimaryResult",
+            "columns": [
+                {"name": "TimeGenerated", "type": "datetime"},
+                {"name": "Resource", "type": "string"},
+                {"name": "MetricName", "type": "string"},
+                {"name": "Maximum", "type": "real"},
+            ],
+            "rows": [
+                ["2026-11-10T10:00:00Z", "PSQL-CTY-KNOWLEDGE-PROD-AUE-G1-62DB", "is_db_alive", 1],
+                ["2026-11-10T10:00:42.1Z", "PSQL-CTY-KNOWLEDGE-PROD-AUE-G1-62DB", "is_db_alive", 0],
+                ["2026-11-10T10:01:00Z", "PSQL-CTY-KNOWLEDGE-PROD-AUE-G1-62DB", "is_db_alive", 0],
+                ["2026-11-10T10:01:00Z", "PSQL-CTY-KNOWLEDGE-PROD-AUE-G1-62DB", "cpu_percent", 80],
+                ["2026-11-10T10:02:00Z", "PSQL-CTY-KNOWLEDGE-PROD-AUE-G1-62DB", "is_db_alive", None],
+            ],
+        }
+    ]
+}
+
+
+def test_log_analytics_rows_become_the_largest_sample_per_server_and_minute():
+    samples = from_log_analytics(LOG_ANALYTICS)
+    assert samples == {
+        "psql-cty-knowledge-prod-aue-g1-62db": {at(10, 10, 0): 1.0, at(10, 10, 1): 0.0},
+    }
+
+
+@pytest.mark.parametrize(
+    "payload, fragment",
+    [
+        ({"tables": []}, "not a Log Analytics query response"),
+        (
+            {"tables": [{"columns": [{"name": "TimeGenerated"}], "rows": []}]},
+            "lacks the AzureMetrics columns ['Resource', 'MetricName', 'Maximum']",
+        ),
+        (
+            {"value": [{"name": {"value": "is_db_alive"}, "id": "/subscriptions/x/metrics/is_db_alive"}]},
+            "value[0].id names no flexible server",
+        ),
+        ({"something": 1}, "neither a Log Analytics query response"),
+    ],
+)
+def test_a_response_in_another_shape_is_refused_saying_what_is_missing(payload, fragment):
+    with pytest.raises(SampleError, match=re.escape(fragment)):
+        read_samples(payload)
+
+
+def test_a_row_with_a_bad_time_is_named():
+    bad = {"tables": [{**LOG_ANALYTICS["tables"][0], "rows": [["yesterday", "S", "is_db_alive", 1]]}]}
+    with pytest.raises(SampleError, match=r"tables\[0\]\.rows\[0\]: 'yesterday' is not an ISO 8601 time"):
+        from_log_analytics(bad)
+
+
+SERVER_ID = (
+    "/subscriptions/ffffffff-ffff-ffff-ffff-ffffffffffff/resourceGroups/rg-cty-prod-aue/providers/"
+    "Microsoft.DBforPostgreSQL/flexibleServers/psql-cty-knowledge-prod-aue-g1-62db"
+)
+METRICS = {
+    "cost": 598,
+    "timespan": "2026-11-10T10:00:00Z/2026-11-10T10:04:00Z",
+    "interval": "PT1M",
+    "value": [
+        {
+            "id": f"{SERVER_ID}/providers/Microsoft.Insights/metrics/is_db_alive",
+            "type": "Microsoft.Insights/metrics",
+            "name": {"value": "is_db_alive", "localizedValue": "Database Is Alive"},
+            "unit": "Count",
+            "timeseries": [
+                {
+                    "metadatavalues": [],
+                    "data": [
+                        {"timeStamp": "2026-11-10T10:00:00Z", "maximum": 1.0},
+                        {"timeStamp": "2026-11-10T10:01:00Z", "maximum": 0.0},
+                        {"timeStamp": "2026-11-10T10:02:00Z"},
+                    ],
+                }
+            ],
+            "errorCode": "Success",
+        }
+    ],
+    "namespace": "microsoft.dbforpostgresql/flexibleservers",
+}
+
+
+def test_metrics_api_points_become_samples_and_points_without_a_maximum_are_missing():
+    assert from_metrics(METRICS) == {
+        "psql-cty-knowledge-prod-aue-g1-62db": {at(10, 10, 0): 1.0, at(10, 10, 1): 0.0}
+    }
+    assert read_samples(METRICS) == from_metrics(METRICS) and read_samples(
+        LOG_ANALYTICS
+    ) == from_log_analytics(LOG_ANALYTICS)
+
+
+def test_times_with_offsets_are_read_in_utc():
+    payload = {
+        "tables": [
+            {**LOG_ANALYTICS["tables"][0], "rows": [["2026-11-10T21:00:30+11:00", "S", "is_db_alive", 1]]}
+        ]
+    }
+    assert from_log_analytics(payload) == {"s": {at(10, 10, 0): 1.0}}
