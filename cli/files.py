@@ -126,9 +126,9 @@ def load_yaml(path: Path, what: str) -> Any:
         loader.dispose()
 
 
-def load_json(path: Path, what: str) -> Any:
+def load_json(path: Path, what: str, max_bytes: int = MAX_INPUT_BYTES) -> Any:
     """A JSON document, refusing duplicate keys and naming the line of any error."""
-    text = read_text(path, what)
+    text = read_text(path, what, max_bytes)
 
     def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         result: dict[str, Any] = {}

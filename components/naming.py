@@ -52,8 +52,12 @@ class Naming:
         assert len(name) <= 24 and name.isalnum(), name  # storage: 3-24 lowercase letters and digits
         return name
 
+    def server_prefix(self, database: str, generation: int) -> str:
+        """A server's name up to its per-subscription suffix: what reports match its metrics by."""
+        return f"psql-{PROJECT_CODE}-{database}-{self.environment}-{region_code(self.region)}-g{generation}-"
+
     def server(self, database: str, generation: int) -> str:
-        return f"psql-{PROJECT_CODE}-{database}-{self.environment}-{region_code(self.region)}-g{generation}-{self.suffix}"
+        return f"{self.server_prefix(database, generation)}{self.suffix}"
 
     def scoped(self, kind: str, purpose: str = "", region: str | None = None) -> str:
         """Names that only need to be unique in their resource group (workspaces, alerts, identities)."""

@@ -6,17 +6,25 @@ document      docs/sla.md, from the committed stacks' continuity:sla, on standar
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from cli.exits import EXIT_CODES_HELP, Exit, UsageError, run
+from cli.files import load_json
+from cli.outputs import check_destinations, write
 from components.settings import Settings, SettingsError, load_settings
 from gate.stack_files import read_stack_config, stack_names
 
+from .availability import month_bounds
 from .document import sla_document
+from .report import markdown, monthly_report
+from .samples import SampleError, read_samples
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+# A month of per-minute samples is 44,640 rows a server, some 5 MB of JSON each in AzureMetrics.
+RESPONSE_MAX_BYTES = 64 << 20
 
 
 def committed_stacks() -> dict[str, Settings]:
@@ -28,6 +36,36 @@ def committed_stacks() -> dict[str, Settings]:
         except SettingsError as error:
             raise UsageError(f"{config.path.name}: {error}") from None
     return stacks
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    check_destinations({"--json": args.json, "--markdown": args.markdown})
+    try:
+        month_bounds(args.month)
+    except ValueError as error:
+        raise UsageError(f"--month: {error}") from None
+    stacks = committed_stacks()
+    if args.stack not in stacks:
+        raise UsageError(
+            f"--stack {args.stack}: no Pulumi.{args.stack}.yaml (stacks: {', '.join(sorted(stacks))})"
+        )
+    if args.from_file is None:
+        raise UsageError(
+            "--from-file: give a saved Log Analytics or metrics API response (querying Azure directly is not built yet)"
+        )
+    path = Path(args.from_file)
+    try:
+        samples = read_samples(load_json(path, "--from-file", max_bytes=RESPONSE_MAX_BYTES))
+        report = monthly_report(args.month, stacks[args.stack], samples)
+    except (SampleError, ValueError) as error:
+        raise UsageError(f"{path}: {error}") from None
+    if args.json:
+        write(args.json, json.dumps(report, indent=2))
+    if args.markdown:
+        write(args.markdown, markdown(report, args.stack))
+    if not args.json and not args.markdown:
+        sys.stdout.write(markdown(report, args.stack))
+    return Exit.OK if all(d["met"] for d in report["databases"].values()) else Exit.FAILED
 
 
 def cmd_document(args: argparse.Namespace) -> int:
@@ -46,6 +84,13 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("document", help="docs/sla.md from the committed stacks").set_defaults(
         func=cmd_document
     )
+    report = commands.add_parser("report", help="a month's availability per database against its objective")
+    report.add_argument("--month", required=True, help="the calendar month, YYYY-MM (UTC)")
+    report.add_argument("--stack", default="prod", help="whose servers and objectives (default prod)")
+    report.add_argument("--from-file", help="a saved Log Analytics query or metrics API response (JSON)")
+    report.add_argument("--json", help="write the report as JSON to FILE, or - for standard output")
+    report.add_argument("--markdown", help="write the report as Markdown to FILE, or - for standard output")
+    report.set_defaults(func=cmd_report)
     return root
 
 

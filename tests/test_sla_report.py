@@ -5,12 +5,17 @@ one, and the maintenance window's hour is neither."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 
+from cli.exits import Exit, run
+from components.naming import Naming
 from components.settings import MaintenanceWindow
+from sla import __main__ as sla_main
 from sla.availability import Incident, in_window, minutes, month_bounds, monthly_availability
 from sla.samples import SampleError, from_log_analytics, from_metrics, read_samples
 
@@ -235,3 +240,103 @@ def test_times_with_offsets_are_read_in_utc():
         ]
     }
     assert from_log_analytics(payload) == {"s": {at(10, 10, 0): 1.0}}
+
+
+# --- python -m sla report ------------------------------------------------------------------------
+
+PROD_SERVERS = {
+    key: Naming("prod", "australiaeast", "any-subscription").server(key, 1)
+    for key in ("knowledge", "operational")
+}
+
+
+def saved_response(tmp_path, down: dict[str, set[dt.datetime]], month: str = NOVEMBER) -> Path:
+    """A metrics API response for prod's servers over `month`, with the minutes in `down` at 0."""
+    start, end = month_bounds(month)
+    value = []
+    for key, server in PROD_SERVERS.items():
+        data = [
+            {
+                "timeStamp": m.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "maximum": 0.0 if m in down.get(key, set()) else 1.0,
+            }
+            for m in minutes(start, end)
+        ]
+        value.append(
+            {
+                "id": f"{SERVER_ID.rsplit('/', 1)[0]}/{server}/providers/Microsoft.Insights/metrics/is_db_alive",
+                "name": {"value": "is_db_alive"},
+                "timeseries": [{"data": data}],
+            }
+        )
+    path = tmp_path / "response.json"
+    path.write_text(json.dumps({"value": value}))
+    return path
+
+
+def sla(*argv: str) -> int:
+    return run("sla", sla_main.main, list(argv))
+
+
+def test_a_missed_objective_exits_1_with_the_documented_json(tmp_path, capsys):
+    knowledge_down = outage(at(10, 10), at(10, 10, 30))  # 30 min > 99.95 %'s 21 min budget
+    path = saved_response(tmp_path, {"knowledge": knowledge_down})
+    out = tmp_path / "report.json"
+    assert (
+        sla("report", "--month", NOVEMBER, "--from-file", str(path), "--json", str(out), "--markdown", "-")
+        == Exit.FAILED
+    )
+    report = json.loads(out.read_text())
+    assert report["month"] == NOVEMBER and set(report["databases"]) == {"knowledge", "operational"}
+    knowledge = report["databases"]["knowledge"]
+    assert (knowledge["objective"], knowledge["met"], knowledge["downtime_minutes"]) == (99.95, False, 30)
+    assert knowledge["incidents"] == [
+        {"start": "2026-11-10T10:00:00+00:00", "end": "2026-11-10T10:30:00+00:00", "minutes": 30}
+    ]
+    assert report["databases"]["operational"]["met"] is True
+    assert "| knowledge | 99.95 % | 99.930 % | **no** | 30 | 300 |" in capsys.readouterr().out
+
+
+def test_every_objective_met_exits_0_and_json_can_go_to_standard_output(tmp_path, capsys):
+    path = saved_response(tmp_path, {"knowledge": outage(at(10, 10), at(10, 10, 21))})  # within budget
+    assert sla("report", "--month", NOVEMBER, "--from-file", str(path), "--json", "-") == Exit.OK
+    report = json.loads(capsys.readouterr().out)
+    assert all(d["met"] for d in report["databases"].values())
+
+
+def test_a_server_with_no_samples_is_down_all_month(tmp_path, capsys):
+    path = saved_response(tmp_path, {})
+    data = json.loads(path.read_text())
+    data["value"] = data["value"][1:]  # knowledge's metric missing
+    path.write_text(json.dumps(data))
+    assert sla("report", "--month", NOVEMBER, "--from-file", str(path), "--json", "-") == Exit.FAILED
+    assert json.loads(capsys.readouterr().out)["databases"]["knowledge"]["availability"] == 0.0
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (("--month", "2026-13"), "--month: '2026-13' is not a month in the form YYYY-MM"),
+        (("--month", NOVEMBER, "--stack", "staging"), "--stack staging: no Pulumi.staging.yaml"),
+        (("--month", NOVEMBER), "--from-file: give a saved Log Analytics or metrics API response"),
+        (("--month", NOVEMBER, "--from-file", "missing.json"), "missing.json"),
+        (
+            ("--month", NOVEMBER, "--from-file", "FILE", "--json", "-", "--markdown", "-"),
+            "only one report can go to standard output",
+        ),
+    ],
+)
+def test_bad_input_is_a_one_line_usage_error(tmp_path, capsys, argv, fragment):
+    path = tmp_path / "FILE"
+    path.write_text('{"something": 1}')
+    argv = tuple(str(path) if a == "FILE" else str(tmp_path / a) if a == "missing.json" else a for a in argv)
+    assert sla("report", *argv) == Exit.USAGE
+    err = capsys.readouterr().err
+    assert fragment in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_response_in_another_shape_is_named_with_its_file(tmp_path, capsys):
+    path = tmp_path / "odd.json"
+    path.write_text('{"something": 1}')
+    assert sla("report", "--month", NOVEMBER, "--from-file", str(path)) == Exit.USAGE
+    assert f"{path}: neither a Log Analytics query response" in capsys.readouterr().err
