@@ -905,3 +905,24 @@ SUNDAY_THREE = {"availability-objective": "99.9", "maintenance-window": "Sunday 
 )
 def test_the_window_on_the_server_must_be_the_excluded_one(props, expected):
     assert sla_findings("CTY-SLA-002", **props) == expected
+
+
+@pytest.mark.parametrize(
+    "objective, recorded",
+    [
+        (
+            "99.95",
+            "degraded: the availability objective 99.95% is above the 99.9% Microsoft guarantees without HA",
+        ),
+        ("99.9", None),  # exactly what Microsoft guarantees without HA
+        ("four nines", None),  # named by CTY-SLA-001, not here
+        (None, None),
+    ],
+)
+def test_a_promoted_replica_records_an_objective_it_cannot_meet_without_ha(objective, recorded):
+    tags = {"availability-objective": objective} if objective else {}
+    messages = sla_findings(
+        "CTY-RES-900", createMode="Update", tags=tags, highAvailability={"mode": "Disabled"}
+    )
+    about_objective = [m for m in messages if "objective" in m]
+    assert about_objective == ([recorded] if recorded else [])
