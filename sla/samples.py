@@ -28,7 +28,7 @@ class SampleError(ValueError):
 
 def _minute(text: Any, where: str) -> dt.datetime:
     try:
-        moment = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+        moment = dt.datetime.fromisoformat(str(text))  # reads a trailing Z since Python 3.11
     except ValueError:
         raise SampleError(f"{where}: {text!r} is not an ISO 8601 time") from None
     if moment.tzinfo is None:

@@ -340,3 +340,103 @@ def test_a_response_in_another_shape_is_named_with_its_file(tmp_path, capsys):
     path.write_text('{"something": 1}')
     assert sla("report", "--month", NOVEMBER, "--from-file", str(path)) == Exit.USAGE
     assert f"{path}: neither a Log Analytics query response" in capsys.readouterr().err
+
+
+def test_the_markdown_report_in_full(tmp_path, capsys):
+    path = saved_response(
+        tmp_path, {"knowledge": outage(at(10, 10), at(10, 10, 30)) | outage(at(12, 1), at(12, 1, 5))}
+    )
+    assert sla("report", "--month", NOVEMBER, "--from-file", str(path)) == Exit.FAILED
+    assert capsys.readouterr().out == (
+        "# SLA report 2026-11 (stack `prod`)\n"
+        "\n"
+        "| database | objective | availability | met | downtime (min) | excluded (min) | incidents |\n"
+        "| --- | --- | --- | --- | --- | --- | --- |\n"
+        "| knowledge | 99.95 % | 99.918 % | **no** | 35 | 300 | "
+        "2026-11-10T10:00:00+00:00 for 30 min<br>2026-11-12T01:00:00+00:00 for 5 min |\n"
+        "| operational | 99.9 % | 100.000 % | yes | 0 | 300 | none |\n"
+    )
+
+
+def test_a_stack_without_objectives_or_with_two_matching_servers_is_refused():
+    from conftest import PROJECT_DIR
+
+    from components.settings import load_settings
+    from gate.stack_files import read_stack_config
+    from sla.report import monthly_report
+
+    config = read_stack_config(PROJECT_DIR, "prod")
+    bare = load_settings({k: v for k, v in config.values.items() if k != "continuity:sla"})
+    with pytest.raises(ValueError, match=r"^the stack declares no continuity:sla$"):
+        monthly_report(NOVEMBER, bare, {})
+    settings = load_settings(config.values)
+    twins = {PROD_SERVERS["knowledge"]: {}, PROD_SERVERS["knowledge"][:-4] + "zzzz": {}}
+    with pytest.raises(ValueError) as error:
+        monthly_report(NOVEMBER, settings, twins)
+    prefix = PROD_SERVERS["knowledge"][:-4]
+    assert str(error.value) == f"2 servers match {prefix}*: {', '.join(sorted(twins))}"
+
+
+def test_exact_messages_for_responses_in_another_shape():
+    cases = [
+        ({"tables": [{}]}, "not a Log Analytics query response: expected tables[0].columns and .rows"),
+        ({"value": 3}, "not a metrics API response: expected value[]"),
+        (
+            {"value": [{"name": {"value": "is_db_alive"}, "id": "/subscriptions/x"}]},
+            "value[0].id names no flexible server: '/subscriptions/x'",
+        ),
+        (
+            {
+                "value": [
+                    {
+                        "name": {"value": "is_db_alive"},
+                        "id": SERVER_ID,
+                        "timeseries": [{"data": [{"timeStamp": "soon", "maximum": 1}]}],
+                    }
+                ]
+            },
+            "value[0].timeseries.data: 'soon' is not an ISO 8601 time",
+        ),
+    ]
+    for payload, message in cases:
+        with pytest.raises(SampleError) as error:
+            read_samples(payload)
+        assert str(error.value) == message
+
+
+def test_other_metrics_anywhere_in_a_response_are_skipped_not_the_end():
+    rows = [
+        ["2026-11-10T10:00:00Z", "S", "cpu_percent", 80],
+        ["2026-11-10T10:01:00Z", "S", "is_db_alive", 1],
+    ]
+    assert from_log_analytics({"tables": [{**LOG_ANALYTICS["tables"][0], "rows": rows}]}) == {
+        "s": {at(10, 10, 1): 1.0}
+    }
+    other = {
+        "id": f"{SERVER_ID}/providers/Microsoft.Insights/metrics/cpu_percent",
+        "name": {"value": "cpu_percent"},
+    }
+    assert from_metrics({"value": [other, *METRICS["value"]]}) == from_metrics(METRICS)
+
+
+def test_times_without_a_zone_are_utc_whatever_the_machines_zone(monkeypatch):
+    import time
+
+    monkeypatch.setenv("TZ", "Australia/Sydney")
+    time.tzset()
+    try:
+        payload = {
+            "tables": [
+                {
+                    **LOG_ANALYTICS["tables"][0],
+                    "rows": [
+                        ["2026-11-10T10:00:00", "S", "is_db_alive", 1],
+                        ["2026-11-10T21:01:00+11:00", "S", "is_db_alive", 1],
+                    ],
+                }
+            ]
+        }
+        assert from_log_analytics(payload) == {"s": {at(10, 10, 0): 1.0, at(10, 10, 1): 1.0}}
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
