@@ -30,7 +30,6 @@ from pulumi_azure_native import dbforpostgresql as pg
 from . import existing
 from .arm import resource_id
 from .diagnostics import send_diagnostics
-from .facts import WEEKDAYS
 from .keyvault import EncryptionKey
 from .protection import Protection
 from .regions import region_info
@@ -359,10 +358,7 @@ def _cidr_range(cidr: str) -> tuple[str, str]:
 def maintenance_window(sla: DatabaseSla) -> pg.MaintenanceWindowArgs:
     """The custom maintenance window of an SLA: day (Sunday is 0) and start time, in UTC."""
     window = sla.maintenance_window
-    hour, minute = (int(part) for part in window.start_utc.split(":"))
+    hour, minute = window.start
     return pg.MaintenanceWindowArgs(
-        custom_window="Enabled",
-        day_of_week=WEEKDAYS.index(window.weekday),
-        start_hour=hour,
-        start_minute=minute,
+        custom_window="Enabled", day_of_week=window.day_of_week, start_hour=hour, start_minute=minute
     )

@@ -43,6 +43,14 @@ MAINTENANCE_WINDOW_MINUTES = 60
 # `dayOfWeek` of a maintenance window: Sunday is 0 (Azure CLI's _map_maintenance_window for flexible
 # servers: {"sun": 0, "mon": 1, ... "sat": 6}; the REST spec does not say).
 WEEKDAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
+
+
+def maintenance_label(day_of_week: int, hour: int, minute: int) -> str:
+    """How a server's tag and CTY-SLA-002 name a window: "Sunday 03:00 UTC"."""
+    day = WEEKDAYS[day_of_week] if day_of_week in range(len(WEEKDAYS)) else f"day {day_of_week}"
+    return f"{day} {hour:02d}:{minute:02d} UTC"
+
+
 # Incident severities response times are declared for, most severe first.
 Severity = Literal["P1", "P2", "P3", "P4"]
 SEVERITIES: tuple[Severity, ...] = ("P1", "P2", "P3", "P4")

@@ -350,9 +350,20 @@ class MaintenanceWindow(Model):
     start_utc: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
 
     @property
+    def day_of_week(self) -> int:
+        """Sunday is 0, as Azure CLI numbers `dayOfWeek` (components.facts.WEEKDAYS)."""
+        return WEEKDAYS.index(self.weekday)
+
+    @property
+    def start(self) -> tuple[int, int]:
+        """Hour and minute of the start, UTC."""
+        hour, minute = self.start_utc.split(":")
+        return int(hour), int(minute)
+
+    @property
     def start_minute_of_week(self) -> int:
-        hour, minute = (int(part) for part in self.start_utc.split(":"))
-        return WEEKDAYS.index(self.weekday) * 1440 + hour * 60 + minute
+        hour, minute = self.start
+        return self.day_of_week * 1440 + hour * 60 + minute
 
 
 class DatabaseSla(Model):

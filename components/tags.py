@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Mapping
 import pulumi
 
 from .durations import Duration
+from .facts import maintenance_label
 from .settings import DatabaseSla, Settings
 
 
@@ -29,7 +30,7 @@ def sla_tags(sla: DatabaseSla) -> dict[str, str]:
     window = sla.maintenance_window
     return {
         "availability-objective": f"{sla.availability:g}",
-        "maintenance-window": f"{window.weekday} {window.start_utc} UTC",
+        "maintenance-window": maintenance_label(window.day_of_week, *window.start),
     }
 
 

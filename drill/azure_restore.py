@@ -38,7 +38,7 @@ from .promotion import ServerRef, default_client
 
 if TYPE_CHECKING:
     from azure.mgmt.network import NetworkManagementClient
-    from azure.mgmt.postgresqlflexibleservers.models import Server
+    from azure.mgmt.postgresqlflexibleservers.models import Server, UserAssignedIdentity
 
 # The api-version pulumi-azure-native 3.29.0 uses for private endpoints ("Uses Azure REST API
 # version 2024-05-01", pulumi_azure_native/network/private_endpoint.py).
@@ -113,8 +113,6 @@ def restore_request(source: Server, kind: str, location: str, point: dt.datetime
         DataEncryption,
         Network,
         Server,
-        UserAssignedIdentity,
-        UserIdentity,
     )
 
     if kind not in CREATE_MODES:
@@ -134,15 +132,10 @@ def restore_request(source: Server, kind: str, location: str, point: dt.datetime
                 geo_backup_key_uri=encryption.primary_key_uri,
                 geo_backup_user_assigned_identity_id=encryption.primary_user_assigned_identity_id,
             )
-    identities = sorted((source.identity.user_assigned_identities or {}) if source.identity else {})
     return Server(
         location=location,
         tags={DISPOSABLE_TAG: check_id},
-        identity=UserAssignedIdentity(
-            type="UserAssigned", user_assigned_identities={i: UserIdentity() for i in identities}
-        )
-        if identities
-        else None,
+        identity=source_identities(source),
         data_encryption=encryption,
         network=Network(public_network_access="Disabled"),
         create_mode=CREATE_MODES[kind],
@@ -150,6 +143,18 @@ def restore_request(source: Server, kind: str, location: str, point: dt.datetime
         point_in_time_utc=point,  # sent in UTC by the SDK's serializer
         # None leaves the field out of the body; the SDK annotates it `str` only.
         availability_zone=None,  # type: ignore[arg-type]
+    )
+
+
+def source_identities(source: Server) -> UserAssignedIdentity | None:
+    """The source's user-assigned identities for a new server: its keys are reached through them."""
+    from azure.mgmt.postgresqlflexibleservers.models import UserAssignedIdentity, UserIdentity
+
+    identities = sorted((source.identity.user_assigned_identities or {}) if source.identity else {})
+    if not identities:
+        return None
+    return UserAssignedIdentity(
+        type="UserAssigned", user_assigned_identities={i: UserIdentity() for i in identities}
     )
 
 

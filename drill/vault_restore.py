@@ -41,6 +41,7 @@ from .azure_restore import (
     Restored,
     RestoreError,
     arm_names,
+    source_identities,
 )
 from .azure_sdk import azure_client, wait_for
 from .dump_load import load_dump, require_client
@@ -156,8 +157,6 @@ def create_request(source: Server, location: str, password: str, check_id: str) 
         Server,
         Sku,
         Storage,
-        UserAssignedIdentity,
-        UserIdentity,
     )
 
     if source.sku is None or source.storage is None or not source.administrator_login:
@@ -171,16 +170,11 @@ def create_request(source: Server, location: str, password: str, check_id: str) 
             primary_key_uri=encryption.primary_key_uri,
             primary_user_assigned_identity_id=encryption.primary_user_assigned_identity_id,
         )
-    identities = sorted((source.identity.user_assigned_identities or {}) if source.identity else {})
     return Server(
         location=location,
         tags={DISPOSABLE_TAG: check_id},
         sku=Sku(name=source.sku.name, tier=source.sku.tier),
-        identity=UserAssignedIdentity(
-            type="UserAssigned", user_assigned_identities={i: UserIdentity() for i in identities}
-        )
-        if identities
-        else None,
+        identity=source_identities(source),
         data_encryption=encryption,
         administrator_login=source.administrator_login,
         administrator_login_password=password,

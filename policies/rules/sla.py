@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from components.facts import MICROSOFT_SLA_BY_HA_MODE, WEEKDAYS
+from components.facts import MICROSOFT_SLA_BY_HA_MODE, maintenance_label
 
 from . import controls as c
 from .facts import SERVER, ServerKind, server_kind
@@ -80,6 +80,6 @@ def maintenance_window(server: Resource, cfg: NoConfig) -> Iterator[str]:
         return
     # Numbers arrive as floats over the analyzer protocol (protobuf Struct).
     day, hour, minute = (int(window.get(key) or 0) for key in ("dayOfWeek", "startHour", "startMinute"))
-    actual = f"{WEEKDAYS[day] if day in range(len(WEEKDAYS)) else f'day {day}'} {hour:02d}:{minute:02d} UTC"
+    actual = maintenance_label(day, hour, minute)
     if actual != declared:
         yield f"maintenance window is {actual}; the SLA excludes {declared}"
