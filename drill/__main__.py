@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from cli.exits import EXIT_CODES_HELP, Exit, UsageError, UsageParser, run
+from cli.stack_outputs import stack_outputs
 from components.settings import Database, Settings, SettingsError, load_settings
 from gate.stack_files import read_stack_config
 
@@ -465,13 +466,6 @@ def _utc_time(text: str) -> dt.datetime:
             f"{text!r} is not an ISO 8601 time in UTC, e.g. 2026-11-28T10:15:00Z"
         )
     return moment
-
-
-def stack_outputs(stack: str) -> dict[str, Any]:
-    from pulumi import automation
-
-    selected = automation.select_stack(stack_name=stack, work_dir=str(PROJECT_DIR))
-    return {name: output.value for name, output in selected.outputs().items()}
 
 
 def placement_of(outputs: dict[str, Any], subscription_id: str) -> Placement:

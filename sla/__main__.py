@@ -1,6 +1,8 @@
 """`python -m sla`: service levels.
 
 document      docs/sla.md, from the committed stacks' continuity:sla, on standard output
+report        a month's availability per database against its objective, from the stack's
+              workspace (the Azure login) or a saved response (--from-file)
 """
 
 from __future__ import annotations
@@ -10,16 +12,19 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from cli.exits import EXIT_CODES_HELP, Exit, UsageError, run
+from cli.exits import EXIT_CODES_HELP, Exit, InternalError, UsageError, run
 from cli.files import load_json
 from cli.outputs import check_destinations, write
+from cli.stack_outputs import stack_outputs
 from components.settings import Settings, SettingsError, load_settings
 from gate.stack_files import read_stack_config, stack_names
 
 from .availability import month_bounds
 from .document import sla_document
-from .report import markdown, monthly_report
+from .live import month_query, query_workspace
+from .report import markdown, monthly_report, server_prefixes
 from .samples import SampleError, read_samples
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -38,10 +43,22 @@ def committed_stacks() -> dict[str, Settings]:
     return stacks
 
 
+def _from_workspace(stack: str, query: str, month: str) -> dict[str, Any]:
+    try:
+        workspace_id = str(stack_outputs(stack)["workspaceId"])
+    except KeyError:
+        raise UsageError(f"stack {stack}: its outputs have no workspaceId: has it been deployed?") from None
+    start, end = month_bounds(month)
+    try:
+        return query_workspace(workspace_id, query, start, end)
+    except Exception as error:  # Azure's SDK raises many kinds; each is reported the same way
+        raise InternalError(f"querying {workspace_id} failed: {error}") from None
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     check_destinations({"--json": args.json, "--markdown": args.markdown})
     try:
-        month_bounds(args.month)
+        start, end = month_bounds(args.month)
     except ValueError as error:
         raise UsageError(f"--month: {error}") from None
     stacks = committed_stacks()
@@ -49,16 +66,22 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise UsageError(
             f"--stack {args.stack}: no Pulumi.{args.stack}.yaml (stacks: {', '.join(sorted(stacks))})"
         )
-    if args.from_file is None:
-        raise UsageError(
-            "--from-file: give a saved Log Analytics or metrics API response (querying Azure directly is not built yet)"
-        )
-    path = Path(args.from_file)
+    settings = stacks[args.stack]
+    if settings.sla is None:
+        raise UsageError(f"--stack {args.stack}: Pulumi.{args.stack}.yaml declares no continuity:sla")
+    query = month_query(list(server_prefixes(settings).values()), start, end)
+    if args.print_query:
+        sys.stdout.write(query + "\n")
+        return Exit.OK
+    source = args.from_file or f"the workspace of stack {args.stack}"
     try:
-        samples = read_samples(load_json(path, "--from-file", max_bytes=RESPONSE_MAX_BYTES))
-        report = monthly_report(args.month, stacks[args.stack], samples)
+        if args.from_file is None:
+            payload = _from_workspace(args.stack, query, args.month)
+        else:
+            payload = load_json(Path(args.from_file), "--from-file", max_bytes=RESPONSE_MAX_BYTES)
+        report = monthly_report(args.month, settings, read_samples(payload))
     except (SampleError, ValueError) as error:
-        raise UsageError(f"{path}: {error}") from None
+        raise UsageError(f"{source}: {error}") from None
     if args.json:
         write(args.json, json.dumps(report, indent=2))
     if args.markdown:
@@ -87,7 +110,11 @@ def parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="a month's availability per database against its objective")
     report.add_argument("--month", required=True, help="the calendar month, YYYY-MM (UTC)")
     report.add_argument("--stack", default="prod", help="whose servers and objectives (default prod)")
-    report.add_argument("--from-file", help="a saved Log Analytics query or metrics API response (JSON)")
+    report.add_argument(
+        "--from-file",
+        help="a saved Log Analytics query or metrics API response (JSON) instead of querying the workspace",
+    )
+    report.add_argument("--print-query", action="store_true", help="print the KQL the report runs, and stop")
     report.add_argument("--json", help="write the report as JSON to FILE, or - for standard output")
     report.add_argument("--markdown", help="write the report as Markdown to FILE, or - for standard output")
     report.set_defaults(func=cmd_report)

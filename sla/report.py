@@ -1,9 +1,9 @@
 """The monthly SLA report: each database's availability against its objective, from is_db_alive.
 
-`python -m sla report --month YYYY-MM [--stack S] --from-file FILE [--json OUT|-] [--markdown OUT|-]`
-reads a saved Azure Monitor response (the Log Analytics query API's or the metrics API's,
-sla/samples.py). A database's server is found by its name up to the per-subscription suffix
-(components.naming), so the report measures the servers of `--stack` only: in a month with a
+`python -m sla report --month YYYY-MM [--stack S] [--from-file FILE] [--json OUT|-] [--markdown OUT|-]`
+queries the stack's workspace (sla/live.py) or reads a saved Azure Monitor response (the Log
+Analytics query API's or the metrics API's, sla/samples.py). A database's server is found by its
+name up to the per-subscription suffix (components.naming), so the report measures the servers of `--stack` only: in a month with a
 failover each region's server is reported from its own stack.
 """
 
@@ -26,15 +26,21 @@ def server_samples(samples: Samples, prefix: str) -> dict[Any, float]:
     return samples[found[0]] if found else {}
 
 
+def server_prefixes(settings: Settings) -> dict[str, str]:
+    """Each database with an objective -> its server's name up to the per-subscription suffix."""
+    naming = Naming(settings.environment, settings.region, "")
+    objectives = settings.sla.databases if settings.sla else {}
+    return {key: naming.server_prefix(key, settings.databases[key].generation) for key in objectives}
+
+
 def monthly_report(month: str, settings: Settings, samples: Samples) -> dict[str, Any]:
     """`{"month", "databases": {KEY: {objective, availability, met, downtime_minutes,
     excluded_minutes, incidents}}}` for every database with an objective."""
     if settings.sla is None:
         raise ValueError("the stack declares no continuity:sla")
-    naming = Naming(settings.environment, settings.region, "")
     judged: dict[str, MonthlyAvailability] = {}
-    for key, objective in settings.sla.databases.items():
-        prefix = naming.server_prefix(key, settings.databases[key].generation)
+    for key, prefix in server_prefixes(settings).items():
+        objective = settings.sla.databases[key]
         judged[key] = monthly_availability(
             month, server_samples(samples, prefix), objective.availability, objective.maintenance_window
         )

@@ -318,7 +318,6 @@ def test_a_server_with_no_samples_is_down_all_month(tmp_path, capsys):
     [
         (("--month", "2026-13"), "--month: '2026-13' is not a month in the form YYYY-MM"),
         (("--month", NOVEMBER, "--stack", "staging"), "--stack staging: no Pulumi.staging.yaml"),
-        (("--month", NOVEMBER), "--from-file: give a saved Log Analytics or metrics API response"),
         (("--month", NOVEMBER, "--from-file", "missing.json"), "missing.json"),
         (
             ("--month", NOVEMBER, "--from-file", "FILE", "--json", "-", "--markdown", "-"),
@@ -440,3 +439,93 @@ def test_times_without_a_zone_are_utc_whatever_the_machines_zone(monkeypatch):
     finally:
         monkeypatch.delenv("TZ")
         time.tzset()
+
+
+# --- querying the workspace ----------------------------------------------------------------------
+
+WORKSPACE_ID = (
+    "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-cty-prod-aue"
+    "/providers/Microsoft.OperationalInsights/workspaces/log-cty-prod-aue"
+)
+
+
+def workspace_answer(down: dict[str, set[dt.datetime]], month: str = NOVEMBER) -> dict:
+    """What the query API answers `alive_samples`: its columns, in the shape of the v1 spec's
+    oms-post-example.json (tables -> columns with types, rows), Resource in upper case as Azure writes it."""
+    start, end = month_bounds(month)
+    rows = [
+        [server.upper(), "is_db_alive", m.strftime("%Y-%m-%dT%H:%M:%SZ"), 0.0 if m in down.get(key, set()) else 1.0]
+        for key, server in PROD_SERVERS.items()
+        for m in minutes(start, end)
+    ]
+    columns = [("Resource", "string"), ("MetricName", "string"), ("TimeGenerated", "datetime"), ("Maximum", "real")]
+    return {
+        "tables": [
+            {"name": "PrimaryResult", "columns": [{"name": n, "type": t} for n, t in columns], "rows": rows}
+        ]
+    }
+
+
+@pytest.fixture
+def workspace(monkeypatch):
+    """The report's live path through Microsoft's LogsQueryClient, answered offline."""
+    from functools import partial
+
+    from azure_http import FakeCredential, ScriptedAzure, answer
+
+    def serve(body, status=200):
+        transport = ScriptedAzure([answer(status, body=body)])
+        monkeypatch.setattr(sla_main, "stack_outputs", lambda stack: {"workspaceId": WORKSPACE_ID})
+        monkeypatch.setattr(
+            sla_main,
+            "query_workspace",
+            partial(sla_main.query_workspace, credential=FakeCredential(), transport=transport),
+        )
+        return transport
+
+    return serve
+
+
+def test_the_live_report_runs_the_printed_query_over_the_month_on_the_stack_workspace(workspace, capsys):
+    assert sla("report", "--month", NOVEMBER, "--print-query") == Exit.OK
+    printed = capsys.readouterr().out
+    transport = workspace(workspace_answer({"knowledge": outage(at(10, 10), at(10, 10, 30))}))
+    assert sla("report", "--month", NOVEMBER, "--json", "-") == Exit.FAILED
+    (sent,) = transport.sent
+    assert sent.method == "POST" and sent.url == f"https://api.loganalytics.io/v1{WORKSPACE_ID}/query"
+    assert sent.body["query"] + "\n" == printed
+    assert sent.body["timespan"] == "2026-11-01T00:00:00.000Z/2026-12-01T00:00:00.000Z"
+    report = json.loads(capsys.readouterr().out)
+    assert report["databases"]["knowledge"]["downtime_minutes"] == 30
+    assert report["databases"]["operational"]["met"] is True
+
+
+def test_the_printed_query_selects_the_month_and_the_stack_servers_only(capsys):
+    assert sla("report", "--month", "2026-02", "--stack", "dr", "--print-query") == Exit.OK
+    query = capsys.readouterr().out
+    assert "TimeGenerated >= datetime(2026-02-01T00:00:00Z) and TimeGenerated < datetime(2026-03-01T00:00:00Z)" in query
+    prefixes = re.findall(r'Resource startswith "([^"]+)"', query)
+    assert prefixes == [
+        Naming("dr", "australiasoutheast", "").server_prefix(key, 1) for key in ("knowledge", "operational")
+    ]
+
+
+def test_a_partial_answer_is_refused_rather_than_read_as_downtime(workspace, capsys):
+    body = workspace_answer({})
+    body["error"] = {"code": "PartialError", "message": "query result truncated"}
+    workspace(body)
+    assert sla("report", "--month", NOVEMBER, "--json", "-") == Exit.INTERNAL
+    err = capsys.readouterr().err
+    assert "answered only in part" in err and "truncated" in err and WORKSPACE_ID in err
+
+
+def test_a_failing_query_names_the_workspace(workspace, capsys):
+    workspace({"error": {"code": "PathNotFoundError", "message": "workspace not found"}}, status=404)
+    assert sla("report", "--month", NOVEMBER) == Exit.INTERNAL
+    assert f"querying {WORKSPACE_ID} failed" in capsys.readouterr().err
+
+
+def test_an_undeployed_stack_is_a_usage_error(monkeypatch, capsys):
+    monkeypatch.setattr(sla_main, "stack_outputs", lambda stack: {})
+    assert sla("report", "--month", NOVEMBER) == Exit.USAGE
+    assert "its outputs have no workspaceId" in capsys.readouterr().err
