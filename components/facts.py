@@ -51,6 +51,12 @@ def maintenance_label(day_of_week: int, hour: int, minute: int) -> str:
     return f"{day} {hour:02d}:{minute:02d} UTC"
 
 
+# "Azure platform metrics are available in under a minute in the metrics database, but they take
+# another three minutes to be exported" (azure-monitor logs/data-ingestion-time): how far behind now
+# a workspace's AzureMetrics is expected to run.
+METRICS_EXPORT_MINUTES = 4
+
+
 # Incident severities response times are declared for, most severe first.
 Severity = Literal["P1", "P2", "P3", "P4"]
 SEVERITIES: tuple[Severity, ...] = ("P1", "P2", "P3", "P4")

@@ -15,8 +15,9 @@ Facts relied on:
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-from .facts import MAINTENANCE_WINDOW_MINUTES
+from .facts import MAINTENANCE_WINDOW_MINUTES, METRICS_EXPORT_MINUTES
 
 ALIVE_METRIC = "is_db_alive"
 LAG_METRIC = "physical_replication_delay_in_seconds"
@@ -91,38 +92,40 @@ def minute_grid(server_filter: str, start: str, end: str, window_start: int) -> 
     )
 
 
+# Where measuring stops: the newest minute any server's is_db_alive has reached the workspace, and no
+# later than the metrics' export delay ago. Minutes still on their way are never taken for downtime;
+# a stalled pipeline stops the clock (and the metric alert on is_db_alive, which reads the metrics
+# store, still fires).
+MEASURED_UNTIL = "\n".join(
+    [
+        "let newest = toscalar(AzureMetrics",
+        f'    | where TimeGenerated > ago(2d) and MetricName == "{ALIVE_METRIC}"',
+        "    | summarize max(TimeGenerated));",
+        f"let end_time = bin(min_of(now() - {METRICS_EXPORT_MINUTES}m, newest), 1m);",
+    ]
+)
+
+
 def _number(value: float) -> str:
     text = format(value, "g")
     return text if "." in text or "e" in text else f"{text}.0"
 
 
 def burn_rate(
-    server: str,
-    *,
-    objective: float,
-    window_start: int,
-    long_minutes: int,
-    short_minutes: int,
-    burn: float,
-    delay_minutes: int,
+    server: str, *, objective: float, window_start: int, long_minutes: int, short_minutes: int, burn: float
 ) -> str:
     """A row when the server burns its error budget `burn` times faster than the month allows over
-    both the long and the short window (the SRE workbook's multi-window alert), else nothing.
-
-    Both windows end `delay_minutes` ago, so that minutes still on their way to the workspace are not
-    taken for downtime.
-    """
+    both the long and the short window (the SRE workbook's multi-window alert), else nothing."""
     if not 0 < short_minutes < long_minutes:
         raise ValueError(
             f"the short window ({short_minutes} min) must be shorter than the long ({long_minutes} min)"
         )
-    budget = f"(100.0 - {_number(objective)}) / 100.0"
     return "\n".join(
         [
-            f"let end_time = bin(now() - {delay_minutes}m, 1m);",
+            MEASURED_UNTIL,
             f"let start_time = end_time - {long_minutes}m;",
             f"let short_start = end_time - {short_minutes}m;",
-            f"let allowed = {_number(burn)} * {budget};",
+            f"let allowed = {_number(burn)} * (100.0 - {_number(objective)}) / 100.0;",
             minute_grid(exactly(server), "start_time", "end_time", window_start),
             "| summarize long_total = count(), long_down = countif(down),"
             " short_total = countif(TimeGenerated >= short_start),"
@@ -133,36 +136,128 @@ def burn_rate(
     )
 
 
-def month_to_date(
-    database: str, prefix: str, *, objective: float, window_start: int, delay_minutes: int
-) -> str:
-    """This calendar month so far for one database: availability, downtime and how much of the
-    month's error budget is left (the budget counts the whole month's minutes outside maintenance)."""
+MONTH = "\n".join(
+    [
+        "let month_start = startofmonth(end_time);",
+        "let month_end = datetime_add('month', 1, month_start);",
+    ]
+)
+
+
+def _month_so_far(server_filter: str, objective: float, window_start: int, since: str) -> str:
+    """The calendar month's minutes outside maintenance, downtime counted from `since` to the end of
+    measurement; the budget is the whole month's share of those minutes the objective leaves."""
     return "\n".join(
         [
-            f"let end_time = bin(now() - {delay_minutes}m, 1m);",
-            "let month_start = startofmonth(end_time);",
-            "let month_end = datetime_add('month', 1, month_start);",
-            minute_grid(starting(prefix), "month_start", "month_end", window_start),
-            "| summarize eligible = count(), counted = countif(TimeGenerated < end_time),"
-            " downtime_minutes = countif(down and TimeGenerated < end_time)",
-            f"| extend database = {literal(database)}, objective = {_number(objective)}",
-            "| extend availability = iff(counted == 0, 100.0, 100.0 * (counted - downtime_minutes) / counted)",
+            minute_grid(server_filter, "month_start", "month_end", window_start),
+            f"| extend measured = TimeGenerated >= {since} and TimeGenerated < end_time",
+            "| summarize eligible = count(), counted = countif(measured), downtime_minutes = countif(down and measured)",
+            f"| extend objective = {_number(objective)}",
             "| extend budget_minutes = eligible * (100.0 - objective) / 100.0",
+        ]
+    )
+
+
+@dataclass(frozen=True)
+class Objective:
+    """A database's availability objective, as the queries need it."""
+
+    database: str
+    server_prefix: str
+    availability: float
+    window_start: int  # minute of the week the maintenance window starts (Sunday 00:00 is 0)
+
+
+def month_to_date(objectives: list[Objective]) -> str:
+    """This calendar month so far, a row per database (its stack's server): availability, downtime
+    and how much of the month's error budget is left."""
+    parts = [
+        "(\n"
+        + _indent(
+            "\n".join(
+                [
+                    _month_so_far(starting(o.server_prefix), o.availability, o.window_start, "month_start"),
+                    f"| extend database = {literal(o.database)}",
+                ]
+            ),
+            4,
+        )
+        + "\n)"
+        for o in objectives
+    ]
+    return "\n".join(
+        [
+            MEASURED_UNTIL,
+            MONTH,
+            "union " + ", ".join(parts),
+            "| extend availability = iff(counted == 0, 100.0, 100.0 * (counted - downtime_minutes) / counted)",
             "| extend budget_left_percent = 100.0 * (budget_minutes - downtime_minutes) / budget_minutes",
             "| project database, objective, availability, downtime_minutes, budget_minutes, budget_left_percent",
         ]
     )
 
 
-def replication_lag(server_filter: str, rpo_seconds: int) -> str:
-    """Each replica's largest lag per 5 minutes, beside the RPO it is held to."""
+def budget_spent(server: str, *, objective: float, window_start: int, reach_minutes: int) -> str:
+    """A row when downtime within the alert's reach (this month, the last `reach_minutes`) alone has
+    spent the month's whole error budget: the objective is missed whatever the rest of the month does."""
+    return "\n".join(
+        [
+            MEASURED_UNTIL,
+            MONTH,
+            _month_so_far(
+                exactly(server), objective, window_start, f"max_of(month_start, end_time - {reach_minutes}m)"
+            ),
+            "| where downtime_minutes > 0 and downtime_minutes >= budget_minutes",
+        ]
+    )
+
+
+def replication_lag(replicas: dict[str, tuple[str, int]]) -> str:
+    """Each replica's largest lag per 5 minutes beside the RPO it is held to: `replicas` maps a
+    database to its server prefix and RPO in seconds. The metric is emitted by replicas only
+    (read-replicas concepts), so a stack without replicas shows no rows."""
+    rpo_cases = ", ".join(
+        f"Resource startswith {literal(prefix)}, {rpo}" for prefix, rpo in replicas.values()
+    )
     return "\n".join(
         [
             "AzureMetrics",
             f'| where ResourceProvider =~ "MICROSOFT.DBFORPOSTGRESQL" and MetricName == "{LAG_METRIC}"',
-            f"| where {server_filter}",
+            f"| where {any_of([starting(prefix) for prefix, _ in replicas.values()])}",
             "| summarize lag_seconds = max(Maximum) by Resource, bin(TimeGenerated, 5m)",
-            f"| extend rpo_seconds = {rpo_seconds}",
+            f"| extend rpo_seconds = case({rpo_cases}, -1)" if replicas else "| extend rpo_seconds = -1",
+        ]
+    )
+
+
+# The newest backup job per protected server, from the backup vault's AddonAzureBackupJobs table
+# (a backup vault's diagnostic categories: CoreAzureBackup, AddonAzureBackupJobs, AddonAzureBackupPolicy,
+# AddonAzureBackupProtectedInstance; columns from the azure-monitor table reference).
+LAST_BACKUPS = "\n".join(
+    [
+        "AddonAzureBackupJobs",
+        '| where JobOperation == "Backup"',
+        "| summarize arg_max(TimeGenerated, JobStatus, JobFailureCode, JobDurationInSecs, JobStartDateTime)"
+        " by DatasourceFriendlyName",
+        "| project DatasourceFriendlyName, JobStartDateTime, JobStatus, JobFailureCode, JobDurationInSecs",
+    ]
+)
+
+
+def restore_check_servers(resource_group: str, prefix: str) -> str:
+    """The restore checks' disposable servers (named `prefix`... in the stack's resource group) as the
+    activity log saw them: created, then deleted, and whether Azure did what was asked. The checks'
+    verdicts are in their records (python -m drill restore writes them); the log shows they ran."""
+    return "\n".join(
+        [
+            "AzureActivity",
+            '| where OperationNameValue in~ ("MICROSOFT.DBFORPOSTGRESQL/FLEXIBLESERVERS/WRITE",'
+            ' "MICROSOFT.DBFORPOSTGRESQL/FLEXIBLESERVERS/DELETE")',
+            '| where ActivityStatusValue in~ ("Succeeded", "Failed")',
+            f"| where ResourceGroup =~ {literal(resource_group)}",
+            '| extend server = extract(@"/flexibleservers/([^/]+)$", 1, tolower(_ResourceId))',
+            f"| where server startswith {literal(prefix)}",
+            "| summarize arg_max(TimeGenerated, ActivityStatusValue, Caller) by server, OperationNameValue",
+            "| order by TimeGenerated desc",
         ]
     )

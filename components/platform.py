@@ -34,6 +34,7 @@ from .restore_staging import RestoreStaging
 from .settings import Origin, PrivateDnsRole, Role, Settings
 from .tags import recovery_tags, sla_tags
 from .waits import wait
+from .workbook import service_level_workbook
 
 
 @dataclass(frozen=True)
@@ -281,6 +282,15 @@ class RegionalPlatform(pulumi.ComponentResource):
         )
         for key, kv in vaults:
             alerting.watch(key, kv.vault_id, [key_vault_rule(s.alerts)])
+        service_level_workbook(
+            "service-levels",
+            settings=s,
+            naming=naming,
+            resource_group=naming.resource_group(),
+            resource_group_name=group.name,
+            workspace_id=workspace_id,
+            opts=child,
+        )
 
         backup_vault = BackupVault(
             "backup-vault",
@@ -373,6 +383,9 @@ class RegionalPlatform(pulumi.ComponentResource):
             # Azure until removed, and a rebuilt server must not collide with them.
             instance = f"{key}-g{database.generation}"
             alerting.watch(instance, server.server_id, rules)
+            if plan.is_primary and s.sla is not None:
+                # The objective is the writable server's: a standby replica serves no one until promoted.
+                alerting.watch_error_budget(instance, server_name, s.sla.databases[key])
             if plan.is_primary:
                 backup_vault.protect_server(
                     instance,

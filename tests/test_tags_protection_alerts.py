@@ -111,12 +111,100 @@ def test_activity_log_alerts_cover_service_health_in_both_regions_and_guarded_de
     } <= operations
 
 
+def log_alerts(rendering) -> dict[str, dict]:
+    return {r.plain_inputs["ruleName"]: r.plain_inputs for r in rendering.of_type(QUERY_ALERT)}
+
+
 def test_backup_job_failures_alert_from_the_workspace(prod):
-    (rule,) = prod.of_type(QUERY_ALERT)
-    inputs = rule.plain_inputs
+    (inputs,) = [a for name, a in log_alerts(prod).items() if name.endswith("backup-failures")]
     assert inputs["scopes"] == [workspace_id(prod)]
     assert "AddonAzureBackupJobs" in inputs["criteria"]["allOf"][0]["query"]
     assert inputs["criteria"]["allOf"][0]["threshold"] == 0
+    assert inputs["skipQueryValidation"] is True
+
+
+# scheduledQueryRule_API.json (2025-01-01-preview): Condition.operator and .timeAggregation enums;
+# windowSize and evaluationFrequency from the values alerts/resource-manager-alerts-log allows.
+SPEC_OPERATORS = {
+    "Equals",
+    "GreaterThan",
+    "GreaterThanOrEqual",
+    "LessThan",
+    "LessThanOrEqual",
+    "GreaterOrLessThan",
+}
+SPEC_AGGREGATIONS = {"Count", "Average", "Minimum", "Maximum", "Total"}
+ALLOWED_MINUTES = {
+    "PT1M": 1, "PT5M": 5, "PT10M": 10, "PT15M": 15, "PT30M": 30, "PT45M": 45,
+    "PT1H": 60, "PT2H": 120, "PT3H": 180, "PT4H": 240, "PT5H": 300, "PT6H": 360, "P1D": 1440, "P2D": 2880,
+}  # fmt: skip
+
+
+def test_every_log_alert_speaks_the_scheduled_query_api(prod, promoted_dr):
+    for rendering in (prod, promoted_dr):
+        for name, alert in log_alerts(rendering).items():
+            (condition,) = alert["criteria"]["allOf"]
+            assert condition["operator"] in SPEC_OPERATORS, name
+            assert condition["timeAggregation"] in SPEC_AGGREGATIONS, name
+            window, every = (
+                ALLOWED_MINUTES[alert["windowSize"]],
+                ALLOWED_MINUTES[alert["evaluationFrequency"]],
+            )
+            assert every <= window and every <= 12 * 60, name  # stateful alerts run at most every 12 h
+            assert alert["kind"] == "LogAlert" and alert["enabled"] is True, name
+            (group,) = rendering.of_type(ACTION_GROUP)
+            assert alert["actions"]["actionGroups"] == [group.outputs["id"]], name
+
+
+def test_each_writable_database_has_two_paging_one_ticket_and_a_breach_alert(prod, dr, promoted_dr):
+    from components.alerts import BREACH_ALERT, BURN_RATE_ALERTS
+
+    keys = [a.key for a in BURN_RATE_ALERTS] + [BREACH_ALERT.key]
+    assert keys == ["burn-page-1h", "burn-page-6h", "burn-ticket-24h", "budget-spent"]
+    for rendering in (prod, promoted_dr):
+        names = set(log_alerts(rendering))
+        for database in ("knowledge", "operational"):
+            assert {f"{database}-g1-{key}" for key in keys} <= names
+    assert not [name for name in log_alerts(dr) if "burn" in name or "budget" in name], (
+        "a standby serves no one"
+    )
+    severities = {a.key: a.severity for a in (*BURN_RATE_ALERTS, BREACH_ALERT)}
+    assert severities == {"burn-page-1h": 1, "burn-page-6h": 1, "burn-ticket-24h": 2, "budget-spent": 0}
+
+
+def test_a_burn_rate_alert_asks_about_its_own_server_objective_windows_and_maintenance(prod):
+    from components.naming import Naming
+
+    alerts = log_alerts(prod)
+    fast = alerts["knowledge-g1-burn-page-1h"]
+    query = fast["criteria"]["allOf"][0]["query"]
+    (server,) = [r.plain_inputs["serverName"] for r in prod.of_type(SERVER) if r.name == "knowledge-g1"]
+    assert server.startswith(Naming("prod", "australiaeast", "").server_prefix("knowledge", 1))
+    assert f'| where Resource =~ "{server}"' in query
+    assert "let allowed = 14.4 * (100.0 - 99.95) / 100.0;" in query
+    assert "let start_time = end_time - 60m;" in query and "let short_start = end_time - 5m;" in query
+    assert "(week_minute - 180 + 10080) % 10080 >= 60" in query, "Sunday 03:00 is minute 180 of the week"
+    assert (fast["windowSize"], fast["evaluationFrequency"], fast["severity"]) == ("PT2H", "PT5M", 1)
+    operational = alerts["operational-g1-burn-ticket-24h"]["criteria"]["allOf"][0]["query"]
+    assert "let allowed = 3.0 * (100.0 - 99.9) / 100.0;" in operational
+    assert "(week_minute - 240 + 10080) % 10080 >= 60" in operational, "Sunday 04:00"
+    assert "99.95 % objective" in fast["description"]
+
+
+def test_every_alert_query_reaches_back_over_its_windows():
+    from components.alerts import BREACH_ALERT, BREACH_REACH_MINUTES, BURN_RATE_ALERTS
+    from components.facts import METRICS_EXPORT_MINUTES
+
+    for alert in BURN_RATE_ALERTS:
+        assert alert.long_minutes + METRICS_EXPORT_MINUTES < ALLOWED_MINUTES[alert.window_size], alert.key
+        assert alert.short_minutes * 12 == alert.long_minutes, (
+            "the SRE workbook's short window is 1/12 of the long"
+        )
+        # The budget share a page or ticket means: burn x long window / a 30-day month.
+        assert alert.burn * alert.long_minutes / (30 * 1440) == pytest.approx(
+            {"burn-page-1h": 0.02, "burn-page-6h": 0.05, "burn-ticket-24h": 0.10}[alert.key]
+        )
+    assert BREACH_REACH_MINUTES + METRICS_EXPORT_MINUTES < ALLOWED_MINUTES[BREACH_ALERT.window_size] == 2880
 
 
 def test_webhook_url_from_secret_config_reaches_the_action_group_only_as_a_secret():
