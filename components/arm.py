@@ -89,6 +89,7 @@ ARM_TYPES: dict[str, ArmType] = {
     "azure-native:monitor:ScheduledQueryRule": ArmType(
         "Microsoft.Insights/scheduledQueryRules", ("ruleName",)
     ),
+    "azure-native:applicationinsights:Workbook": ArmType("Microsoft.Insights/workbooks", ("resourceName",)),
     "azure-native:monitor:DiagnosticSetting": ArmType(
         "Microsoft.Insights/diagnosticSettings", ("name",), scope_key="resourceUri"
     ),
