@@ -7,7 +7,13 @@ A test regenerates it and fails when the committed file is stale.
 
 from __future__ import annotations
 
-from components.facts import MAINTENANCE_WINDOW_MINUTES, MICROSOFT_SLA_BY_HA_MODE, SEVERITIES
+from components.alerts import BREACH_ALERT, BREACH_REACH_MINUTES, BURN_RATE_ALERTS
+from components.facts import (
+    MAINTENANCE_WINDOW_MINUTES,
+    METRICS_EXPORT_MINUTES,
+    MICROSOFT_SLA_BY_HA_MODE,
+    SEVERITIES,
+)
 from components.settings import Settings
 
 HEADER = """# Service levels
@@ -28,11 +34,49 @@ apply from its promotion on.
 - **Exclusion:** the database's custom maintenance window, set on the server itself, for
   {window} minutes from its start ("a one hour time window", concepts-maintenance). A critical update
   can come with shorter notice or none (concepts-maintenance); downtime outside the window counts.
+- **Measured until:** the newest minute the workspace has received (Azure exports platform metrics
+  to a workspace about {export} minutes late, data-ingestion-time), so data on its way is not
+  downtime. The monthly report (`python -m sla report`) is run after the month has ended.
 - **Achievable:** no objective is above what Microsoft guarantees for the server's
   high-availability mode ({guarantees});
   the gate checks it (CTY-SLA-001) and that the window on the server is the one excluded here
   (CTY-SLA-002).
 """
+
+
+def _duration(minutes: int) -> str:
+    return f"{minutes // 60} h" if minutes % 60 == 0 else f"{minutes} min"
+
+
+def alerting_section() -> list[str]:
+    """How the error budget is watched: the burn-rate alerts and the breach notification."""
+    lines = [
+        "",
+        "## Error-budget alerts",
+        "",
+        "Each writable server's objective is watched by Azure Monitor log alerts over the same minutes,",
+        "sent to the stack's action group (the receivers of every other alert). A burn-rate alert fires",
+        "when the budget burns faster than the month allows over both a long and a short window",
+        "(multi-window, multi-burn-rate alerts in the manner of the SRE workbook).",
+        "",
+        "| alert | long window | short window | burn rate | budget spent when it fires | Azure severity |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for alert in BURN_RATE_ALERTS:
+        share = alert.burn * alert.long_minutes / (30 * 24 * 60)
+        lines.append(
+            f"| {alert.key} | {_duration(alert.long_minutes)} | {_duration(alert.short_minutes)} | "
+            f"{alert.burn:g}x | {share:.0%} of a 30-day month's | {alert.severity} |"
+        )
+    lines += [
+        "",
+        f"**Breach notification** ({BREACH_ALERT.key}, severity {BREACH_ALERT.severity}): the downtime within the",
+        f"last {BREACH_REACH_MINUTES // 60} hours of the month has used the whole month's budget. A log alert reads at most",
+        "two days back (Azure's limit), so a month missed by outages spread over more than two days is",
+        "reported by the monthly report, which the scheduled `sla-report` workflow runs on the first of",
+        "each month and fails on a missed objective.",
+    ]
+    return lines
 
 
 def _minutes(days: float) -> int:
@@ -94,7 +138,12 @@ def stack_section(stack: str, settings: Settings) -> list[str]:
 
 def sla_document(stacks: dict[str, Settings]) -> str:
     guarantees = ", ".join(f"{mode} {pct:g} %" for mode, pct in MICROSOFT_SLA_BY_HA_MODE.items())
-    lines = [HEADER.format(window=MAINTENANCE_WINDOW_MINUTES, guarantees=guarantees).rstrip()]
+    lines = [
+        HEADER.format(
+            window=MAINTENANCE_WINDOW_MINUTES, guarantees=guarantees, export=METRICS_EXPORT_MINUTES
+        ).rstrip()
+    ]
+    lines += alerting_section()
     # The writers' stack first.
     for stack, settings in sorted(
         stacks.items(), key=lambda item: (item[1].role.value != "primary", item[0])

@@ -32,7 +32,7 @@ def remote_uses(workflow: dict) -> list[str]:
 
 
 def test_the_workflows_exist():
-    assert {path.name for path in FILES} >= {"gate.yml", "deploy.yml", "restore-check.yml"}
+    assert {path.name for path in FILES} >= {"gate.yml", "deploy.yml", "restore-check.yml", "sla-report.yml"}
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda path: path.name)
@@ -102,3 +102,25 @@ def test_the_restore_check_runs_monthly_and_by_hand_and_always_keeps_its_evidenc
     assert '\'["pitr", "geo", "vault"]\'' in job["strategy"]["matrix"]["kind"]
     assert job["strategy"]["max-parallel"] == 1
     assert triggers["workflow_dispatch"]["inputs"]["kind"]["options"] == ["pitr", "geo", "vault"]
+
+
+def test_the_sla_report_runs_on_the_first_for_the_month_just_ended_and_keeps_its_evidence():
+    import subprocess
+
+    workflow = load(WORKFLOWS / "sla-report.yml")
+    triggers = workflow[True]
+    (cron,) = [entry["cron"] for entry in triggers["schedule"]]
+    assert cron.split()[2:] == ["1", "*", "*"], "on the first of every month"
+    (job,) = workflow["jobs"].values()
+    assert job["strategy"]["matrix"]["stack"] == ["prod", "dr"]
+    (report,) = [s for s in job["steps"] if s.get("name") == "Report"]
+    assert "--json" in report["run"] and "--markdown" in report["run"] and "--print-query" in report["run"]
+    assert "${{" not in report["run"], "inputs reach the script through the environment only"
+    # The default month, computed as the step does, on the first of a month and of a year.
+    month_line = next(line for line in report["run"].splitlines() if line.strip().startswith("month="))
+    for today, expected in (("2026-12-01", "2026-11"), ("2027-01-01", "2026-12"), ("2027-03-01", "2027-02")):
+        script = month_line.strip().replace("$(date -u +%Y-%m-01)", today[:8] + "01") + '\necho "$month"'
+        done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env={"MONTH_INPUT": ""})
+        assert done.stdout.strip() == expected, (today, done.stderr)
+    kept = [s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-artifact@")]
+    assert [s.get("if") for s in kept] == ["always()"] and kept[0]["with"]["path"] == "sla-reports/"
