@@ -454,11 +454,21 @@ def workspace_answer(down: dict[str, set[dt.datetime]], month: str = NOVEMBER) -
     oms-post-example.json (tables -> columns with types, rows), Resource in upper case as Azure writes it."""
     start, end = month_bounds(month)
     rows = [
-        [server.upper(), "is_db_alive", m.strftime("%Y-%m-%dT%H:%M:%SZ"), 0.0 if m in down.get(key, set()) else 1.0]
+        [
+            server.upper(),
+            "is_db_alive",
+            m.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            0.0 if m in down.get(key, set()) else 1.0,
+        ]
         for key, server in PROD_SERVERS.items()
         for m in minutes(start, end)
     ]
-    columns = [("Resource", "string"), ("MetricName", "string"), ("TimeGenerated", "datetime"), ("Maximum", "real")]
+    columns = [
+        ("Resource", "string"),
+        ("MetricName", "string"),
+        ("TimeGenerated", "datetime"),
+        ("Maximum", "real"),
+    ]
     return {
         "tables": [
             {"name": "PrimaryResult", "columns": [{"name": n, "type": t} for n, t in columns], "rows": rows}
@@ -503,7 +513,10 @@ def test_the_live_report_runs_the_printed_query_over_the_month_on_the_stack_work
 def test_the_printed_query_selects_the_month_and_the_stack_servers_only(capsys):
     assert sla("report", "--month", "2026-02", "--stack", "dr", "--print-query") == Exit.OK
     query = capsys.readouterr().out
-    assert "TimeGenerated >= datetime(2026-02-01T00:00:00Z) and TimeGenerated < datetime(2026-03-01T00:00:00Z)" in query
+    assert (
+        "TimeGenerated >= datetime(2026-02-01T00:00:00Z) and TimeGenerated < datetime(2026-03-01T00:00:00Z)"
+        in query
+    )
     prefixes = re.findall(r'Resource startswith "([^"]+)"', query)
     assert prefixes == [
         Naming("dr", "australiasoutheast", "").server_prefix(key, 1) for key in ("knowledge", "operational")
