@@ -111,6 +111,39 @@ def _number(value: float) -> str:
     return text if "." in text or "e" in text else f"{text}.0"
 
 
+def _objective_line(objective: float) -> str:
+    return f"let objective = {_number(objective)};"
+
+
+# What a single-server alert query measures, read back from its text (policy CTY-SLA-003 checks a
+# deployed alert against the server it names): the server, the objective, the maintenance start.
+_SERVER = re.compile(r'\| where Resource =~ "([^"]+)"')
+_OBJECTIVE = re.compile(r"^let objective = ([0-9.]+);$", re.MULTILINE)
+_WINDOW = re.compile(rf"\(week_minute - (\d+) \+ {MINUTES_A_WEEK}\)")
+
+
+@dataclass(frozen=True)
+class Measured:
+    server: str
+    objective: float | None
+    window_start: int | None
+
+
+def measured(query: str) -> Measured | None:
+    """The server an alert query measures, with its objective and maintenance start when it states
+    them; None when the query names no single server."""
+    server = _SERVER.search(query)
+    if server is None:
+        return None
+    objective = _OBJECTIVE.search(query)
+    window = _WINDOW.search(query)
+    return Measured(
+        server.group(1),
+        float(objective.group(1)) if objective else None,
+        int(window.group(1)) if window else None,
+    )
+
+
 def burn_rate(
     server: str, *, objective: float, window_start: int, long_minutes: int, short_minutes: int, burn: float
 ) -> str:
@@ -122,10 +155,11 @@ def burn_rate(
         )
     return "\n".join(
         [
+            _objective_line(objective),
             MEASURED_UNTIL,
             f"let start_time = end_time - {long_minutes}m;",
             f"let short_start = end_time - {short_minutes}m;",
-            f"let allowed = {_number(burn)} * (100.0 - {_number(objective)}) / 100.0;",
+            f"let allowed = {_number(burn)} * (100.0 - objective) / 100.0;",
             minute_grid(exactly(server), "start_time", "end_time", window_start),
             "| summarize long_total = count(), long_down = countif(down),"
             " short_total = countif(TimeGenerated >= short_start),"
@@ -144,16 +178,16 @@ MONTH = "\n".join(
 )
 
 
-def _month_so_far(server_filter: str, objective: float, window_start: int, since: str) -> str:
+def _month_so_far(server_filter: str, objective: str, window_start: int, since: str) -> str:
     """The calendar month's minutes outside maintenance, downtime counted from `since` to the end of
-    measurement; the budget is the whole month's share of those minutes the objective leaves."""
+    measurement; the budget is the whole month's share of those minutes the `objective` (a KQL
+    expression, in percent) leaves."""
     return "\n".join(
         [
             minute_grid(server_filter, "month_start", "month_end", window_start),
             f"| extend measured = TimeGenerated >= {since} and TimeGenerated < end_time",
             "| summarize eligible = count(), counted = countif(measured), downtime_minutes = countif(down and measured)",
-            f"| extend objective = {_number(objective)}",
-            "| extend budget_minutes = eligible * (100.0 - objective) / 100.0",
+            f"| extend budget_minutes = eligible * (100.0 - {objective}) / 100.0",
         ]
     )
 
@@ -176,8 +210,10 @@ def month_to_date(objectives: list[Objective]) -> str:
         + _indent(
             "\n".join(
                 [
-                    _month_so_far(starting(o.server_prefix), o.availability, o.window_start, "month_start"),
-                    f"| extend database = {literal(o.database)}",
+                    _month_so_far(
+                        starting(o.server_prefix), _number(o.availability), o.window_start, "month_start"
+                    ),
+                    f"| extend database = {literal(o.database)}, objective = {_number(o.availability)}",
                 ]
             ),
             4,
@@ -202,10 +238,14 @@ def budget_spent(server: str, *, objective: float, window_start: int, reach_minu
     spent the month's whole error budget: the objective is missed whatever the rest of the month does."""
     return "\n".join(
         [
+            _objective_line(objective),
             MEASURED_UNTIL,
             MONTH,
             _month_so_far(
-                exactly(server), objective, window_start, f"max_of(month_start, end_time - {reach_minutes}m)"
+                exactly(server),
+                "objective",
+                window_start,
+                f"max_of(month_start, end_time - {reach_minutes}m)",
             ),
             "| where downtime_minutes > 0 and downtime_minutes >= budget_minutes",
         ]

@@ -249,6 +249,50 @@ def _writer_in_the_linked_stack(rendering: Rendering) -> str:
     return record.urn
 
 
+LOG_ALERT = "azure-native:monitor:ScheduledQueryRule"
+
+
+def _budget_alerts(rendering: Rendering, database: str) -> list[RenderedResource]:
+    prefix = f"alerts-{database}-g1-"
+    return [r for r in rendering.of_type(LOG_ALERT) if r.name.startswith(prefix)]
+
+
+def _without_budget_alerts(rendering: Rendering) -> str:
+    for alert in _budget_alerts(rendering, "knowledge"):
+        rendering.resources.remove(alert)
+    return find(rendering, SERVER, "knowledge").urn
+
+
+def _budget_alerts_disabled(rendering: Rendering) -> str:
+    for alert in _budget_alerts(rendering, "knowledge"):
+        alert.inputs["enabled"] = False
+    return find(rendering, SERVER, "knowledge").urn
+
+
+def _budget_alerts_that_only_ticket(rendering: Rendering) -> str:
+    for alert in _budget_alerts(rendering, "operational"):
+        alert.inputs["severity"] = 3
+    return find(rendering, SERVER, "operational").urn
+
+
+def _alerts_on_another_server(rendering: Rendering) -> str:
+    for alert in _budget_alerts(rendering, "knowledge"):
+        condition = alert.inputs["criteria"]["allOf"][0]
+        condition["query"] = condition["query"].replace('| where Resource =~ "', '| where Resource =~ "old-')
+    return find(rendering, SERVER, "knowledge").urn
+
+
+def _query_edit(database: str, key: str, old: str, new: str):
+    def mutate(rendering: Rendering) -> str:
+        (alert,) = [a for a in _budget_alerts(rendering, database) if a.name.endswith(key)]
+        condition = alert.inputs["criteria"]["allOf"][0]
+        assert old in condition["query"]
+        condition["query"] = condition["query"].replace(old, new)
+        return find(rendering, SERVER, database).urn
+
+    return mutate
+
+
 def _rename_owner_tag(rendering: Rendering) -> str:
     resource = find(rendering, SERVER, "knowledge")
     tags = resource.inputs["tags"]
@@ -413,6 +457,34 @@ CASES = [
         "prod",
         "maintenance on Monday while the SLA excludes Sunday",
         edit(SERVER, "operational", "maintenanceWindow.dayOfWeek", 1),
+    ),
+    Case("CTY-SLA-003", "prod", "knowledge's error-budget alerts removed", _without_budget_alerts),
+    Case("CTY-SLA-003", "prod", "knowledge's error-budget alerts disabled", _budget_alerts_disabled),
+    Case(
+        "CTY-SLA-003",
+        "prod",
+        "operational's error-budget alerts all at ticket severity",
+        _budget_alerts_that_only_ticket,
+    ),
+    Case(
+        "CTY-SLA-003",
+        "prod",
+        "a paging alert left on the old objective",
+        _query_edit("knowledge", "burn-page-1h", "let objective = 99.95;", "let objective = 99.9;"),
+    ),
+    Case(
+        "CTY-SLA-003",
+        "prod",
+        "the breach alert excluding Monday's hour, not Sunday's",
+        _query_edit(
+            "operational", "budget-spent", "(week_minute - 240 + 10080)", "(week_minute - 1680 + 10080)"
+        ),
+    ),
+    Case(
+        "CTY-SLA-003",
+        "dr-promoted",
+        "the promoted server's alerts name another server",
+        _alerts_on_another_server,
     ),
     Case("CTY-RES-004", "prod", "server not protected", _unprotect),
     Case(

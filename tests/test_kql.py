@@ -178,3 +178,15 @@ def test_the_workbook_is_a_shared_workbook_on_the_workspace_with_a_stable_uuid(p
                 "microsoft.operationalinsights/workspaces",
             )
     assert workbook_id("prod", "australiaeast") != workbook_id("dr", "australiasoutheast")
+
+
+def test_an_alert_query_states_the_server_objective_and_window_a_policy_reads_back():
+    burn = kql.burn_rate(
+        "psql-a-1", objective=99.95, window_start=180, long_minutes=60, short_minutes=5, burn=14.4
+    )
+    spent = kql.budget_spent("psql-a-1", objective=99.9, window_start=10079, reach_minutes=2820)
+    assert kql.measured(burn) == kql.Measured("psql-a-1", 99.95, 180)
+    assert kql.measured(spent) == kql.Measured("psql-a-1", 99.9, 10079)
+    # Queries over several servers (the report's, the workbook's) name no single one.
+    assert kql.measured(kql.alive_samples(kql.starting("psql-a-"), "a", "b")) is None
+    assert kql.measured(kql.BACKUP_FAILURES) is None
