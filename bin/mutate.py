@@ -96,6 +96,10 @@ def _scratch_copy(target: str, spec: Target) -> Path:
         if source.is_file() and not name.startswith(("build/", "mutants/")):
             (scratch / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, scratch / name)
+    # Installed, not tracked: the Kusto language service the KQL tests run (bin/setup installs it).
+    kusto_modules = ROOT / "tests" / "kusto" / "node_modules"
+    if kusto_modules.is_dir():
+        (scratch / "tests" / "kusto" / "node_modules").symlink_to(kusto_modules, target_is_directory=True)
     for name in tracked:
         if any(fnmatch.fnmatch(name, glob) for glob in spec["mutate"]) and spec.get("undecorate"):
             path = scratch / name

@@ -86,6 +86,8 @@ def minute_grid(server_filter: str, start: str, end: str, window_start: int) -> 
             f" >= {MAINTENANCE_WINDOW_MINUTES}",
             "| join kind=leftouter (",
             _indent(alive_samples(server_filter, start, end), 4),
+            # One row a minute even if the filter matched two servers, so no minute counts twice.
+            "    | summarize Maximum = max(Maximum) by TimeGenerated",
             "  ) on TimeGenerated",
             "| extend down = isnull(Maximum) or Maximum < 1",
         ]

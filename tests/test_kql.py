@@ -1,99 +1,38 @@
-"""Every KQL the platform declares or runs (log alerts, the workbook, the SLA report's query) parsed
-and analysed by Microsoft's Kusto language service (npm @kusto/language-service-next, set up by
-bin/setup in tests/kusto) against the workspace tables as Azure Monitor's reference declares them
-(tests/kusto/workspace-tables.json): syntax, tables, columns and functions, not string matching."""
+"""The platform's KQL builders (components/kql.py): every query they make parses and uses only the
+workspace's documented tables and columns (Microsoft's Kusto language service, tests/kql_analysis.py),
+reads back what a policy needs, refuses what could change its meaning, and says exactly what the
+reviewed text below says."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import shutil
-import subprocess
-from pathlib import Path
+import os
 
 import pytest
-from conftest import PROJECT_DIR
+from kql_analysis import KUSTO, analyse, declared_tables
 
 from components import kql
-from helpers import QUERY_ALERT
-from sla.live import month_query
 
-KUSTO = PROJECT_DIR / "tests" / "kusto"
-WORKBOOK = "azure-native:applicationinsights:Workbook"
-
-
-def analyse(queries: dict[str, str], tables: dict | None = None) -> dict[str, list[dict]]:
-    """Diagnostics per query, from the language service (errors and warnings alike)."""
-    node = shutil.which("node")
-    assert node and (KUSTO / "node_modules").is_dir(), "run bin/setup: it installs the Kusto language service"
-    if tables is None:
-        declared = json.loads((KUSTO / "workspace-tables.json").read_text())["tables"]
-        tables = {name: table["columns"] for name, table in declared.items()}
-    done = subprocess.run(
-        [node, str(KUSTO / "analyse.js")],
-        input=json.dumps({"tables": tables, "queries": queries}),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    result: dict[str, list[dict]] = json.loads(done.stdout)
-    return result
-
-
-def declared_queries(renderings: dict[str, object]) -> dict[str, str]:
-    queries = {}
-    for stack, rendering in renderings.items():
-        for alert in rendering.of_type(QUERY_ALERT):
-            for number, condition in enumerate(alert.plain_inputs["criteria"]["allOf"]):
-                queries[f"{stack} alert {alert.plain_inputs['ruleName']} [{number}]"] = condition["query"]
-        for workbook in rendering.of_type(WORKBOOK):
-            content = json.loads(workbook.plain_inputs["serializedData"])
-            for item in content["items"]:
-                if item["type"] == 3:
-                    queries[f"{stack} workbook {item['content']['title']}"] = item["content"]["query"]
-    return queries
+REFUSED = {
+    "misspelt column": ('AzureMetrics | where MetricNmae == "is_db_alive"', "KS142"),
+    "unknown table": ("AzureMetric | take 1", "KS204"),
+    "broken syntax": ("AzureMetrics | summarize max(Maximum) by bin(TimeGenerated 1m)", None),
+    "another table's column": ("AzureActivity | where JobStatus == 'Failed'", "KS142"),
+}
 
 
 @pytest.fixture(scope="module")
-def platform_queries(prod, dr, promoted_dr) -> dict[str, str]:
-    queries = declared_queries({"prod": prod, "dr": dr, "promoted-dr": promoted_dr})
-    november = dt.datetime(2026, 11, 1, tzinfo=dt.UTC), dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
-    queries["sla report"] = month_query(["psql-cty-knowledge-prod-aue-g1-"], *november)
-    return queries
+def diagnosed() -> dict[str, list[dict]]:
+    """One run of the language service over the refused queries and every builder's query."""
+    queries = {name: query for name, (query, _code) in REFUSED.items()}
+    queries |= {f"built {name}": build() for name, build in BUILT.items()}
+    return analyse(queries)
 
 
-def test_the_platform_declares_the_queries_it_should(platform_queries):
-    names = set(platform_queries)
-    assert sum(" alert " in n and "burn" in n for n in names) == 12, (
-        "3 burn-rate alerts x 2 databases x 2 stacks"
-    )
-    assert sum("budget-spent" in n for n in names) == 4
-    assert {n.split(" workbook ")[1] for n in names if " workbook " in n} == {
-        "Availability and error budget this month",
-        "Replica lag against the RPO",
-        "Newest backup job per server",
-        "Restore checks' servers",
-    }
-
-
-def test_every_query_parses_and_uses_only_tables_and_columns_the_workspace_has(platform_queries):
-    diagnostics = analyse(platform_queries)
-    assert set(diagnostics) == set(platform_queries)
-    assert {name: found for name, found in diagnostics.items() if found} == {}
-
-
-@pytest.mark.parametrize(
-    "query, code",
-    [
-        ('AzureMetrics | where MetricNmae == "is_db_alive"', "KS142"),  # a misspelt column
-        ("AzureMetric | take 1", "KS204"),  # a table the workspace does not have
-        ("AzureMetrics | summarize max(Maximum) by bin(TimeGenerated 1m)", None),  # broken syntax
-        ("AzureActivity | where JobStatus == 'Failed'", "KS142"),  # another table's column
-    ],
-)
-def test_the_analysis_fails_what_azure_would_refuse(query, code):
-    (found,) = analyse({"q": query}).values()
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_the_analysis_fails_what_azure_would_refuse(diagnosed, name):
+    query, code = REFUSED[name]
+    found = diagnosed[name]
     assert found, f"no diagnostic for {query!r}"
     assert any(d["severity"] == "Error" for d in found)
     if code:
@@ -104,7 +43,7 @@ def test_a_column_outside_the_declared_schema_is_caught_in_the_platform_s_own_qu
     query = kql.burn_rate(
         "psql-x", objective=99.9, window_start=0, long_minutes=60, short_minutes=5, burn=14.4
     )
-    schema = json.loads((KUSTO / "workspace-tables.json").read_text())["tables"]
+    schema = declared_tables()
     without_maximum = {
         "AzureMetrics": {k: v for k, v in schema["AzureMetrics"]["columns"].items() if k != "Maximum"}
     }
@@ -113,8 +52,7 @@ def test_a_column_outside_the_declared_schema_is_caught_in_the_platform_s_own_qu
 
 
 def test_the_schema_cites_its_source_for_every_table():
-    declared = json.loads((KUSTO / "workspace-tables.json").read_text())["tables"]
-    for name, table in declared.items():
+    for name, table in declared_tables().items():
         assert table["source"].startswith("MicrosoftDocs/azure-reference-other azure-monitor-ref/tables/"), (
             name
         )
@@ -137,47 +75,13 @@ def test_a_maintenance_window_start_must_be_a_minute_of_the_week():
 
 
 def test_the_node_helper_is_the_committed_one():
-    assert Path(KUSTO / "package-lock.json").is_file()
+    assert (KUSTO / "package-lock.json").is_file()
     lock = json.loads((KUSTO / "package-lock.json").read_text())
     versions = {name: entry["version"] for name, entry in lock["packages"].items() if name}
     assert versions == {
         "node_modules/@kusto/language-service": "0.0.278",
         "node_modules/@kusto/language-service-next": "12.4.1",
     }
-
-
-def test_the_workbook_is_a_shared_workbook_on_the_workspace_with_a_stable_uuid(prod, dr):
-    import uuid
-
-    from components.workbook import workbook_id
-
-    for rendering, environment, region in ((prod, "prod", "australiaeast"), (dr, "dr", "australiasoutheast")):
-        (workbook,) = rendering.of_type(WORKBOOK)
-        inputs = workbook.plain_inputs
-        assert (
-            inputs["resourceName"]
-            == workbook_id(environment, region)
-            == str(uuid.UUID(inputs["resourceName"]))
-        )
-        assert (inputs["kind"], inputs["category"], inputs["version"]) == (
-            "shared",
-            "workbook",
-            "Notebook/1.0",
-        )
-        (workspace,) = [
-            r for r in rendering.resources if r.type == "azure-native:operationalinsights:Workspace"
-        ]
-        assert inputs["sourceId"] == workspace.outputs["id"]
-        content = json.loads(inputs["serializedData"])
-        assert content["version"] == "Notebook/1.0" and content["fallbackResourceIds"] == [inputs["sourceId"]]
-        kinds = [(item["type"], item["content"].get("version")) for item in content["items"]]
-        assert kinds == [(1, None), *[(3, "KqlItem/1.0")] * 4, (1, None)]
-        for item in content["items"][1:-1]:
-            assert (item["content"]["queryType"], item["content"]["resourceType"]) == (
-                0,
-                "microsoft.operationalinsights/workspaces",
-            )
-    assert workbook_id("prod", "australiaeast") != workbook_id("dr", "australiasoutheast")
 
 
 def test_an_alert_query_states_the_server_objective_and_window_a_policy_reads_back():
@@ -190,3 +94,55 @@ def test_an_alert_query_states_the_server_objective_and_window_a_policy_reads_ba
     # Queries over several servers (the report's, the workbook's) name no single one.
     assert kql.measured(kql.alive_samples(kql.starting("psql-a-"), "a", "b")) is None
     assert kql.measured(kql.BACKUP_FAILURES) is None
+
+
+# --- the reviewed text ---------------------------------------------------------------------------
+# Each builder's output for fixed arguments, committed under tests/fixtures/kql and read by a person
+# when it changes (regenerate with CONTINUITY_UPDATE_SNAPSHOTS=1 and read the diff).
+SNAPSHOTS = KUSTO.parent / "fixtures" / "kql"
+BUILT = {
+    "burn-rate": lambda: kql.burn_rate(
+        "psql-a-1", objective=99.95, window_start=180, long_minutes=60, short_minutes=5, burn=14.4
+    ),
+    "budget-spent": lambda: kql.budget_spent(
+        "psql-a-1", objective=99.9, window_start=240, reach_minutes=2820
+    ),
+    "month-to-date": lambda: kql.month_to_date(
+        [
+            kql.Objective("knowledge", "psql-k-", 99.95, 180),
+            kql.Objective("operational", "psql-o-", 99.9, 240),
+        ]
+    ),
+    "replication-lag": lambda: kql.replication_lag(
+        {"knowledge": ("psql-k-", 900), "operational": ("psql-o-", 3600)}
+    ),
+    "replication-lag-none": lambda: kql.replication_lag({}),
+    "restore-check-servers": lambda: kql.restore_check_servers("rg-cty-prod-aue", "rc-"),
+    "alive-samples": lambda: kql.alive_samples(
+        kql.any_of([kql.starting("psql-k-"), kql.starting("psql-o-")]),
+        "datetime(2026-11-01)",
+        "datetime(2026-12-01)",
+    ),
+    "last-backups": lambda: kql.LAST_BACKUPS,
+    "backup-failures": lambda: kql.BACKUP_FAILURES,
+}
+
+
+@pytest.mark.parametrize("name", sorted(BUILT))
+def test_each_builder_says_what_the_reviewed_text_says(name):
+    path = SNAPSHOTS / f"{name}.kql"
+    text = BUILT[name]() + "\n"
+    if os.environ.get("CONTINUITY_UPDATE_SNAPSHOTS"):
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text)
+    assert text == path.read_text(), f"{path.name} changed: regenerate it and read the diff"
+
+
+def test_every_builder_s_query_is_clean_kql_over_the_workspace(diagnosed):
+    assert {name: found for name, found in diagnosed.items() if name.startswith("built ") and found} == {}
+    assert len([name for name in diagnosed if name.startswith("built ")]) == len(BUILT)
+
+
+def test_a_server_filter_that_matches_nothing_is_false_not_an_empty_where():
+    assert kql.any_of([]) == "false"
+    assert kql.any_of(["a", "b"]) == "(a) or (b)"
