@@ -181,12 +181,13 @@ def test_a_burn_rate_alert_asks_about_its_own_server_objective_windows_and_maint
     (server,) = [r.plain_inputs["serverName"] for r in prod.of_type(SERVER) if r.name == "knowledge-g1"]
     assert server.startswith(Naming("prod", "australiaeast", "").server_prefix("knowledge", 1))
     assert f'| where Resource =~ "{server}"' in query
-    assert "let allowed = 14.4 * (100.0 - 99.95) / 100.0;" in query
+    assert "let objective = 99.95;" in query and "let allowed = 14.4 * (100.0 - objective) / 100.0;" in query
     assert "let start_time = end_time - 60m;" in query and "let short_start = end_time - 5m;" in query
     assert "(week_minute - 180 + 10080) % 10080 >= 60" in query, "Sunday 03:00 is minute 180 of the week"
     assert (fast["windowSize"], fast["evaluationFrequency"], fast["severity"]) == ("PT2H", "PT5M", 1)
     operational = alerts["operational-g1-burn-ticket-24h"]["criteria"]["allOf"][0]["query"]
-    assert "let allowed = 3.0 * (100.0 - 99.9) / 100.0;" in operational
+    assert "let objective = 99.9;" in operational
+    assert "let allowed = 3.0 * (100.0 - objective) / 100.0;" in operational
     assert "(week_minute - 240 + 10080) % 10080 >= 60" in operational, "Sunday 04:00"
     assert "99.95 % objective" in fast["description"]
 
