@@ -913,3 +913,137 @@ def test_the_vault_a_backup_instance_names_is_the_one_judged():
         "schedule unknown, restorable in the paired region",
     )
     assert not vault.backs(assessment.target_rpo)
+
+
+# --- CTY-SLA-003: error-budget alerts ------------------------------------------------------------
+
+LOG_ALERT = "azure-native:monitor:ScheduledQueryRule"
+
+
+def _objective_server(name: str, objective: str = "99.95", **props: Any) -> Resource:
+    return res(
+        SERVER,
+        name,
+        {
+            "createMode": "Create",
+            "serverName": f"psql-{name}",
+            "tags": {"availability-objective": objective},
+            "maintenanceWindow": {
+                "customWindow": "Enabled",
+                "dayOfWeek": 0,
+                "startHour": 3,
+                "startMinute": 5,
+            },
+            **props,
+        },
+    )
+
+
+def _budget_alert(name: str, server: str, severity: int = 1, group: str = "g", **props: Any) -> Resource:
+    from components import kql
+
+    query = kql.burn_rate(
+        server, objective=99.95, window_start=185, long_minutes=60, short_minutes=5, burn=14.4
+    )
+    return res(
+        LOG_ALERT,
+        name,
+        {
+            "enabled": True,
+            "severity": severity,
+            "ruleName": name,
+            "criteria": {"allOf": [{"query": query}]},
+            **props,
+        },
+        deps={"actions": [f"urn:pulumi:prod::continuity::{ACTION_GROUP}::{group}"]},
+    )
+
+
+def _webhook_group(name: str = "g") -> Resource:
+    return res(ACTION_GROUP, name, {"webhookReceivers": [{"name": "hook"}]})
+
+
+def test_error_budget_alerts_reaching_a_webhook_only_group_count():
+    assert check("CTY-SLA-003", _webhook_group(), _objective_server("k"), _budget_alert("a", "PSQL-K")) == []
+    silent = res(ACTION_GROUP, "g", {"emailReceivers": [], "webhookReceivers": []})
+    assert check("CTY-SLA-003", silent, _objective_server("k"), _budget_alert("a", "psql-k")) == [
+        ("k", "no enabled error-budget alert reaching a receiver measures this server")
+    ]
+
+
+def test_every_writable_server_is_judged_not_only_the_first():
+    found = check(
+        "CTY-SLA-003",
+        _webhook_group(),
+        _objective_server("bad", objective="four nines"),  # CTY-SLA-001 names it; this rule moves on
+        _objective_server("plain", tags={}),  # no objective: nothing to watch
+        _objective_server("k"),
+        _objective_server("k2"),
+        _budget_alert("a", "psql-other"),
+    )
+    assert found == [
+        ("k", "no enabled error-budget alert reaching a receiver measures this server"),
+        ("k2", "no enabled error-budget alert reaching a receiver measures this server"),
+    ]
+
+
+def test_a_server_without_a_name_is_watched_by_no_alert():
+    server = _objective_server("k")
+    del server.props["serverName"]
+    assert check(
+        "CTY-SLA-003", _webhook_group(), server, _budget_alert("a", "xxxx"), _budget_alert("b", "none")
+    ) == [("k", "no enabled error-budget alert reaching a receiver measures this server")]
+
+
+def test_alerts_without_criteria_query_or_actions_are_passed_over():
+    bare = res(LOG_ALERT, "bare", {"enabled": True, "severity": 1})
+    group = [f"urn:pulumi:prod::continuity::{ACTION_GROUP}::g"]
+    no_query = res(
+        LOG_ALERT,
+        "nq",
+        {"enabled": True, "severity": 1, "criteria": {"allOf": [{}]}},
+        deps={"actions": group},
+    )
+    no_criteria = res(LOG_ALERT, "nc", {"enabled": True, "severity": 1}, deps={"actions": group})
+    no_actions = _budget_alert("na", "psql-k")
+    no_actions.property_dependencies.clear()  # type: ignore[attr-defined]
+    found = check(
+        "CTY-SLA-003", _webhook_group(), _objective_server("k"), bare, no_query, no_criteria, no_actions
+    )
+    assert found == [("k", "no enabled error-budget alert reaching a receiver measures this server")]
+
+
+def test_the_second_alert_is_judged_after_a_first_that_does_not_measure_the_server():
+    found = check(
+        "CTY-SLA-003",
+        _webhook_group(),
+        _objective_server("k"),
+        _budget_alert("other", "psql-x"),
+        _budget_alert("a", "psql-k"),
+    )
+    assert found == []
+
+
+@pytest.mark.parametrize(
+    "severities, pages",
+    [((0,), True), ((1,), True), ((2,), False), ((2, 1), True), ((None,), False)],
+)
+def test_an_alert_pages_at_severity_0_or_1_and_an_unset_severity_is_verbose(severities, pages):
+    alerts = []
+    for number, severity in enumerate(severities):
+        alert = _budget_alert(f"a{number}", "psql-k", severity=severity or 0)
+        if severity is None:
+            del alert.props["severity"]
+        alerts.append(alert)
+    found = check("CTY-SLA-003", _webhook_group(), _objective_server("k"), *alerts)
+    assert found == ([] if pages else [("k", "no error-budget alert pages (severity 0 or 1)")])
+
+
+def test_a_window_a_few_minutes_past_the_hour_is_compared_to_the_minute():
+    later = _objective_server(
+        "k", maintenanceWindow={"customWindow": "Enabled", "dayOfWeek": 0, "startHour": 3, "startMinute": 10}
+    )
+    assert check("CTY-SLA-003", _webhook_group(), later, _budget_alert("a", "psql-k")) == [
+        ("k", "alert a excludes maintenance from minute 185 of the week; the server's window starts at 190")
+    ]
+    assert check("CTY-SLA-003", _webhook_group(), _objective_server("k"), _budget_alert("a", "psql-k")) == []
