@@ -146,3 +146,22 @@ def test_every_builder_s_query_is_clean_kql_over_the_workspace(diagnosed):
 def test_a_server_filter_that_matches_nothing_is_false_not_an_empty_where():
     assert kql.any_of([]) == "false"
     assert kql.any_of(["a", "b"]) == "(a) or (b)"
+
+
+def test_numbers_are_written_as_kql_reals():
+    assert [kql._number(v) for v in (6.0, 3, 14.4, 99.95, 1e8)] == ["6.0", "3.0", "14.4", "99.95", "1e+08"]
+
+
+def test_window_bounds_are_checked_at_their_edges():
+    assert "let short_start = end_time - 1m;" in kql.burn_rate(
+        "s", objective=99.9, window_start=0, long_minutes=2, short_minutes=1, burn=1
+    )
+    for short, long in ((0, 5), (5, 5), (6, 5)):
+        with pytest.raises(ValueError, match="must be shorter"):
+            kql.burn_rate("s", objective=99.9, window_start=0, long_minutes=long, short_minutes=short, burn=1)
+
+
+def test_a_query_naming_a_server_without_objective_or_window_reads_back_as_unknown():
+    assert kql.measured('AzureMetrics\n| where Resource =~ "psql-a-1"') == kql.Measured(
+        "psql-a-1", None, None
+    )
