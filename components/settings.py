@@ -517,6 +517,48 @@ def _check_tags(tags: dict[str, str]) -> dict[str, str]:
     return tags
 
 
+def _project_name(name: str) -> str:
+    if not re.fullmatch(r"[a-z][a-z0-9]{1,29}", name):
+        raise ValueError(
+            f"project name '{name}' must be 2-30 lowercase letters and digits, starting with a letter "
+            "(it names a PostgreSQL role, policies and Key Vault secrets)"
+        )
+    return name
+
+
+class Project(Model):
+    """A project sharing the platform: its rows, secrets and logs are readable by its group alone."""
+
+    group: EntraPrincipal
+
+
+class Tenancy(Model):
+    """Who shares the platform, and which tables hold rows of more than one project."""
+
+    projects: dict[Annotated[str, AfterValidator(_project_name)], Project] = Field(min_length=1)
+    # Logical database -> its tenant-scoped tables (schema.table), each with a `project_id text NOT
+    # NULL` column holding the project's name. The tables belong to the application.
+    tables: dict[
+        str,
+        list[Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,62}\.[a-z_][a-z0-9_]{0,62}$")]],
+    ] = {}
+
+    @model_validator(mode="after")
+    def _one_group_per_project(self) -> Tenancy:
+        seen: dict[str, str] = {}
+        for name, project in self.projects.items():
+            other = seen.setdefault(project.group.object_id.lower(), name)
+            if other != name:
+                raise ValueError(
+                    f"projects.{name}.group is projects.{other}.group: a group holding two projects sees both"
+                )
+        for database, tables in self.tables.items():
+            doubled = sorted({t for t in tables if tables.count(t) > 1})
+            if not tables or doubled:
+                raise ValueError(f"tables.{database} must list each table once ({doubled or 'empty'})")
+        return self
+
+
 class Settings(Model):
     """Everything one stack declares. Field names are the config keys under `continuity:`."""
 
@@ -539,6 +581,18 @@ class Settings(Model):
     secrets: Secrets = Secrets()
     databases: dict[Annotated[str, AfterValidator(_database_key)], Database] = Field(min_length=1)
     sla: Sla | None = None
+    tenancy: Tenancy | None = None
+
+    @model_validator(mode="after")
+    def _tenant_tables_in_declared_databases(self) -> Settings:
+        if self.tenancy is not None:
+            logical = {name for database in self.databases.values() for name in database.databases}
+            unknown = sorted(set(self.tenancy.tables) - logical)
+            if unknown:
+                raise ValueError(
+                    f"tenancy.tables names {unknown}, which no server holds (databases: {sorted(logical)})"
+                )
+        return self
 
     @model_validator(mode="after")
     def _an_objective_per_database(self) -> Settings:

@@ -31,8 +31,8 @@ from typing import Any
 
 from cli.exits import EXIT_CODES_HELP, Exit, UsageError, UsageParser, run
 from cli.stack_outputs import stack_outputs
-from components.settings import Database, Settings, SettingsError, load_settings
-from gate.stack_files import read_stack_config
+from cli.stack_settings import stack_settings
+from components.settings import Database, Settings
 
 from .azure_restore import LEDGER_FILE, AzureRestorer, Ledger, Placement
 from .control import ControlPlaneError, PulumiControlPlane
@@ -49,14 +49,6 @@ from .vault_restore import VaultRestorer, VaultSource
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DRILLS_DIR = PROJECT_DIR / "drills"
 OPTIONS = {"planned": "Planned", "forced": "Forced"}
-
-
-def stack_settings(stack: str) -> Settings:
-    config = read_stack_config(PROJECT_DIR, stack)
-    try:
-        return load_settings(config.values, config.secret_keys)
-    except SettingsError as error:
-        raise UsageError(f"{config.path.name}: {error}") from None
 
 
 def database(settings: Settings, key: str, stack: str) -> Database:

@@ -173,6 +173,7 @@ class LocalCluster:
         settings: dict[str, str] | None = None,
         standby: bool = True,
         archive: bool = False,
+        logins: tuple[str, ...] = (),
     ):
         self.bin_dir = bin_dir
         # A streaming standby (failover drills); a WAL archive and base backups (restore checks).
@@ -180,6 +181,8 @@ class LocalCluster:
         self.with_archive = archive
         # Extra postgresql.conf settings (values as written in the file), e.g. preloaded libraries.
         self.extra_settings = dict(settings or {})
+        # Other roles that may sign in from loopback with a password (tests' non-superuser logins).
+        self.logins = logins
         self.timeout = timeout
         self._password = secrets.token_urlsafe(24)
         self._base: Path | None = None
@@ -649,6 +652,10 @@ class LocalCluster:
                     f"local  all          {ROLE}                 scram-sha-256",
                     f"host   all          {ROLE}  127.0.0.1/32   scram-sha-256",
                     f"host   replication  {ROLE}  127.0.0.1/32   scram-sha-256",
+                    *(
+                        f'host   all          "{login}"  127.0.0.1/32   scram-sha-256'
+                        for login in self.logins
+                    ),
                     "",
                 ]
             ),

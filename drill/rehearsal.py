@@ -76,7 +76,9 @@ def rehearse(
     gate_check: tuple[Check, dict[str, Any]] | None = None,
 ) -> tuple[DrillRecord, Path]:
     """Run a whole drill locally. `gate_check` reuses an earlier (check, summary) of the policy gate."""
-    from .__main__ import new_record, stack_settings
+    from cli.stack_settings import stack_settings
+
+    from .__main__ import new_record
 
     primary_settings, standby_settings = stack_settings("prod"), stack_settings("dr")
     record = new_record(
@@ -138,7 +140,9 @@ def rehearse_pitr(
     rows written while a restore point passes, a new server recovered to that point, and the
     check (drill/restore_check.py) that it holds exactly what the source held there, within the
     database's RTO. `cluster` is a started LocalCluster(standby=False, archive=True) to use."""
-    from .__main__ import new_record, stack_settings
+    from cli.stack_settings import stack_settings
+
+    from .__main__ import new_record
 
     settings = stack_settings("prod")
     if database not in settings.databases:

@@ -18,8 +18,7 @@ from cli.exits import EXIT_CODES_HELP, Exit, InternalError, UsageError, run
 from cli.files import load_json
 from cli.outputs import check_destinations, write
 from cli.stack_outputs import stack_outputs
-from components.settings import Settings, SettingsError, load_settings
-from gate.stack_files import read_stack_config, stack_names
+from cli.stack_settings import committed_stacks, stack_settings
 
 from .availability import month_bounds
 from .document import sla_document
@@ -30,17 +29,6 @@ from .samples import SampleError, read_samples
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 # A month of per-minute samples is 44,640 rows a server, some 5 MB of JSON each in AzureMetrics.
 RESPONSE_MAX_BYTES = 64 << 20
-
-
-def committed_stacks() -> dict[str, Settings]:
-    stacks = {}
-    for stack in stack_names(PROJECT_DIR):
-        config = read_stack_config(PROJECT_DIR, stack)
-        try:
-            stacks[stack] = load_settings(config.values, config.secret_keys)
-        except SettingsError as error:
-            raise UsageError(f"{config.path.name}: {error}") from None
-    return stacks
 
 
 def _from_workspace(stack: str, query: str, month: str) -> dict[str, Any]:
@@ -61,12 +49,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         start, end = month_bounds(args.month)
     except ValueError as error:
         raise UsageError(f"--month: {error}") from None
-    stacks = committed_stacks()
-    if args.stack not in stacks:
-        raise UsageError(
-            f"--stack {args.stack}: no Pulumi.{args.stack}.yaml (stacks: {', '.join(sorted(stacks))})"
-        )
-    settings = stacks[args.stack]
+    settings = stack_settings(args.stack)
     if settings.sla is None:
         raise UsageError(f"--stack {args.stack}: Pulumi.{args.stack}.yaml declares no continuity:sla")
     query = month_query(list(server_prefixes(settings).values()), start, end)
