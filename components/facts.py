@@ -24,6 +24,8 @@ FORBIDDEN_TAG_NAME_CHARACTERS = frozenset("<>%&\\?/")
 PURPOSE_TAG = "purpose"
 AUDIT_ARCHIVE = "audit-archive"
 RESTORE_STAGING = "restore-staging"
+# The vault of project secrets: unlocked so that a project's grants can be removed (CTY-ISO-002).
+PROJECT_SECRETS = "project-secrets"
 
 # --- PostgreSQL flexible server ------------------------------------------------------------------
 # Storage sizes a flexible server accepts (GiB); any other value fails at deployment.
@@ -71,6 +73,12 @@ TOTAL_RETENTION_YEARS = (1095, 1460, 1826, 2191, 2556, 2922, 3288, 3653, 4018, 4
 # Log Analytics data export cannot read these tables; a rule naming them succeeds and exports nothing.
 # https://learn.microsoft.com/azure/azure-monitor/logs/logs-data-export#unsupported-tables
 UNEXPORTABLE_TABLES = ("AzureDiagnostics",)
+
+# --- access --------------------------------------------------------------------------------------
+# Key Vault Secrets User: read a secret's value. A project's group gets it on each of its own secrets
+# alone (Key Vault rbac-guide, "Secret scope role assignment"; Microsoft keeps object-scope
+# assignments to reading: teams that manage their own secrets need a vault of their own).
+KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
 
 # --- vaults --------------------------------------------------------------------------------------
 # Key Vault soft delete keeps a deleted vault "for a configurable period of 7 to 90 calendar days. If

@@ -118,6 +118,71 @@ def key_drift(live: Any, rotation: KeyRotation) -> list[str]:
     return found
 
 
+def hardened_vault(
+    name: str,
+    *,
+    vault_name: str,
+    location: str,
+    resource_group_name: pulumi.Input[str],
+    tenant_id: str,
+    allowed_cidrs: Sequence[str],
+    tags: Mapping[str, str],
+    opts: pulumi.ResourceOptions,
+) -> keyvault.Vault:
+    """A Premium, RBAC-only vault with soft delete (90 days) and purge protection, private unless
+    `allowed_cidrs` is given; Azure services (a database's key access) bypass the firewall."""
+    return keyvault.Vault(
+        name,
+        vault_name=vault_name,
+        location=location,
+        resource_group_name=resource_group_name,
+        tags=dict(tags),
+        properties=keyvault.VaultPropertiesArgs(
+            tenant_id=tenant_id,
+            sku=keyvault.SkuArgs(family=keyvault.SkuFamily.A, name=keyvault.SkuName.PREMIUM),
+            enable_rbac_authorization=True,
+            enable_soft_delete=True,
+            soft_delete_retention_in_days=90,
+            enable_purge_protection=True,
+            public_network_access=(
+                keyvault.PublicNetworkAccess.ENABLED
+                if allowed_cidrs
+                else keyvault.PublicNetworkAccess.DISABLED
+            ),
+            network_acls=keyvault.NetworkRuleSetArgs(
+                default_action=keyvault.NetworkRuleAction.DENY,
+                bypass=keyvault.NetworkRuleBypassOptions.AZURE_SERVICES,
+                ip_rules=[keyvault.IPRuleArgs(value=cidr) for cidr in allowed_cidrs],
+            ),
+        ),
+        opts=opts,
+    )
+
+
+def store_secret(
+    name: str,
+    *,
+    vault: keyvault.Vault,
+    resource_group_name: pulumi.Input[str],
+    secret_name: str,
+    value: pulumi.Input[str],
+    tags: Mapping[str, str] | None,
+    parent: pulumi.Resource,
+) -> keyvault.Secret:
+    """Write a secret (already a Pulumi secret) to `vault`; kept in Azure if dropped from the program."""
+    return keyvault.Secret(
+        name,
+        secret_name=secret_name,
+        vault_name=vault.name,
+        resource_group_name=resource_group_name,
+        tags=dict(tags) if tags else None,
+        properties=keyvault.SecretPropertiesArgs(
+            value=pulumi.Output.secret(value), content_type="text/plain"
+        ),
+        opts=pulumi.ResourceOptions(parent=parent, retain_on_delete=True),
+    )
+
+
 class RegionalKeyVault(pulumi.ComponentResource):
     """Premium, RBAC-only vault with purge protection, an HSM-backed PostgreSQL key and its identity.
 
@@ -152,30 +217,14 @@ class RegionalKeyVault(pulumi.ComponentResource):
         self._name = name
         self._resource_group_name = resource_group_name
 
-        self.vault = keyvault.Vault(
+        self.vault = hardened_vault(
             name,
             vault_name=vault_name,
             location=location,
             resource_group_name=resource_group_name,
-            tags=dict(tags),
-            properties=keyvault.VaultPropertiesArgs(
-                tenant_id=tenant_id,
-                sku=keyvault.SkuArgs(family=keyvault.SkuFamily.A, name=keyvault.SkuName.PREMIUM),
-                enable_rbac_authorization=True,
-                enable_soft_delete=True,
-                soft_delete_retention_in_days=90,
-                enable_purge_protection=True,
-                public_network_access=(
-                    keyvault.PublicNetworkAccess.ENABLED
-                    if allowed_cidrs
-                    else keyvault.PublicNetworkAccess.DISABLED
-                ),
-                network_acls=keyvault.NetworkRuleSetArgs(
-                    default_action=keyvault.NetworkRuleAction.DENY,
-                    bypass=keyvault.NetworkRuleBypassOptions.AZURE_SERVICES,
-                    ip_rules=[keyvault.IPRuleArgs(value=cidr) for cidr in allowed_cidrs],
-                ),
-            ),
+            tenant_id=tenant_id,
+            allowed_cidrs=allowed_cidrs,
+            tags=tags,
             opts=protection.options(self),
         )
         protection.lock(
@@ -241,13 +290,12 @@ class RegionalKeyVault(pulumi.ComponentResource):
 
     def store_secret(self, name: str, value: pulumi.Input[str]) -> keyvault.Secret:
         """Write a secret (already a Pulumi secret) to this vault."""
-        return keyvault.Secret(
+        return store_secret(
             f"{self._name}-{name}",
-            secret_name=name,
-            vault_name=self.vault.name,
+            vault=self.vault,
             resource_group_name=self._resource_group_name,
-            properties=keyvault.SecretPropertiesArgs(
-                value=pulumi.Output.secret(value), content_type="text/plain"
-            ),
-            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
+            secret_name=name,
+            value=value,
+            tags=None,
+            parent=self,
         )

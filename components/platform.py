@@ -29,6 +29,7 @@ from .network import (
 )
 from .observability import Observability
 from .peer import PeerStack
+from .project_secrets import ProjectSecrets
 from .protection import Protection
 from .restore_staging import RestoreStaging
 from .settings import Origin, PrivateDnsRole, Role, Settings
@@ -266,6 +267,26 @@ class RegionalPlatform(pulumi.ComponentResource):
                 assert peer is not None  # a replica-origin stack always reads its peer
                 shared_secrets[secret_name] = peer.shared_secret(secret_name)
             vault.store_secret(secret_name, shared_secrets[secret_name])
+        projects = None
+        if s.tenancy is not None:
+            projects = ProjectSecrets(
+                "project-secrets",
+                tenancy=s.tenancy,
+                generate=s.origin is Origin.PRIMARY,
+                peer=peer,
+                vault_name=naming.key_vault("kvprj"),
+                location=s.region,
+                resource_group_name=group.name,
+                tenant_id=azure.tenant_id,
+                subscription_id=azure.subscription_id,
+                allowed_cidrs=s.network.allowed_cidrs,
+                workspace_id=workspace_id,
+                archive_id=observability.archive_id,
+                protection=protection,
+                tags=secret_tags,
+                opts=child,
+            )
+            shared_secrets |= projects.values
 
         alerting = Alerting(
             "alerts",
@@ -282,6 +303,8 @@ class RegionalPlatform(pulumi.ComponentResource):
         )
         for key, kv in vaults:
             alerting.watch(key, kv.vault_id, [key_vault_rule(s.alerts)])
+        if projects is not None:
+            alerting.watch("project-secrets", projects.vault_id, [key_vault_rule(s.alerts)])
         service_level_workbook(
             "service-levels",
             settings=s,
@@ -416,6 +439,14 @@ class RegionalPlatform(pulumi.ComponentResource):
             group_id="vault",
             zone_id=zone_of("vault"),
         )
+        if projects is not None:
+            net.private_endpoint(
+                "project-secrets",
+                target_id=projects.vault_id,
+                target_name=projects.vault_name,
+                group_id="vault",
+                zone_id=zone_of("vault"),
+            )
         for key, server in self.servers.items():
             net.private_endpoint(
                 f"{key}-g{s.databases[key].generation}",

@@ -117,7 +117,7 @@ class RestoreStaging(pulumi.ComponentResource):
             (key, principal_id, authorization.PrincipalType.SERVICE_PRINCIPAL)
             for key, (_, principal_id) in vaults.items()
         ] + [
-            (f"reader-{reader.object_id[:8]}", reader.object_id, _principal_type(reader))
+            (f"reader-{reader.object_id[:8]}", reader.object_id, roles.principal_type_of(reader))
             for reader in readers
         ]
         for suffix, principal_id, principal_type in grants:
@@ -142,7 +142,3 @@ class RestoreStaging(pulumi.ComponentResource):
             self.account.primary_endpoints.apply(lambda endpoints: endpoints.blob.rstrip("/")), "/", CONTAINER
         )
         self.register_outputs({"container_url": self.container_url, "account_id": self.account_id})
-
-
-def _principal_type(principal: EntraPrincipal) -> authorization.PrincipalType:
-    return authorization.PrincipalType(principal.principal_type[0].upper() + principal.principal_type[1:])

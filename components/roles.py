@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 import pulumi
 from pulumi_azure_native import authorization
+
+from . import facts
+from .settings import EntraPrincipal
 
 # Built-in role definition IDs (the same in every tenant).
 # https://learn.microsoft.com/azure/role-based-access-control/built-in-roles
@@ -19,6 +23,8 @@ POSTGRESQL_FLEXIBLE_SERVER_LTR_BACKUP = "c088a766-074b-43ba-90d4-1fb21feae531"
 # scoped to the container: restore-azure-database-postgresql, "Restore permissions on the target
 # storage account").
 STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
+# Read a secret's value (components.facts, where the policies read it too).
+KEY_VAULT_SECRETS_USER = facts.KEY_VAULT_SECRETS_USER
 
 
 def grant(
@@ -30,6 +36,7 @@ def grant(
     subscription_id: str,
     parent: pulumi.Resource,
     principal_type: authorization.PrincipalType = authorization.PrincipalType.SERVICE_PRINCIPAL,
+    depends_on: Sequence[pulumi.Resource] = (),
 ) -> authorization.RoleAssignment:
     """Grant a built-in role to a principal (by default a managed identity).
 
@@ -43,5 +50,10 @@ def grant(
         principal_type=principal_type,
         role_definition_id=f"/subscriptions/{subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{role}",
         scope=scope,
-        opts=pulumi.ResourceOptions(parent=parent),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on)),
     )
+
+
+def principal_type_of(principal: EntraPrincipal) -> authorization.PrincipalType:
+    """The assignment's principalType for a configured Entra principal (group, user, servicePrincipal)."""
+    return authorization.PrincipalType(principal.principal_type[0].upper() + principal.principal_type[1:])

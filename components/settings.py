@@ -530,6 +530,8 @@ class Project(Model):
     """A project sharing the platform: its rows, secrets and logs are readable by its group alone."""
 
     group: EntraPrincipal
+    # Raise to rotate the project's generated secret (components/project_secrets.py).
+    secret_version: int = Field(default=1, ge=1)
 
 
 class Tenancy(Model):

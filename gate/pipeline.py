@@ -106,6 +106,7 @@ def expected_pack_config(rendering: Rendering, peer: Rendering | None) -> dict[t
     """The per-stack pack config values that follow from the stack files."""
     s = rendering.settings
     cidrs = list(s.network.allowed_cidrs)
+    projects = {name: p.group.object_id for name, p in s.tenancy.projects.items()} if s.tenancy else {}
     owns_dns = s.network.private_dns is PrivateDnsRole.OWNER
     # The writer zone is the owner's (stack_file_consistency checks both files name the same one).
     zone_owner = s if owns_dns or peer is None else peer.settings
@@ -120,6 +121,8 @@ def expected_pack_config(rendering: Rendering, peer: Rendering | None) -> dict[t
         ("CTY-ACC-002", "allowedCidrs"): cidrs,
         ("CTY-ACC-003", "allowedCidrs"): cidrs,
         ("CTY-ACC-004", "allowedCidrs"): cidrs,
+        ("CTY-ISO-001", "projects"): projects,
+        ("CTY-ISO-002", "projects"): projects,
     }
     if peer is not None:
         replicas_here = s.origin is Origin.REPLICA

@@ -6,6 +6,7 @@ import subprocess
 
 from conftest import TODAY
 
+from components.facts import PROJECT_SECRETS, PURPOSE_TAG
 from gate.render import RenderedResource, Rendering
 
 # Type tokens the rules know, plus a few only the tests query.
@@ -49,6 +50,11 @@ ENTRA_ADMIN = "azure-native:dbforpostgresql:AdministratorsMicrosoftEntra"
 SLEEP = "time:index/sleep:Sleep"
 
 STATEFUL_TYPES = STATEFUL
+
+
+def key_vaults(rendering: Rendering) -> list[RenderedResource]:
+    """The vaults of encryption keys and platform secrets: all but the project-secrets vault."""
+    return [v for v in rendering.of_type(VAULT) if v.plain_inputs["tags"].get(PURPOSE_TAG) != PROJECT_SECRETS]
 
 
 def servers(rendering: Rendering) -> dict[str, dict]:

@@ -293,6 +293,52 @@ def _query_edit(database: str, key: str, old: str, new: str):
     return mutate
 
 
+SECRET = "azure-native:keyvault:Secret"
+
+
+def _project_grant(rendering: Rendering, project: str) -> RenderedResource:
+    return find(rendering, ROLE_ASSIGNMENT, f"project-{project}-key-reader")
+
+
+def _project_secret(rendering: Rendering, project: str) -> RenderedResource:
+    return find(rendering, SECRET, f"project-secrets-project-{project}-key")
+
+
+def _grant_on_the_whole_vault(anchor_vault: bool):
+    def mutate(rendering: Rendering) -> str:
+        grant = _project_grant(rendering, "atlas")
+        vault = find(rendering, VAULT, "project-secrets-vault")
+        grant.inputs["scope"] = vault.outputs["id"]
+        return (vault if anchor_vault else grant).urn
+
+    return mutate
+
+
+def _grant_on_the_workspace(rendering: Rendering) -> str:
+    grant = _project_grant(rendering, "borealis")
+    grant.inputs["scope"] = find(rendering, WORKSPACE).outputs["id"]
+    grant.property_dependencies["scope"] = [find(rendering, WORKSPACE).urn]
+    return grant.urn
+
+
+def _other_role_on_the_secret(anchor_secret: bool):
+    def mutate(rendering: Rendering) -> str:
+        grant = _project_grant(rendering, "atlas")
+        # Key Vault Secrets Officer: may also write and delete the secret.
+        grant.inputs["roleDefinitionId"] = grant.inputs["roleDefinitionId"].rsplit("/", 1)[0] + (
+            "/b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
+        )
+        return (_project_secret(rendering, "atlas") if anchor_secret else grant).urn
+
+    return mutate
+
+
+def _secret_shared_with_another_project(rendering: Rendering) -> str:
+    atlas, borealis = _project_grant(rendering, "atlas"), _project_grant(rendering, "borealis")
+    borealis.inputs["scope"] = atlas.inputs["scope"]
+    return _project_secret(rendering, "atlas").urn
+
+
 def _rename_owner_tag(rendering: Rendering) -> str:
     resource = find(rendering, SERVER, "knowledge")
     tags = resource.inputs["tags"]
@@ -485,6 +531,27 @@ CASES = [
         "dr-promoted",
         "the promoted server's alerts name another server",
         _alerts_on_another_server,
+    ),
+    Case(
+        "CTY-ISO-001",
+        "prod",
+        "a project's group granted on the whole project vault",
+        _grant_on_the_whole_vault(False),
+    ),
+    Case("CTY-ISO-001", "dr", "a project's group granted on the workspace", _grant_on_the_workspace),
+    Case("CTY-ISO-001", "prod", "a project's group given Secrets Officer", _other_role_on_the_secret(False)),
+    Case("CTY-ISO-002", "prod", "a whole-vault grant on the project vault", _grant_on_the_whole_vault(True)),
+    Case(
+        "CTY-ISO-002", "dr", "atlas's secret also readable by borealis", _secret_shared_with_another_project
+    ),
+    Case(
+        "CTY-ISO-002", "prod", "a project secret granted as Secrets Officer", _other_role_on_the_secret(True)
+    ),
+    Case(
+        "CTY-ISO-002",
+        "prod",
+        "a secret in the project vault that belongs to no project",
+        edit(SECRET, "project-secrets-project-borealis-key", "tags.project", "gamma"),
     ),
     Case("CTY-RES-004", "prod", "server not protected", _unprotect),
     Case(

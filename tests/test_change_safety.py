@@ -116,7 +116,11 @@ def test_removing_a_whole_server_is_data_loss_and_its_backup_instance_is_stuck_u
     only_knowledge = {"knowledge": databases("prod")["knowledge"]}
     sla = json.loads(read_stack_config(PROJECT_DIR, "prod").values["continuity:sla"])
     del sla["databases"]["operational"]  # its objective goes with it
-    edited = render_variant("prod", {"continuity:databases": only_knowledge, "continuity:sla": sla})
+    tenancy = json.loads(read_stack_config(PROJECT_DIR, "prod").values["continuity:tenancy"])
+    del tenancy["tables"]["decisions"]  # and its tenant-scoped tables
+    edited = render_variant(
+        "prod", {"continuity:databases": only_knowledge, "continuity:sla": sla, "continuity:tenancy": tenancy}
+    )
     changes, findings = compare(prod, edited)
     server = by_name(changes, "operational-g1", SERVER)
     assert server.action == "delete"

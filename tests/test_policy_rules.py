@@ -34,7 +34,7 @@ def violations(rendering, stack_config: str):
 def test_rule_ids_are_stable_and_unique():
     assert len(REGISTRY) >= 40
     for rule_id, rule in REGISTRY.items():
-        assert re.fullmatch(r"CTY-(RET|ENC|TAG|RES|OBS|ACC|CON|DEP|NET|SLA)-\d{3}", rule_id)
+        assert re.fullmatch(r"CTY-(RET|ENC|TAG|RES|OBS|ACC|CON|DEP|NET|SLA|ISO)-\d{3}", rule_id)
         assert rule.rule_id == rule_id
         assert (
             rule_id.split("-")[1]
@@ -49,6 +49,7 @@ def test_rule_ids_are_stable_and_unique():
                 "deployability": "DEP",
                 "sla": "SLA",
                 "network": "NET",
+                "isolation": "ISO",
             }[rule.concern]
         )
 

@@ -458,9 +458,10 @@ def test_markdown_of_failing_result(failing):
 
 
 def admin_passwords(result: GateResult) -> list[str]:
+    """Every generated secret of prod: the two admin passwords and the two project secrets."""
     prod = result.renderings[0]
     values = [r.plain_inputs["properties"]["value"] for r in prod.of_type("azure-native:keyvault:Secret")]
-    assert len(values) == 2 and all(values)
+    assert len(values) == 4 and all(values)
     return values
 
 

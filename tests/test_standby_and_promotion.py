@@ -18,9 +18,9 @@ from helpers import (
     ROLE_ASSIGNMENT,
     SECRET,
     SERVER,
-    VAULT,
     audit_archive,
     by_id,
+    key_vaults,
     parameters,
     server_resource,
     servers,
@@ -64,7 +64,7 @@ def test_standby_has_the_same_server_parameters_as_its_source(prod, dr):
 
 
 def test_standby_encrypts_with_its_own_regional_key_and_owns_its_vault(dr):
-    (vault,) = dr.of_type(VAULT)
+    (vault,) = key_vaults(dr)
     assert vault.plain_inputs["location"] == "australiasoutheast"
     for server in servers(dr).values():
         encryption = server["dataEncryption"]

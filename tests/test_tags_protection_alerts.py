@@ -7,7 +7,7 @@ import json
 import pytest
 from conftest import PROJECT_DIR, render_variant
 
-from components.facts import PURPOSE_TAG, RESTORE_STAGING
+from components.facts import PROJECT_SECRETS, PURPOSE_TAG, RESTORE_STAGING
 from components.tags import is_taggable
 from gate.render import redact
 from gate.stack_files import read_stack_config
@@ -56,8 +56,14 @@ def test_stateful_resources_are_protected_and_delete_locked(prod, dr):
         locks = {lock.plain_inputs["scope"]: lock.plain_inputs for lock in rendering.of_type(LOCK)}
         for token in STATEFUL_TYPES:
             for resource in rendering.of_type(token):
-                if resource.plain_inputs.get("tags", {}).get(PURPOSE_TAG) == RESTORE_STAGING:
+                purpose = resource.plain_inputs.get("tags", {}).get(PURPOSE_TAG)
+                if purpose == RESTORE_STAGING:
                     assert not resource.protect and resource.id not in locks, "its grants must stay removable"
+                    continue
+                if (
+                    purpose == PROJECT_SECRETS
+                ):  # protected in Pulumi; unlocked, so project grants stay removable
+                    assert resource.protect and resource.id not in locks, resource.urn
                     continue
                 assert resource.protect, resource.urn
                 assert locks[resource.id]["level"] == "CanNotDelete", resource.urn

@@ -5,6 +5,7 @@ from . import (  # noqa: F401
     continuity,
     deployability,
     encryption,
+    isolation,
     network,
     observability,
     resilience,

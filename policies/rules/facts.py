@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import Enum
 
 from components.durations import Duration
-from components.facts import PURPOSE_TAG, RESTORE_STAGING
+from components.facts import PROJECT_SECRETS, PURPOSE_TAG, RESTORE_STAGING
 
 from .model import Resource
 
@@ -48,6 +48,12 @@ def is_restore_staging(resource: Resource) -> bool:
     """The account a backup vault restores files into: transient (CTY-RET-009), so neither locked nor
     immutable, which every other storage account is."""
     return resource.type == STORAGE and resource.tags.get(PURPOSE_TAG) == RESTORE_STAGING
+
+
+def is_project_vault(resource: Resource) -> bool:
+    """The vault of project secrets: unlocked so that a project's grants can be removed when it leaves
+    (CTY-DEP-008); CTY-ISO-002 keeps it to project secrets, each readable by its project alone."""
+    return resource.type == VAULT and resource.tags.get(PURPOSE_TAG) == PROJECT_SECRETS
 
 
 class ServerKind(Enum):

@@ -16,6 +16,7 @@ from .facts import (
     STATEFUL,
     ServerKind,
     database_key,
+    is_project_vault,
     is_restore_staging,
     server_kind,
 )
@@ -90,7 +91,7 @@ def backup_vault_redundancy(vault: Resource, cfg: NoConfig) -> Iterator[str]:
     "CTY-RES-004",
     concern="resilience",
     title="Protected and delete-locked",
-    description="Every stateful resource but the transient restore staging account is protected in Pulumi and carries a CanNotDelete lock in Azure.",
+    description="Every stateful resource but the transient restore staging account and the project-secrets vault is protected in Pulumi and carries a CanNotDelete lock in Azure.",
     remediation="Declare stateful resources with components.protection.Protection (options and lock); "
     "turn continuity:protect off only for disposable stacks.",
     severity="critical",
@@ -100,6 +101,8 @@ def protected_and_locked(stack: Stack, cfg: NoConfig) -> Iterator[Violation]:
     for resource in stack.of_type(*STATEFUL):
         if is_restore_staging(resource):
             continue  # holds nothing that is not in the vault; CTY-RET-009 keeps it transient
+        if is_project_vault(resource):
+            continue  # a lock would make project grants unremovable; CTY-ISO-002 keeps it to project secrets
         if not resource.protect:
             yield resource.urn, "not protected: `pulumi destroy` or a refactor could delete it"
         locks = [
