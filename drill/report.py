@@ -19,7 +19,8 @@ def _seconds(value: float | None) -> str:
 def judge(record: DrillRecord) -> str:
     """A failover drill passes only if RTO and RPO met their targets, every baseline table survived
     unchanged and no write through the writer name was acknowledged by a server other than the
-    promoted one; a restore check only if every row and checksum matched within the RTO."""
+    promoted one; a restore check only if every row and checksum matched within the RTO and project
+    isolation held on the restored server."""
     if record.restore is not None:
         restore = record.restore
         record.rto.met = bool(restore["met"])
@@ -27,6 +28,7 @@ def judge(record: DrillRecord) -> str:
             restore["checksums_match"]
             and restore["rows_before_target_found"] == restore["rows_before_target"]
             and restore["rows_after_target_found"] == 0
+            and not restore.get("isolation_problems")
         )
         # A geo-restore's data loss, against what Microsoft states for it.
         if record.rpo.target_seconds is not None and record.rpo.measured_seconds is not None:

@@ -43,6 +43,9 @@ class RestoreCheck:
     checksum_differences: list[str] = field(default_factory=list)
     missing_rows: list[int] = field(default_factory=list)
     unexpected_rows: list[int] = field(default_factory=list)
+    # Project isolation as the restored server's catalog shows it (tenancy/catalog.py).
+    tenant_tables: list[str] = field(default_factory=list)
+    isolation_problems: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -51,6 +54,7 @@ class RestoreCheck:
             and self.checksums_match
             and self.rows_before_target_found == self.rows_before_target
             and self.rows_after_target_found == 0
+            and not self.isolation_problems
         )
 
     def to_json(self) -> dict[str, Any]:

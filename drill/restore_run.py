@@ -33,6 +33,7 @@ from typing import Any, Protocol
 import psycopg
 
 from policies.rules.continuity import MECHANISM_FIGURES
+from tenancy.catalog import isolation_report, kept_after_restore
 
 from .azure_restore import LEDGER_FILE, Ledger, Placement, Restored, RestoreError, disposable_name
 from .probes import connect
@@ -148,6 +149,7 @@ class RestoreCheckRun:
         tables = [*setup.tables, PROBE_TABLE]
         with connect(setup.source_dsn, setup.password, autocommit=True) as conn:
             create_probe(conn)
+            source_isolation = isolation_report(conn)
             point, at_point = self._write_rows(conn, tables)
         record.stamp("restore_started_at")
         started = time.monotonic()
@@ -163,6 +165,7 @@ class RestoreCheckRun:
             record.stamp("restore_finished_at")
             found = probe_seqs(conn)
             restored_sums = checksums(conn, tables if at_point else [PROBE_TABLE])
+            restored_isolation = isolation_report(conn)
         point = restored.point or point  # a vault restore is of the recovery point Azure chose
         with connect(setup.source_dsn, setup.password, autocommit=True) as conn:
             # Every probe row the source holds, earlier checks' too: those must all be restored.
@@ -180,6 +183,8 @@ class RestoreCheckRun:
         check = verify(
             setup.kind, point, written, found, at_point, restored_sums, measured, setup.rto_seconds
         )
+        check.tenant_tables = restored_isolation.tables
+        check.isolation_problems = kept_after_restore(source_isolation, restored_isolation)
         record.restore = check.to_json()
         record.rto.target_seconds, record.rto.measured_seconds = check.target_seconds, check.measured_seconds
         if setup.kind == "geo":

@@ -121,3 +121,16 @@ def isolation_report(conn: Any) -> IsolationReport:
     if report.tables and not report.projects:
         report.problems.append("tables with a project_id column, but no project roles")
     return report
+
+
+def kept_after_restore(source: IsolationReport, restored: IsolationReport) -> list[str]:
+    """What a restored server lacks of its source's isolation: the restored catalog's own problems,
+    and any tenant table or project role the source has and the restore does not."""
+    problems = list(restored.problems)
+    lost_tables = sorted(set(source.tables) - set(restored.tables))
+    lost_roles = sorted(set(source.projects.values()) - set(restored.projects.values()))
+    if lost_tables:
+        problems.append(f"tenant tables on the source but not restored: {', '.join(lost_tables)}")
+    if lost_roles:
+        problems.append(f"project roles on the source but not restored: {', '.join(lost_roles)}")
+    return problems

@@ -13,6 +13,7 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
+from components.settings import Tenancy
 from drill.azure_restore import LEDGER_FILE, Placement, Restored, RestoreError
 from drill.localpg import LocalCluster
 from drill.promotion import ServerRef
@@ -20,11 +21,21 @@ from drill.record import DrillRecord
 from drill.restore_check import PROBE_TABLE, ProbeRow, create_probe, write_probe_row
 from drill.restore_run import ARCHIVE_MARGIN_SECONDS, ARCHIVE_TIMEOUT_SECONDS, RestoreCheckRun, RestoreSetup
 from pg_fixtures import require_postgres
+from tenancy.sql import tenancy_sql
 
 SOURCE = ServerRef("knowledge", "ffffffff-ffff-ffff-ffff-ffffffffffff", "rg-cty-prod-aue", "psql-knowledge")
 HERE = Placement(SOURCE.subscription_id, SOURCE.resource_group, "australiaeast", "/subscriptions/x/vnet")
 EARLIER_ROWS = 5  # probe rows an earlier check left on the source
 REFERENCE = "public.reference_codes"
+TENANT_TABLE = "public.tenant_rows"
+TENANCY = Tenancy.model_validate(
+    {
+        "projects": {
+            "atlas": {"group": {"objectId": "7c1e2a40-3b5d-4f6e-8a9b-0c1d2e3f4a51", "principalName": "grp-a"}}
+        },
+        "tables": {"postgres": [TENANT_TABLE]},
+    }
+)
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +45,10 @@ def cluster():
         with psycopg.connect(local.primary_dsn, password=local.password, autocommit=True) as conn:
             conn.execute(f"CREATE TABLE {REFERENCE} (code text PRIMARY KEY, label text NOT NULL)")
             conn.execute(f"INSERT INTO {REFERENCE} VALUES ('AU', 'Australia'), ('NZ', 'New Zealand')")
+            # A tenant-scoped table isolated as `python -m tenancy sql` does: the check verifies the
+            # restored server keeps it.
+            conn.execute(f"CREATE TABLE {TENANT_TABLE} (project_id text NOT NULL, note text)")
+            conn.execute(tenancy_sql(TENANCY, "postgres", plain=True).sql)
             create_probe(conn)
             local.backup = local.base_backup()  # what Azure's daily snapshot is to its restores
             for seq in range(1, EARLIER_ROWS + 1):
@@ -45,8 +60,15 @@ class LocalStandIn:
     """Azure's part: the restore is recovery of the module's base backup to the point (for `geo`,
     to `geo_point`, the newest geo-copy); removal stops the restored server."""
 
-    def __init__(self, cluster: LocalCluster, past_the_point: bool = False, fail: str | None = None):
+    def __init__(
+        self,
+        cluster: LocalCluster,
+        past_the_point: bool = False,
+        fail: str | None = None,
+        after_restore: str | None = None,
+    ):
         self.cluster, self.past_the_point, self.fail = cluster, past_the_point, fail
+        self.after_restore = after_restore  # SQL run on the restored server: a restore that lost something
         self.geo_point: dt.datetime | None = None
 
     def source(self, server: ServerRef):
@@ -69,6 +91,11 @@ class LocalStandIn:
                 conn.execute(f"UPDATE {REFERENCE} SET label = label WHERE code = 'AU'")
         self.cluster.archive_current_wal()
         self.cluster.restore(self.cluster.backup, target.isoformat())
+        if self.after_restore:
+            with psycopg.connect(
+                self.cluster.restored_dsn, password=self.cluster.password, autocommit=True
+            ) as conn:
+                conn.execute(self.after_restore)
         port = int(conninfo_to_dict(self.cluster.restored_dsn)["port"])
         # A vault restore says which recovery point it restored; the others leave it to the check.
         return Restored(server_id, "localhost", "127.0.0.1", port, point=target if kind == "vault" else None)
@@ -136,6 +163,26 @@ def test_a_point_the_check_picks_is_restored_exactly_and_the_server_removed(clus
     loaded = DrillRecord.load_file(folder / "record.json")
     assert loaded.control_plane == "azure" and loaded.restore == restore
     assert "**Verdict: PASS**" in (folder / "report.md").read_text()
+    assert (restore["tenant_tables"], restore["isolation_problems"]) == ([TENANT_TABLE], [])
+
+
+@pytest.mark.parametrize(
+    "lost, problem",
+    [
+        (
+            f"ALTER TABLE {TENANT_TABLE} NO FORCE ROW LEVEL SECURITY",
+            f"{TENANT_TABLE}: row-level security is not forced",
+        ),
+        (f"DROP TABLE {TENANT_TABLE}", f"tenant tables on the source but not restored: {TENANT_TABLE}"),
+    ],
+)
+def test_a_restored_server_that_lost_project_isolation_fails_the_check(cluster, tmp_path, lost, problem):
+    record, _folder, _waits = check(cluster, tmp_path, stand_in=LocalStandIn(cluster, after_restore=lost))
+    assert record.verdict == "fail"
+    assert any(problem in p for p in record.restore["isolation_problems"]), record.restore
+    assert record.restore["rows_before_target_found"] == record.restore["rows_before_target"], (
+        "the data itself came back"
+    )
 
 
 def test_a_restore_past_the_point_fails_the_check(cluster, tmp_path):
