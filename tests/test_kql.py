@@ -9,9 +9,9 @@ import json
 import os
 
 import pytest
-from kql_analysis import KUSTO, analyse, declared_tables
 
 from components import kql
+from kql_analysis import KUSTO, analyse, declared_tables
 
 REFUSED = {
     "misspelt column": ('AzureMetrics | where MetricNmae == "is_db_alive"', "KS142"),

@@ -8,9 +8,9 @@ import datetime as dt
 import json
 
 import pytest
-from kql_analysis import analyse
 
 from helpers import QUERY_ALERT
+from kql_analysis import analyse
 from sla.live import month_query
 
 WORKBOOK = "azure-native:applicationinsights:Workbook"
