@@ -162,7 +162,7 @@ def expected_pack_config(rendering: Rendering, peer: Rendering | None) -> dict[t
 
 
 def stack_file_consistency(rendering: Rendering, peer: Rendering) -> list[str]:
-    """What two stack files must say alike: each one's view of the other's network."""
+    """What two stack files must say alike: each one's view of the other's network, and the projects."""
     s, p = rendering.settings, peer.settings
     problems = []
     if s.peer.address_space != p.network.address_space:
@@ -179,6 +179,13 @@ def stack_file_consistency(rendering: Rendering, peer: Rendering) -> list[str]:
         problems.append(
             f"Pulumi.{rendering.stack}.yaml: continuity:network.privateDns is {s.network.private_dns.value} "
             f"in both stacks; exactly one is the owner, the other linked"
+        )
+    if s.tenancy != p.tenancy:
+        # The standby reads each project's secret from its peer, and a failover must find the same
+        # projects, tables and groups on the other side.
+        problems.append(
+            f"Pulumi.{rendering.stack}.yaml: continuity:tenancy differs from Pulumi.{peer.stack}.yaml's; "
+            "both stacks declare the same projects and tables"
         )
     if s.peer.origin is not None and s.peer.origin is not p.origin:
         problems.append(

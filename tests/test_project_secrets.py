@@ -103,3 +103,18 @@ def test_removing_a_project_removes_its_grant_and_leaves_the_others_alone(prod):
         if x.plain_inputs["principalId"] not in GROUPS.values()
     )
     assert others(prod) == others(without), "no other grant changes"
+
+
+def test_the_gate_wants_the_same_projects_in_both_stack_files(prod, dr):
+    from types import SimpleNamespace
+
+    from gate.pipeline import stack_file_consistency
+
+    assert stack_file_consistency(dr, prod) == []
+    fewer = dr.settings.tenancy.model_copy(
+        update={"projects": {"atlas": dr.settings.tenancy.projects["atlas"]}}
+    )
+    changed = SimpleNamespace(stack="dr", settings=dr.settings.model_copy(update={"tenancy": fewer}))
+    assert stack_file_consistency(changed, prod) == [
+        "Pulumi.dr.yaml: continuity:tenancy differs from Pulumi.prod.yaml's; both stacks declare the same projects and tables"
+    ]

@@ -367,3 +367,33 @@ def test_python_m_tenancy_check_reads_the_catalog_of_the_database_it_is_given(se
     monkeypatch.setenv("PGPASSWORD", "wrong")
     assert run("tenancy", tenancy_main.main, ["check"]) == Exit.USAGE
     assert "CONTINUITY_TENANCY_DSN: connection failed" in capsys.readouterr().err
+
+
+def test_python_m_tenancy_apply_applies_the_stack_s_sql_then_checks_it(servers, monkeypatch, capsys):
+    """`apply` for the committed prod stack's `decisions` database: all of it or nothing."""
+    from cli.exits import Exit, run
+    from tenancy import __main__ as tenancy_main
+
+    with servers.admin("source") as conn:
+        conn.execute("CREATE DATABASE decisions")
+    monkeypatch.setenv("CONTINUITY_TENANCY_DSN", make_conninfo(servers.dsn["source"], dbname="decisions"))
+    monkeypatch.setenv("PGPASSWORD", servers.local.password)
+    apply = ["apply", "--stack", "prod", "--database", "decisions", "--plain", "--json", "-"]
+    assert run("tenancy", tenancy_main.main, apply) == Exit.USAGE
+    error = capsys.readouterr().err
+    assert "nothing applied: tenancy: public.decisions not found in database decisions" in error
+    dsn = make_conninfo(servers.dsn["source"], dbname="decisions")
+    with psycopg.connect(dsn, password=servers.local.password, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'project\\_%'").fetchone() == (
+            2,
+        )
+        assert conn.execute("SELECT count(*) FROM pg_policies").fetchone() == (0,), "nothing half-applied"
+        conn.execute("CREATE TABLE public.decisions (id int, project_id text NOT NULL, summary text)")
+    for _ in range(2):  # and again: it converges
+        assert run("tenancy", tenancy_main.main, apply) == Exit.OK
+        report = json.loads(capsys.readouterr().out)
+        assert report == {
+            "tables": ["public.decisions"],
+            "projects": {"atlas": "project_atlas", "borealis": "project_borealis"},
+            "problems": [],
+        }
