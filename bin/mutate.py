@@ -37,7 +37,7 @@ ALSO_COPY = [
     "requirements-dev.txt",
     "requirements-checkov.txt",
 ]
-PACKAGES = ["cli", "components", "drill", "gate", "policies", "sla"]
+PACKAGES = ["cli", "components", "drill", "gate", "policies", "sla", "tenancy"]
 KILLED = {"killed", "timeout", "segfault", "caught by type check"}
 
 
