@@ -60,6 +60,13 @@ class UsageParser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def dispatch(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
+    """Parse `argv` and run the chosen subcommand (each subparser sets `func`)."""
+    args = parser.parse_args(list(argv))
+    command: Callable[[argparse.Namespace], int] = args.func
+    return command(args)
+
+
 class InternalError(ToolError):
     code = Exit.INTERNAL
 

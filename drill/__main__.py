@@ -29,7 +29,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from cli.exits import EXIT_CODES_HELP, Exit, UsageError, UsageParser, run
+from cli.exits import EXIT_CODES_HELP, Exit, UsageError, UsageParser, dispatch, run
 from cli.stack_outputs import stack_outputs
 from cli.stack_settings import stack_settings
 from components.settings import Database, Settings
@@ -681,9 +681,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str]) -> int:
-    args = parser().parse_args(list(argv))
-    command: Callable[[argparse.Namespace], int] = args.func
-    return command(args)
+    return dispatch(parser(), argv)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from cli.exits import EXIT_CODES_HELP, Exit, InternalError, UsageError, run
+from cli.exits import EXIT_CODES_HELP, Exit, InternalError, UsageError, dispatch, run
 from cli.files import load_json
 from cli.outputs import check_destinations, write
 from cli.stack_outputs import stack_outputs
@@ -105,9 +105,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str]) -> int:
-    args = parser().parse_args(list(argv))
-    result: int = args.func(args)
-    return result
+    return dispatch(parser(), argv)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from cli.exits import EXIT_CODES_HELP, Exit, UsageError, UsageParser, run
+from cli.exits import EXIT_CODES_HELP, Exit, UsageError, UsageParser, dispatch, run
 from cli.outputs import check_destinations, write
 from cli.stack_settings import stack_settings
 
@@ -132,9 +132,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str]) -> int:
-    args = parser().parse_args(list(argv))
-    result: int = args.func(args)
-    return result
+    return dispatch(parser(), argv)
 
 
 if __name__ == "__main__":
