@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from components.facts import KEY_VAULT_SECRETS_USER
 from policies.rules import REGISTRY
 from policies.rules.continuity import assess
 from policies.rules.facts import (
@@ -1047,3 +1048,117 @@ def test_a_window_a_few_minutes_past_the_hour_is_compared_to_the_minute():
         ("k", "alert a excludes maintenance from minute 185 of the week; the server's window starts at 190")
     ]
     assert check("CTY-SLA-003", _webhook_group(), _objective_server("k"), _budget_alert("a", "psql-k")) == []
+
+
+# --- CTY-ISO-001/002: project principals and the project-secrets vault ------------------------------
+
+
+ATLAS, BOREALIS = "7c1e2a40-3b5d-4f6e-8a9b-0c1d2e3f4a51", "9d3f4b62-5c7e-4a8f-9b0c-1d2e3f4a5b62"
+PROJECTS = {"atlas": ATLAS, "borealis": BOREALIS}
+SECRET = "azure-native:keyvault:Secret"
+PVAULT_ID = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kvprj"
+
+
+def _pvault() -> Resource:
+    return res(VAULT, "pv", {"tags": {"purpose": "project-secrets"}})
+
+
+def _pgrant(
+    name: str,
+    principal: str | None,
+    secret: str | None,
+    role: str | None = KEY_VAULT_SECRETS_USER,
+    scope=None,
+) -> Resource:
+    props: dict[str, Any] = {
+        "scope": scope if scope is not None else (f"{PVAULT_ID}/secrets/{secret}" if secret else PVAULT_ID)
+    }
+    if principal is not None:
+        props["principalId"] = principal
+    if role is not None:
+        props["roleDefinitionId"] = (
+            f"/subscriptions/s/providers/Microsoft.Authorization/roleDefinitions/{role}"
+        )
+    return res(ROLE_ASSIGNMENT, name, props, deps={"scope": [f"urn:pulumi:prod::continuity::{VAULT}::pv"]})
+
+
+def _psecret(name: str, project: str | None, in_vault: bool = True) -> Resource:
+    return res(
+        SECRET,
+        name,
+        {"secretName": name, "tags": {"project": project} if project else {}},
+        deps={"vaultName": [f"urn:pulumi:prod::continuity::{VAULT}::pv"]} if in_vault else {},
+    )
+
+
+@pytest.mark.parametrize(
+    "role_id, ok",
+    [
+        (
+            f"/subscriptions/s/providers/Microsoft.Authorization/roleDefinitions/{KEY_VAULT_SECRETS_USER}/",
+            True,
+        ),
+        (KEY_VAULT_SECRETS_USER, True),  # a bare definition id
+        (KEY_VAULT_SECRETS_USER.upper(), True),
+        (
+            "/subscriptions/s/providers/Microsoft.Authorization/roleDefinitions/b86a8fe4-44ce-4948-aee5-eccb2c155cd7",
+            False,
+        ),
+    ],
+)
+def test_the_secrets_user_role_is_read_from_any_form_of_its_definition_id(role_id, ok):
+    grant = _pgrant("g", ATLAS, "project-atlas-key", role=None)
+    grant.props["roleDefinitionId"] = role_id  # type: ignore[index]
+    found = check("CTY-ISO-001", _pvault(), grant, projects=PROJECTS)
+    assert (found == []) is ok, found
+
+
+def test_a_project_grant_without_a_role_definition_is_named_as_such():
+    found = check(
+        "CTY-ISO-001", _pvault(), _pgrant("g", ATLAS, "project-atlas-key", role=None), projects=PROJECTS
+    )
+    assert found == [
+        ("g", "project atlas's principal holds role of no definition, not Key Vault Secrets User")
+    ]
+
+
+def test_grants_to_others_and_unknown_scopes_are_left_to_other_rules():
+    unknown_scope = _pgrant("u", ATLAS, None, scope={"unknown": True})  # not known until deployed
+    found = check("CTY-ISO-001", _pvault(), _pgrant("other", None, None), unknown_scope, projects=PROJECTS)
+    assert found == []
+    assert check(
+        "CTY-ISO-002", _pvault(), unknown_scope, _psecret("project-atlas-key", "atlas"), projects=PROJECTS
+    ) == [
+        (
+            "project-atlas-key",
+            f"readable by nobody; it must be readable by project atlas's principal ({ATLAS}) alone",
+        )
+    ]
+
+
+def test_a_key_in_the_project_vault_is_refused_and_keys_elsewhere_are_not():
+    key_here = res(KEY, "k", {}, deps={"vaultName": [f"urn:pulumi:prod::continuity::{VAULT}::pv"]})
+    key_elsewhere = res(KEY, "k2", {})
+    found = check("CTY-ISO-002", _pvault(), key_here, key_elsewhere, projects=PROJECTS)
+    assert found == [
+        ("k", "a key in the project-secrets vault, which is unlocked and meant for project secrets only")
+    ]
+
+
+def test_every_secret_of_the_project_vault_is_judged_after_one_that_is_not_a_project_s():
+    found = check(
+        "CTY-ISO-002",
+        _pvault(),
+        _psecret("stray", None),
+        _psecret("elsewhere", None, in_vault=False),
+        _psecret("project-borealis-key", "borealis"),
+        _pgrant("nameless", None, "project-borealis-key"),
+        projects=PROJECTS,
+    )
+    assert found == [
+        ("stray", "not a project secret (tag project=None names no project of the stack)"),
+        (
+            "project-borealis-key",
+            f"readable by ['']; it must be readable by project borealis's principal ({BOREALIS}) alone",
+        ),
+    ]

@@ -70,10 +70,11 @@ def project_principals_narrow(stack: Stack, cfg: Projects) -> Iterator[Violation
         project = owners.get(str(grant.get("principalId", "")).lower())
         if project is None:
             continue
-        if _role_of(grant) != KEY_VAULT_SECRETS_USER:
+        role = _role_of(grant)
+        if role != KEY_VAULT_SECRETS_USER:
             yield (
                 grant.urn,
-                f"project {project}'s principal holds role {_role_of(grant)}, not Key Vault Secrets User",
+                f"project {project}'s principal holds role {role or 'of no definition'}, not Key Vault Secrets User",
             )
         scope = grant.get("scope")
         secret_scope = isinstance(scope, str) and SECRET_SCOPE.search(scope) is not None
