@@ -542,3 +542,68 @@ def test_an_undeployed_stack_is_a_usage_error(monkeypatch, capsys):
     monkeypatch.setattr(sla_main, "stack_outputs", lambda stack: {})
     assert sla("report", "--month", NOVEMBER) == Exit.USAGE
     assert "its outputs have no workspaceId" in capsys.readouterr().err
+
+
+def test_the_workspace_answer_is_returned_as_the_query_api_s_own_json(monkeypatch):
+    from azure_http import FakeCredential, ScriptedAzure, answer
+    from sla.live import SERVER_TIMEOUT_SECONDS, query_workspace
+
+    body = workspace_answer({}, month="2026-02")
+    body["tables"][0]["rows"] = body["tables"][0]["rows"][:2]
+    transport = ScriptedAzure([answer(200, body=body)])
+    start, end = month_bounds("2026-02")
+    got = query_workspace(
+        WORKSPACE_ID, "AzureMetrics", start, end, credential=FakeCredential(), transport=transport
+    )
+    assert json.loads(json.dumps(got)) == {
+        "tables": [
+            {
+                "name": "PrimaryResult",
+                "columns": body["tables"][0]["columns"],
+                "rows": [[r[0], r[1], r[2].replace("Z", "+00:00"), r[3]] for r in body["tables"][0]["rows"]],
+            }
+        ]
+    }
+    (sent,) = transport.sent
+    assert sent.headers["Prefer"] == f"wait={SERVER_TIMEOUT_SECONDS}"
+
+
+def test_without_a_credential_the_ambient_azure_login_is_used(monkeypatch):
+    import azure.identity
+
+    from azure_http import FakeCredential, ScriptedAzure, answer
+    from sla.live import query_workspace
+
+    made = []
+    monkeypatch.setattr(azure.identity, "DefaultAzureCredential", lambda: made.append(1) or FakeCredential())
+    transport = ScriptedAzure([answer(200, body=workspace_answer({}, month="2026-02"))])
+    start, end = month_bounds("2026-02")
+    query_workspace(WORKSPACE_ID, "AzureMetrics", start, end, transport=transport)
+    assert made == [1]
+
+
+def test_the_printed_times_are_utc_whatever_the_machine_s_zone(monkeypatch):
+    import time
+
+    from sla.live import month_query
+
+    monkeypatch.setenv("TZ", "Australia/Sydney")
+    time.tzset()
+    try:
+        start, end = month_bounds("2026-11")
+        query = month_query(["psql-k-"], start, end)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert (
+        "TimeGenerated >= datetime(2026-11-01T00:00:00Z) and TimeGenerated < datetime(2026-12-01T00:00:00Z)"
+        in query
+    )
+
+
+def test_a_stack_without_objectives_has_no_server_to_measure():
+    from sla.report import server_prefixes
+
+    settings = sla_main.stack_settings("prod")
+    assert server_prefixes(settings.model_copy(update={"sla": None})) == {}
+    assert sorted(server_prefixes(settings)) == ["knowledge", "operational"]
