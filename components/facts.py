@@ -24,6 +24,9 @@ FORBIDDEN_TAG_NAME_CHARACTERS = frozenset("<>%&\\?/")
 PURPOSE_TAG = "purpose"
 AUDIT_ARCHIVE = "audit-archive"
 RESTORE_STAGING = "restore-staging"
+# Restore checks name their disposable servers with this prefix (drill.azure_restore), which the
+# service-level workbook finds them by.
+DISPOSABLE_SERVER_PREFIX = "rc-"
 # The vault of project secrets: unlocked so that a project's grants can be removed (CTY-ISO-002).
 PROJECT_SECRETS = "project-secrets"
 

@@ -20,13 +20,13 @@ import pulumi
 from pulumi_azure_native import applicationinsights
 
 from . import kql
+from .facts import DISPOSABLE_SERVER_PREFIX
 from .naming import Naming
 from .settings import Settings
 
 WORKBOOK_NAMESPACE = uuid.UUID("0b7e9a52-7c1e-4d38-9a1c-5f0e3d7c2b61")
 LOGS_QUERY = 0  # queryType of a Log Analytics query
 DAY_MS = 24 * 3600 * 1000
-RESTORE_CHECK_PREFIX = "rc-"  # drill.azure_restore.disposable_name
 
 
 def workbook_id(environment: str, region: str) -> str:
@@ -76,7 +76,7 @@ def workbook_queries(settings: Settings, naming: Naming, resource_group: str) ->
     queries = {
         "Replica lag against the RPO": kql.replication_lag(replicas),
         "Newest backup job per server": kql.LAST_BACKUPS,
-        "Restore checks' servers": kql.restore_check_servers(resource_group, RESTORE_CHECK_PREFIX),
+        "Restore checks' servers": kql.restore_check_servers(resource_group, DISPOSABLE_SERVER_PREFIX),
     }
     targets = objectives(settings, naming)
     if targets:

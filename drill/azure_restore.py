@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from components.facts import DISPOSABLE_SERVER_PREFIX
 from components.network import PRIVATE_ENDPOINT_SUBNET, subnet_name
 
 from .azure_sdk import azure_client, wait_for
@@ -75,7 +76,10 @@ def disposable_name(kind: str, database: str, source: ServerRef, stamp: str) -> 
     """A server name (3-63 lower-case letters, digits, hyphens) no other check or subscription
     takes: the kind, the database, the check's start and a digest of the source."""
     digest = hashlib.sha256(f"{source.subscription_id}/{source.resource_group}/{source.name}".encode())
-    return f"rc-{kind}-{database[:20].lower().rstrip('-')}-{stamp.lower()}-{digest.hexdigest()[:6]}"
+    return (
+        f"{DISPOSABLE_SERVER_PREFIX}{kind}-{database[:20].lower().rstrip('-')}-{stamp.lower()}-"
+        f"{digest.hexdigest()[:6]}"
+    )
 
 
 class Ledger:
