@@ -143,3 +143,77 @@ def test_check_without_a_connection_string_is_a_usage_error(monkeypatch, capsys)
     monkeypatch.delenv("CONTINUITY_TENANCY_DSN", raising=False)
     assert tenancy("check") == Exit.USAGE
     assert "CONTINUITY_TENANCY_DSN: set it" in capsys.readouterr().err
+
+
+# --- the SQL and the catalog report, without a database ----------------------------------------------
+
+
+def test_the_sql_is_for_azure_unless_asked_plain_and_names_what_it_covers():
+    from components.settings import load_settings as load
+    from tenancy.sql import tenancy_sql
+
+    tenancy = load(PROD.values, PROD.secret_keys).tenancy
+    sql = tenancy_sql(tenancy, "knowledge").sql
+    assert sql.startswith("-- continuity tenancy for database knowledge: projects atlas, borealis\nBEGIN;\n")
+    assert "pgaadauth_create_principal_with_oid" in sql
+    with pytest.raises(
+        ValueError, match=r"no tables for database 'patterns' \(it lists \['decisions', 'knowledge'\]\)"
+    ):
+        tenancy_sql(tenancy, "patterns")
+    empty = tenancy.model_copy(update={"tables": {}})
+    with pytest.raises(ValueError, match=r"\(it lists none\)"):
+        tenancy_sql(empty, "knowledge")
+
+
+def test_names_are_quoted_so_no_name_can_end_a_literal_or_an_identifier():
+    from tenancy.sql import ident, literal
+
+    assert ident('grp "ops"') == '"grp ""ops"""'
+    assert literal("o'brien") == "'o''brien'"
+
+
+class ScriptedCatalog:
+    """A connection that answers the catalog queries isolation_report sends, in order of their text."""
+
+    def __init__(self, roles, policies, tables, truncate=False):
+        self.answers = {"pg_roles": roles, "pg_policies": policies, "pg_class": tables}
+        self.truncate = truncate
+
+    def execute(self, query, params=None):
+        from types import SimpleNamespace
+
+        if "has_table_privilege" in query:
+            return SimpleNamespace(fetchone=lambda: (self.truncate,))
+        (rows,) = [rows for marker, rows in self.answers.items() if marker in query]
+        return SimpleNamespace(fetchall=lambda: rows)
+
+
+def test_tables_with_a_project_column_but_no_project_roles_are_a_problem():
+    from tenancy.catalog import isolation_report
+
+    report = isolation_report(ScriptedCatalog([], [], [("public.t", True, True, "app", [])]))
+    assert report.problems == ["tables with a project_id column, but no project roles"]
+    assert isolation_report(ScriptedCatalog([], [], [])).problems == []
+
+
+def test_a_restore_that_kept_everything_has_only_the_restored_catalog_s_problems():
+    from tenancy.catalog import IsolationReport, kept_after_restore
+
+    source = IsolationReport(
+        ["public.a", "public.b"], {"atlas": "project_atlas", "borealis": "project_borealis"}, []
+    )
+    same = IsolationReport(
+        list(source.tables), dict(source.projects), ["public.a: row-level security is not forced"]
+    )
+    assert kept_after_restore(source, same) == ["public.a: row-level security is not forced"]
+    lost = IsolationReport(["public.a"], {"atlas": "project_atlas"}, [])
+    assert kept_after_restore(source, lost) == [
+        "tenant tables on the source but not restored: public.b",
+        "project roles on the source but not restored: project_borealis",
+    ]
+    more = IsolationReport(
+        ["public.a", "public.b", "public.c"], {**source.projects, "gamma": "project_gamma"}, []
+    )
+    assert kept_after_restore(source, more) == [], (
+        "what the restore holds besides is judged by its own catalog"
+    )

@@ -336,6 +336,17 @@ def test_a_removed_project_loses_its_policies_on_reapplying(servers):
             "public.newcomer: row-level security is not enabled",
         ),
         ("CREATE ROLE project_gamma NOLOGIN", "public.documents: no SELECT policy for project_gamma"),
+        ("ALTER ROLE project_atlas SUPERUSER BYPASSRLS", "role project_atlas has SUPERUSER, BYPASSRLS"),
+        (
+            # pg_policies lists a policy's roles by name: app_owner is looked at before project_atlas.
+            "CREATE POLICY mixed ON public.documents FOR SELECT TO app_owner, project_atlas USING (true)",
+            "public.documents: policy mixed for project_atlas does not hold it to project_id = 'atlas'",
+        ),
+        (
+            "CREATE POLICY everything ON public.chunks FOR ALL TO project_borealis USING (project_id = 'borealis') "
+            "WITH CHECK (true)",
+            "public.chunks: policy everything for project_borealis does not hold it to project_id = 'borealis'",
+        ),
     ],
 )
 def test_the_catalog_check_names_what_breaks_isolation(servers, change, problem):
@@ -397,3 +408,14 @@ def test_python_m_tenancy_apply_applies_the_stack_s_sql_then_checks_it(servers, 
             "projects": {"atlas": "project_atlas", "borealis": "project_borealis"},
             "problems": [],
         }
+
+
+def test_one_policy_for_all_commands_covers_each_command(servers):
+    with servers.admin("source") as conn, conn.transaction(force_rollback=True):
+        for command in ("select", "insert", "update", "delete"):
+            conn.execute(f"DROP POLICY tenant_atlas_{command} ON public.documents")
+        conn.execute(
+            "CREATE POLICY tenant_atlas_all ON public.documents FOR ALL TO project_atlas "
+            "USING (project_id = 'atlas') WITH CHECK (project_id = 'atlas')"
+        )
+        assert isolation_report(conn).problems == []
