@@ -206,10 +206,10 @@ def test_a_restore_that_kept_everything_has_only_the_restored_catalog_s_problems
         list(source.tables), dict(source.projects), ["public.a: row-level security is not forced"]
     )
     assert kept_after_restore(source, same) == ["public.a: row-level security is not forced"]
-    lost = IsolationReport(["public.a"], {"atlas": "project_atlas"}, [])
+    lost = IsolationReport([], {}, [])
     assert kept_after_restore(source, lost) == [
-        "tenant tables on the source but not restored: public.b",
-        "project roles on the source but not restored: project_borealis",
+        "tenant tables on the source but not restored: public.a, public.b",
+        "project roles on the source but not restored: project_atlas, project_borealis",
     ]
     more = IsolationReport(
         ["public.a", "public.b", "public.c"], {**source.projects, "gamma": "project_gamma"}, []
