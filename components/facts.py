@@ -27,6 +27,8 @@ RESTORE_STAGING = "restore-staging"
 # Restore checks name their disposable servers with this prefix (drill.azure_restore), which the
 # service-level workbook finds them by.
 DISPOSABLE_SERVER_PREFIX = "rc-"
+# The tag naming the project a secret belongs to (components.project_secrets, CTY-ISO-002).
+PROJECT_TAG = "project"
 # The vault of project secrets: unlocked so that a project's grants can be removed (CTY-ISO-002).
 PROJECT_SECRETS = "project-secrets"
 

@@ -25,14 +25,11 @@ import pulumi_random as random
 
 from . import roles
 from .diagnostics import send_diagnostics
-from .facts import PROJECT_SECRETS, PURPOSE_TAG
+from .facts import PROJECT_SECRETS, PROJECT_TAG, PURPOSE_TAG
 from .keyvault import hardened_vault, store_secret
 from .peer import PeerStack
 from .protection import Protection
 from .settings import Tenancy
-
-# Tag naming the project a secret belongs to: CTY-ISO-002 checks each is granted to that project alone.
-PROJECT_TAG = "project"
 
 
 def project_secret_name(project: str) -> str:

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import TypedDict
 
-from components.facts import KEY_VAULT_SECRETS_USER
+from components.facts import KEY_VAULT_SECRETS_USER, PROJECT_TAG
 
 from . import controls as c
 from .facts import KEY, ROLE_ASSIGNMENT, VAULT, is_project_vault
@@ -22,7 +22,6 @@ from .model import Resource, Stack
 from .registry import Violation, rule
 
 SECRET = "azure-native:keyvault:Secret"
-PROJECT_TAG = "project"
 SECRET_SCOPE = re.compile(r"/providers/Microsoft\.KeyVault/vaults/[^/]+/secrets/([^/]+)$", re.IGNORECASE)
 
 
