@@ -127,11 +127,15 @@ def hardened_vault(
     tenant_id: str,
     allowed_cidrs: Sequence[str],
     tags: Mapping[str, str],
+    workspace_id: pulumi.Input[str],
+    archive_id: pulumi.Input[str] | None,
+    parent: pulumi.Resource,
     opts: pulumi.ResourceOptions,
 ) -> keyvault.Vault:
     """A Premium, RBAC-only vault with soft delete (90 days) and purge protection, private unless
-    `allowed_cidrs` is given; Azure services (a database's key access) bypass the firewall."""
-    return keyvault.Vault(
+    `allowed_cidrs` is given (Azure services, a database's key access, bypass the firewall), and its
+    diagnostic setting."""
+    vault = keyvault.Vault(
         name,
         vault_name=vault_name,
         location=location,
@@ -157,6 +161,17 @@ def hardened_vault(
         ),
         opts=opts,
     )
+    # Key Vault audit events land in AzureDiagnostics (long retention, not exportable), so they are
+    # also written straight to the immutable archive when one exists in this region.
+    send_diagnostics(
+        name,
+        resource_id=vault.id,
+        workspace_id=workspace_id,
+        archive_id=archive_id,
+        parent=parent,
+        dedicated_tables=False,
+    )
+    return vault
 
 
 def store_secret(
@@ -225,6 +240,9 @@ class RegionalKeyVault(pulumi.ComponentResource):
             tenant_id=tenant_id,
             allowed_cidrs=allowed_cidrs,
             tags=tags,
+            workspace_id=workspace_id,
+            archive_id=archive_id,
+            parent=self,
             opts=protection.options(self),
         )
         protection.lock(
@@ -233,17 +251,6 @@ class RegionalKeyVault(pulumi.ComponentResource):
             "Holds the database encryption keys: deleting it makes the data unreadable.",
             parent=self,
         )
-        # Key Vault audit events land in AzureDiagnostics (long retention, not exportable), so they are
-        # also written straight to the immutable archive when one exists in this region.
-        send_diagnostics(
-            name,
-            resource_id=self.vault.id,
-            workspace_id=workspace_id,
-            archive_id=archive_id,
-            parent=self,
-            dedicated_tables=False,
-        )
-
         key = keyvault.Key(
             f"{name}-postgres-cmk",
             key_name=CMK_KEY_NAME,

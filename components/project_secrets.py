@@ -24,7 +24,6 @@ import pulumi
 import pulumi_random as random
 
 from . import roles
-from .diagnostics import send_diagnostics
 from .facts import PROJECT_SECRETS, PROJECT_TAG, PURPOSE_TAG
 from .keyvault import hardened_vault, store_secret
 from .peer import PeerStack
@@ -70,15 +69,10 @@ class ProjectSecrets(pulumi.ComponentResource):
             tenant_id=tenant_id,
             allowed_cidrs=allowed_cidrs,
             tags={**tags, PURPOSE_TAG: PROJECT_SECRETS},
-            opts=protection.options(self),
-        )
-        send_diagnostics(
-            f"{name}-vault",
-            resource_id=vault.id,
             workspace_id=workspace_id,
             archive_id=archive_id,
             parent=self,
-            dedicated_tables=False,
+            opts=protection.options(self),
         )
         # The values by secret name: the primary-origin stack shares them with its peer.
         self.values: dict[str, pulumi.Output[str]] = {}

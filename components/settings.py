@@ -10,7 +10,7 @@ import ipaddress
 import itertools
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import Annotated, Any, Literal
 
@@ -467,13 +467,21 @@ def _https_url(value: SecretStr) -> SecretStr:
     return value
 
 
-def _database_key(name: str) -> str:
-    if not re.fullmatch(r"[a-z][a-z0-9]{1,15}", name):
-        raise ValueError(
-            f"database server key '{name}' must be 2-16 lowercase letters and digits, starting with a letter "
-            "(it becomes part of the server's DNS name)"
-        )
-    return name
+def _short_name(what: str, longest: int, because: str) -> Callable[[str], str]:
+    """A validator for names that become parts of Azure and PostgreSQL names: 2 to `longest`
+    lowercase letters and digits, starting with a letter."""
+
+    def check(name: str) -> str:
+        if not re.fullmatch(rf"[a-z][a-z0-9]{{1,{longest - 1}}}", name):
+            raise ValueError(
+                f"{what} '{name}' must be 2-{longest} lowercase letters and digits, starting with a letter ({because})"
+            )
+        return name
+
+    return check
+
+
+_database_key = _short_name("database server key", 16, "it becomes part of the server's DNS name")
 
 
 def _check_tags(tags: dict[str, str]) -> dict[str, str]:
@@ -517,13 +525,7 @@ def _check_tags(tags: dict[str, str]) -> dict[str, str]:
     return tags
 
 
-def _project_name(name: str) -> str:
-    if not re.fullmatch(r"[a-z][a-z0-9]{1,29}", name):
-        raise ValueError(
-            f"project name '{name}' must be 2-30 lowercase letters and digits, starting with a letter "
-            "(it names a PostgreSQL role, policies and Key Vault secrets)"
-        )
-    return name
+_project_name = _short_name("project name", 30, "it names a PostgreSQL role, policies and Key Vault secrets")
 
 
 class Project(Model):
