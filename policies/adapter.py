@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import queue
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any, TypedDict
@@ -36,24 +37,54 @@ class RuleFailed(Exception):
     """A rule raised or did not finish: the engine and the gate fail closed, naming the rule."""
 
 
+class _RuleThread:
+    """A daemon thread that runs checks one after another, so that a check costs no thread start.
+
+    A check that overruns keeps its thread; the caller abandons it (`stuck`) and the next check
+    gets a new one.
+    """
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], list[Violation]], threading.Event, dict[str, Any]]]
+        self._jobs = queue.SimpleQueue()
+        self.stuck = False
+        threading.Thread(target=self._work, daemon=True, name="rules").start()
+
+    def _work(self) -> None:
+        while True:
+            check, done, outcome = self._jobs.get()
+            try:
+                outcome["violations"] = check()
+            except BaseException as error:  # reported by the caller, with the rule's id
+                outcome["error"] = error
+            done.set()
+
+    def run(self, check: Callable[[], list[Violation]], timeout: float) -> dict[str, Any] | None:
+        """The check's outcome ({"violations"} or {"error"}), or None if it did not finish in time."""
+        done, outcome = threading.Event(), {}
+        self._jobs.put((check, done, outcome))
+        if done.wait(timeout):
+            return outcome
+        self.stuck = True
+        return None
+
+
+# One rule thread per thread that asks (the engine may send several requests at once): a stuck
+# check then holds up no other request's checks.
+_rule_threads = threading.local()
+
+
 def guarded(rule: Rule, check: Callable[[], list[Violation]], timeout: float) -> list[Violation]:
     """Run one rule's check with a deadline; a crash or a hang becomes an error that names the rule.
 
     The check runs in a daemon thread: a rule stuck in a loop cannot be stopped from outside, but
     the pack answers (with an error) instead of hanging the deployment or the gate.
     """
-    outcome: dict[str, Any] = {}
-
-    def work() -> None:
-        try:
-            outcome["violations"] = check()
-        except BaseException as error:  # reported below, with the rule's id
-            outcome["error"] = error
-
-    worker = threading.Thread(target=work, daemon=True, name=f"rule-{rule.rule_id}")
-    worker.start()
-    worker.join(timeout)
-    if worker.is_alive():
+    runner: _RuleThread | None = getattr(_rule_threads, "runner", None)
+    if runner is None or runner.stuck:
+        runner = _rule_threads.runner = _RuleThread()
+    outcome = runner.run(check, timeout)
+    if outcome is None:
         raise RuleFailed(f"rule {rule.rule_id} did not finish within {timeout:g} s")
     if "error" in outcome:
         error = outcome["error"]

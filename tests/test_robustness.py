@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -23,6 +24,8 @@ from cli.files import MAX_INPUT_BYTES, load_yaml
 from gate.analyzer import PackFailed, PolicyPackError, PolicyPackProcess, load_pack_config
 from gate.pipeline import GateConfigError, analyze, apply_waivers, rule_info
 from gate.runtime import root_cause
+from policies.adapter import RuleFailed, guarded
+from policies.rules.registry import REGISTRY
 
 PROJECT_FILES = ("Pulumi.yaml", "Pulumi.prod.yaml", "Pulumi.dr.yaml", "__main__.py")
 
@@ -232,6 +235,21 @@ def test_a_rule_that_never_returns_fails_the_gate_naming_it(faulty_pack, stacks)
         caught.value
     ) or "rule CTY-DEP-991 failed: ZeroDivisionError" in str(caught.value)
     assert caught.value.code is Exit.INTERNAL
+
+
+def test_a_stuck_check_is_abandoned_and_the_next_check_runs_on_a_new_thread():
+    rule = REGISTRY["CTY-DEP-001"]
+    release = threading.Event()
+    with pytest.raises(RuleFailed, match=r"rule CTY-DEP-001 did not finish within 0\.2 s"):
+        guarded(rule, lambda: [("urn:late", str(release.wait(30)))], 0.2)
+    # The stuck check still holds its thread: the next one must not queue behind it.
+    started = time.monotonic()
+    assert guarded(rule, lambda: [("urn:x", "found")], 5) == [("urn:x", "found")]
+    assert time.monotonic() - started < 5
+    with pytest.raises(RuleFailed, match="rule CTY-DEP-001 failed: KeyError: 'missing'"):
+        guarded(rule, lambda: {}["missing"], 5)
+    assert guarded(rule, list, 5) == []
+    release.set()
 
 
 def test_a_crashing_rule_fails_the_gate_as_an_internal_failure(faulty_pack, stacks):
