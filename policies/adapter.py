@@ -61,7 +61,7 @@ class _RuleThread:
 
     def run(self, check: Callable[[], list[Violation]], timeout: float) -> dict[str, Any] | None:
         """The check's outcome ({"violations"} or {"error"}), or None if it did not finish in time."""
-        done, outcome = threading.Event(), {}
+        done, outcome = threading.Event(), dict[str, Any]()
         self._jobs.put((check, done, outcome))
         if done.wait(timeout):
             return outcome
