@@ -149,6 +149,13 @@ class PolicyPackProcess:
             stderr=subprocess.PIPE,
             text=True,
         )
+        # Connected on first use: the pack starts while its caller does other work (rendering).
+        self.stub: analyzer_pb2_grpc.AnalyzerStub | None = None
+
+    def _connect(self) -> analyzer_pb2_grpc.AnalyzerStub:
+        """Wait for the pack to print its port, then connect; the reason if it never does."""
+        if self.stub is not None:
+            return self.stub
         stdout, stderr = self.process.stdout, self.process.stderr
         assert stdout is not None and stderr is not None  # both are pipes
         port = stdout.readline().strip()
@@ -164,6 +171,7 @@ class PolicyPackProcess:
             raise failure(f"the policy pack did not start: {_last_line(reason) or 'no port printed'}")
         self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
         self.stub = analyzer_pb2_grpc.AnalyzerStub(self.channel)
+        return self.stub
 
     def __enter__(self) -> PolicyPackProcess:
         return self
@@ -183,7 +191,7 @@ class PolicyPackProcess:
     def _call(self, method: str, request: Any, what: str) -> Any:
         """One call to the pack, with a deadline; failures name what was being analysed."""
         try:
-            return getattr(self.stub, method)(request, timeout=self.deadline)
+            return getattr(self._connect(), method)(request, timeout=self.deadline)
         except grpc.RpcError as error:
             if error.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
                 raise PackFailed(

@@ -26,6 +26,7 @@ from .findings import SEVERITIES, Finding, RuleInfo
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 CHECKOV = PROJECT_DIR / ".venv-checkov" / "bin" / "checkov"
 CUSTOM_CHECKS = PROJECT_DIR / "checkov_checks"
+WORKER = Path(__file__).resolve().parent / "checkov_worker.py"
 SOURCE = "checkov"
 DEFAULT_SEVERITY = "medium"
 TIMEOUT_SECONDS = 600
@@ -84,6 +85,76 @@ def checkov_command(
     ]
 
 
+def _offline_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in PLATFORM_ENV}
+    env.update(OFFLINE_ENV)
+    return env
+
+
+class CheckovProcess:
+    """checkov started before its templates exist, so that its import (most of its run time)
+    overlaps the rendering; `scan` then hands it the templates. Use as a context manager.
+
+    It runs `gate/checkov_worker.py` with the Python of checkov's environment: the same `Checkov().run()`
+    the `checkov` command runs, with the same arguments.
+    """
+
+    def __init__(self, checkov: Path = CHECKOV, custom_checks: Path = CUSTOM_CHECKS):
+        if not Path(checkov).is_file():
+            raise CheckovMissing(
+                f"checkov is not installed ({checkov} is missing): run bin/setup, which creates "
+                ".venv-checkov, or pass --no-checkov"
+            )
+        self.checkov, self.custom_checks = Path(checkov), custom_checks
+        self.process = children.popen(
+            # -P: the worker's folder (which holds this module, `checkov.py`) must not shadow checkov.
+            [str(self.checkov.parent / "python"), "-P", str(WORKER)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_offline_env(),
+        )
+
+    def __enter__(self) -> CheckovProcess:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        children.stop(self.process)
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
+
+    def submit(self, templates: Iterable[Path]) -> None:
+        """Hand checkov the templates to scan, all in one run; `outcomes` waits for the answer."""
+        assert self.process.stdin is not None  # a pipe
+        self.paths = [Path(t).resolve() for t in templates]
+        self.command = checkov_command(self.paths, self.checkov, self.custom_checks)
+        try:
+            self.process.stdin.write(json.dumps(self.command[1:]) + "\n")
+            self.process.stdin.flush()
+        except OSError:
+            pass  # checkov has already stopped: `outcomes` reports how
+
+    def outcomes(self) -> dict[Path, list[CheckOutcome]]:
+        """Each submitted template's check outcomes (passed, failed, skipped)."""
+        shown = " ".join(self.command)
+        try:
+            stdout, stderr = self.process.communicate(timeout=TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired as error:
+            self.close()
+            raise CheckovError(f"checkov took over {TIMEOUT_SECONDS} s\ncommand: {shown}") from error
+        return _outcomes(self.paths, self.process.returncode, stdout, stderr, shown, self.custom_checks)
+
+    def scan(self, templates: Iterable[Path]) -> dict[Path, list[CheckOutcome]]:
+        """`submit` then `outcomes`: a process scans once."""
+        self.submit(templates)
+        return self.outcomes()
+
+
 def scan_templates(
     templates: Iterable[Path], checkov: Path = CHECKOV, custom_checks: Path = CUSTOM_CHECKS
 ) -> dict[Path, list[CheckOutcome]]:
@@ -91,29 +162,23 @@ def scan_templates(
 
     One process for several templates saves checkov's start-up (most of its run time).
     """
-    paths = [Path(t).resolve() for t in templates]
-    command = checkov_command(paths, checkov, custom_checks)
-    shown = " ".join(command)
-    if not Path(checkov).is_file():
-        raise CheckovMissing(
-            f"checkov is not installed ({checkov} is missing): run bin/setup, which creates "
-            ".venv-checkov, or pass --no-checkov"
-        )
+    with CheckovProcess(checkov, custom_checks) as process:
+        return process.scan(templates)
+
+
+def _outcomes(
+    paths: list[Path], returncode: int, stdout: str, stderr_text: str, shown: str, custom_checks: Path
+) -> dict[Path, list[CheckOutcome]]:
+    """checkov's JSON report read into outcomes per template, or the reason it cannot be trusted."""
     expected = sum(len(_resource_keys(path)) for path in paths)
-    env = {k: v for k, v in os.environ.items() if k not in PLATFORM_ENV}
-    env.update(OFFLINE_ENV)
+    stderr = stderr_text.strip()[-4000:]
     try:
-        run = children.run(command, capture_output=True, text=True, env=env, timeout=TIMEOUT_SECONDS)
-    except subprocess.TimeoutExpired as error:
-        raise CheckovError(f"checkov took over {TIMEOUT_SECONDS} s\ncommand: {shown}") from error
-    stderr = run.stderr.strip()[-4000:]
-    try:
-        report = json.loads(run.stdout) if run.returncode == 0 else None
+        report = json.loads(stdout) if returncode == 0 else None
     except json.JSONDecodeError:
         report = None
     if report is None:
-        raise CheckovError(f"checkov failed (exit {run.returncode})\ncommand: {shown}\nstderr:\n{stderr}")
-    if "Cannot load external check" in run.stderr:
+        raise CheckovError(f"checkov failed (exit {returncode})\ncommand: {shown}\nstderr:\n{stderr}")
+    if "Cannot load external check" in stderr_text:
         raise CheckovError(
             f"checkov could not load a check of {custom_checks}\ncommand: {shown}\nstderr:\n{stderr}"
         )

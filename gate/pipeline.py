@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -25,7 +26,7 @@ from .base import Base, render_base, resolve
 from .change_rules import StackFacts, change_findings
 from .change_rules import rule_infos as change_rule_infos
 from .changes import ResourceChange, diff
-from .checkov import checkov_rules, scan_templates
+from .checkov import CheckovProcess, checkov_rules
 from .checkov import findings as checkov_findings
 from .findings import Finding, Level, RuleInfo
 from .neutral import as_stack
@@ -227,31 +228,42 @@ def run_gate(
     (default: the pack's own `config/`); `base` a git revision to compare the change with."""
     if base is not None:
         resolve(project_dir, base)  # a revision that is not there fails before any render
-    renderings = render_stacks(project_dir, stacks)
-    configs = {r.stack: load_pack_config(r.stack, config_dir or pack_dir / "config") for r in renderings}
-    problems = config_consistency(renderings, configs)
-    if problems:
-        raise GateConfigError(problems)
+    with contextlib.ExitStack() as running:
+        # Started before the stacks render, so that their start-up overlaps it (checkov's import is
+        # most of its run time); the pack waits for its requests, checkov for its templates.
+        pack = running.enter_context(PolicyPackProcess(pack_dir, rule_timeout=rule_timeout))
+        scanner = running.enter_context(CheckovProcess()) if checkov else None
+        renderings = render_stacks(project_dir, stacks)
+        configs = {r.stack: load_pack_config(r.stack, config_dir or pack_dir / "config") for r in renderings}
+        problems = config_consistency(renderings, configs)
+        if problems:
+            raise GateConfigError(problems)
+        templates = {}
+        if scanner is not None:
+            # checkov scans while the pack evaluates: two processes, one per core.
+            templates = write_templates(renderings, arm_dir or project_dir / "build" / "arm")
+            scanner.submit(templates.values())
 
-    levels: dict[str, dict[str, Level]] = {}
-    with PolicyPackProcess(pack_dir, rule_timeout=rule_timeout) as pack:
+        levels: dict[str, dict[str, Level]] = {}
         rules = {p.name: rule_info(p) for p in pack.info()}
         findings = analyze(renderings, configs, pack, rules, levels=levels)
 
-    changes: dict[str, list[ResourceChange]] = {}
-    base_declared = None
-    if base is not None:
-        base_declared = render_base(project_dir, base, [r.stack for r in renderings])
-        changes, found = compare(project_dir, base_declared, renderings)
-        findings += found
-        rules.update(change_rule_infos())
+        changes: dict[str, list[ResourceChange]] = {}
+        base_declared = None
+        if base is not None:
+            base_declared = render_base(project_dir, base, [r.stack for r in renderings])
+            changes, found = compare(project_dir, base_declared, renderings)
+            findings += found
+            rules.update(change_rule_infos())
 
-    if checkov:
-        checkov_findings, checkov_rules = scan_with_checkov(
-            renderings, arm_dir or project_dir / "build" / "arm"
-        )
-        findings += checkov_findings
-        rules.update(checkov_rules)
+        if scanner is not None:
+            outcomes = scanner.outcomes()
+            findings += [
+                finding
+                for stack, path in templates.items()
+                for finding in checkov_findings(outcomes[path], stack)
+            ]
+            rules.update(checkov_rules([o for results in outcomes.values() for o in results]))
 
     findings = apply_waivers(
         findings,
@@ -303,18 +315,6 @@ def compare(
             StackFacts.of(read_stack_config(project_dir, rendering.stack)),
         )
     return changes, findings
-
-
-def scan_with_checkov(
-    renderings: list[Rendering], arm_dir: Path
-) -> tuple[list[Finding], dict[str, RuleInfo]]:
-    """Write each stack's ARM template to `arm_dir` and scan them all in one checkov run."""
-    templates = write_templates(renderings, arm_dir)
-    outcomes = scan_templates(templates.values())
-    found = [
-        finding for stack, path in templates.items() for finding in checkov_findings(outcomes[path], stack)
-    ]
-    return found, checkov_rules([o for results in outcomes.values() for o in results])
 
 
 def analyze(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -288,6 +289,56 @@ def test_missing_checkov_environment_is_a_usage_error_that_says_what_to_do(templ
         scan(template_files["prod"], checkov=tmp_path / ".venv-checkov" / "bin" / "checkov")
     assert "run bin/setup" in str(error.value) and "--no-checkov" in str(error.value)
     assert error.value.code is Exit.USAGE
+
+
+def fake_checkov(folder: Path, script: str) -> Path:
+    """A checkov environment whose Python runs `script` (sh) instead of checkov."""
+    bin_dir = folder / ".venv-checkov" / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "checkov").write_text("")
+    python = bin_dir / "python"
+    python.write_text("#!/bin/sh\n" + script)
+    python.chmod(0o755)
+    return bin_dir / "checkov"
+
+
+def test_a_checkov_that_crashes_is_an_internal_error_with_its_stderr(template_files, tmp_path):
+    from cli.exits import Exit
+
+    checkov = fake_checkov(tmp_path, "read line; echo 'checkov: out of memory' >&2; exit 3\n")
+    with pytest.raises(CheckovError) as error:
+        scan(template_files["prod"], checkov=checkov)
+    assert "checkov failed (exit 3)" in str(error.value) and "checkov: out of memory" in str(error.value)
+    assert str(template_files["prod"].resolve()) in str(error.value)  # the command, for a rerun by hand
+    assert error.value.code is Exit.INTERNAL
+
+
+def test_checkov_started_ahead_is_handed_the_scan_and_stopped_if_never_used(template_files, tmp_path):
+    from gate.checkov import CheckovProcess
+
+    # What the worker reads is what the `checkov` command would get as its arguments.
+    checkov = fake_checkov(tmp_path, f'read line; echo "$line" > {tmp_path / "argv"}; exit 3\n')
+    with CheckovProcess(checkov) as started, pytest.raises(CheckovError):
+        started.scan([template_files["prod"]])
+    argv = json.loads((tmp_path / "argv").read_text())
+    assert argv[:2] == ["--file", str(template_files["prod"].resolve())] and "--skip-download" in argv
+    # A gate that fails before its scan leaves no checkov behind.
+    with CheckovProcess() as unused:
+        pass
+    assert unused.process.poll() is not None
+
+
+def test_the_worker_scans_nothing_when_the_gate_sends_nothing():
+    from gate.checkov import CHECKOV, WORKER
+
+    run = subprocess.run(
+        [str(CHECKOV.parent / "python"), "-P", str(WORKER)],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (run.returncode, run.stdout) == (0, "")
 
 
 def test_unparsable_template_is_an_error(tmp_path):

@@ -68,6 +68,6 @@ def test_pack_refuses_to_start_with_an_expired_waiver(tmp_path, monkeypatch):
     from gate.analyzer import PolicyPackError
 
     monkeypatch.setenv(WAIVERS_FILE_ENV, str(write(tmp_path, VALID.replace("2027-01-31", "2020-01-01"))))
-    with pytest.raises(PolicyPackError) as caught:
-        PolicyPackProcess(report_waived=False)
+    with pytest.raises(PolicyPackError) as caught, PolicyPackProcess(report_waived=False) as pack:
+        pack.info()  # the pack is waited for on first use
     assert "expired on 2020-01-01" in str(caught.value)
