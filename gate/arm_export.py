@@ -22,7 +22,7 @@ from typing import Any
 from cli.secrets import REDACTED
 from components.arm import api_version, arm_type, name_segments
 
-from .render import RenderedResource, Rendering, is_secret, reveal
+from .render import RenderedResource, Rendering, is_azure_type, is_secret, reveal
 
 SCHEMA = "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#"
 CONTENT_VERSION = "1.0.0.0"
@@ -55,7 +55,7 @@ _RENAMED_NESTED: dict[str, dict[tuple[str, ...], str]] = {
 
 
 def is_azure_resource(resource: RenderedResource) -> bool:
-    return resource.custom and resource.type.startswith("azure-native:")
+    return is_azure_type(resource.type, resource.custom)
 
 
 def masked(value: Any) -> Any:
@@ -113,7 +113,8 @@ def arm_resource(resource: RenderedResource, subscription_id: str) -> dict[str, 
     inputs = _normalized(masked(resource.inputs))
     entry: dict[str, Any] = {
         "type": kind.resource_type,
-        "apiVersion": api_version(resource.type),
+        # The worker recorded it with the SDK loaded; loading it here would take seconds.
+        "apiVersion": resource.api_version or api_version(resource.type),
         "name": "/".join(name_segments(resource.type, inputs)),
     }
     if kind.scope_key:

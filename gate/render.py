@@ -43,6 +43,11 @@ def qualified(stack: str) -> str:
     return f"{ORGANIZATION}/{PROJECT}/{stack}"
 
 
+def is_azure_type(token: str, custom: bool) -> bool:
+    """An Azure resource the provider manages (not a component, a password or a stack reference)."""
+    return custom and token.startswith("azure-native:")
+
+
 def is_secret(value: Any) -> bool:
     return isinstance(value, dict) and value.get(SECRET_SIG_KEY) == SECRET_SIG
 
@@ -94,6 +99,9 @@ class RenderedResource:
     # Input name -> URNs of the resources whose outputs it uses: how resources refer to each other
     # even in a preview, when ids are still unknown.
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+    # The REST API version the pinned SDK uses for an Azure type, read where the SDK is loaded
+    # (the render worker); empty for other types.
+    api_version: str = ""
 
     @property
     def plain_inputs(self) -> dict[str, Any]:
@@ -230,7 +238,7 @@ def _render_in_order(
 
 
 class _RenderServer:
-    """A warm `python -m gate.runtime --serve` process: one fork of it per render.
+    """A warm `python -m gate.render_server` process: one fork of it per render.
 
     Started on first use and kept for the life of this process (it dies with it); one render at a
     time. A render that times out or a server that fails is stopped, so the next render starts a
@@ -242,7 +250,7 @@ class _RenderServer:
         # The gate runs from this checkout; the program from the code root, which is another
         # revision's when a base is rendered (with the current environment: see runtime.serve).
         self._process = children.popen(
-            [sys.executable, "-m", "gate.runtime", "--serve", str(code_root)],
+            [sys.executable, "-m", "gate.render_server", str(code_root)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._log,
