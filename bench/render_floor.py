@@ -40,10 +40,15 @@ from gate.stack_files import StackConfig, read_stack_config  # noqa: E402
 
 
 def synthetic_prod(servers: int) -> StackConfig:
-    """The committed prod stack with `servers` copies of its knowledge database."""
+    """The committed prod stack grown to `servers` database servers: its own, then copies of its
+    knowledge server."""
     base = read_stack_config(PROJECT, "prod")
-    knowledge = json.loads(base.values["continuity:databases"])["knowledge"]
-    return base.with_overrides({"continuity:databases": {f"db{i:03d}": knowledge for i in range(servers)}})
+    databases = json.loads(base.values["continuity:databases"])
+    sla = json.loads(base.values["continuity:sla"])
+    copies = [f"db{i:03d}" for i in range(servers - len(databases))]
+    databases.update({key: databases["knowledge"] for key in copies})
+    sla["databases"].update({key: sla["databases"]["knowledge"] for key in copies})
+    return base.with_overrides({"continuity:databases": databases, "continuity:sla": sla})
 
 
 class EchoMocks(pulumi.runtime.Mocks):

@@ -1,9 +1,10 @@
 """Drive the CrossGuard policy pack over the analyzer gRPC protocol, as the Pulumi engine does.
 
 The pack runs as its own process (`python -u policies/__main__.py`), prints its port, and is asked
-for its info, configured with the stack's policy config, then given every resource (Analyze) and
+for its info, configured with the stack's policy config, then given each resource (Analyze) and
 the whole stack (AnalyzeStack). The gate therefore runs exactly the code `pulumi preview
---policy-pack policies` runs.
+--policy-pack policies` runs. (It leaves out the Analyze calls of resources whose type no
+per-resource rule checks, which can only answer nothing: see `checked_types`.)
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from cli import children
 from cli.exits import InternalError, UsageError
 from cli.files import load_json
 from policies.adapter import DEFAULT_RULE_TIMEOUT, REPORT_WAIVED_ENV, RULE_TIMEOUT_ENV
+from policies.rules.registry import REGISTRY
 
 from .findings import Level
 from .render import RenderedResource, Rendering
@@ -128,6 +130,14 @@ def _analyzer_resource(resource: RenderedResource) -> analyzer_pb2.AnalyzerResou
     )
 
 
+def checked_types(pack_dir: Path) -> frozenset[str] | None:
+    """The resource types the project's own pack has per-resource rules for (each such rule names
+    its types; it imports the same rules as this process), or None, every type, for another pack."""
+    if Path(pack_dir).resolve() != PACK_DIR.resolve():
+        return None
+    return frozenset(token for rule in REGISTRY.values() for token in rule.resource_types)
+
+
 class PolicyPackProcess:
     """The pack as a running analyzer plugin, dying with this process. Use as a context manager."""
 
@@ -141,6 +151,7 @@ class PolicyPackProcess:
         if report_waived:
             env[REPORT_WAIVED_ENV] = "1"
         self.deadline = rule_timeout + CALL_GRACE_SECONDS
+        self.checked_types = checked_types(pack_dir)
         self.process = children.popen(
             [sys.executable, "-u", str(pack_dir / "__main__.py")],
             cwd=pack_dir,
@@ -256,6 +267,8 @@ class PolicyPackProcess:
         for resource in resources:
             if only is not None and resource.urn not in only:
                 continue
+            if self.checked_types is not None and resource.type not in self.checked_types:
+                continue  # no per-resource rule checks this type: the pack would answer nothing
             response = self._call(
                 "Analyze",
                 analyzer_pb2.AnalyzeRequest(

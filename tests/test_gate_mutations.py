@@ -77,3 +77,27 @@ def test_weakened_stack_fails_the_gate_naming_rule_and_resource(case, bases, pac
     assert result.exit_code == 1
     blocking = {(f.rule_id, f.urn) for f in result.blocking}
     assert (case.rule_id, urn) in blocking, sorted(blocking)
+
+
+def test_the_gate_leaves_out_only_calls_that_can_answer_nothing(pack, rules, bases):
+    """The gate skips Analyze for types no per-resource rule checks (gate.analyzer.checked_types)."""
+    from gate.analyzer import PACK_DIR, checked_types
+    from policies.rules.model import Resource, Stack
+
+    skipped = {r.type for base in bases.values() for r in base.resources if r.custom} - pack.checked_types
+    assert "azure-native:network:Subnet" in skipped and "azure-native:dbforpostgresql:Server" not in skipped
+    # Whatever its inputs, a resource of a skipped type is nothing any per-resource rule checks.
+    for rule in (r for r in REGISTRY.values() if r.per_resource):
+        for token in skipped:
+            resource = Resource(token, f"urn:{token}", "x", {"sku": {"name": "Basic"}, "properties": {}})
+            assert list(rule.check(Stack((resource,)), rule.defaults())) == [], (rule.rule_id, token)
+    # And the answers are the same as when every resource is sent, as the engine sends them.
+    everything = PolicyPackProcess()
+    everything.checked_types = None
+    with everything:
+        for base in bases.values():
+            config = load_pack_config(base.stack)
+            pack.configure(config, base.stack)
+            everything.configure(config, base.stack)
+            assert sorted(map(repr, pack.analyze(base))) == sorted(map(repr, everything.analyze(base)))
+    assert checked_types(PACK_DIR) == pack.checked_types and checked_types(PACK_DIR / "config") is None
