@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import atexit
 import collections
+import contextlib
 import hashlib
+import itertools
 import json
 import os
 import select
@@ -154,7 +156,10 @@ def _request(
 
 
 def _rendered(project_dir: Path, stack: str, request: dict[str, Any]) -> dict[str, Any]:
-    answer = _render(project_dir, stack, request)
+    return _checked(stack, _render(project_dir, stack, request))
+
+
+def _checked(stack: str, answer: dict[str, Any]) -> dict[str, Any]:
     if "error" in answer:
         raise RenderError(f"stack {stack}: {answer['error']}", declared=answer.get("declared", 0))
     return answer
@@ -227,22 +232,53 @@ def declare_stacks(project_dir: Path, stacks: list[str]) -> list[Declaration]:
 def _render_in_order(
     project_dir: Path, configs: dict[str, StackConfig], replicas: set[str]
 ) -> dict[str, dict[str, Any]]:
-    """Each stack's answer; replica-origin stacks render after the others, whose exports they read
-    through their StackReference."""
+    """Each stack's answer. Replica-origin stacks read the others' exports through their
+    StackReference, so they render after them; when some of those must be rendered first, the
+    replica-origin stacks start at once, side by side, and get the exports when their program asks
+    for them. Their requests, and so their answers, are the same either way."""
+    ordered = sorted(configs, key=lambda st: st in replicas)
+    peers_pending = any(
+        _known(project_dir, _request(project_dir, configs[st], {})) is None
+        for st in ordered
+        if st not in replicas
+    )
+    server = _render_server(project_dir) if replicas and peers_pending else None
+    # Replica-origin stack -> its render, started now, waiting for the exports.
+    early: dict[str, int] = {}
+    if server is not None:
+        early = {
+            st: server.start(st, _request(project_dir, configs[st], {}), peers_later=True)
+            for st in ordered
+            if st in replicas
+        }
     exports: dict[str, dict[str, Any]] = {}
     answers: dict[str, dict[str, Any]] = {}
-    for stack in sorted(configs, key=lambda st: st in replicas):
-        answers[stack] = _rendered(project_dir, stack, _request(project_dir, configs[stack], exports))
-        exports[qualified(stack)] = answers[stack]["outputs"]
+    try:
+        for stack in ordered:
+            request = _request(project_dir, configs[stack], exports)
+            if server and stack in early:
+                server.supply(stack, early[stack], exports)
+                answers[stack] = server.answer(stack, early.pop(stack))
+                _keep(project_dir, request, json.dumps(answers[stack]))
+                _checked(stack, answers[stack])
+            else:
+                answers[stack] = _rendered(project_dir, stack, request)
+            exports[qualified(stack)] = answers[stack]["outputs"]
+    finally:
+        for stack, ticket in early.items():  # a stack before them failed: let them end, unread
+            assert server is not None
+            server.supply(stack, ticket, {})
+            with contextlib.suppress(InternalError):
+                server.answer(stack, ticket)
     return answers
 
 
 class _RenderServer:
     """A warm `python -m gate.render_server` process: one fork of it per render.
 
-    Started on first use and kept for the life of this process (it dies with it); one render at a
-    time. A render that times out or a server that fails is stopped, so the next render starts a
-    new one.
+    Started on first use and kept for the life of this process (it dies with it). Renders run side
+    by side: `start` hands one over, `answer` waits for it. A render that times out or a server
+    that fails is stopped, so the next render starts a new one.
     """
 
     def __init__(self, code_root: Path) -> None:
@@ -258,6 +294,8 @@ class _RenderServer:
             text=True,
         )
         self._lock = threading.Lock()
+        self._tickets = itertools.count()
+        self._answers: dict[int, str] = {}
 
     def alive(self) -> bool:
         return self._process.poll() is None
@@ -266,27 +304,46 @@ class _RenderServer:
         children.stop(self._process)
         self._log.close()
 
+    def start(self, stack: str, request: dict[str, Any], peers_later: bool = False) -> int:
+        """Hand a render over; with `peers_later`, its peers' exports follow through `supply`."""
+        ticket = next(self._tickets)
+        self._send(stack, {**request, "id": ticket, "peerOutputsLater": peers_later})
+        return ticket
+
+    def supply(self, stack: str, ticket: int, peer_outputs: dict[str, Any]) -> None:
+        self._send(stack, {"id": ticket, "peerOutputs": peer_outputs})
+
     def render(self, stack: str, request: dict[str, Any]) -> dict[str, Any]:
+        return self.answer(stack, self.start(stack, request))
+
+    def answer(self, stack: str, ticket: int) -> dict[str, Any]:
+        """The render's answer, as JSON; others that finish first are kept for their callers."""
         with self._lock:
-            assert self._process.stdin is not None and self._process.stdout is not None
-            try:
-                self._process.stdin.write(json.dumps(request) + "\n")
-                self._process.stdin.flush()
-            except OSError:
-                self._failed(stack)
-            ready, _, _ = select.select([self._process.stdout], [], [], RENDER_TIMEOUT_SECONDS)
-            if not ready:
-                self.stop()
-                raise InternalError(
-                    f"stack {stack}: the program did not finish within {RENDER_TIMEOUT_SECONDS} s"
-                )
-            line = self._process.stdout.readline()
-        if not line:
-            self._failed(stack)
-        answer: dict[str, Any] = json.loads(line)
+            assert self._process.stdout is not None
+            while ticket not in self._answers:
+                ready, _, _ = select.select([self._process.stdout], [], [], RENDER_TIMEOUT_SECONDS)
+                if not ready:
+                    self.stop()
+                    raise InternalError(
+                        f"stack {stack}: the program did not finish within {RENDER_TIMEOUT_SECONDS} s"
+                    )
+                line = self._process.stdout.readline()
+                if not line:
+                    self._failed(stack)
+                number, _, text = line.partition(" ")
+                self._answers[int(number)] = text
+            answer: dict[str, Any] = json.loads(self._answers.pop(ticket))
         if "crashed" in answer:
             raise InternalError(f"stack {stack}: the render process failed: {answer['crashed']}")
         return answer
+
+    def _send(self, stack: str, message: dict[str, Any]) -> None:
+        assert self._process.stdin is not None
+        try:
+            self._process.stdin.write(json.dumps(message) + "\n")
+            self._process.stdin.flush()
+        except OSError:
+            self._failed(stack)
 
     def _failed(self, stack: str) -> NoReturn:
         reason = self._last_log_line()
@@ -319,18 +376,42 @@ _RUNTIME_PACKAGES = ("pulumi", "pulumi-azure-native", "pulumi-random", "pulumive
 
 
 def _render(project_dir: Path, stack: str, request: dict[str, Any]) -> dict[str, Any]:
-    code_root = _code_root(project_dir)
-    key = json.dumps([_fingerprint(code_root), _fingerprint(Path(project_dir)), request], sort_keys=True)
-    if key not in _answers:
-        _answers[key] = _shared_answer(code_root, request) or json.dumps(
-            _render_server(project_dir).render(stack, request)
-        )
-        _share_answer(code_root, request, _answers[key])
-        if len(_answers) > _ANSWERS_KEPT:
-            _answers.popitem(last=False)
-    _answers.move_to_end(key)
-    answer: dict[str, Any] = json.loads(_answers[key])
+    text = _known(project_dir, request)
+    if text is not None:
+        known: dict[str, Any] = json.loads(text)  # each caller gets objects of its own
+        return known
+    answer = _render_server(project_dir).render(stack, request)
+    _keep(project_dir, request, json.dumps(answer))
     return answer
+
+
+def _answer_key(project_dir: Path, request: dict[str, Any]) -> str:
+    code_root = _code_root(project_dir)
+    return json.dumps([_fingerprint(code_root), _fingerprint(Path(project_dir)), request], sort_keys=True)
+
+
+def _known(project_dir: Path, request: dict[str, Any]) -> str | None:
+    """The answer to a request already rendered, by this process or (with the shared cache) another."""
+    key = _answer_key(project_dir, request)
+    if key not in _answers:
+        shared = _shared_answer(_code_root(project_dir), request)
+        if shared is None:
+            return None
+        _remember(key, shared)
+    _answers.move_to_end(key)
+    return _answers[key]
+
+
+def _keep(project_dir: Path, request: dict[str, Any], text: str) -> None:
+    _remember(_answer_key(project_dir, request), text)
+    _share_answer(_code_root(project_dir), request, text)
+
+
+def _remember(key: str, text: str) -> None:
+    _answers[key] = text
+    _answers.move_to_end(key)
+    if len(_answers) > _ANSWERS_KEPT:
+        _answers.popitem(last=False)
 
 
 def _shared_file(code_root: Path, request: dict[str, Any]) -> Path | None:

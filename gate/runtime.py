@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import runpy
+import select
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -222,49 +225,123 @@ def use_program_from(program_root: Path) -> None:
     sys.path.insert(0, str(program_root))
 
 
+class LatePeerOutputs(Mapping[str, Mapping[str, Any]]):
+    """The peer stacks' exports, read from a pipe the first time the program asks for one: a stack
+    that replicates another starts rendering while that one still renders (see `serve`)."""
+
+    def __init__(self, descriptor: int) -> None:
+        self._descriptor = descriptor
+        self._outputs: dict[str, Mapping[str, Any]] | None = None
+        self._lock = threading.Lock()
+
+    def _read(self) -> dict[str, Mapping[str, Any]]:
+        with self._lock:  # the engine's threads may ask at once
+            if self._outputs is None:
+                with os.fdopen(self._descriptor) as pipe:
+                    self._outputs = json.loads(pipe.read() or "{}")
+            return self._outputs
+
+    def __getitem__(self, name: str) -> Mapping[str, Any]:
+        return self._read()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._read())
+
+    def __len__(self) -> int:
+        return len(self._read())
+
+
 def serve(program_root: Path) -> int:
-    """`python -m gate.render_server PROGRAM_ROOT`: answer one request per line, each in a fork of this preloaded process.
+    """`python -m gate.render_server PROGRAM_ROOT`: render each request in a fork of this preloaded process.
 
     A forked child starts from the same untouched state every time (nothing here ever runs the
     program), so a render is the same as in a fresh process, without paying for imports again.
-    Each answer is one line of JSON on stdout; a child that dies without answering is reported as
-    {"crashed": "exit N"}.
+    Requests are lines of JSON, each with an "id"; renders run side by side, and each answer is one
+    line, "ID JSON", in the order they finish. A request with "peerOutputsLater" starts at once and
+    gets its peers' exports from a later line {"id": ID, "peerOutputs": {...}}, when the program
+    first asks for them. A child that dies without answering is reported as {"crashed": "exit N"}.
     """
-    import os
-
-    from cli.children import die_with_parent
-
     _exit_with_parent()
     use_program_from(program_root)
     preload()
-    for line in sys.stdin:
-        request = json.loads(line)
-        read_end, write_end = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child: render, answer through the pipe, leave without cleanup handlers
-            os.close(read_end)
-            die_with_parent()
-            without_cycle_collection()
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, 1)  # the program's own prints must not reach the answer channel
-            with os.fdopen(write_end, "w") as out:
-                json.dump(answer(request), out)
-            os._exit(0)
-        os.close(write_end)
-        with os.fdopen(read_end) as reply:
-            text = reply.read()
-        _, status = os.waitpid(pid, 0)
-        if not text:
-            text = json.dumps({"crashed": f"exit {os.waitstatus_to_exitcode(status)}"})
-        sys.stdout.write(text.replace("\n", " ") + "\n")
-        sys.stdout.flush()
+    renders: dict[int, tuple[int, int, list[bytes]]] = {}  # reply pipe -> (request id, pid, chunks)
+    late: dict[int, int] = {}  # request id -> the pipe its peers' exports go to
+    pending, open_input = b"", True
+    while open_input or renders:
+        readable, _, _ = select.select([0] * open_input + list(renders), [], [])
+        for source in readable:
+            if source != 0:
+                _collect(source, renders)
+                continue
+            chunk = os.read(0, 1 << 16)
+            open_input = bool(chunk)
+            pending += chunk
+            while b"\n" in pending:
+                line, pending = pending.split(b"\n", 1)
+                message = json.loads(line)
+                if "peerOutputs" in message and "stack" not in message:
+                    _send_late(late.pop(message["id"]), message["peerOutputs"])
+                else:
+                    reply, peers = _fork_render(message)
+                    renders[reply[0]] = (message["id"], reply[1], [])
+                    if peers is not None:
+                        late[message["id"]] = peers
     return 0
+
+
+def _fork_render(request: dict[str, Any]) -> tuple[tuple[int, int], int | None]:
+    """Fork a child that renders `request` and writes its answer to a pipe: ((pipe, pid), the pipe
+    its peers' exports go to when they come later, else None)."""
+    from cli.children import die_with_parent
+
+    read_end, write_end = os.pipe()
+    peers_read, peers_write = os.pipe() if request.get("peerOutputsLater") else (-1, -1)
+    pid = os.fork()
+    if pid == 0:  # the child: render, answer through the pipe, leave without cleanup handlers
+        os.close(read_end)
+        if peers_write >= 0:
+            os.close(peers_write)
+            request = {**request, "peerOutputs": LatePeerOutputs(peers_read)}
+        die_with_parent()
+        without_cycle_collection()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)  # the program's own prints must not reach the answer channel
+        with os.fdopen(write_end, "w") as out:
+            json.dump(answer(request), out)
+        os._exit(0)
+    os.close(write_end)
+    if peers_read >= 0:
+        os.close(peers_read)
+    return (read_end, pid), (peers_write if peers_write >= 0 else None)
+
+
+def _send_late(pipe: int, outputs: dict[str, Any]) -> None:
+    try:
+        with os.fdopen(pipe, "w") as out:
+            out.write(json.dumps(outputs))
+    except OSError:
+        pass  # the child has already finished (or failed) without asking: its answer says which
+
+
+def _collect(pipe: int, renders: dict[int, tuple[int, int, list[bytes]]]) -> None:
+    """Read what a child wrote; at its end, pass its answer on as one line."""
+    request_id, pid, chunks = renders[pipe]
+    chunk = os.read(pipe, 1 << 20)
+    if chunk:
+        chunks.append(chunk)
+        return
+    os.close(pipe)
+    del renders[pipe]
+    _, status = os.waitpid(pid, 0)
+    text = b"".join(chunks).decode()
+    if not text:
+        text = json.dumps({"crashed": f"exit {os.waitstatus_to_exitcode(status)}"})
+    sys.stdout.write(f"{request_id} {text.replace(chr(10), ' ')}\n")
+    sys.stdout.flush()
 
 
 def _exit_with_parent() -> None:
     """Belt and braces next to the parent-death signal: stop when the gate that started us is gone."""
-    import os
-    import threading
     import time
 
     parent = os.getppid()

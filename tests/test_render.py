@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import PROJECT_DIR
@@ -102,3 +103,45 @@ def test_the_shared_render_cache_answers_another_process_and_keys_on_the_request
 def test_without_the_variable_nothing_is_shared(monkeypatch, tmp_path):
     monkeypatch.delenv(render.RENDER_CACHE_VARIABLE, raising=False)
     assert render._shared_file(render.CODE_ROOT, _request("prod")) is None
+
+
+def test_a_replica_rendered_beside_its_peer_equals_one_rendered_after_it(monkeypatch):
+    """With its peer not rendered yet, dr starts at once and reads prod's exports when its program
+    asks for them: the same request, so the same answer, as when it renders after prod."""
+    monkeypatch.delenv(render.RENDER_CACHE_VARIABLE, raising=False)
+    monkeypatch.setattr(render, "_answers", type(render._answers)())
+    started = []
+    real_start = render._RenderServer.start
+
+    def start(self, stack, request, peers_later=False):
+        started.append((stack, peers_later))
+        return real_start(self, stack, request, peers_later)
+
+    monkeypatch.setattr(render._RenderServer, "start", start)
+    prod, dr = render.render_stacks(PROJECT_DIR, ["prod", "dr"])
+    assert started == [("dr", True), ("prod", False)]
+    after = render._render_server(PROJECT_DIR).render(
+        "dr", {**_request("dr"), "peerOutputs": {render.qualified("prod"): prod.outputs}}
+    )
+    beside = {"resources": [vars(r) for r in dr.resources], "outputs": dr.outputs}
+    assert _by_urn(beside) == _by_urn(after)
+    assert any(r.plain_inputs.get("createMode") == "Replica" for r in dr.resources)
+
+
+def test_a_replica_started_early_ends_when_its_peer_fails(tmp_path, monkeypatch):
+    monkeypatch.delenv(render.RENDER_CACHE_VARIABLE, raising=False)
+    for name in ("Pulumi.yaml", "Pulumi.prod.yaml", "Pulumi.dr.yaml"):
+        (tmp_path / name).write_text((PROJECT_DIR / name).read_text())
+    (tmp_path / "__main__.py").write_text(
+        "import pulumi\n"
+        "if pulumi.get_stack() == 'prod':\n"
+        "    raise RuntimeError('prod cannot render')\n"
+        "pulumi.export('peer', pulumi.StackReference('organization/continuity/prod').outputs)\n"
+    )
+    with pytest.raises(render.RenderError, match="stack prod: prod cannot render"):
+        render.render_stacks(tmp_path, ["prod", "dr"])
+    server = render._render_server(PROJECT_DIR)
+    pid = server._process.pid
+    # dr, which waited for prod's exports, was told there are none and ended: no render is left.
+    assert (Path(f"/proc/{pid}/task/{pid}/children").read_text().split()) == []
+    assert server.alive() and server.render("prod", _request("prod"))["resources"]
