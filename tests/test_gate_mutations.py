@@ -91,11 +91,12 @@ def test_the_gate_leaves_out_only_calls_that_can_answer_nothing(pack, rules, bas
         for token in skipped:
             resource = Resource(token, f"urn:{token}", "x", {"sku": {"name": "Basic"}, "properties": {}})
             assert list(rule.check(Stack((resource,)), rule.defaults())) == [], (rule.rule_id, token)
-    # And the answers are the same as when every resource is sent, as the engine sends them.
+    # And the answers are the same as when every resource is sent, as the engine sends them (the
+    # promoted standby has per-resource findings: CTY-RES-900).
     everything = PolicyPackProcess()
     everything.checked_types = None
     with everything:
-        for base in bases.values():
+        for base in (bases["prod"], bases["dr-promoted"]):
             config = load_pack_config(base.stack)
             pack.configure(config, base.stack)
             everything.configure(config, base.stack)
