@@ -268,7 +268,7 @@ def serve(program_root: Path) -> int:
     late: dict[int, int] = {}  # request id -> the pipe its peers' exports go to
     pending, open_input = b"", True
     while open_input or renders:
-        readable, _, _ = select.select([0] * open_input + list(renders), [], [])
+        readable, _, _ = select.select(([0] if open_input else []) + list(renders), [], [])
         for source in readable:
             if source != 0:
                 _collect(source, renders)
@@ -280,25 +280,32 @@ def serve(program_root: Path) -> int:
                 line, pending = pending.split(b"\n", 1)
                 message = json.loads(line)
                 if "peerOutputs" in message and "stack" not in message:
-                    _send_late(late.pop(message["id"]), message["peerOutputs"])
+                    # From a thread: a child reads them only when its program asks, and the loop
+                    # must go on reading answers meanwhile (a full pipe each way would deadlock).
+                    threading.Thread(
+                        target=_send_late, args=(late.pop(message["id"]), message["peerOutputs"]), daemon=True
+                    ).start()
                 else:
-                    reply, peers = _fork_render(message)
+                    reply, peers = _fork_render(message, [*renders, *late.values()])
                     renders[reply[0]] = (message["id"], reply[1], [])
                     if peers is not None:
                         late[message["id"]] = peers
     return 0
 
 
-def _fork_render(request: dict[str, Any]) -> tuple[tuple[int, int], int | None]:
+def _fork_render(request: dict[str, Any], others: list[int]) -> tuple[tuple[int, int], int | None]:
     """Fork a child that renders `request` and writes its answer to a pipe: ((pipe, pid), the pipe
-    its peers' exports go to when they come later, else None)."""
+    its peers' exports go to when they come later, else None). `others` are the pipes of the renders
+    already running, which the child closes: a copy of another's would keep it from seeing the end
+    of its peers' exports."""
     from cli.children import die_with_parent
 
     read_end, write_end = os.pipe()
     peers_read, peers_write = os.pipe() if request.get("peerOutputsLater") else (-1, -1)
     pid = os.fork()
     if pid == 0:  # the child: render, answer through the pipe, leave without cleanup handlers
-        os.close(read_end)
+        for descriptor in (read_end, *others):
+            os.close(descriptor)
         if peers_write >= 0:
             os.close(peers_write)
             request = {**request, "peerOutputs": LatePeerOutputs(peers_read)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -145,3 +146,17 @@ def test_a_replica_started_early_ends_when_its_peer_fails(tmp_path, monkeypatch)
     # dr, which waited for prod's exports, was told there are none and ended: no render is left.
     assert (Path(f"/proc/{pid}/task/{pid}/children").read_text().split()) == []
     assert server.alive() and server.render("prod", _request("prod"))["resources"]
+
+
+def test_a_replica_waiting_for_its_peers_is_not_held_up_by_a_render_started_after_it(tmp_path, prod):
+    """A render forked later must not keep a copy of the pipe the earlier one's exports come through:
+    the earlier one reads them to their end, which would then come only when the later one exits."""
+    server = render._render_server(PROJECT_DIR)
+    early = server.start("dr", _request("dr"), peers_later=True)
+    (tmp_path / "__main__.py").write_text("import time\ntime.sleep(300)\n")
+    server.start("prod", {**_request("prod"), "projectDir": str(tmp_path)})  # still running below
+    started = time.monotonic()
+    server.supply("dr", early, {render.qualified("prod"): prod.outputs})
+    assert server.answer("dr", early)["resources"]
+    assert time.monotonic() - started < 120
+    render.stop_render_server(PROJECT_DIR)  # and with it the sleeper
