@@ -267,8 +267,8 @@ def _render_in_order(
     finally:
         for stack, ticket in early.items():  # a stack before them failed: let them end, unread
             assert server is not None
-            server.supply(stack, ticket, {})
-            with contextlib.suppress(InternalError):
+            with contextlib.suppress(InternalError):  # (a server that failed is already stopped)
+                server.supply(stack, ticket, {})
                 server.answer(stack, ticket)
     return answers
 
