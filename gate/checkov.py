@@ -201,13 +201,6 @@ def _outcomes(
     return outcomes
 
 
-def scan(
-    template_path: Path, checkov: Path = CHECKOV, custom_checks: Path = CUSTOM_CHECKS
-) -> list[CheckOutcome]:
-    """Run checkov on one ARM template: every check outcome, passed, failed or skipped."""
-    return scan_templates([template_path], checkov, custom_checks)[Path(template_path).resolve()]
-
-
 def findings(outcomes: Iterable[CheckOutcome], stack: str) -> list[Finding]:
     """The failed checks as gate findings (mandatory; waivers are applied by the gate)."""
     return [
@@ -225,11 +218,6 @@ def findings(outcomes: Iterable[CheckOutcome], stack: str) -> list[Finding]:
         for o in outcomes
         if o.result == "FAILED"
     ]
-
-
-def run_checkov(template_path: Path, stack: str) -> list[Finding]:
-    """checkov's failed checks on a stack's ARM template, as findings."""
-    return findings(scan(template_path), stack)
 
 
 def checkov_rules(results: Iterable[CheckOutcome]) -> dict[str, RuleInfo]:

@@ -17,8 +17,6 @@ from gate.checkov import (
     CheckovError,
     checkov_rules,
     findings,
-    run_checkov,
-    scan,
     scan_templates,
     split_resource,
 )
@@ -263,13 +261,6 @@ def test_failed_builtin_check_becomes_a_finding_with_the_urn(prod, stack_outcome
     assert len(found) == len(failed) and {f.rule_id for f in found} == {o.check_id for o in failed}
 
 
-def test_run_checkov_returns_findings_for_one_stack(template_files, stack_outcomes):
-    found = run_checkov(template_files["prod"], "prod")
-    expected = findings(stack_outcomes["prod"], "prod")
-    assert sorted(found, key=repr) == sorted(expected, key=repr)
-    assert all(f.source == "checkov" and f.stack == "prod" and f.urn for f in found)
-
-
 def test_checkov_rules_describe_every_check_that_ran(stack_outcomes):
     rules = checkov_rules(stack_outcomes["prod"])
     assert {"CKV_AZURE_110", "CKV_CONTINUITY_1", "CKV_CONTINUITY_2", "CKV_CONTINUITY_3"} <= set(rules)
@@ -286,7 +277,7 @@ def test_missing_checkov_environment_is_a_usage_error_that_says_what_to_do(templ
     from gate.checkov import CheckovMissing
 
     with pytest.raises(CheckovMissing) as error:
-        scan(template_files["prod"], checkov=tmp_path / ".venv-checkov" / "bin" / "checkov")
+        scan_templates([template_files["prod"]], checkov=tmp_path / ".venv-checkov" / "bin" / "checkov")
     assert "run bin/setup" in str(error.value) and "--no-checkov" in str(error.value)
     assert error.value.code is Exit.USAGE
 
@@ -307,7 +298,7 @@ def test_a_checkov_that_crashes_is_an_internal_error_with_its_stderr(template_fi
 
     checkov = fake_checkov(tmp_path, "read line; echo 'checkov: out of memory' >&2; exit 3\n")
     with pytest.raises(CheckovError) as error:
-        scan(template_files["prod"], checkov=checkov)
+        scan_templates([template_files["prod"]], checkov=checkov)
     assert "checkov failed (exit 3)" in str(error.value) and "checkov: out of memory" in str(error.value)
     assert str(template_files["prod"].resolve()) in str(error.value)  # the command, for a rerun by hand
     assert error.value.code is Exit.INTERNAL
@@ -345,7 +336,7 @@ def test_unparsable_template_is_an_error(tmp_path):
     broken = tmp_path / "broken.json"
     broken.write_text('{"$schema": "' + SCHEMA + '", "resources": [')
     with pytest.raises(CheckovError, match="could not parse"):
-        scan(broken)
+        scan_templates([broken])
 
 
 def test_template_checkov_does_not_scan_is_an_error(tmp_path):
@@ -355,7 +346,7 @@ def test_template_checkov_does_not_scan_is_an_error(tmp_path):
         json.dumps({"resources": [{"type": "Microsoft.KeyVault/vaults", "name": "kv", "properties": {}}]})
     )
     with pytest.raises(CheckovError, match="scanned 0 of their 1 resources"):
-        scan(unscanned)
+        scan_templates([unscanned])
 
 
 def test_split_resource_keeps_dots_in_names():
