@@ -1,4 +1,6 @@
 """`python -m gate.render_server PROGRAM_ROOT`: the warm render server (see `gate.runtime.serve`).
+`python -m gate.render_server --once`: one request on stdin, its answer on stdout, in this process
+with nothing preloaded (see `gate.runtime.main`): what the warm server's renders must equal.
 
 Its own entry point so that the cycle collector is off before the first import: each collection
 walks every object alive, and loading Pulumi and the provider SDK makes most of them (imports and
@@ -13,9 +15,9 @@ gc.disable()
 import sys  # noqa: E402 - after the collector is off, like every import here
 from pathlib import Path  # noqa: E402
 
-from gate.runtime import serve  # noqa: E402
+from gate.runtime import main, serve  # noqa: E402
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
-        sys.exit("usage: python -m gate.render_server PROGRAM_ROOT")
-    sys.exit(serve(Path(sys.argv[1])))
+        sys.exit("usage: python -m gate.render_server PROGRAM_ROOT | --once")
+    sys.exit(main() if sys.argv[1] == "--once" else serve(Path(sys.argv[1])))

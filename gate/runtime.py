@@ -1,7 +1,7 @@
 """The render worker: runs the real program for one stack under Pulumi's mock runtime.
 
-`python -m gate.runtime` reads a JSON request on stdin and writes the recorded resources and stack
-outputs as JSON on stdout. The program is `__main__.py` itself, run the way the Python language host
+`python -m gate.render_server --once` reads a JSON request on stdin and writes the recorded
+resources and stack outputs as JSON on stdout. The program is `__main__.py` itself, run the way the Python language host
 runs it (`run_in_stack`), one stack per process. `python -m gate.render_server` keeps the imports
 warm and forks one such process per request (see `serve`).
 """
@@ -186,7 +186,6 @@ def main() -> int:
     """One request on stdin, its answer on stdout: one stack per process."""
     request = json.load(sys.stdin)
     _exit_with_parent()
-    without_cycle_collection()
     json.dump(answer(request), sys.stdout)
     return 0
 
@@ -359,7 +358,3 @@ def _exit_with_parent() -> None:
         os._exit(1)
 
     threading.Thread(target=watch, daemon=True, name="parent-watch").start()
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -169,7 +169,7 @@ def test_program_itself_refuses_bad_config_before_declaring_anything():
         "tenantId": tenant,
     }
     worker = subprocess.run(
-        [sys.executable, "-m", "gate.runtime"],
+        [sys.executable, "-m", "gate.render_server", "--once"],
         input=json.dumps(request),
         cwd=PROJECT_DIR,
         capture_output=True,

@@ -1,4 +1,4 @@
-"""The warm render server gives exactly what a fresh `python -m gate.runtime` process gives."""
+"""The warm render server gives exactly what a fresh `python -m gate.render_server --once` process gives."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def _by_urn(answer: dict) -> dict:
 def test_a_warm_render_equals_a_render_in_a_fresh_process():
     request = _request("prod")
     fresh = subprocess.run(
-        [sys.executable, "-m", "gate.runtime"],
+        [sys.executable, "-m", "gate.render_server", "--once"],
         input=json.dumps(request),
         capture_output=True,
         text=True,
