@@ -1,9 +1,9 @@
 """The render worker: runs the real program for one stack under Pulumi's mock runtime.
 
 `python -m gate.render_server --once` reads a JSON request on stdin and writes the recorded
-resources and stack outputs as JSON on stdout. The program is `__main__.py` itself, run the way the Python language host
-runs it (`run_in_stack`), one stack per process. `python -m gate.render_server` keeps the imports
-warm and forks one such process per request (see `serve`).
+resources and stack outputs as JSON on stdout. The program is `__main__.py` itself, run the way the
+Python language host runs it (`run_in_stack`), one stack per process. `python -m gate.render_server`
+keeps the imports warm and forks one such process per request (see `serve`).
 """
 
 from __future__ import annotations
@@ -176,8 +176,9 @@ def without_cycle_collection() -> None:
 
     Each collection of the oldest generation walks every object alive, and the provider SDK's
     loaded modules are most of them: with the collector on, it takes over half of a render (prod:
-    4.9 s, 1.8 s without, measured by bench/gate_bench.py's runs). A render lives seconds and leaves
-    few cycles behind (peak memory +6 MB); the process ends when it has answered.
+    4.9 s with it, 1.8 s without, on a 2-core machine). A render lives seconds and leaves few cycles
+    behind (peak memory +6 MB for prod, +44 MB of 326 MB for an 826-resource stack); the process
+    ends when it has answered.
     """
     gc.disable()
 
