@@ -7,6 +7,13 @@ is checked before the run starts; the reason for any refusal is one line on stde
 
 from __future__ import annotations
 
+if __name__ == "__main__":
+    # Before the imports below: the render server loads Pulumi and the provider SDK (its longest
+    # wait) while this process loads the gate's modules.
+    from gate.render_process import launch_early
+
+    launch_early()
+
 import argparse
 import datetime as dt
 import json

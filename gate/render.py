@@ -14,7 +14,6 @@ import itertools
 import json
 import os
 import select
-import subprocess
 import sys
 import tempfile
 import threading
@@ -27,7 +26,9 @@ from cli.exits import InternalError, UsageError
 from cli.secrets import REDACTED
 from components.settings import Origin, Settings, SettingsError, load_settings
 
+from . import render_process
 from .mocks import stable_uuid
+from .render_process import CODE_ROOT
 from .stack_files import StackConfig, read_stack_config
 
 PROJECT = "continuity"
@@ -37,8 +38,6 @@ SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 # A render of the default stacks takes seconds; a 100-server synthetic stack under a minute.
 RENDER_TIMEOUT_SECONDS = 600
-# Where the program's own modules (components, gate) are: this checkout.
-CODE_ROOT = Path(__file__).resolve().parent.parent
 
 
 def qualified(stack: str) -> str:
@@ -282,17 +281,9 @@ class _RenderServer:
     """
 
     def __init__(self, code_root: Path) -> None:
-        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server; closed by stop()
         # The gate runs from this checkout; the program from the code root, which is another
         # revision's when a base is rendered (with the current environment: see runtime.serve).
-        self._process = children.popen(
-            [sys.executable, "-m", "gate.render_server", str(code_root)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._log,
-            cwd=str(CODE_ROOT),
-            text=True,
-        )
+        self._process, self._log = render_process.take(code_root)  # the log is closed by stop()
         self._lock = threading.Lock()
         self._tickets = itertools.count()
         self._answers: dict[int, str] = {}
