@@ -180,9 +180,14 @@ def main() -> int:
     scales = [int(x) for x in args.scale.split(",") if x]
     per_resource: dict[int, tuple[float, float]] = {}
     for servers in scales:
-        _, mb, out = measured([PYTHON, "bench/scale_run.py", "--servers", str(servers)], cold_env())
-        result: dict[str, Any] = json.loads(out)
-        count = result["resources"]
+        runs = [
+            measured([PYTHON, "bench/scale_run.py", "--servers", str(servers)], cold_env())
+            for _ in range(args.repeat)
+        ]
+        mb = max(run[1] for run in runs)
+        results: list[dict[str, Any]] = [json.loads(run[2]) for run in runs]
+        result = {key: statistics.median(r[key] for r in results) for key in ("render_s", "evaluate_s")}
+        count = results[0]["resources"]
         per_resource[servers] = (1000 * result["render_s"] / count, 1000 * result["evaluate_s"] / count)
         rows.append(
             (

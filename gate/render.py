@@ -28,7 +28,7 @@ from components.settings import Origin, Settings, SettingsError, load_settings
 
 from . import render_process
 from .mocks import stable_uuid
-from .render_process import CODE_ROOT
+from .render_process import CODE_ROOT, RENDER_CACHE_VARIABLE
 from .stack_files import StackConfig, read_stack_config
 
 PROJECT = "continuity"
@@ -357,10 +357,6 @@ _answers: collections.OrderedDict[str, str] = collections.OrderedDict()
 _ANSWERS_KEPT = 32
 
 
-# A directory of answers shared between processes (the test suite's workers and the gates they
-# start; a cache CI keeps): named by this variable, off when unset. Answers are filed under a hash
-# of everything a render depends on, so a changed program, mock or pin is a different file.
-RENDER_CACHE_VARIABLE = "CONTINUITY_RENDER_CACHE"
 # What a render depends on besides the request and the program: the runtime and its mocks run
 # from this checkout, with these packages.
 _RUNTIME_PACKAGES = ("pulumi", "pulumi-azure-native", "pulumi-random", "pulumiverse-time")
