@@ -33,7 +33,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
 from gate.checkov import CHECKOV, CUSTOM_CHECKS, OFFLINE_ENV, PLATFORM_ENV, checkov_command  # noqa: E402
-from gate.render import RENDER_CACHE_VARIABLE  # noqa: E402
+from gate.render_process import RENDER_CACHE_VARIABLE  # noqa: E402
 
 PYTHON = sys.executable
 # The targets of the gate-speed work, as ratios (see README "Benchmark").

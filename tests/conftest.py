@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from gate.render import RENDER_CACHE_VARIABLE, Rendering, qualified, render_stack, render_stacks
+from gate.render import Rendering, qualified, render_stack, render_stacks
+from gate.render_process import RENDER_CACHE_VARIABLE
 from gate.stack_files import read_stack_config
 
 # Property tests explore the same examples on every run (reproducible in CI) and keep no database.
