@@ -257,9 +257,9 @@ def _render_in_order(
             request = _request(project_dir, configs[stack], exports)
             if server and stack in early:
                 server.supply(stack, early[stack], exports)
-                answers[stack] = server.answer(stack, early.pop(stack))
-                _keep(project_dir, request, json.dumps(answers[stack]))
-                _checked(stack, answers[stack])
+                answers[stack] = _checked(
+                    stack, _keep(project_dir, request, server.answer(stack, early.pop(stack)))
+                )
             else:
                 answers[stack] = _rendered(project_dir, stack, request)
             exports[qualified(stack)] = answers[stack]["outputs"]
@@ -367,9 +367,7 @@ def _render(project_dir: Path, stack: str, request: dict[str, Any]) -> dict[str,
     if text is not None:
         known: dict[str, Any] = json.loads(text)  # each caller gets objects of its own
         return known
-    answer = _render_server(project_dir).render(stack, request)
-    _keep(project_dir, request, json.dumps(answer))
-    return answer
+    return _keep(project_dir, request, _render_server(project_dir).render(stack, request))
 
 
 def _answer_key(project_dir: Path, request: dict[str, Any]) -> str:
@@ -389,9 +387,13 @@ def _known(project_dir: Path, request: dict[str, Any]) -> str | None:
     return _answers[key]
 
 
-def _keep(project_dir: Path, request: dict[str, Any], text: str) -> None:
+def _keep(project_dir: Path, request: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
+    """File a fresh answer for later requests (this process's and, with the shared cache, others');
+    returns it."""
+    text = json.dumps(answer)
     _remember(_answer_key(project_dir, request), text)
     _share_answer(_code_root(project_dir), request, text)
+    return answer
 
 
 def _remember(key: str, text: str) -> None:
