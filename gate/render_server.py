@@ -12,10 +12,10 @@ import gc
 
 gc.disable()
 
-import sys  # noqa: E402 - after the collector is off, like every import here
-from pathlib import Path  # noqa: E402
+import sys
+from pathlib import Path
 
-from gate.runtime import main, serve  # noqa: E402
+from gate.runtime import main, serve
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
