@@ -77,9 +77,16 @@ def weakened_prod(templates, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def stack_outcomes(template_files, weakened_prod) -> dict[str, list[CheckOutcome]]:
-    """One checkov process over both stacks and the weakened prod template."""
-    scanned = scan_templates([template_files["prod"], template_files["dr"], weakened_prod])
+def scanned(template_files, weakened_prod) -> dict[Path, list[CheckOutcome]]:
+    """One checkov process over both stacks, the weakened prod template and every fixture: its
+    start-up is most of its run, and outcomes are per template."""
+    return scan_templates(
+        [template_files["prod"], template_files["dr"], weakened_prod, *sorted(FIXTURES.glob("*.json"))]
+    )
+
+
+@pytest.fixture(scope="session")
+def stack_outcomes(scanned, template_files, weakened_prod) -> dict[str, list[CheckOutcome]]:
     return {
         "prod": scanned[template_files["prod"].resolve()],
         "dr": scanned[template_files["dr"].resolve()],
@@ -88,11 +95,9 @@ def stack_outcomes(template_files, weakened_prod) -> dict[str, list[CheckOutcome
 
 
 @pytest.fixture(scope="session")
-def fixture_outcomes() -> dict[str, list[CheckOutcome]]:
-    """One checkov process over every fixture: outcomes by fixture file stem."""
-    paths = sorted(FIXTURES.glob("*.json"))
-    scanned = scan_templates(paths)
-    return {path.stem: scanned[path.resolve()] for path in paths}
+def fixture_outcomes(scanned) -> dict[str, list[CheckOutcome]]:
+    """Outcomes by fixture file stem."""
+    return {path.stem: scanned[path.resolve()] for path in sorted(FIXTURES.glob("*.json"))}
 
 
 # --- the ARM templates -------------------------------------------------------------------------------
