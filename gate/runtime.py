@@ -29,6 +29,7 @@ from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
 from components.arm import api_version
+from components.tags import TAGGABLE_TYPES, UNTAGGABLE_TYPES
 
 from .mocks import OfflineAzure
 from .render import ORGANIZATION, PROJECT, RenderedResource, is_azure_type
@@ -209,6 +210,9 @@ def preload() -> int:
     }
     for module in used.values():
         getattr(module, "__all__", None)  # any non-introspection attribute loads the module
+    # The API version of each type the program declares, read once here, not in every forked render.
+    for token in TAGGABLE_TYPES | UNTAGGABLE_TYPES:
+        api_version(token)
     return len(used)
 
 
