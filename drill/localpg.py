@@ -14,12 +14,19 @@ Nothing outlives the process that started the cluster: each postmaster runs in t
 its child, with a parent-death signal (cli/children.py), so even a SIGKILL of the drill stops both
 servers; a folder left behind by a killed run is removed by the next run. The drill role's
 password is generated per cluster and never written to disk, a command line, a DSN, a log, a repr
-or an exception: initdb reads it from a pipe, pg_basebackup and the standby's walreceiver from
-their own environment (PGPASSWORD).
+or an exception: the server stores it as a SCRAM verifier it reads from a pipe, pg_basebackup and
+the standby's walreceiver read it from their own environment (PGPASSWORD).
+
+initdb's output depends only on the server programs and the options given to it, so it runs once
+per process: each cluster starts from a copy of that template (initdb is most of a start-up).
 """
 
 from __future__ import annotations
 
+import atexit
+import base64
+import hashlib
+import hmac
 import logging
 import os
 import pwd
@@ -114,6 +121,34 @@ def _free_port() -> int:
 
 def _conninfo(**params: object) -> str:
     return " ".join(f"{key}={value}" for key, value in params.items())
+
+
+def scram_verifier(password: str, salt: bytes | None = None, iterations: int = 4096) -> str:
+    """The SCRAM-SHA-256 verifier PostgreSQL stores for `password` (RFC 5802 and 7677), in its own
+    form "SCRAM-SHA-256$<iteration count>:<salt>$<StoredKey>:<ServerKey>" (PostgreSQL catalog
+    pg_authid, rolpassword). A password "already in ... SCRAM-encrypted format" is "stored as-is"
+    (PostgreSQL CREATE ROLE), so the server never sees the password itself. 4096 iterations is
+    PostgreSQL's own default (scram_iterations). Generated passwords here are ASCII, which
+    SASLprep leaves unchanged."""
+    salt = salt if salt is not None else secrets.token_bytes(16)
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    stored_key = hashlib.sha256(hmac.digest(salted, b"Client Key", "sha256")).digest()
+    server_key = hmac.digest(salted, b"Server Key", "sha256")
+
+    def b64(data: bytes) -> str:
+        return base64.b64encode(data).decode()
+
+    return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
+
+
+# initdb's data folder by (server programs, OS user), made once per process: see `_template`.
+_templates: dict[tuple[Path, str | None], Path] = {}
+_templates_lock = threading.Lock()
+
+
+def _remove_template(folder: Path, owner: int) -> None:
+    if os.getpid() == owner:  # not from a forked child that inherited the exit handler
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 class _Server:
@@ -484,10 +519,7 @@ class LocalCluster:
         timestamp with its offset) and promoted there, as a point-in-time restore does."""
         assert self._base is not None
         restored = self._restored = _Server("restored", self._base / "restored", self._base / "restored.log")
-        shutil.copytree(backup, restored.data_dir)
-        for path in [restored.data_dir, *restored.data_dir.rglob("*")]:
-            self._own(path)
-        restored.data_dir.chmod(0o700)
+        self._copy_owned(backup, restored.data_dir)
         archive = self._base / "archive"
         recovery = {
             "restore_command": f"'cp {archive}/%f %p'",
@@ -562,13 +594,6 @@ class LocalCluster:
             f.write(text)
         self._own(path)
 
-    def _feed_fifo(self, fifo: Path) -> None:
-        try:
-            with open(fifo, "w") as pipe:  # blocks until initdb opens it for reading
-                pipe.write(self._password + "\n")
-        except OSError:
-            pass
-
     def _command(self, program: str, *args: str) -> list[str]:
         group = None
         if self._os_user is not None:
@@ -589,8 +614,16 @@ class LocalCluster:
         return environment
 
     def _run(
-        self, program: str, *args: str, env: dict[str, str] | None = None, timeout: float | None = None
+        self,
+        program: str,
+        *args: str,
+        env: dict[str, str] | None = None,
+        timeout: float | None = None,
+        input: str | None = None,
+        hidden: tuple[str, ...] = (),
     ) -> subprocess.CompletedProcess[str]:
+        """Run a server program to completion; `input` is its standard input, and `hidden` are
+        values (besides the password) kept out of the error it may raise."""
         command = self._command(program, *args)
         assert self._base is not None
         try:
@@ -601,48 +634,72 @@ class LocalCluster:
                 capture_output=True,
                 text=True,
                 timeout=timeout or self.timeout,
-                stdin=subprocess.DEVNULL,
+                **({"input": input} if input is not None else {"stdin": subprocess.DEVNULL}),
             )
         except subprocess.TimeoutExpired:
             raise LocalClusterError(
                 f"{program} did not finish within {timeout or self.timeout:g} s"
             ) from None
         if done.returncode != 0:
-            output = scrub((done.stderr or done.stdout).strip()[-2000:], [self._password])
+            output = scrub((done.stderr or done.stdout).strip()[-2000:], [self._password, *hidden])
             raise LocalClusterError(f"{program} failed (exit {done.returncode}): {output}")
         return done
+
+    def _template(self) -> Path:
+        """initdb's data folder for these server programs and this OS user, made on first use and
+        removed when the process exits (or, if it is killed, by the next `sweep_stale_folders`).
+        The role has no password there and pg_hba.conf is replaced: a cluster sets both."""
+        key = (self.bin_dir, self._os_user)
+        with _templates_lock:
+            template = _templates.get(key)
+            if template is not None and template.is_dir():
+                return template
+            folder = Path(tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-template-"))
+            atexit.register(_remove_template, folder, os.getpid())
+            self._own(folder)
+            # --no-sync and locale C: fast, and the same on every machine. 1 MB WAL segments
+            # instead of 16: every switch, archive copy and restore copies a sixteenth of the bytes,
+            # and nothing here depends on the size ("a power of 2 between 1 and 1024", initdb).
+            self._run(
+                "initdb",
+                "-D",
+                str(folder / "data"),
+                "-U",
+                ROLE,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+                "--no-sync",
+                "--wal-segsize=1",
+            )
+            _templates[key] = folder / "data"
+            return folder / "data"
+
+    def _copy_owned(self, source: Path, target: Path) -> None:
+        """A copy of a data folder, owned by the server user and private to it, as postgres requires."""
+        shutil.copytree(source, target, symlinks=True)
+        for path in [target, *target.rglob("*")]:
+            self._own(path)
+        target.chmod(0o700)
 
     def _init_primary(self) -> None:
         primary = self._server("primary")
         assert self._base is not None
-        # --no-sync and locale C: fast, and the same on every machine; SCRAM for every connection.
-        # The password arrives through a named pipe in the private folder: kernel memory, not disk.
-        fifo = self._base / "initdb.pw"
-        os.mkfifo(fifo, 0o600)
-        self._own(fifo)
-        writer = threading.Thread(target=self._feed_fifo, args=(fifo,), daemon=True)
-        writer.start()
-        try:
-            self._run(
-                "initdb",
-                "-D",
-                str(primary.data_dir),
-                "-U",
-                ROLE,
-                f"--pwfile={fifo}",
-                "--auth=scram-sha-256",
-                "--encoding=UTF8",
-                "--locale=C",
-                "--no-sync",
-            )
-        finally:
-            if writer.is_alive():  # initdb failed before reading: unblock the writer
-                try:
-                    os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
-                except OSError:
-                    pass
-            writer.join(timeout=5)
-            fifo.unlink(missing_ok=True)
+        self._copy_owned(self._template(), primary.data_dir)
+        # Single-user mode: no server listens while the role gets its password, and the verifier
+        # arrives on standard input. exit_on_error: a refused statement is a non-zero exit.
+        verifier = scram_verifier(self._password)
+        self._run(
+            "postgres",
+            "--single",
+            "-D",
+            str(primary.data_dir),
+            "-c",
+            "exit_on_error=on",
+            "postgres",
+            input=f"ALTER ROLE {ROLE} PASSWORD '{verifier}';\n",
+            hidden=(verifier,),
+        )
         # Replaces initdb's file: password authentication, from loopback only, nothing else.
         self._write_private(
             primary.data_dir / "pg_hba.conf",
@@ -671,6 +728,10 @@ class LocalCluster:
             "wal_retrieve_retry_interval": "'500ms'",  # a released standby reconnects quickly
             "max_connections": "30",
             "shared_buffers": "'16MB'",
+            # Dynamic shared memory as files in the data folder ("memory-mapped files stored in the
+            # data directory", PostgreSQL runtime-config-resource), not /dev/shm segments: a server
+            # killed outright leaves them in its folder, which is removed, instead of in memory.
+            "dynamic_shared_memory_type": "mmap",
             "password_encryption": "'scram-sha-256'",
             "log_line_prefix": "'%m [%p] '",
             **(self._archive_settings() if self.with_archive else {}),

@@ -10,6 +10,7 @@ Skipped only when the PostgreSQL server programs are absent; measure.py is teste
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import time
@@ -517,6 +518,36 @@ def test_password_absent_from_logs(planned, forced):
         server_logs = scenario.cluster.server_logs()
         assert set(server_logs) == {"primary", "standby"} and all(server_logs.values())
         assert all(scenario.cluster.password not in text for text in server_logs.values())
+
+
+def test_the_stored_verifier_is_the_one_libpq_computes_for_the_password(planned, forced):
+    """The role's password is set as a SCRAM verifier computed here (drill.localpg.scram_verifier):
+    libpq's own PQencryptPasswordConn, given the same salt and iteration count, gives the same."""
+    from drill.localpg import scram_verifier
+
+    with connect(planned.cluster.standby_dsn, planned.cluster.password, autocommit=True) as conn:
+        stored = conn.execute("SELECT rolpassword FROM pg_authid WHERE rolname = 'drill'").fetchone()[0]
+        for password in ("s3cret/with+symbols=", planned.cluster.password):
+            libpq = conn.pgconn.encrypt_password(password.encode(), b"drill", b"scram-sha-256").decode()
+            iterations, salt = libpq.split("$")[1].split(":")
+            assert scram_verifier(password, base64.b64decode(salt), int(iterations)) == libpq
+    assert stored.startswith("SCRAM-SHA-256$4096:") and planned.cluster.password not in stored
+    # Clusters copied from one template still each have a password of their own.
+    assert planned.cluster.password != forced.cluster.password
+
+
+def test_a_refused_password_step_is_an_error_without_the_verifier(monkeypatch):
+    """initdb's template runs once per process; the password step on each copy must not fail silently."""
+    import drill.localpg as localpg
+
+    require_postgres()
+    # A verifier the statement cannot take: its quote ends the string early.
+    broken = "SCRAM-SHA-256$4096:c2FsdA==$eA==:eQ==' trailing"
+    monkeypatch.setattr(localpg, "scram_verifier", lambda password: broken)
+    with pytest.raises(localpg.LocalClusterError, match="postgres failed") as failed:
+        with LocalCluster(standby=False):
+            pass  # pragma: no cover - never entered
+    assert "syntax error" in str(failed.value) and "eA==:eQ==" not in str(failed.value)
 
 
 # --- probes without a server ---------------------------------------------------------------------
