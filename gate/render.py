@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import collections
 import contextlib
+import fcntl
 import hashlib
 import itertools
 import json
@@ -17,6 +18,7 @@ import select
 import sys
 import tempfile
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -364,10 +366,28 @@ _RUNTIME_PACKAGES = ("pulumi", "pulumi-azure-native", "pulumi-random", "pulumive
 
 def _render(project_dir: Path, stack: str, request: dict[str, Any]) -> dict[str, Any]:
     text = _known(project_dir, request)
-    if text is not None:
-        known: dict[str, Any] = json.loads(text)  # each caller gets objects of its own
-        return known
-    return _keep(project_dir, request, _render_server(project_dir).render(stack, request))
+    if text is None:
+        with _claimed(project_dir, request):
+            text = _known(project_dir, request)  # rendered by whoever held the claim before
+            if text is None:
+                return _keep(project_dir, request, _render_server(project_dir).render(stack, request))
+    known: dict[str, Any] = json.loads(text)  # each caller gets objects of its own
+    return known
+
+
+@contextlib.contextmanager
+def _claimed(project_dir: Path, request: dict[str, Any]) -> Iterator[None]:
+    """With the shared cache, the one right to render a request: processes asking for the same
+    render at once (test workers, gates side by side) wait for the first one's answer instead of
+    rendering it again. The lock is the kernel's, released if its holder dies."""
+    path = _shared_file(_code_root(project_dir), request)
+    if path is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def _answer_key(project_dir: Path, request: dict[str, Any]) -> str:

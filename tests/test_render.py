@@ -101,6 +101,45 @@ def test_the_shared_render_cache_answers_another_process_and_keys_on_the_request
         render._render(PROJECT_DIR, "prod", changed)
 
 
+def test_a_render_asked_for_twice_at_once_is_rendered_once(monkeypatch, tmp_path):
+    """Test workers (or gates) asking for the same render together: the second waits for the first's
+    answer (render._claimed) instead of rendering it again."""
+    import threading
+
+    monkeypatch.setenv(render.RENDER_CACHE_VARIABLE, str(tmp_path))
+    monkeypatch.setattr(render, "_answers", render.collections.OrderedDict())
+    rendered = []
+    both_asked = threading.Barrier(2)
+    original_known, original_render = render._known, render._RenderServer.render
+
+    first_looks = {"asker-0", "asker-1"}
+
+    def known_after_both_asked(project_dir, request):
+        answer = original_known(project_dir, request)
+        if threading.current_thread().name in first_looks:
+            first_looks.discard(threading.current_thread().name)
+            both_asked.wait(timeout=30)  # both have missed the cache before either renders
+        return answer
+
+    def counted(self, stack, request):
+        rendered.append(stack)
+        return original_render(self, stack, request)
+
+    monkeypatch.setattr(render, "_known", known_after_both_asked)
+    monkeypatch.setattr(render._RenderServer, "render", counted)
+    request, answers = _request("prod"), []
+
+    def ask():
+        answers.append(render._render(PROJECT_DIR, "prod", request))
+
+    askers = [threading.Thread(target=ask, name=f"asker-{n}") for n in range(2)]
+    for asker in askers:
+        asker.start()
+    for asker in askers:
+        asker.join(timeout=120)
+    assert rendered == ["prod"] and len(answers) == 2 and answers[0] == answers[1]
+
+
 def test_without_the_variable_nothing_is_shared(monkeypatch, tmp_path):
     monkeypatch.delenv(render.RENDER_CACHE_VARIABLE, raising=False)
     assert render._shared_file(render.CODE_ROOT, _request("prod")) is None
