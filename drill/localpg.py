@@ -99,11 +99,12 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def sweep_stale_folders(root: Path | None = None) -> list[Path]:
-    """Remove the folders of clusters whose process is gone (killed before it could clean up)."""
+def sweep_stale_folders(root: Path | None = None, prefix: str = FOLDER_PREFIX) -> list[Path]:
+    """Remove the folders named `<prefix><pid>-...` whose process is gone (killed before it could
+    clean up): by default, the clusters' folders in the temporary folder."""
     removed = []
-    for folder in Path(root or tempfile.gettempdir()).glob(f"{FOLDER_PREFIX}*-*"):
-        owner = folder.name[len(FOLDER_PREFIX) :].split("-", 1)[0]
+    for folder in Path(root or tempfile.gettempdir()).glob(f"{prefix}*-*"):
+        owner = folder.name[len(prefix) :].split("-", 1)[0]
         if owner.isdigit() and not _alive(int(owner)):
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from drill.localpg import sweep_stale_folders
 from gate.render import Rendering, qualified, render_stack, render_stacks
 from gate.render_process import RENDER_CACHE_VARIABLE
 from gate.stack_files import read_stack_config
@@ -29,16 +30,18 @@ TODAY = dt.date(2026, 11, 27)
 # system time. Small /dev/shm mounts (64 MB in a default container) are left alone.
 MEMORY_FOLDER = Path("/dev/shm")
 MEMORY_NEEDED_BYTES = 2 * 1024**3
+SCRATCH_PREFIX = "continuity-tests-"
 
 
 def _scratch_in_memory() -> str | None:
     """A folder of its own in /dev/shm for this run's temporary files, or None to keep TMPDIR."""
     if os.environ.get("TMPDIR") or not MEMORY_FOLDER.is_dir() or not os.access(MEMORY_FOLDER, os.W_OK):
         return None
+    sweep_stale_folders(MEMORY_FOLDER, SCRATCH_PREFIX)  # a killed run's: they hold memory
     stats = os.statvfs(MEMORY_FOLDER)
     if stats.f_bavail * stats.f_frsize < MEMORY_NEEDED_BYTES:
         return None
-    folder = tempfile.mkdtemp(prefix="continuity-tests-", dir=MEMORY_FOLDER)
+    folder = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=MEMORY_FOLDER)
     os.chmod(folder, 0o1777)  # as /tmp: servers run as an unprivileged user make their folders here
     return folder
 

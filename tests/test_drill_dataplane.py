@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import os
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
@@ -453,6 +454,26 @@ def _running(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_only_the_folders_of_processes_that_are_gone_are_swept(tmp_path):
+    import subprocess
+    import sys
+
+    from drill.localpg import sweep_stale_folders
+
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    gone, alive = int(ended.stdout), os.getpid()
+    for name in (f"scratch-{gone}-a", f"scratch-{alive}-b", f"other-{gone}-c", "scratch-notapid-d"):
+        (tmp_path / name).mkdir()
+    assert sweep_stale_folders(tmp_path, "scratch-") == [tmp_path / f"scratch-{gone}-a"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        f"other-{gone}-c",
+        f"scratch-{alive}-b",
+        "scratch-notapid-d",
+    ]
 
 
 def test_missing_binaries_are_reported_before_anything_is_created(tmp_path):
