@@ -244,33 +244,38 @@ def _render_in_order(
         if st not in replicas
     )
     server = _render_server(project_dir) if replicas and peers_pending else None
-    # Replica-origin stack -> its render, started now, waiting for the exports.
-    early: dict[str, int] = {}
-    if server is not None:
-        early = {
-            st: server.start(st, _request(project_dir, configs[st], {}), peers_later=True)
-            for st in ordered
-            if st in replicas
-        }
+    # A render started early is claimed by its first request (the exports still to come): another
+    # process wanting the same stack waits for that claim, then reads the answer from the cache.
+    first_requests = {st: _request(project_dir, configs[st], {}) for st in replicas}
     exports: dict[str, dict[str, Any]] = {}
     answers: dict[str, dict[str, Any]] = {}
-    try:
-        for stack in ordered:
-            request = _request(project_dir, configs[stack], exports)
-            if server and stack in early:
-                server.supply(stack, early[stack], exports)
-                answers[stack] = _checked(
-                    stack, _keep(project_dir, request, server.answer(stack, early.pop(stack)))
-                )
-            else:
-                answers[stack] = _rendered(project_dir, stack, request)
-            exports[qualified(stack)] = answers[stack]["outputs"]
-    finally:
-        for stack, ticket in early.items():  # a stack before them failed: let them end, unread
-            assert server is not None
-            with contextlib.suppress(InternalError):  # (a server that failed is already stopped)
-                server.supply(stack, ticket, {})
-                server.answer(stack, ticket)
+    # Replica-origin stack -> its render, started now, waiting for the exports.
+    early: dict[str, int] = {}
+    with contextlib.ExitStack() as claims:
+        if server is not None:
+            for st in (st for st in ordered if st in replicas):
+                if claims.enter_context(_claimed(project_dir, first_requests[st], wait=False)):
+                    early[st] = server.start(st, first_requests[st], peers_later=True)
+        try:
+            for stack in ordered:
+                request = _request(project_dir, configs[stack], exports)
+                if server and stack in early:
+                    server.supply(stack, early[stack], exports)
+                    answers[stack] = _checked(
+                        stack, _keep(project_dir, request, server.answer(stack, early.pop(stack)))
+                    )
+                else:
+                    if stack in replicas:  # started early elsewhere? then its answer is filed first
+                        with _claimed(project_dir, first_requests[stack]):
+                            pass
+                    answers[stack] = _rendered(project_dir, stack, request)
+                exports[qualified(stack)] = answers[stack]["outputs"]
+        finally:
+            for stack, ticket in early.items():  # a stack before them failed: let them end, unread
+                assert server is not None
+                with contextlib.suppress(InternalError):  # (a server that failed is already stopped)
+                    server.supply(stack, ticket, {})
+                    server.answer(stack, ticket)
     return answers
 
 
@@ -376,18 +381,23 @@ def _render(project_dir: Path, stack: str, request: dict[str, Any]) -> dict[str,
 
 
 @contextlib.contextmanager
-def _claimed(project_dir: Path, request: dict[str, Any]) -> Iterator[None]:
+def _claimed(project_dir: Path, request: dict[str, Any], wait: bool = True) -> Iterator[bool]:
     """With the shared cache, the one right to render a request: processes asking for the same
     render at once (test workers, gates side by side) wait for the first one's answer instead of
-    rendering it again. The lock is the kernel's, released if its holder dies."""
+    rendering it again. The lock is the kernel's, released if its holder dies. Without `wait`,
+    yields False at once when another holds it. Without the shared cache, always yields True."""
     path = _shared_file(_code_root(project_dir), request)
     if path is None:
-        yield
+        yield True
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_suffix(".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
 
 
 def _answer_key(project_dir: Path, request: dict[str, Any]) -> str:

@@ -140,6 +140,49 @@ def test_a_render_asked_for_twice_at_once_is_rendered_once(monkeypatch, tmp_path
     assert rendered == ["prod"] and len(answers) == 2 and answers[0] == answers[1]
 
 
+def test_two_asking_for_both_stacks_at_once_render_each_once(monkeypatch, tmp_path):
+    """dr starts early, beside prod (render._render_in_order): the first to ask claims that early
+    render, and the other waits for its answer rather than starting dr again."""
+    import threading
+
+    monkeypatch.setenv(render.RENDER_CACHE_VARIABLE, str(tmp_path))
+    monkeypatch.setattr(render, "_answers", render.collections.OrderedDict())
+    started = []
+    both_asked = threading.Barrier(2)
+    first_looks = {"asker-0", "asker-1"}
+    original_known, original_start = render._known, render._RenderServer.start
+
+    def known_after_both_asked(project_dir, request):
+        answer = original_known(project_dir, request)
+        if threading.current_thread().name in first_looks:
+            first_looks.discard(threading.current_thread().name)
+            both_asked.wait(timeout=30)  # both have found prod unrendered before either starts
+        return answer
+
+    def counted(self, stack, request, peers_later=False):
+        started.append(stack)
+        return original_start(self, stack, request, peers_later)
+
+    monkeypatch.setattr(render, "_known", known_after_both_asked)
+    monkeypatch.setattr(render._RenderServer, "start", counted)
+    results = []
+
+    def ask():
+        results.append(render.render_stacks(PROJECT_DIR, ["prod", "dr"]))
+
+    askers = [threading.Thread(target=ask, name=f"asker-{n}") for n in range(2)]
+    for asker in askers:
+        asker.start()
+    for asker in askers:
+        asker.join(timeout=120)
+    assert sorted(started) == ["dr", "prod"]
+    assert len(results) == 2 and [_by_urn_of(r) for r in results[0]] == [_by_urn_of(r) for r in results[1]]
+
+
+def _by_urn_of(rendering) -> dict:
+    return {r.urn: r.inputs for r in rendering.resources}
+
+
 def test_without_the_variable_nothing_is_shared(monkeypatch, tmp_path):
     monkeypatch.delenv(render.RENDER_CACHE_VARIABLE, raising=False)
     assert render._shared_file(render.CODE_ROOT, _request("prod")) is None
