@@ -244,38 +244,45 @@ def _render_in_order(
         if st not in replicas
     )
     server = _render_server(project_dir) if replicas and peers_pending else None
-    # A render started early is claimed by its first request (the exports still to come): another
-    # process wanting the same stack waits for that claim, then reads the answer from the cache.
+    # A render started early is claimed by its first request (the exports still to come) until its
+    # answer is filed: another process wanting the same stack waits for that claim, then reads the
+    # answer from the cache. Each claim ends with its own stack, so two processes each holding one
+    # never wait on each other.
     first_requests = {st: _request(project_dir, configs[st], {}) for st in replicas}
+    claims: dict[str, contextlib.ExitStack] = {}
     exports: dict[str, dict[str, Any]] = {}
     answers: dict[str, dict[str, Any]] = {}
     # Replica-origin stack -> its render, started now, waiting for the exports.
     early: dict[str, int] = {}
-    with contextlib.ExitStack() as claims:
+    try:
         if server is not None:
             for st in (st for st in ordered if st in replicas):
-                if claims.enter_context(_claimed(project_dir, first_requests[st], wait=False)):
+                claim = claims[st] = contextlib.ExitStack()
+                if claim.enter_context(_claimed(project_dir, first_requests[st], wait=False)):
                     early[st] = server.start(st, first_requests[st], peers_later=True)
-        try:
-            for stack in ordered:
-                request = _request(project_dir, configs[stack], exports)
-                if server and stack in early:
-                    server.supply(stack, early[stack], exports)
-                    answers[stack] = _checked(
-                        stack, _keep(project_dir, request, server.answer(stack, early.pop(stack)))
-                    )
-                else:
-                    if stack in replicas:  # started early elsewhere? then its answer is filed first
-                        with _claimed(project_dir, first_requests[stack]):
-                            pass
-                    answers[stack] = _rendered(project_dir, stack, request)
-                exports[qualified(stack)] = answers[stack]["outputs"]
-        finally:
-            for stack, ticket in early.items():  # a stack before them failed: let them end, unread
-                assert server is not None
-                with contextlib.suppress(InternalError):  # (a server that failed is already stopped)
-                    server.supply(stack, ticket, {})
-                    server.answer(stack, ticket)
+        for stack in ordered:
+            request = _request(project_dir, configs[stack], exports)
+            if server and stack in early:
+                server.supply(stack, early[stack], exports)
+                answers[stack] = _checked(
+                    stack, _keep(project_dir, request, server.answer(stack, early.pop(stack)))
+                )
+            else:
+                if stack in replicas:  # started early elsewhere? then its answer is filed first
+                    with _claimed(project_dir, first_requests[stack]):
+                        pass
+                answers[stack] = _rendered(project_dir, stack, request)
+            if stack in claims:
+                claims.pop(stack).close()
+            exports[qualified(stack)] = answers[stack]["outputs"]
+    finally:
+        for stack, ticket in early.items():  # a stack before them failed: let them end, unread
+            assert server is not None
+            with contextlib.suppress(InternalError):  # (a server that failed is already stopped)
+                server.supply(stack, ticket, {})
+                server.answer(stack, ticket)
+        for claim in claims.values():
+            claim.close()
     return answers
 
 
