@@ -101,53 +101,14 @@ def test_the_shared_render_cache_answers_another_process_and_keys_on_the_request
         render._render(PROJECT_DIR, "prod", changed)
 
 
-def test_a_render_asked_for_twice_at_once_is_rendered_once(monkeypatch, tmp_path):
-    """Test workers (or gates) asking for the same render together: the second waits for the first's
-    answer (render._claimed) instead of rendering it again."""
+def _asked_twice_at_once(monkeypatch, cache, ask) -> tuple[list[str], list]:
+    """Run `ask` in two threads that both miss an empty shared cache before either renders; the
+    stacks whose render started (every render starts through `_RenderServer.start`) and the answers."""
     import threading
 
-    monkeypatch.setenv(render.RENDER_CACHE_VARIABLE, str(tmp_path))
+    monkeypatch.setenv(render.RENDER_CACHE_VARIABLE, str(cache))
     monkeypatch.setattr(render, "_answers", render.collections.OrderedDict())
-    rendered = []
-    both_asked = threading.Barrier(2)
-    original_known, original_render = render._known, render._RenderServer.render
-
-    first_looks = {"asker-0", "asker-1"}
-
-    def known_after_both_asked(project_dir, request):
-        answer = original_known(project_dir, request)
-        if threading.current_thread().name in first_looks:
-            first_looks.discard(threading.current_thread().name)
-            both_asked.wait(timeout=30)  # both have missed the cache before either renders
-        return answer
-
-    def counted(self, stack, request):
-        rendered.append(stack)
-        return original_render(self, stack, request)
-
-    monkeypatch.setattr(render, "_known", known_after_both_asked)
-    monkeypatch.setattr(render._RenderServer, "render", counted)
-    request, answers = _request("prod"), []
-
-    def ask():
-        answers.append(render._render(PROJECT_DIR, "prod", request))
-
-    askers = [threading.Thread(target=ask, name=f"asker-{n}") for n in range(2)]
-    for asker in askers:
-        asker.start()
-    for asker in askers:
-        asker.join(timeout=120)
-    assert rendered == ["prod"] and len(answers) == 2 and answers[0] == answers[1]
-
-
-def test_two_asking_for_both_stacks_at_once_render_each_once(monkeypatch, tmp_path):
-    """dr starts early, beside prod (render._render_in_order): the first to ask claims that early
-    render, and the other waits for its answer rather than starting dr again."""
-    import threading
-
-    monkeypatch.setenv(render.RENDER_CACHE_VARIABLE, str(tmp_path))
-    monkeypatch.setattr(render, "_answers", render.collections.OrderedDict())
-    started = []
+    started, answers = [], []
     both_asked = threading.Barrier(2)
     first_looks = {"asker-0", "asker-1"}
     original_known, original_start = render._known, render._RenderServer.start
@@ -156,7 +117,7 @@ def test_two_asking_for_both_stacks_at_once_render_each_once(monkeypatch, tmp_pa
         answer = original_known(project_dir, request)
         if threading.current_thread().name in first_looks:
             first_looks.discard(threading.current_thread().name)
-            both_asked.wait(timeout=30)  # both have found prod unrendered before either starts
+            both_asked.wait(timeout=30)  # both have missed the cache before either renders
         return answer
 
     def counted(self, stack, request, peers_later=False):
@@ -165,16 +126,33 @@ def test_two_asking_for_both_stacks_at_once_render_each_once(monkeypatch, tmp_pa
 
     monkeypatch.setattr(render, "_known", known_after_both_asked)
     monkeypatch.setattr(render._RenderServer, "start", counted)
-    results = []
-
-    def ask():
-        results.append(render.render_stacks(PROJECT_DIR, ["prod", "dr"]))
-
-    askers = [threading.Thread(target=ask, name=f"asker-{n}") for n in range(2)]
+    # Started here, not by an asker: the kernel kills a child when the thread that started it ends
+    # (cli/children.py), and the server outlives this test.
+    render._render_server(PROJECT_DIR)
+    askers = [threading.Thread(target=lambda: answers.append(ask()), name=f"asker-{n}") for n in range(2)]
     for asker in askers:
         asker.start()
     for asker in askers:
         asker.join(timeout=120)
+    return started, answers
+
+
+def test_a_render_asked_for_twice_at_once_is_rendered_once(monkeypatch, tmp_path):
+    """Test workers (or gates) asking for the same render together: the second waits for the first's
+    answer (render._claimed) instead of rendering it again."""
+    request = _request("prod")
+    started, answers = _asked_twice_at_once(
+        monkeypatch, tmp_path, lambda: render._render(PROJECT_DIR, "prod", request)
+    )
+    assert started == ["prod"] and len(answers) == 2 and answers[0] == answers[1]
+
+
+def test_two_asking_for_both_stacks_at_once_render_each_once(monkeypatch, tmp_path):
+    """dr starts early, beside prod (render._render_in_order): the first to ask claims that early
+    render, and the other waits for its answer rather than starting dr again."""
+    started, results = _asked_twice_at_once(
+        monkeypatch, tmp_path, lambda: render.render_stacks(PROJECT_DIR, ["prod", "dr"])
+    )
     assert sorted(started) == ["dr", "prod"]
     assert len(results) == 2 and [_by_urn_of(r) for r in results[0]] == [_by_urn_of(r) for r in results[1]]
 
