@@ -5,6 +5,9 @@ PR_SET_PDEATHSIG: the kernel sends them SIGKILL when the tool dies, even by SIGK
 left listening or serving (prctl(2); Linux). A child run as another user is started through
 util-linux `setpriv`, which changes user and sets the signal in the same process that then execs
 the program (a parent-death signal is cleared by a change of credentials, so it must come after).
+The kernel takes the thread that started a child for its parent ("the 'parent' in this case is
+considered to be the thread that created this process", prctl(2)): start a child that must outlive
+a short-lived thread from the main thread.
 """
 
 from __future__ import annotations
