@@ -220,3 +220,25 @@ def test_a_replica_waiting_for_its_peers_is_not_held_up_by_a_render_started_afte
     assert server.answer("dr", early)["resources"]
     assert time.monotonic() - started < 120
     render.stop_render_server(PROJECT_DIR)  # and with it the sleeper
+
+
+def test_the_render_shortcuts_fail_loudly_for_a_monitor_without_alias_specs(monkeypatch):
+    """The forked renders skip collapsing aliases to URNs (runtime.without_engine_only_work), which
+    only a monitor without alias specs would read: reaching that path is an error, not a quiet
+    rendering without aliases."""
+    import pulumi.resource as sdk_resource
+    import pulumi.runtime.resource as sdk_runtime
+
+    from gate import runtime
+
+    for module, name in (
+        (sdk_resource, "collapse_alias_to_urn"),
+        (sdk_runtime, "all_aliases"),
+        (sdk_runtime, "_get_stack_trace"),
+    ):
+        monkeypatch.setattr(module, name, getattr(module, name))  # put back after the test
+    runtime.without_engine_only_work()
+    assert sdk_resource.collapse_alias_to_urn("an alias", "name", "type", None) is None
+    assert sdk_runtime._get_stack_trace() == sdk_runtime.source_pb2.StackTrace()
+    with pytest.raises(render.InternalError, match="does not take alias specs"):
+        sdk_runtime.all_aliases(["an alias"], "name", "type", None)
