@@ -5,6 +5,7 @@ one, and the maintenance window's hour is neither."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
 from fractions import Fraction
@@ -26,6 +27,13 @@ UTC = dt.UTC
 
 def at(day: int, hour: int, minute: int = 0, month: int = 11) -> dt.datetime:
     return dt.datetime(2026, month, day, hour, minute, tzinfo=UTC)
+
+
+@functools.cache
+def stamped_minutes(month: str) -> tuple[tuple[dt.datetime, str], ...]:
+    """Each minute of `month` with the timestamp Azure writes for it: made once, read by every fake
+    answer (formatting 43,200 timestamps per answer was a fifth of this file's time)."""
+    return tuple((m, m.strftime("%Y-%m-%dT%H:%M:%SZ")) for m in minutes(*month_bounds(month)))
 
 
 def alive_all(month: str = NOVEMBER, value: float = 1.0, except_: set[dt.datetime] = frozenset()) -> dict:
@@ -252,15 +260,11 @@ PROD_SERVERS = {
 
 def saved_response(tmp_path, down: dict[str, set[dt.datetime]], month: str = NOVEMBER) -> Path:
     """A metrics API response for prod's servers over `month`, with the minutes in `down` at 0."""
-    start, end = month_bounds(month)
     value = []
     for key, server in PROD_SERVERS.items():
         data = [
-            {
-                "timeStamp": m.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "maximum": 0.0 if m in down.get(key, set()) else 1.0,
-            }
-            for m in minutes(start, end)
+            {"timeStamp": stamp, "maximum": 0.0 if m in down.get(key, set()) else 1.0}
+            for m, stamp in stamped_minutes(month)
         ]
         value.append(
             {
@@ -452,16 +456,10 @@ WORKSPACE_ID = (
 def workspace_answer(down: dict[str, set[dt.datetime]], month: str = NOVEMBER) -> dict:
     """What the query API answers `alive_samples`: its columns, in the shape of the v1 spec's
     oms-post-example.json (tables -> columns with types, rows), Resource in upper case as Azure writes it."""
-    start, end = month_bounds(month)
     rows = [
-        [
-            server.upper(),
-            "is_db_alive",
-            m.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            0.0 if m in down.get(key, set()) else 1.0,
-        ]
+        [server.upper(), "is_db_alive", stamp, 0.0 if m in down.get(key, set()) else 1.0]
         for key, server in PROD_SERVERS.items()
-        for m in minutes(start, end)
+        for m, stamp in stamped_minutes(month)
     ]
     columns = [
         ("Resource", "string"),
