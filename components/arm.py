@@ -172,11 +172,16 @@ def resource_id(token: str, inputs: Mapping[str, Any], subscription_id: str) -> 
     return f"{prefix}/providers/{provider}/{path}"
 
 
+def sdk_class(token: str, suffix: str = "") -> Any:
+    """The provider SDK's class for an azure-native type token (with `suffix` "Args", its inputs)."""
+    _, module_name, class_name = token.split(":")
+    return getattr(importlib.import_module(f"pulumi_azure_native.{module_name}"), class_name + suffix)
+
+
 @functools.cache
 def api_version(token: str) -> str:
     """The REST API version the pinned SDK uses for a type, as its generated docstring states."""
-    _, module_name, class_name = token.split(":")
-    resource_class = getattr(importlib.import_module(f"pulumi_azure_native.{module_name}"), class_name)
+    resource_class = sdk_class(token)
     match = re.search(r"Uses Azure REST API version (\S+?)\.?\s", resource_class.__init__.__doc__ or "")
     if not match:
         source = importlib.import_module(resource_class.__module__).__file__

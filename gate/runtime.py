@@ -8,13 +8,16 @@ keeps the imports warm and forks one such process per request (see `serve`).
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import itertools
 import json
 import os
 import runpy
 import select
 import sys
 import threading
+import typing
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NoReturn
@@ -29,7 +32,7 @@ from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
 from cli.exits import InternalError
-from components.arm import api_version
+from components.arm import api_version, sdk_class
 from components.tags import TAGGABLE_TYPES, UNTAGGABLE_TYPES
 
 from .mocks import OfflineAzure
@@ -242,10 +245,55 @@ def preload() -> int:
     }
     for module in used.values():
         getattr(module, "__all__", None)  # any non-introspection attribute loads the module
-    # The API version of each type the program declares, read once here, not in every forked render.
-    for token in TAGGABLE_TYPES | UNTAGGABLE_TYPES:
+    # Read once here, not in every forked render: the API version of each type the program declares,
+    # and the SDK's tables of each one's property types.
+    declared = sorted(TAGGABLE_TYPES | UNTAGGABLE_TYPES)
+    for token in declared:
         api_version(token)
+    classes = []
+    for token, suffix in itertools.product(declared, ("", "Args", "InitArgs")):
+        with contextlib.suppress(AttributeError):  # InitArgs where the type also names a nested input
+            classes.append(sdk_class(token, suffix))
+    warm_type_tables(classes)
     return len(used)
+
+
+def warm_type_tables(classes: list[Any]) -> int:
+    """Fill the SDK's caches of property types for these resource and input classes and every input
+    or output type they hold, as a render's inputs and outputs ask for them; returns how many.
+
+    The SDK keeps each table once made (`functools.cache` in pulumi/_types.py), but a forked render
+    starts with none. Made here first, a prod render makes 16 tables instead of 238 (none of them
+    large: the rest are this project's components and two small providers' types), and takes 0.7-0.9 s
+    of processor time instead of 0.95-1.1 s, for 0.19 s once in the server.
+    """
+    from pulumi import _types
+
+    pending, seen = list(classes), set[Any]()
+    while pending:
+        kind = pending.pop()
+        if kind in seen:
+            continue
+        seen.add(kind)
+        if issubclass(kind, pulumi.Resource):
+            table = _types.resource_types(kind)
+        else:
+            table = _types._types_from_py_properties(kind)
+        pending += [
+            held
+            for hint in table.values()
+            for held in _held_types(hint)
+            if _types.is_input_type(held) or _types.is_output_type(held)
+        ]
+    return len(seen)
+
+
+def _held_types(hint: Any) -> Iterator[type]:
+    """The classes a type hint names, through Optional, Sequence, Mapping, Union and the like."""
+    if isinstance(hint, type):
+        yield hint
+    for argument in typing.get_args(hint):
+        yield from _held_types(argument)
 
 
 def use_program_from(program_root: Path) -> None:

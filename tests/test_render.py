@@ -242,3 +242,23 @@ def test_the_render_shortcuts_fail_loudly_for_a_monitor_without_alias_specs(monk
     assert sdk_runtime._get_stack_trace() == sdk_runtime.source_pb2.StackTrace()
     with pytest.raises(render.InternalError, match="does not take alias specs"):
         sdk_runtime.all_aliases(["an alias"], "name", "type", None)
+
+
+def test_the_render_server_makes_the_sdk_type_tables_that_a_render_reads():
+    """The server fills the SDK's per-class caches of property types before it forks (preload), so
+    renders inherit them: nested input and output types included, as a server's inputs and
+    outputs hold them."""
+    import pulumi_azure_native.dbforpostgresql as postgres
+    from pulumi import _types
+
+    from components.arm import sdk_class
+    from gate import runtime
+
+    tables = _types._types_from_py_properties
+    tables.cache_clear()
+    server = "azure-native:dbforpostgresql:Server"
+    assert runtime.warm_type_tables([sdk_class(server), sdk_class(server, "Args")]) > 5
+    made = tables.cache_info().misses
+    for nested in (postgres.StorageArgs, postgres.HighAvailabilityArgs, postgres.outputs.StorageResponse):
+        tables(nested)
+    assert tables.cache_info().misses == made  # each one was already made
