@@ -1,4 +1,4 @@
-"""The warm render server gives exactly what a fresh `python -m gate.render_server --once` process gives."""
+"""The render machinery (warm server, shared cache, claims, early starts): the warm server gives exactly what a fresh `python -m gate.render_server --once` process gives."""
 
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ from gate.render import offline_identity
 from gate.stack_files import read_stack_config
 
 
-def _request(stack: str) -> dict:
-    config = read_stack_config(PROJECT_DIR, stack)
+def _request(stack: str, project_dir: Path = PROJECT_DIR) -> dict:
+    config = read_stack_config(project_dir, stack)
     subscription_id, tenant_id = offline_identity()
     return {
-        "projectDir": str(PROJECT_DIR),
+        "projectDir": str(project_dir),
         "stack": stack,
         "values": config.values,
         "secretKeys": sorted(config.secret_keys),
@@ -60,13 +60,13 @@ def test_a_warm_render_equals_a_render_in_a_fresh_process():
     assert len(first["resources"]) > 100
 
 
-def test_a_render_process_that_dies_is_reported_and_the_next_render_still_works(tmp_path):
+def test_a_render_process_that_dies_is_reported_and_the_next_render_still_works(tmp_path, small_project):
     (tmp_path / "__main__.py").write_text("import os\nos._exit(3)\n")
     server = render._render_server(tmp_path)
     assert server is render._render_server(PROJECT_DIR)  # no program modules of its own: the same server
     with pytest.raises(render.InternalError, match="stack prod: the render process failed: exit 3"):
         server.render("prod", {**_request("prod"), "projectDir": str(tmp_path)})
-    assert server.alive() and server.render("prod", _request("prod"))["resources"]
+    assert server.alive() and server.render("prod", _request("prod", small_project))["resources"]
 
 
 def test_a_server_that_stops_is_reported_and_replaced(monkeypatch):
@@ -80,11 +80,43 @@ def test_a_server_that_stops_is_reported_and_replaced(monkeypatch):
     replacement.stop()
 
 
-def test_the_shared_render_cache_answers_another_process_and_keys_on_the_request(monkeypatch, tmp_path):
+SMALL_PROGRAM = """\
+import pulumi
+import pulumi_random
+
+if pulumi.get_stack() == "prod":
+    pulumi.export("word", pulumi_random.RandomPassword("word", length=16).id)
+else:
+    pulumi.export("peer", pulumi.StackReference("organization/continuity/prod").get_output("word"))
+"""
+
+
+@pytest.fixture
+def small_project(tmp_path) -> Path:
+    """The project's stack files with a two-line program: prod exports a value, dr (a replica-origin
+    stack, so rendered beside prod) reads it. For the tests of the render machinery (cache, claims,
+    early starts), which is the same for any program and this one renders in a fraction of the time;
+    the tests of what the real program renders stay on it."""
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("Pulumi.yaml", "Pulumi.prod.yaml", "Pulumi.dr.yaml"):
+        (project / name).write_text((PROJECT_DIR / name).read_text())
+    (project / "__main__.py").write_text(SMALL_PROGRAM)
+    return project
+
+
+def test_the_small_program_renders_one_resource_and_dr_reads_prod(small_project):
+    prod, dr = render.render_stacks(small_project, ["prod", "dr"])
+    assert [r.name for r in prod.resources] == ["word"] and dr.outputs == {"peer": prod.outputs["word"]}
+
+
+def test_the_shared_render_cache_answers_another_process_and_keys_on_the_request(
+    monkeypatch, tmp_path, small_project
+):
     monkeypatch.setenv(render.RENDER_CACHE_VARIABLE, str(tmp_path))
     monkeypatch.setattr(render, "_answers", render.collections.OrderedDict())
-    request = _request("prod")
-    first = render._render(PROJECT_DIR, "prod", request)
+    request = _request("prod", small_project)
+    first = render._render(small_project, "prod", request)
     (filed,) = tmp_path.glob("*.json")
     assert json.loads(filed.read_text()) == first
 
@@ -95,10 +127,10 @@ def test_the_shared_render_cache_answers_another_process_and_keys_on_the_request
         raise AssertionError("rendered again although the shared cache holds the answer")
 
     monkeypatch.setattr(render, "_render_server", no_server)
-    assert render._render(PROJECT_DIR, "prod", request) == first
+    assert render._render(small_project, "prod", request) == first
     changed = {**request, "values": {**request["values"], "continuity:environment": "other"}}
     with pytest.raises(AssertionError, match="rendered again"):
-        render._render(PROJECT_DIR, "prod", changed)
+        render._render(small_project, "prod", changed)
 
 
 def _asked_twice_at_once(monkeypatch, cache, ask) -> tuple[list[str], list]:
@@ -137,21 +169,21 @@ def _asked_twice_at_once(monkeypatch, cache, ask) -> tuple[list[str], list]:
     return started, answers
 
 
-def test_a_render_asked_for_twice_at_once_is_rendered_once(monkeypatch, tmp_path):
+def test_a_render_asked_for_twice_at_once_is_rendered_once(monkeypatch, tmp_path, small_project):
     """Test workers (or gates) asking for the same render together: the second waits for the first's
     answer (render._claimed) instead of rendering it again."""
-    request = _request("prod")
+    request = _request("prod", small_project)
     started, answers = _asked_twice_at_once(
-        monkeypatch, tmp_path, lambda: render._render(PROJECT_DIR, "prod", request)
+        monkeypatch, tmp_path / "cache", lambda: render._render(small_project, "prod", request)
     )
     assert started == ["prod"] and len(answers) == 2 and answers[0] == answers[1]
 
 
-def test_two_asking_for_both_stacks_at_once_render_each_once(monkeypatch, tmp_path):
+def test_two_asking_for_both_stacks_at_once_render_each_once(monkeypatch, tmp_path, small_project):
     """dr starts early, beside prod (render._render_in_order): the first to ask claims that early
     render, and the other waits for its answer rather than starting dr again."""
     started, results = _asked_twice_at_once(
-        monkeypatch, tmp_path, lambda: render.render_stacks(PROJECT_DIR, ["prod", "dr"])
+        monkeypatch, tmp_path / "cache", lambda: render.render_stacks(small_project, ["prod", "dr"])
     )
     assert sorted(started) == ["dr", "prod"]
     assert len(results) == 2 and [_by_urn_of(r) for r in results[0]] == [_by_urn_of(r) for r in results[1]]
@@ -189,7 +221,7 @@ def test_a_replica_rendered_beside_its_peer_equals_one_rendered_after_it(monkeyp
     assert any(r.plain_inputs.get("createMode") == "Replica" for r in dr.resources)
 
 
-def test_a_replica_started_early_ends_when_its_peer_fails(tmp_path, monkeypatch):
+def test_a_replica_started_early_ends_when_its_peer_fails(tmp_path, monkeypatch, small_project):
     monkeypatch.delenv(render.RENDER_CACHE_VARIABLE, raising=False)
     for name in ("Pulumi.yaml", "Pulumi.prod.yaml", "Pulumi.dr.yaml"):
         (tmp_path / name).write_text((PROJECT_DIR / name).read_text())
@@ -205,19 +237,19 @@ def test_a_replica_started_early_ends_when_its_peer_fails(tmp_path, monkeypatch)
     pid = server._process.pid
     # dr, which waited for prod's exports, was told there are none and ended: no render is left.
     assert (Path(f"/proc/{pid}/task/{pid}/children").read_text().split()) == []
-    assert server.alive() and server.render("prod", _request("prod"))["resources"]
+    assert server.alive() and server.render("prod", _request("prod", small_project))["resources"]
 
 
-def test_a_replica_waiting_for_its_peers_is_not_held_up_by_a_render_started_after_it(tmp_path, prod):
+def test_a_replica_waiting_for_its_peers_is_not_held_up_by_a_render_started_after_it(tmp_path, small_project):
     """A render forked later must not keep a copy of the pipe the earlier one's exports come through:
     the earlier one reads them to their end, which would then come only when the later one exits."""
     server = render._render_server(PROJECT_DIR)
-    early = server.start("dr", _request("dr"), peers_later=True)
+    early = server.start("dr", _request("dr", small_project), peers_later=True)
     (tmp_path / "__main__.py").write_text("import time\ntime.sleep(300)\n")
     server.start("prod", {**_request("prod"), "projectDir": str(tmp_path)})  # still running below
     started = time.monotonic()
-    server.supply("dr", early, {render.qualified("prod"): prod.outputs})
-    assert server.answer("dr", early)["resources"]
+    server.supply("dr", early, {render.qualified("prod"): {"word": "from prod"}})
+    assert server.answer("dr", early)["outputs"] == {"peer": "from prod"}
     assert time.monotonic() - started < 120
     render.stop_render_server(PROJECT_DIR)  # and with it the sleeper
 
