@@ -1,4 +1,5 @@
-"""The render machinery (warm server, shared cache, claims, early starts): the warm server gives exactly what a fresh `python -m gate.render_server --once` process gives."""
+"""The render machinery: warm server, shared cache, claims and early starts. The warm server gives
+exactly what a fresh `python -m gate.render_server --once` process gives."""
 
 from __future__ import annotations
 
