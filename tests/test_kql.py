@@ -21,12 +21,20 @@ REFUSED = {
 }
 
 
+# A copy of AzureMetrics without its Maximum column, analysed in the same run as the rest (each start
+# of the language service costs seconds): a query the platform builds, pointed at it, must be caught.
+WITHOUT_MAXIMUM = "AzureMetricsWithoutMaximum"
+
+
 @pytest.fixture(scope="module")
 def diagnosed() -> dict[str, list[dict]]:
     """One run of the language service over the refused queries and every builder's query."""
     queries = {name: query for name, (query, _code) in REFUSED.items()}
     queries |= {f"built {name}": build() for name, build in BUILT.items()}
-    return analyse(queries)
+    queries["without Maximum"] = BUILT["burn-rate"]().replace("AzureMetrics", WITHOUT_MAXIMUM)
+    tables = {name: table["columns"] for name, table in declared_tables().items()}
+    tables[WITHOUT_MAXIMUM] = {k: v for k, v in tables["AzureMetrics"].items() if k != "Maximum"}
+    return analyse(queries, tables)
 
 
 @pytest.mark.parametrize("name", sorted(REFUSED))
@@ -39,16 +47,9 @@ def test_the_analysis_fails_what_azure_would_refuse(diagnosed, name):
         assert code in {d["code"] for d in found}
 
 
-def test_a_column_outside_the_declared_schema_is_caught_in_the_platform_s_own_queries():
-    query = kql.burn_rate(
-        "psql-x", objective=99.9, window_start=0, long_minutes=60, short_minutes=5, burn=14.4
-    )
-    schema = declared_tables()
-    without_maximum = {
-        "AzureMetrics": {k: v for k, v in schema["AzureMetrics"]["columns"].items() if k != "Maximum"}
-    }
-    (found,) = analyse({"q": query}, without_maximum).values()
-    assert any("Maximum" in d["message"] for d in found)
+def test_a_column_outside_the_declared_schema_is_caught_in_the_platform_s_own_queries(diagnosed):
+    assert "AzureMetrics" in BUILT["burn-rate"]() and diagnosed["built burn-rate"] == []
+    assert any("Maximum" in d["message"] for d in diagnosed["without Maximum"])
 
 
 def test_the_schema_cites_its_source_for_every_table():
