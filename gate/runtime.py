@@ -188,6 +188,12 @@ def without_cycle_collection() -> None:
     gc.disable()
 
 
+def as_a_render_child() -> None:
+    """What a forked render sets up before it runs the program (and the bench's renders with it)."""
+    without_cycle_collection()
+    without_engine_only_work()
+
+
 def without_engine_only_work() -> None:
     """Skip two things the SDK does for every resource only for a real engine's sake: together
     more than half of a render (prod: 2.4 s of processor time with them, 1.1 s without). Forked
@@ -394,8 +400,7 @@ def _fork_render(request: dict[str, Any], others: list[int]) -> tuple[tuple[int,
             os.close(peers_write)
             request = {**request, "peerOutputs": LatePeerOutputs(peers_read)}
         die_with_parent()
-        without_cycle_collection()
-        without_engine_only_work()
+        as_a_render_child()
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 1)  # the program's own prints must not reach the answer channel
         with os.fdopen(write_end, "w") as out:
