@@ -74,24 +74,26 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         tempfile.tempdir = None
 
 
-# The files that take longest (seconds of one of three workers on two cores, measured with
-# --junitxml), run first: each file runs whole on one worker (bin/test: --dist loadfile), so a long
-# file started last would leave the others idle at the end. test_setup_sql mostly waits for
+# The files that take longest (seconds of one of three workers on two cores, from the first test's
+# start to the last one's end), run first: each file runs whole on one worker (bin/test: --dist
+# loadfile, --no-loadscope-reorder so that this order holds), so a long file started last would
+# leave the others idle at the end. test_setup_sql mostly waits for
 # pg_cron's next minute, which costs nothing while the others run. Order only: a file missing here
 # runs after these.
 LONGEST_FIRST = (
-    "test_setup_sql.py",  # 17-61 s, mostly waiting for pg_cron's next minute
-    "test_checkov.py",  # 39 s
-    "test_render.py",  # 38 s
-    "test_azure_behaviours.py",  # 37 s
-    "test_change_safety.py",  # 37 s
-    "test_gate_mutations.py",  # 30 s
-    "test_robustness.py",  # 27 s
-    "test_sla_report.py",  # 26 s
-    "test_standby_and_promotion.py",  # 25 s
-    "test_restore_run.py",  # 23 s
-    "test_gate_cli.py",  # 22 s
-    "test_policy_rules.py",  # 21 s
+    "test_setup_sql.py",  # 27-52 s, mostly waiting for pg_cron's next minute
+    "test_checkov.py",  # 29 s
+    "test_robustness.py",  # 24 s
+    "test_restore_run.py",  # 22 s
+    "test_sla_report.py",  # 22 s
+    "test_gate_mutations.py",  # 21 s
+    "test_change_safety.py",  # 21 s
+    "test_azure_behaviours.py",  # 18 s
+    "test_render.py",  # 16 s
+    "test_gate_cli.py",  # 15 s
+    "test_change_safety_cli.py",  # 14 s
+    "test_drill.py",  # 13 s
+    "test_drill_dataplane.py",  # 12 s
 )
 
 
