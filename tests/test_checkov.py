@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -324,17 +325,33 @@ def test_checkov_started_ahead_is_handed_the_scan_and_stopped_if_never_used(temp
     assert unused.process.poll() is not None
 
 
-def test_the_worker_scans_nothing_when_the_gate_sends_nothing():
+def test_the_worker_scans_nothing_when_the_gate_sends_nothing(tmp_path):
+    """The worker's own branch for a gate that failed before its scan: end of input, exit 0 without
+    running checkov. Run over a stand-in `checkov.main` that records any scan, so that the worker's
+    logic is what is tested here and checkov's import (seconds) is not paid for it; the real checkov
+    runs through the same worker in the tests above."""
     from gate.checkov import CHECKOV, WORKER
 
-    run = subprocess.run(
-        [str(CHECKOV.parent / "python"), "-P", str(WORKER)],
-        input="",
-        capture_output=True,
-        text=True,
-        timeout=120,
+    stand_in = tmp_path / "checkov"
+    stand_in.mkdir()
+    (stand_in / "__init__.py").write_text("")
+    (stand_in / "main.py").write_text(
+        "class Checkov:\n"
+        "    def __init__(self, argv):\n"
+        "        print('scanned', argv)\n"
+        "    def run(self):\n"
+        "        return 0\n"
     )
-    assert (run.returncode, run.stdout) == (0, "")
+    for sent, printed in (("", ""), ("\n", ""), ('["--file", "x.json"]\n', "scanned ['--file', 'x.json']\n")):
+        run = subprocess.run(
+            [str(CHECKOV.parent / "python"), "-P", str(WORKER)],
+            input=sent,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        )
+        assert (run.returncode, run.stdout) == (0, printed), sent
 
 
 def test_unparsable_template_is_an_error(tmp_path):
