@@ -132,6 +132,8 @@ class CheckovProcess:
         """Hand checkov the templates to scan, all in one run; `outcomes` waits for the answer."""
         assert self.process.stdin is not None  # a pipe
         self.paths = [Path(t).resolve() for t in templates]
+        # Read first: a template that is not JSON fails here, before checkov spends seconds on it.
+        self.expected = sum(len(_resource_keys(path)) for path in self.paths)
         self.command = checkov_command(self.paths, self.checkov, self.custom_checks)
         try:
             self.process.stdin.write(json.dumps(self.command[1:]) + "\n")
@@ -147,7 +149,9 @@ class CheckovProcess:
         except subprocess.TimeoutExpired as error:
             self.close()
             raise CheckovError(f"checkov took over {TIMEOUT_SECONDS} s\ncommand: {shown}") from error
-        return _outcomes(self.paths, self.process.returncode, stdout, stderr, shown, self.custom_checks)
+        return _outcomes(
+            self.paths, self.expected, self.process.returncode, stdout, stderr, shown, self.custom_checks
+        )
 
     def scan(self, templates: Iterable[Path]) -> dict[Path, list[CheckOutcome]]:
         """`submit` then `outcomes`: a process scans once."""
@@ -167,10 +171,16 @@ def scan_templates(
 
 
 def _outcomes(
-    paths: list[Path], returncode: int, stdout: str, stderr_text: str, shown: str, custom_checks: Path
+    paths: list[Path],
+    expected: int,
+    returncode: int,
+    stdout: str,
+    stderr_text: str,
+    shown: str,
+    custom_checks: Path,
 ) -> dict[Path, list[CheckOutcome]]:
-    """checkov's JSON report read into outcomes per template, or the reason it cannot be trusted."""
-    expected = sum(len(_resource_keys(path)) for path in paths)
+    """checkov's JSON report read into outcomes per template (which hold `expected` resources), or
+    the reason it cannot be trusted."""
     stderr = stderr_text.strip()[-4000:]
     try:
         report = json.loads(stdout) if returncode == 0 else None
