@@ -13,24 +13,12 @@ import pytest
 from conftest import PROJECT_DIR
 
 from gate import render
-from gate.render import offline_identity
 from gate.stack_files import read_stack_config
 
 
 def _request(stack: str, project_dir: Path = PROJECT_DIR) -> dict:
-    config = read_stack_config(project_dir, stack)
-    subscription_id, tenant_id = offline_identity()
-    return {
-        "projectDir": str(project_dir),
-        "stack": stack,
-        "values": config.values,
-        "secretKeys": sorted(config.secret_keys),
-        "peerOutputs": {},
-        "observed": {},
-        "outsideState": [],
-        "subscriptionId": subscription_id,
-        "tenantId": tenant_id,
-    }
+    """What the gate asks the render server for a committed stack, with nothing rendered before it."""
+    return render._request(project_dir, read_stack_config(project_dir, stack), {})
 
 
 def _by_urn(answer: dict) -> dict:
@@ -92,18 +80,22 @@ else:
 """
 
 
+def project_with(folder: Path, program: str) -> Path:
+    """A project in `folder` with the committed stack files and `program` as its `__main__.py`."""
+    folder.mkdir(exist_ok=True)
+    for name in ("Pulumi.yaml", "Pulumi.prod.yaml", "Pulumi.dr.yaml"):
+        (folder / name).write_text((PROJECT_DIR / name).read_text())
+    (folder / "__main__.py").write_text(program)
+    return folder
+
+
 @pytest.fixture
 def small_project(tmp_path) -> Path:
     """The project's stack files with a two-line program: prod exports a value, dr (a replica-origin
     stack, so rendered beside prod) reads it. For the tests of the render machinery (cache, claims,
     early starts), which is the same for any program and this one renders in a fraction of the time;
     the tests of what the real program renders stay on it."""
-    project = tmp_path / "project"
-    project.mkdir()
-    for name in ("Pulumi.yaml", "Pulumi.prod.yaml", "Pulumi.dr.yaml"):
-        (project / name).write_text((PROJECT_DIR / name).read_text())
-    (project / "__main__.py").write_text(SMALL_PROGRAM)
-    return project
+    return project_with(tmp_path / "project", SMALL_PROGRAM)
 
 
 def test_the_small_program_renders_one_resource_and_dr_reads_prod(small_project):
@@ -224,16 +216,15 @@ def test_a_replica_rendered_beside_its_peer_equals_one_rendered_after_it(monkeyp
 
 def test_a_replica_started_early_ends_when_its_peer_fails(tmp_path, monkeypatch, small_project):
     monkeypatch.delenv(render.RENDER_CACHE_VARIABLE, raising=False)
-    for name in ("Pulumi.yaml", "Pulumi.prod.yaml", "Pulumi.dr.yaml"):
-        (tmp_path / name).write_text((PROJECT_DIR / name).read_text())
-    (tmp_path / "__main__.py").write_text(
+    failing = project_with(
+        tmp_path,
         "import pulumi\n"
         "if pulumi.get_stack() == 'prod':\n"
         "    raise RuntimeError('prod cannot render')\n"
-        "pulumi.export('peer', pulumi.StackReference('organization/continuity/prod').outputs)\n"
+        "pulumi.export('peer', pulumi.StackReference('organization/continuity/prod').outputs)\n",
     )
     with pytest.raises(render.RenderError, match="stack prod: prod cannot render"):
-        render.render_stacks(tmp_path, ["prod", "dr"])
+        render.render_stacks(failing, ["prod", "dr"])
     server = render._render_server(PROJECT_DIR)
     pid = server._process.pid
     # dr, which waited for prod's exports, was told there are none and ended: no render is left.
