@@ -194,6 +194,14 @@ def as_a_render_child() -> None:
     without_engine_only_work()
 
 
+# The SDK functions `without_engine_only_work` replaces, by module.
+ENGINE_ONLY_WORK = (
+    ("pulumi.resource", "collapse_alias_to_urn"),
+    ("pulumi.runtime.resource", "all_aliases"),
+    ("pulumi.runtime.resource", "_get_stack_trace"),
+)
+
+
 def without_engine_only_work() -> None:
     """Skip two things the SDK does for every resource only for a real engine's sake: together
     more than half of a render (prod: 2.4 s of processor time with them, 1.1 s without). Forked
@@ -209,18 +217,16 @@ def without_engine_only_work() -> None:
     - Stack traces. Each registration walks the Python stack for the engine's source positions;
       the mock monitor drops them and a record keeps none.
     """
-    import pulumi.resource as sdk_resource
-    import pulumi.runtime.resource as sdk_runtime
+    import importlib
+
     from pulumi.runtime.proto import source_pb2
 
     def without_alias_specs(*_: object) -> NoReturn:
         raise InternalError("the monitor does not take alias specs: aliases were never collapsed to URNs")
 
-    for module, name, replacement in (
-        (sdk_resource, "collapse_alias_to_urn", lambda *_: None),
-        (sdk_runtime, "all_aliases", without_alias_specs),
-        (sdk_runtime, "_get_stack_trace", source_pb2.StackTrace),
-    ):
+    replacements = (lambda *_: None, without_alias_specs, source_pb2.StackTrace)
+    for (module_name, name), replacement in zip(ENGINE_ONLY_WORK, replacements, strict=True):
+        module = importlib.import_module(module_name)
         getattr(module, name)  # AttributeError: this SDK version needs the shortcut looked at again
         setattr(module, name, replacement)
 

@@ -250,16 +250,15 @@ def test_the_render_shortcuts_fail_loudly_for_a_monitor_without_alias_specs(monk
     """The forked renders skip collapsing aliases to URNs (runtime.without_engine_only_work), which
     only a monitor without alias specs would read: reaching that path is an error, not a quiet
     rendering without aliases."""
+    import importlib
+
     import pulumi.resource as sdk_resource
     import pulumi.runtime.resource as sdk_runtime
 
     from gate import runtime
 
-    for module, name in (
-        (sdk_resource, "collapse_alias_to_urn"),
-        (sdk_runtime, "all_aliases"),
-        (sdk_runtime, "_get_stack_trace"),
-    ):
+    for module_name, name in runtime.ENGINE_ONLY_WORK:
+        module = importlib.import_module(module_name)
         monkeypatch.setattr(module, name, getattr(module, name))  # put back after the test
     runtime.without_engine_only_work()
     assert sdk_resource.collapse_alias_to_urn("an alias", "name", "type", None) is None
