@@ -29,6 +29,24 @@ RESTORE_STAGING = "restore-staging"
 DISPOSABLE_SERVER_PREFIX = "rc-"
 # The tag naming the project a secret belongs to (components.project_secrets, CTY-ISO-002).
 PROJECT_TAG = "project"
+# A server's availability objective and the maintenance window it excludes (components.tags.sla_tags,
+# the CTY-SLA rules).
+OBJECTIVE_TAG = "availability-objective"
+WINDOW_TAG = "maintenance-window"
+# Every tag key the program sets itself. A stack's own tags may use none of them, in any case (Azure
+# tag names are case-insensitive): stack tags win over a component's (components.tags), so a stack
+# tag `project` would rename every project secret's project. A test checks that the rendered stacks
+# carry no other key of the program's.
+RESERVED_TAG_KEYS = (
+    *PROGRAM_TAG_KEYS,
+    "managed-by",
+    "rto",
+    "rpo",
+    OBJECTIVE_TAG,
+    WINDOW_TAG,
+    PURPOSE_TAG,
+    PROJECT_TAG,
+)
 # The vault of project secrets: unlocked so that a project's grants can be removed (CTY-ISO-002).
 PROJECT_SECRETS = "project-secrets"
 

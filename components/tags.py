@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Mapping
 import pulumi
 
 from .durations import Duration
-from .facts import maintenance_label
+from .facts import OBJECTIVE_TAG, WINDOW_TAG, maintenance_label
 from .settings import DatabaseSla, Settings
 
 
@@ -29,8 +29,8 @@ def sla_tags(sla: DatabaseSla) -> dict[str, str]:
     the SLA rules check against its configuration."""
     window = sla.maintenance_window
     return {
-        "availability-objective": f"{sla.availability:g}",
-        "maintenance-window": maintenance_label(window.day_of_week, *window.start),
+        OBJECTIVE_TAG: f"{sla.availability:g}",
+        WINDOW_TAG: maintenance_label(window.day_of_week, *window.start),
     }
 
 

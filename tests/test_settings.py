@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from components.durations import Duration
-from components.settings import Origin, Role, SettingsError, load_settings
+from components.facts import RESERVED_TAG_KEYS
+from components.settings import Origin, Role, SettingsError, _database_key, _project_name, load_settings
 from gate.stack_files import read_stack_config
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
@@ -690,7 +691,9 @@ def test_private_networks_are_rfc1918_ranges(value, accepted):
             _private_network(value)
 
 
-@pytest.mark.parametrize("tag", ["RPO", "Managed-By", "rto", "DR-Role", "environment"])
+@pytest.mark.parametrize(
+    "tag", [spelling for key in RESERVED_TAG_KEYS for spelling in (key, key.upper(), key.title())]
+)
 def test_every_tag_the_program_sets_is_reserved(tag):
     (problem,) = problems_of(_tags(**{tag: "x"}))
     assert problem == f"continuity:tags: tag(s) ['{tag}'] are set by the program and cannot be configured"
@@ -699,3 +702,43 @@ def test_every_tag_the_program_sets_is_reserved(tag):
 def test_an_overlong_tag_name_is_shown_cut_to_40_characters():
     (problem,) = problems_of(_tags(**{"k" * 129: "v"}))
     assert f"tag(s) ['{'k' * 40}'] exceed" in problem
+
+
+@pytest.mark.parametrize(
+    "name, longest, accepted",
+    [
+        ("ab", 16, True),
+        ("a1", 16, True),
+        ("a" * 16, 16, True),
+        ("a" * 17, 16, False),
+        ("a" * 30, 30, True),
+        ("a" * 31, 30, False),
+        ("a", 16, False),
+        ("", 16, False),
+        ("1a", 16, False),
+        ("aB", 16, False),
+        ("a-b", 16, False),
+        ("a_b", 16, False),
+        ("ab\n", 16, False),
+    ],
+)
+def test_short_names_are_2_to_their_longest_lowercase_letters_and_digits_from_a_letter(
+    name, longest, accepted
+):
+    validate = {16: _database_key, 30: _project_name}[longest]
+    if accepted:
+        assert validate(name) == name
+    else:
+        with pytest.raises(
+            ValueError, match=f"must be 2-{longest} lowercase letters and digits, starting with a letter"
+        ):
+            validate(name)
+
+
+def test_a_project_name_s_message_says_why_it_is_short():
+    with pytest.raises(ValueError) as caught:
+        _project_name("Atlas")
+    assert str(caught.value) == (
+        "project name 'Atlas' must be 2-30 lowercase letters and digits, starting with a letter "
+        "(it names a PostgreSQL role, policies and Key Vault secrets)"
+    )

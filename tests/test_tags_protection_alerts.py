@@ -7,7 +7,7 @@ import json
 import pytest
 from conftest import PROJECT_DIR, render_variant
 
-from components.facts import PROJECT_SECRETS, PURPOSE_TAG, RESTORE_STAGING
+from components.facts import PROJECT_SECRETS, PURPOSE_TAG, RESERVED_TAG_KEYS, RESTORE_STAGING
 from components.tags import TAGGABLE_TYPES, UNTAGGABLE_TYPES, is_taggable, sdk_taggable
 from gate.render import redact
 from gate.stack_files import read_stack_config
@@ -35,6 +35,20 @@ def test_every_taggable_resource_carries_the_stack_tags(prod, dr):
             tags = resource.plain_inputs.get("tags", {})
             assert {**tags, **MANDATORY} == tags, resource.urn
             assert tags["environment"] == environment and tags["dr-role"] == role, resource.urn
+
+
+def test_every_tag_key_the_program_sets_is_reserved_from_the_stack_s_own_tags(prod, dr, promoted_dr):
+    """Stack tags win over a component's, so a stack tag named like one the program sets would
+    replace it on every resource (a stack tag `project` renamed every project secret's project):
+    every key the rendered stacks carry is either the stack's own or reserved."""
+    for rendering in (prod, dr, promoted_dr):
+        configured = set(
+            json.loads(read_stack_config(PROJECT_DIR, rendering.stack).values["continuity:tags"])
+        )
+        carried = {key for r in rendering.resources for key in r.plain_inputs.get("tags", {})}
+        assert carried - configured <= set(RESERVED_TAG_KEYS), rendering.stack
+    carried_by_prod = {key for r in prod.resources for key in r.plain_inputs.get("tags", {})}
+    assert set(RESERVED_TAG_KEYS) <= carried_by_prod, "a reserved key the program no longer sets"
 
 
 def test_taggability_is_read_from_the_sdk():

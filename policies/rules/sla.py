@@ -10,16 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from components.facts import MICROSOFT_SLA_BY_HA_MODE, maintenance_label
+from components.facts import MICROSOFT_SLA_BY_HA_MODE, OBJECTIVE_TAG, WINDOW_TAG, maintenance_label
 from components.kql import measured
 
 from . import controls as c
 from .facts import ACTION_GROUP, LOG_ALERT, SERVER, ServerKind, is_writable, server_kind
 from .model import Resource, Stack
 from .registry import NoConfig, Violation, rule
-
-OBJECTIVE_TAG = "availability-objective"
-WINDOW_TAG = "maintenance-window"
 
 
 def objective(server: Resource) -> float | None:
