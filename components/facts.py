@@ -5,6 +5,7 @@ Azure's limits are cited where they are stated; the tag vocabulary is the projec
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Literal
 
 # --- tags ----------------------------------------------------------------------------------------
@@ -102,6 +103,30 @@ UNEXPORTABLE_TABLES = ("AzureDiagnostics",)
 # alone (Key Vault rbac-guide, "Secret scope role assignment"; Microsoft keeps object-scope
 # assignments to reading: teams that manage their own secrets need a vault of their own).
 KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
+
+# --- public network exceptions (continuity:network.allowedCidrs) ---------------------------------
+# "IP address ranges reserved for private networks (as defined in RFC 1918) aren't allowed in IP
+# rules" (storage/common/storage-network-security-limitations; the same in
+# key-vault/general/network-security). Clients in the networks use the private endpoints anyway.
+PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+# "a firewall rule setting with a starting and ending address equal to 0.0.0.0 does the equivalent of
+# the Allow public access from any Azure service within Azure to this server option", which admits
+# "connections from the subscriptions of other customers" (postgresql/flexible-server/
+# concepts-firewall-rules).
+ANY_AZURE_SERVICE = "0.0.0.0"
+
+
+def ip_rule_values(cidr: str) -> list[str]:
+    """A storage account's or Key Vault's IP rules for one allowed range: the network in CIDR form,
+    and a /31 or /32 as single addresses ("Small address ranges that use /31 or /32 prefix sizes
+    aren't supported. Configure these ranges using individual IP address rules",
+    storage-network-security-limitations; Key Vault documents a single address the same way,
+    "124.56.78.91", in its IPRule reference)."""
+    network = ipaddress.IPv4Network(cidr, strict=False)
+    if network.prefixlen >= 31:
+        return [str(address) for address in network]  # one or two
+    return [str(network)]
+
 
 # --- vaults --------------------------------------------------------------------------------------
 # Key Vault soft delete keeps a deleted vault "for a configurable period of 7 to 90 calendar days. If

@@ -27,6 +27,7 @@ from pulumi_azure_native import keyvault, managedidentity
 
 from . import existing, roles
 from .diagnostics import send_diagnostics
+from .facts import ip_rule_values
 from .protection import Protection
 
 CMK_KEY_NAME = "postgres-cmk"
@@ -156,7 +157,9 @@ def hardened_vault(
             network_acls=keyvault.NetworkRuleSetArgs(
                 default_action=keyvault.NetworkRuleAction.DENY,
                 bypass=keyvault.NetworkRuleBypassOptions.AZURE_SERVICES,
-                ip_rules=[keyvault.IPRuleArgs(value=cidr) for cidr in allowed_cidrs],
+                ip_rules=[
+                    keyvault.IPRuleArgs(value=v) for cidr in allowed_cidrs for v in ip_rule_values(cidr)
+                ],
             ),
         ),
         opts=opts,

@@ -9,6 +9,7 @@ from pulumi_azure_native import operationalinsights as la
 from . import existing
 from .arm import resource_id
 from .diagnostics import send_diagnostics
+from .facts import ip_rule_values
 from .protection import Protection
 from .settings import Logs
 from .storage_accounts import AUDIT_ARCHIVE, private_account, redundant_sku
@@ -107,7 +108,11 @@ class Observability(pulumi.ComponentResource):
             network_rule_set=storage.NetworkRuleSetArgs(
                 default_action=storage.DefaultAction.DENY,
                 bypass=storage.Bypass.AZURE_SERVICES,
-                ip_rules=[storage.IPRuleArgs(i_p_address_or_range=cidr) for cidr in allowed_cidrs],
+                ip_rules=[
+                    storage.IPRuleArgs(i_p_address_or_range=v)
+                    for cidr in allowed_cidrs
+                    for v in ip_rule_values(cidr)
+                ],
             ),
             access_tier=storage.AccessTier.COOL,
             # Version-level WORM for every blob in the account, including containers that data export

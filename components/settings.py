@@ -30,6 +30,7 @@ from cli.secrets import scrub
 
 from .durations import Duration
 from .facts import (
+    ANY_AZURE_SERVICE,
     BACKUP_RETENTION_DAYS,
     BACKUP_VAULT_SOFT_DELETE_DAYS,
     DATA_CLASSIFICATIONS,
@@ -38,6 +39,7 @@ from .facts import (
     MANDATORY_TAG_KEYS,
     MAX_TAG_NAME,
     MAX_TAG_VALUE,
+    PRIVATE_RANGES,
     RESERVED_TAG_KEYS,
     SEVERITIES,
     STORAGE_SIZES_GB,
@@ -214,11 +216,24 @@ class Waits(Model):
     server_settle: Annotated[Duration, _duration_at_most("30min")] = Duration(1, "min")
 
 
-def _ipv4_cidr(value: str) -> str:
+def _public_ipv4_range(value: str) -> str:
+    """A public endpoint's exception: a public IPv4 address or range (facts.PRIVATE_RANGES and
+    facts.ANY_AZURE_SERVICE say what Azure refuses or reads otherwise)."""
     try:
-        ipaddress.IPv4Network(value, strict=False)
+        network = ipaddress.IPv4Network(value, strict=False)
     except ValueError as exc:
         raise ValueError(f"'{value}' is not an IPv4 address or CIDR range ({exc})") from None
+    if ipaddress.IPv4Address(ANY_AZURE_SERVICE) in network:
+        raise ValueError(
+            f"'{value}' holds {ANY_AZURE_SERVICE}, which a PostgreSQL firewall rule reads as any Azure "
+            "service, other customers' included"
+        )
+    private = [p for p in PRIVATE_RANGES if network.overlaps(ipaddress.IPv4Network(p))]
+    if private:
+        raise ValueError(
+            f"'{value}' is not a public range (it overlaps {private[0]}): Azure refuses private ranges "
+            "in IP rules, and clients in the networks reach the data stores through their private endpoints"
+        )
     return value
 
 
@@ -237,7 +252,7 @@ class NetworkAccess(Model):
         "continuity.internal", pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
     )
     # Empty: public network access disabled on vaults and servers; anything listed is an exception.
-    allowed_cidrs: list[Annotated[str, AfterValidator(_ipv4_cidr)]] = []
+    allowed_cidrs: list[Annotated[str, AfterValidator(_public_ipv4_range)]] = []
 
     @model_validator(mode="after")
     def _subnets_inside(self) -> NetworkAccess:

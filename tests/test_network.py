@@ -8,14 +8,18 @@ Sources for the Azure behaviours are cited in components/network.py and docs/azu
 
 from __future__ import annotations
 
+import json
+
 import pytest
-from conftest import render_variant
+from conftest import PROJECT_DIR, render_variant
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from components.network import PRIVATE_LINK_ZONES, WRITER_TTL_SECONDS
 from components.settings import SettingsError
+from gate.neutral import as_stack
 from gate.render import RenderError
+from gate.stack_files import read_stack_config
 from helpers import (
     PRIVATE_ENDPOINT,
     PRIVATE_ZONE,
@@ -26,7 +30,9 @@ from helpers import (
     VAULT,
     VNET,
     ZONE_LINK,
+    audit_archive,
 )
+from policies.rules import evaluate
 
 PEERING = "azure-native:network:VirtualNetworkPeering"
 SUBNET = "azure-native:network:Subnet"
@@ -253,3 +259,20 @@ def test_a_writer_name_is_flagged_exactly_when_its_ttl_exceeds_the_limit(prod, t
     rule = REGISTRY["CTY-NET-004"]
     found = list(rule.check(as_stack(rendering), {**rule.defaults(), "maxTtlSeconds": limit}))
     assert sorted(urn for urn, _ in found) == (sorted(r.urn for r in records) if ttl > limit else [])
+
+
+def test_allowed_ranges_reach_vaults_and_the_archive_as_azure_takes_them_and_pass_the_access_rules():
+    """Storage takes no /31 or /32 ("Configure these ranges using individual IP address rules",
+    storage-network-security-limitations): those are written as addresses, in vaults too, and the
+    access rules still find every rule inside the configured ranges."""
+    network = json.loads(read_stack_config(PROJECT_DIR, "prod").values["continuity:network"])
+    network["allowedCidrs"] = ["203.0.113.7/32", "198.51.100.6/31", "192.0.2.9/24"]
+    rendering = render_variant("prod", {"continuity:network": network})
+    written = ["203.0.113.7", "198.51.100.6", "198.51.100.7", "192.0.2.0/24"]
+    vaults = [v.plain_inputs["properties"]["networkAcls"] for v in rendering.of_type(VAULT)]
+    assert len(vaults) >= 2 and all([r["value"] for r in acls["ipRules"]] == written for acls in vaults)
+    archive = audit_archive(rendering).plain_inputs["networkRuleSet"]
+    assert [r["iPAddressOrRange"] for r in archive["ipRules"]] == written
+    allowed = {"allowedCidrs": network["allowedCidrs"]}
+    access = {rule_id: allowed for rule_id in ("CTY-ACC-002", "CTY-ACC-003", "CTY-ACC-004")}
+    assert [(r.rule_id, m) for r, _, m in evaluate(as_stack(rendering), access) if r.rule_id in access] == []

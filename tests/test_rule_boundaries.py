@@ -434,6 +434,35 @@ def test_key_vault_network(props, allowed, messages):
 
 
 @pytest.mark.parametrize(
+    "rule_value, allowed, inside",
+    [
+        ("203.0.113.7", ["203.0.113.7/32"], True),  # a /32 is written as its address
+        ("203.0.113.7/32", ["203.0.113.7"], True),
+        ("198.51.100.7", ["198.51.100.6/31"], True),  # a /31 as its two addresses
+        ("192.0.2.0/24", ["192.0.2.9/24"], True),  # host bits in config, the network in the rule
+        ("203.0.113.0/25", ["203.0.113.0/24"], True),
+        ("203.0.113.0/24", ["203.0.113.0/25"], False),  # wider than what is allowed
+        ("203.0.113.128/25", ["203.0.113.0/25"], False),
+        ("203.0.114.0", ["203.0.113.0/24"], False),
+        ("203.0.113.7", ["198.51.100.0/24", "203.0.113.0/24"], True),  # any allowed range
+        ("not-an-address", ["203.0.113.0/24"], False),
+        ("2001:db8::/32", ["203.0.113.0/24", "2001:db8::/16"], False),  # Azure's IP rules are IPv4
+        ("203.0.113.7", [], False),
+    ],
+)
+def test_an_ip_rule_passes_exactly_when_an_allowed_range_holds_it(rule_value, allowed, inside):
+    vault = {"properties": {"networkAcls": {"defaultAction": "Deny", "ipRules": [{"value": rule_value}]}}}
+    account = {
+        "allowBlobPublicAccess": False,
+        "allowSharedKeyAccess": False,
+        "networkRuleSet": {"defaultAction": "Deny", "ipRules": [{"iPAddressOrRange": rule_value}]},
+    }
+    expected = [] if inside else [f"address ranges ['{rule_value}'] are not in the allowed list"]
+    assert found("CTY-ACC-002", VAULT, vault, allowedCidrs=allowed) == expected
+    assert found("CTY-ACC-004", STORAGE, account, allowedCidrs=allowed) == expected
+
+
+@pytest.mark.parametrize(
     "props, allowed, messages",
     [
         (

@@ -742,3 +742,36 @@ def test_a_project_name_s_message_says_why_it_is_short():
         "project name 'Atlas' must be 2-30 lowercase letters and digits, starting with a letter "
         "(it names a PostgreSQL role, policies and Key Vault secrets)"
     )
+
+
+@pytest.mark.parametrize(
+    "cidr, refusal",
+    [
+        ("203.0.113.7", None),
+        ("203.0.113.7/32", None),
+        ("9.255.255.255", None),
+        ("11.0.0.0/8", None),
+        ("172.15.255.255", None),
+        ("172.32.0.0/16", None),
+        ("192.167.255.0/24", None),
+        ("0.0.0.1", None),
+        ("0.0.0.0", "holds 0.0.0.0, which a PostgreSQL firewall rule reads as any Azure service"),
+        ("0.0.0.0/0", "holds 0.0.0.0"),
+        ("0.0.0.0/8", "holds 0.0.0.0"),
+        ("10.1.0.0/16", "it overlaps 10.0.0.0/8"),
+        ("10.255.255.255", "it overlaps 10.0.0.0/8"),
+        ("10.0.0.0/7", "it overlaps 10.0.0.0/8"),
+        ("172.16.0.0", "it overlaps 172.16.0.0/12"),
+        ("172.31.255.255", "it overlaps 172.16.0.0/12"),
+        ("172.0.0.0/8", "it overlaps 172.16.0.0/12"),
+        ("192.168.4.0/24", "it overlaps 192.168.0.0/16"),
+        ("2001:db8::/32", "is not an IPv4 address or CIDR range"),
+    ],
+)
+def test_allowed_ranges_are_public_ipv4_and_never_any_azure_service(cidr, refusal):
+    overrides = edit("continuity:network", lambda net: net.__setitem__("allowedCidrs", [cidr]))
+    if refusal is None:
+        assert loads(overrides).network.allowed_cidrs == [cidr]
+    else:
+        (problem,) = problems_of(overrides)
+        assert problem.startswith(f"continuity:network.allowedCidrs[0]: '{cidr}' ") and refusal in problem
