@@ -30,13 +30,13 @@ from pulumi_azure_native import dbforpostgresql as pg
 from . import existing
 from .arm import resource_id
 from .diagnostics import send_diagnostics
+from .facts import ADMIN_LOGIN
 from .keyvault import EncryptionKey
 from .protection import Protection
 from .regions import region_info
 from .settings import Database, DatabaseSla, EntraPrincipal, Origin, Waits
 from .waits import wait
 
-ADMIN_LOGIN = "continuity_admin"
 CONFIGURATION = "azure-native:dbforpostgresql:Configuration"
 ENTRA_ADMIN = "azure-native:dbforpostgresql:AdministratorsMicrosoftEntra"
 

@@ -51,6 +51,15 @@ RESERVED_TAG_KEYS = (
 # The vault of project secrets: unlocked so that a project's grants can be removed (CTY-ISO-002).
 PROJECT_SECRETS = "project-secrets"
 
+# --- PostgreSQL roles the platform makes ---------------------------------------------------------
+# The server's password administrator (components.database), the owner of the platform's tables
+# (drill.setup_sql) and each project's role, project_<name> (tenancy.sql). A project's Entra group
+# becomes a login role of its own name only when no role has that name (tenancy.sql): a group named
+# like one of these, or like another project's group, would be handed that role's rights.
+ADMIN_LOGIN = "continuity_admin"
+OWNER_ROLE = "continuity_owner"
+PROJECT_ROLE_PREFIX = "project_"
+
 # --- PostgreSQL flexible server ------------------------------------------------------------------
 # Storage sizes a flexible server accepts (GiB); any other value fails at deployment.
 # https://learn.microsoft.com/azure/postgresql/flexible-server/concepts-storage

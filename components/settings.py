@@ -30,6 +30,7 @@ from cli.secrets import scrub
 
 from .durations import Duration
 from .facts import (
+    ADMIN_LOGIN,
     ANY_AZURE_SERVICE,
     BACKUP_RETENTION_DAYS,
     BACKUP_VAULT_SOFT_DELETE_DAYS,
@@ -39,7 +40,9 @@ from .facts import (
     MANDATORY_TAG_KEYS,
     MAX_TAG_NAME,
     MAX_TAG_VALUE,
+    OWNER_ROLE,
     PRIVATE_RANGES,
+    PROJECT_ROLE_PREFIX,
     RESERVED_TAG_KEYS,
     SEVERITIES,
     STORAGE_SIZES_GB,
@@ -557,6 +560,19 @@ class Tenancy(Model):
                 raise ValueError(
                     f"projects.{name}.group is projects.{other}.group: a group holding two projects sees both"
                 )
+        # The group's login role is made only when no role has its name (facts.PROJECT_ROLE_PREFIX).
+        taken = {ADMIN_LOGIN: "the server administrator", OWNER_ROLE: "the tables' owner"}
+        taken |= {f"{PROJECT_ROLE_PREFIX}{name}": f"project {name}'s role" for name in self.projects}
+        names: dict[str, str] = {}
+        for name, project in self.projects.items():
+            principal = project.group.principal_name.lower()
+            holder = taken.get(principal) or names.get(principal)
+            if holder:
+                raise ValueError(
+                    f"projects.{name}.group.principalName '{project.group.principal_name}' is the name of "
+                    f"{holder} in PostgreSQL: the group would be given that role's rights"
+                )
+            names[principal] = f"projects.{name}.group"
         for database, tables in self.tables.items():
             doubled = sorted({t for t in tables if tables.count(t) > 1})
             if not tables or doubled:
@@ -597,6 +613,22 @@ class Settings(Model):
                 raise ValueError(
                     f"tenancy.tables names {unknown}, which no server holds (databases: {sorted(logical)})"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _the_admin_is_no_project_s_group(self) -> Settings:
+        if self.tenancy is not None and self.database_admin is not None:
+            admin = self.database_admin
+            for name, project in self.tenancy.projects.items():
+                group = project.group
+                if (
+                    group.object_id.lower() == admin.object_id.lower()
+                    or group.principal_name.lower() == admin.principal_name.lower()
+                ):
+                    raise ValueError(
+                        f"databaseAdmin is tenancy.projects.{name}.group: the database administrator "
+                        "reads every project's rows"
+                    )
         return self
 
     @model_validator(mode="after")

@@ -25,11 +25,11 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+from components.facts import OWNER_ROLE
 from components.settings import Database
 
 from .probes import connect
 
-OWNER_ROLE = "continuity_owner"
 HEARTBEAT_SCHEMA = "continuity"
 HEARTBEAT_TABLE = f"{HEARTBEAT_SCHEMA}.heartbeat"
 HEARTBEAT_JOB = "continuity-heartbeat"

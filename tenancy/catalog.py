@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from components.facts import PROJECT_ROLE_PREFIX
+
 from .sql import COMMANDS
 
 TABLES = """
@@ -93,7 +95,7 @@ def isolation_report(conn: Any) -> IsolationReport:
     """What `conn`'s database shows of project isolation (run as a role that can read the catalog)."""
     report = IsolationReport()
     for role, superuser, bypass, login in conn.execute(ROLES).fetchall():
-        report.projects[role.removeprefix("project_")] = role
+        report.projects[role.removeprefix(PROJECT_ROLE_PREFIX)] = role
         if superuser or bypass or login:
             granted = [
                 w for w, on in (("SUPERUSER", superuser), ("BYPASSRLS", bypass), ("LOGIN", login)) if on

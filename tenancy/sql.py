@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from components.facts import PROJECT_ROLE_PREFIX
 from components.settings import Tenancy
 
 COMMANDS = ("select", "insert", "update", "delete")
@@ -30,7 +31,7 @@ POLICY_PREFIX = "tenant_"
 
 
 def project_role(project: str) -> str:
-    return f"project_{project}"
+    return f"{PROJECT_ROLE_PREFIX}{project}"
 
 
 def ident(name: str) -> str:

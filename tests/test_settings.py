@@ -775,3 +775,74 @@ def test_allowed_ranges_are_public_ipv4_and_never_any_azure_service(cidr, refusa
     else:
         (problem,) = problems_of(overrides)
         assert problem.startswith(f"continuity:network.allowedCidrs[0]: '{cidr}' ") and refusal in problem
+
+
+def _borealis_group(**changes: str) -> dict[str, Any]:
+    return edit("continuity:tenancy", lambda t: t["projects"]["borealis"]["group"].update(changes))
+
+
+ATLAS_ID = "7c1e2a40-3b5d-4f6e-8a9b-0c1d2e3f4a51"
+
+
+@pytest.mark.parametrize(
+    "overrides, problem",
+    [
+        pytest.param(
+            _borealis_group(objectId=ATLAS_ID.upper()),
+            "continuity:tenancy: projects.borealis.group is projects.atlas.group: a group holding two "
+            "projects sees both",
+            id="same-group-object-id-in-another-case",
+        ),
+        pytest.param(
+            _borealis_group(principalName="GRP-project-atlas"),
+            "continuity:tenancy: projects.borealis.group.principalName 'GRP-project-atlas' is the name of "
+            "projects.atlas.group in PostgreSQL: the group would be given that role's rights",
+            id="another-project-s-group-name",
+        ),
+        pytest.param(
+            _borealis_group(principalName="project_atlas"),
+            "is the name of project atlas's role in PostgreSQL",
+            id="another-project-s-role",
+        ),
+        pytest.param(
+            _borealis_group(principalName="project_borealis"),
+            "is the name of project borealis's role in PostgreSQL",
+            id="its-own-project-s-role",
+        ),
+        pytest.param(
+            _borealis_group(principalName="Continuity_Admin"),
+            "is the name of the server administrator in PostgreSQL",
+            id="the-server-administrator",
+        ),
+        pytest.param(
+            _borealis_group(principalName="continuity_owner"),
+            "is the name of the tables' owner in PostgreSQL",
+            id="the-tables-owner",
+        ),
+    ],
+)
+def test_a_project_s_group_takes_no_role_the_platform_or_another_project_has(overrides, problem):
+    (found,) = problems_of(overrides)
+    assert problem in found
+
+
+@pytest.mark.parametrize(
+    "admin",
+    [
+        {"objectId": ATLAS_ID, "principalName": "dba-team"},
+        {"objectId": "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", "principalName": "grp-project-atlas"},
+    ],
+    ids=["same-object-id", "same-principal-name"],
+)
+def test_the_database_admin_is_no_project_s_group(admin):
+    (problem,) = problems_of({"continuity:databaseAdmin": admin})
+    assert problem == (
+        "continuity: databaseAdmin is tenancy.projects.atlas.group: the database administrator reads "
+        "every project's rows"
+    )
+
+
+def test_a_group_name_differing_from_every_role_is_accepted():
+    settings = loads(_borealis_group(principalName="project-borealis"))  # a hyphen, not the role's _
+    assert settings.tenancy is not None
+    assert settings.tenancy.projects["borealis"].group.principal_name == "project-borealis"
