@@ -9,6 +9,7 @@ import pulumi
 from pulumi_azure_native import monitor
 
 from . import kql
+from .facts import WEBHOOK_RECEIVER
 from .regions import region_info
 from .settings import Alerts as AlertSettings
 from .settings import DatabaseSla
@@ -250,7 +251,7 @@ class Alerting(pulumi.ComponentResource):
             webhook_receivers=(
                 [
                     monitor.WebhookReceiverArgs(
-                        name="webhook",
+                        name=WEBHOOK_RECEIVER,
                         service_uri=pulumi.Output.secret(webhook_url),
                         use_common_alert_schema=True,
                     )

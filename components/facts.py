@@ -113,6 +113,12 @@ UNEXPORTABLE_TABLES = ("AzureDiagnostics",)
 # assignments to reading: teams that manage their own secrets need a vault of their own).
 KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
 
+# --- alerts --------------------------------------------------------------------------------------
+# The action group's webhook receiver (components.alerts). Receiver names "must be unique across all
+# receivers within an action group" (the pinned provider's EmailReceiverArgs and WebhookReceiverArgs,
+# generated from the REST spec); the settings compare them without case, to be safe.
+WEBHOOK_RECEIVER = "webhook"
+
 # --- public network exceptions (continuity:network.allowedCidrs) ---------------------------------
 # "IP address ranges reserved for private networks (as defined in RFC 1918) aren't allowed in IP
 # rules" (storage/common/storage-network-security-limitations; the same in

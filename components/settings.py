@@ -48,6 +48,7 @@ from .facts import (
     STORAGE_SIZES_GB,
     TOTAL_RETENTION_MAX_DAYS,
     UNEXPORTABLE_TABLES,
+    WEBHOOK_RECEIVER,
     WEEKDAYS,
     WORKSPACE_RETENTION_DAYS,
     Severity,
@@ -288,6 +289,18 @@ class Alerts(Model):
     failed_connections: int = Field(25, ge=1)
     key_vault_availability_percent: float = Field(99.9, gt=0, le=100)
 
+    @model_validator(mode="after")
+    def _receiver_names_are_unique(self) -> Alerts:
+        seen = {WEBHOOK_RECEIVER: "the webhook's receiver"}
+        for index, receiver in enumerate(self.emails):
+            other = seen.setdefault(receiver.name.lower(), f"emails[{index}]")
+            if other != f"emails[{index}]":
+                raise ValueError(
+                    f"emails[{index}].name '{receiver.name}' is the name of {other}: an action group's "
+                    "receivers need names of their own"
+                )
+        return self
+
 
 TableName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{1,62}$")]
 
@@ -521,7 +534,14 @@ def _check_tags(tags: dict[str, str]) -> dict[str, str]:
         raise ValueError(
             f"data-classification '{tags['data-classification']}' is not one of {list(DATA_CLASSIFICATIONS)}"
         )
-    # Azure tag names are case-insensitive: "Environment" would collide with the program's "environment".
+    # "Tag names are case-insensitive for operations" (azure-resource-manager/management/tag-resources):
+    # two names that differ only in case are one tag in Azure, and "Environment" is the program's.
+    folded: dict[str, list[str]] = {}
+    for k in tags:
+        folded.setdefault(k.lower(), []).append(k)
+    twins = [names for names in folded.values() if len(names) > 1]
+    if twins:
+        raise ValueError(f"tag names {twins[0]} differ only in case: Azure would keep one of them")
     reserved = [k for k in tags if k.lower() in RESERVED_TAG_KEYS]
     if reserved:
         raise ValueError(f"tag(s) {reserved} are set by the program and cannot be configured")

@@ -846,3 +846,45 @@ def test_a_group_name_differing_from_every_role_is_accepted():
     settings = loads(_borealis_group(principalName="project-borealis"))  # a hyphen, not the role's _
     assert settings.tenancy is not None
     assert settings.tenancy.projects["borealis"].group.principal_name == "project-borealis"
+
+
+def test_tag_names_that_differ_only_in_case_are_refused():
+    """ "Tag names are case-insensitive for operations" (azure-resource-manager/management/tag-resources):
+    Azure would keep one of the two, and the tag rules read the other."""
+    (problem,) = problems_of(_tags(**{"Data-Classification": "public"}))
+    assert problem == (
+        "continuity:tags: tag names ['data-classification', 'Data-Classification'] differ only in case: "
+        "Azure would keep one of them"
+    )
+
+
+def _emails(*names: str) -> dict[str, Any]:
+    return edit(
+        "continuity:alerts",
+        lambda alerts: alerts.__setitem__(
+            "emails", [{"name": name, "address": f"r{i}@example.com"} for i, name in enumerate(names)]
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    "names, problem",
+    [
+        (("oncall", "oncall"), "emails[1].name 'oncall' is the name of emails[0]"),
+        (("oncall", "OnCall"), "emails[1].name 'OnCall' is the name of emails[0]"),
+        (("Webhook",), "emails[0].name 'Webhook' is the name of the webhook's receiver"),
+        (("oncall", "team", "oncall"), "emails[2].name 'oncall' is the name of emails[0]"),
+    ],
+)
+def test_an_action_group_s_receivers_have_names_of_their_own(names, problem):
+    """ "Names must be unique across all receivers within an action group" (the provider's receiver args)."""
+    (found,) = problems_of(_emails(*names))
+    assert found == f"continuity:alerts: {problem}: an action group's receivers need names of their own"
+
+
+def test_receivers_with_names_of_their_own_are_accepted():
+    assert [r.name for r in loads(_emails("oncall", "team", "web-hooks")).alerts.emails] == [
+        "oncall",
+        "team",
+        "web-hooks",
+    ]
