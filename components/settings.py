@@ -374,6 +374,20 @@ class Backup(Model):
     # identity. Nobody else gets data access to them.
     restore_readers: list[EntraPrincipal] = []
 
+    @model_validator(mode="after")
+    def _each_reader_once(self) -> Backup:
+        # Object ids are GUIDs, equal in any case: a reader listed twice would get a second role
+        # assignment for the same principal, role and scope, which ARM refuses ("RoleAssignmentExists:
+        # The role assignment already exists", the error the Azure CLI's role commands look for).
+        seen: dict[str, int] = {}
+        for index, reader in enumerate(self.restore_readers):
+            first = seen.setdefault(reader.object_id.lower(), index)
+            if first != index:
+                raise ValueError(
+                    f"restoreReaders[{index}] is restoreReaders[{first}] (object id {reader.object_id})"
+                )
+        return self
+
 
 class MaintenanceWindow(Model):
     """The server's custom maintenance window, the SLA's exclusion: one hour from `start_utc`."""

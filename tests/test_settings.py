@@ -888,3 +888,17 @@ def test_receivers_with_names_of_their_own_are_accepted():
         "team",
         "web-hooks",
     ]
+
+
+def test_a_restore_reader_listed_twice_in_any_case_is_refused():
+    reader = {"objectId": ATLAS_ID, "principalName": "restore-check"}
+    twice = edit(
+        "continuity:backup",
+        lambda b: b.__setitem__("restoreReaders", [reader, {**reader, "objectId": ATLAS_ID.upper()}]),
+    )
+    (problem,) = problems_of(twice)
+    assert (
+        problem == f"continuity:backup: restoreReaders[1] is restoreReaders[0] (object id {ATLAS_ID.upper()})"
+    )
+    once = edit("continuity:backup", lambda b: b.__setitem__("restoreReaders", [reader]))
+    assert [r.object_id for r in loads(once).backup.restore_readers] == [ATLAS_ID]
