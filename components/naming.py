@@ -12,6 +12,17 @@ from dataclasses import dataclass
 from .regions import region_info
 
 PROJECT_CODE = "cty"
+# The globally named resources a stack makes, by the purpose their names start (vaults) or hold
+# (storage accounts) with.
+MAIN_VAULT, GEO_VAULT, PROJECT_VAULT = "kv", "kvgeo", "kvprj"
+VAULT_PURPOSES = (MAIN_VAULT, GEO_VAULT, PROJECT_VAULT)
+AUDIT_ACCOUNT, STAGING_ACCOUNT = "audit", "ltr"
+ACCOUNT_PURPOSES = (AUDIT_ACCOUNT, STAGING_ACCOUNT)
+# Key Vault names are 3-24 characters, storage account names 3-24 lowercase letters and digits
+# (azure-resource-manager/management/resource-name-rules). The longest name the environment is part
+# of, "kvgeo-cty-<environment>-<region code>-<suffix>", leaves it 5 characters.
+LONGEST_NAME = 24
+LONGEST_ENVIRONMENT = LONGEST_NAME - len(f"{GEO_VAULT}-{PROJECT_CODE}--aue-0000")
 
 
 def region_code(region: str) -> str:
@@ -38,18 +49,20 @@ class Naming:
     def resource_group(self, region: str | None = None, purpose: str = "") -> str:
         return f"rg-{self._base(region)}" + (f"-{purpose}" if purpose else "")
 
-    def key_vault_prefix(self, purpose: str = "kv", region: str | None = None) -> str:
+    def key_vault_prefix(self, purpose: str = MAIN_VAULT, region: str | None = None) -> str:
         """A vault's name up to its per-subscription suffix: the same in every subscription."""
         return f"{purpose}-{self._base(region)}-"
 
-    def key_vault(self, purpose: str = "kv", region: str | None = None) -> str:
+    def key_vault(self, purpose: str = MAIN_VAULT, region: str | None = None) -> str:
         name = f"{self.key_vault_prefix(purpose, region)}{self.suffix}"
-        assert len(name) <= 24, name  # Key Vault: 3-24 characters
+        assert len(name) <= LONGEST_NAME, name  # Key Vault: 3-24 characters
         return name
 
     def storage_account(self, purpose: str) -> str:
         name = f"st{PROJECT_CODE}{purpose}{self.environment}{region_code(self.region)}{self.suffix}"
-        assert len(name) <= 24 and name.isalnum(), name  # storage: 3-24 lowercase letters and digits
+        assert len(name) <= LONGEST_NAME and name.isalnum(), (
+            name
+        )  # storage: 3-24 lowercase letters and digits
         return name
 
     def server_prefix(self, database: str, generation: int) -> str:

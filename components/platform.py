@@ -15,7 +15,7 @@ from .alerts import Alerting, key_vault_rule, replication_lag_rule, server_rules
 from .backup import BackupVault
 from .database import Placement, PostgresServer, ServerPlan
 from .keyvault import RegionalKeyVault, check_live_key
-from .naming import Naming
+from .naming import AUDIT_ACCOUNT, GEO_VAULT, PROJECT_VAULT, STAGING_ACCOUNT, Naming
 from .network import (
     PRIVATE_LINK_ZONES,
     WRITER_LABEL,
@@ -77,7 +77,7 @@ def observe(settings: Settings, azure: AzureContext) -> existing.LiveState:
     check_live_key(naming.resource_group(), naming.key_vault())
     if s.origin is Origin.PRIMARY:
         check_live_key(
-            naming.resource_group(region=s.peer.region), naming.key_vault("kvgeo", region=s.peer.region)
+            naming.resource_group(region=s.peer.region), naming.key_vault(GEO_VAULT, region=s.peer.region)
         )
     storage: dict[str, int] = {}
     admins: set[str] = set()
@@ -188,7 +188,7 @@ class RegionalPlatform(pulumi.ComponentResource):
         observability = Observability(
             "observability",
             workspace_name=naming.scoped("log"),
-            archive_account_name=naming.storage_account("audit"),
+            archive_account_name=naming.storage_account(AUDIT_ACCOUNT),
             activity_log_setting_name=f"continuity-{s.environment}-activity-log",
             location=s.region,
             subscription_id=azure.subscription_id,
@@ -232,7 +232,7 @@ class RegionalPlatform(pulumi.ComponentResource):
             )
             geo_vault = RegionalKeyVault(
                 "geo-backup-key-vault",
-                vault_name=naming.key_vault("kvgeo", region=s.peer.region),
+                vault_name=naming.key_vault(GEO_VAULT, region=s.peer.region),
                 identity_name=naming.scoped("id", "postgres-geo-cmk", region=s.peer.region),
                 location=s.peer.region,
                 resource_group_name=geo_group.name,
@@ -274,7 +274,7 @@ class RegionalPlatform(pulumi.ComponentResource):
                 tenancy=s.tenancy,
                 generate=s.origin is Origin.PRIMARY,
                 peer=peer,
-                vault_name=naming.key_vault("kvprj"),
+                vault_name=naming.key_vault(PROJECT_VAULT),
                 location=s.region,
                 resource_group_name=group.name,
                 tenant_id=azure.tenant_id,
@@ -331,7 +331,7 @@ class RegionalPlatform(pulumi.ComponentResource):
 
         staging = RestoreStaging(
             "restore-staging",
-            account_name=naming.storage_account("ltr"),
+            account_name=naming.storage_account(STAGING_ACCOUNT),
             location=s.region,
             resource_group_name=group.name,
             subscription_id=azure.subscription_id,

@@ -53,6 +53,7 @@ from .facts import (
     WORKSPACE_RETENTION_DAYS,
     Severity,
 )
+from .naming import LONGEST_ENVIRONMENT, LONGEST_NAME
 from .regions import region_info
 from .skus import UnknownSku, compute
 
@@ -562,6 +563,15 @@ def _check_tags(tags: dict[str, str]) -> dict[str, str]:
     return tags
 
 
+def _environment(name: str) -> str:
+    return _short_name(
+        name,
+        "environment",
+        LONGEST_ENVIRONMENT,
+        f"it is part of Key Vault and storage account names, which Azure keeps to {LONGEST_NAME} characters",
+    )
+
+
 def _project_name(name: str) -> str:
     return _short_name(name, "project name", 30, "it names a PostgreSQL role, policies and Key Vault secrets")
 
@@ -621,7 +631,7 @@ class Settings(Model):
     origin: Origin = Origin.PRIMARY
     region: Region
     peer: Peer
-    environment: str = Field(pattern=r"^[a-z][a-z0-9]{1,9}$")
+    environment: Annotated[str, AfterValidator(_environment)]
     tags: Annotated[dict[str, str], AfterValidator(_check_tags)]
     # Off only for disposable test stacks: stateful resources are protected and locked.
     protect: bool = True

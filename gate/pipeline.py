@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from cli.exits import UsageError
-from components.naming import Naming
+from components.naming import GEO_VAULT, Naming
 from components.network import PRIVATE_LINK_ZONES
 from components.settings import Origin, PrivateDnsRole
 from policies.adapter import DEFAULT_RULE_TIMEOUT
@@ -145,7 +145,7 @@ def expected_pack_config(rendering: Rendering, peer: Rendering | None) -> dict[t
                 {
                     "groupId": "vault",
                     "namePrefix": Naming(other.environment, other.region, "").key_vault_prefix(
-                        "kvgeo", region=other.peer.region
+                        GEO_VAULT, region=other.peer.region
                     ),
                 }
             ]

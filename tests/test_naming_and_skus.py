@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from components.naming import Naming, region_code
+from components.naming import (
+    ACCOUNT_PURPOSES,
+    LONGEST_ENVIRONMENT,
+    LONGEST_NAME,
+    VAULT_PURPOSES,
+    Naming,
+    region_code,
+)
+from components.regions import REGIONS
 from components.skus import SKUS, UnknownSku, compute, replica_shortfalls
 
 NAMING = Naming("prod", "australiaeast", "00000000-0000-0000-0000-000000000000")
@@ -45,6 +53,20 @@ def test_names_of_24_characters_are_accepted_and_of_25_refused():
         six_letters.key_vault("kvgeo")
     with pytest.raises(AssertionError, match=r"^stctyarchivestagedaue"):
         six_letters.storage_account("archive")
+
+
+@pytest.mark.parametrize("region", sorted(REGIONS))
+def test_every_vault_and_account_name_fits_the_longest_environment_the_settings_allow(region):
+    """The settings stop an environment at LONGEST_ENVIRONMENT characters, so that no name the
+    platform makes is refused; a purpose added later that breaks this fails here, not at `pulumi up`."""
+    longest = Naming("e" * LONGEST_ENVIRONMENT, region, NAMING.subscription_id)
+    for purpose in VAULT_PURPOSES:
+        assert len(longest.key_vault(purpose)) <= LONGEST_NAME
+    for purpose in ACCOUNT_PURPOSES:
+        assert len(longest.storage_account(purpose)) <= LONGEST_NAME
+    one_more = Naming("e" * (LONGEST_ENVIRONMENT + 1), region, NAMING.subscription_id)
+    with pytest.raises(AssertionError):
+        one_more.key_vault(max(VAULT_PURPOSES, key=len))
 
 
 def test_the_suffix_is_the_subscriptions_own():

@@ -902,3 +902,19 @@ def test_a_restore_reader_listed_twice_in_any_case_is_refused():
     )
     once = edit("continuity:backup", lambda b: b.__setitem__("restoreReaders", [reader]))
     assert [r.object_id for r in loads(once).backup.restore_readers] == [ATLAS_ID]
+
+
+@pytest.mark.parametrize(
+    "environment, accepted",
+    [("dr", True), ("stage", True), ("stage1", False), ("staging", False), ("e", False)],
+)
+def test_the_environment_fits_every_vault_and_storage_account_name(environment, accepted):
+    if accepted:
+        assert loads({"continuity:environment": environment}).environment == environment
+    else:
+        (problem,) = problems_of({"continuity:environment": environment})
+        assert problem == (
+            f"continuity:environment: environment '{environment}' must be 2-5 lowercase letters and digits, "
+            "starting with a letter (it is part of Key Vault and storage account names, which Azure keeps "
+            "to 24 characters)"
+        )
