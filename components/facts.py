@@ -119,6 +119,29 @@ KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
 # generated from the REST spec); the settings compare them without case, to be safe.
 WEBHOOK_RECEIVER = "webhook"
 
+# --- private DNS ---------------------------------------------------------------------------------
+# Group ids and zones from Microsoft's table (private-link/private-endpoint-dns).
+PRIVATE_LINK_ZONES = {
+    "postgresqlServer": "privatelink.postgres.database.azure.com",
+    "vault": "privatelink.vaultcore.azure.net",
+    "blob": "privatelink.blob.core.windows.net",
+}
+
+
+def overlapping_zone(zone: str) -> str | None:
+    """The private-link zone whose namespace `zone` shares, if any: the same zone, one inside it, or
+    a parent of it (so also of the service's public names). Every zone is linked to both networks,
+    and "A virtual network cannot be linked to multiple zones with overlapping namespaces" (the
+    BadRequest quoted by Microsoft's troubleshooting article "CreateOrUpdateVirtualNetworkLinkFailed
+    error code", whose case is two zones of one name; zones inside or above are refused on the
+    message's own words, not tried against Azure). A parent zone would also answer, inside the
+    networks, for the service names it holds no record of."""
+    for link_zone in PRIVATE_LINK_ZONES.values():
+        if zone == link_zone or zone.endswith(f".{link_zone}") or link_zone.endswith(f".{zone}"):
+            return link_zone
+    return None
+
+
 # --- public network exceptions (continuity:network.allowedCidrs) ---------------------------------
 # "IP address ranges reserved for private networks (as defined in RFC 1918) aren't allowed in IP
 # rules" (storage/common/storage-network-security-limitations; the same in

@@ -35,14 +35,9 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import network, privatedns
 
+from .facts import PRIVATE_LINK_ZONES
 from .settings import NetworkAccess
 
-# Group ids and zones from Microsoft's table (private-link/private-endpoint-dns).
-PRIVATE_LINK_ZONES = {
-    "postgresqlServer": "privatelink.postgres.database.azure.com",
-    "vault": "privatelink.vaultcore.azure.net",
-    "blob": "privatelink.blob.core.windows.net",
-}
 # Short, so that clients follow a moved writer name quickly; the reliability guide suggests 300 s
 # for records that do not move (reliability-dns-private).
 WRITER_TTL_SECONDS = 30

@@ -14,10 +14,10 @@ from . import existing
 from .alerts import Alerting, key_vault_rule, replication_lag_rule, server_rules
 from .backup import BackupVault
 from .database import Placement, PostgresServer, ServerPlan
+from .facts import PRIVATE_LINK_ZONES
 from .keyvault import RegionalKeyVault, check_live_key
 from .naming import AUDIT_ACCOUNT, GEO_VAULT, PROJECT_VAULT, STAGING_ACCOUNT, Naming
 from .network import (
-    PRIVATE_LINK_ZONES,
     WRITER_LABEL,
     DnsZones,
     PrivateDns,

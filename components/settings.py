@@ -52,6 +52,7 @@ from .facts import (
     WEEKDAYS,
     WORKSPACE_RETENTION_DAYS,
     Severity,
+    overlapping_zone,
 )
 from .naming import LONGEST_ENVIRONMENT, LONGEST_NAME
 from .regions import region_info
@@ -242,6 +243,15 @@ def _public_ipv4_range(value: str) -> str:
     return value
 
 
+def _writer_zone(zone: str) -> str:
+    clash = overlapping_zone(zone)
+    if clash:
+        raise ValueError(
+            f"'{zone}' shares the namespace of {clash}, a zone the platform links to both networks"
+        )
+    return zone
+
+
 class NetworkAccess(Model):
     """The region's virtual network and who may reach the data stores."""
 
@@ -253,9 +263,11 @@ class NetworkAccess(Model):
     # Which stack of the pair holds the private DNS zones and the writer names.
     private_dns: PrivateDnsRole
     # The private DNS zone of the writer names (`<database>.writer.<zone>`).
-    writer_zone: str = Field(
-        "continuity.internal", pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
-    )
+    writer_zone: Annotated[
+        str,
+        Field(pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"),
+        AfterValidator(_writer_zone),
+    ] = "continuity.internal"
     # Empty: public network access disabled on vaults and servers; anything listed is an exception.
     allowed_cidrs: list[Annotated[str, AfterValidator(_public_ipv4_range)]] = []
 

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any, cast
 
 from cli.exits import UsageError
+from components.facts import PRIVATE_LINK_ZONES
 from components.naming import GEO_VAULT, Naming
-from components.network import PRIVATE_LINK_ZONES
 from components.settings import Origin, PrivateDnsRole
 from policies.adapter import DEFAULT_RULE_TIMEOUT
 from policies.rules.continuity import Assessment, RecoveryFigures, assess

@@ -15,7 +15,8 @@ from conftest import PROJECT_DIR, render_variant
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.network import PRIVATE_LINK_ZONES, WRITER_TTL_SECONDS
+from components.facts import PRIVATE_LINK_ZONES
+from components.network import WRITER_TTL_SECONDS
 from components.settings import SettingsError
 from gate.neutral import as_stack
 from gate.render import RenderError

@@ -918,3 +918,29 @@ def test_the_environment_fits_every_vault_and_storage_account_name(environment, 
             "starting with a letter (it is part of Key Vault and storage account names, which Azure keeps "
             "to 24 characters)"
         )
+
+
+@pytest.mark.parametrize(
+    "zone, clash",
+    [
+        ("continuity.internal", None),
+        ("writers.example.com", None),
+        ("postgres.example.com", None),
+        ("privatelink.postgres.database.azure.com", "privatelink.postgres.database.azure.com"),
+        ("w.privatelink.vaultcore.azure.net", "privatelink.vaultcore.azure.net"),
+        ("postgres.database.azure.com", "privatelink.postgres.database.azure.com"),
+        ("azure.com", "privatelink.postgres.database.azure.com"),
+        ("core.windows.net", "privatelink.blob.core.windows.net"),
+        ("link.blob.core.windows.net", None),  # a sibling, not a parent: shares no namespace
+    ],
+)
+def test_the_writer_zone_shares_no_namespace_with_a_private_link_zone(zone, clash):
+    overrides = edit("continuity:network", lambda net: net.__setitem__("writerZone", zone))
+    if clash is None:
+        assert loads(overrides).network.writer_zone == zone
+    else:
+        (problem,) = problems_of(overrides)
+        assert problem == (
+            f"continuity:network.writerZone: '{zone}' shares the namespace of {clash}, a zone the "
+            "platform links to both networks"
+        )
