@@ -181,6 +181,13 @@ def stack_file_consistency(rendering: Rendering, peer: Rendering) -> list[str]:
             f"Pulumi.{rendering.stack}.yaml: continuity:network.privateDns is {s.network.private_dns.value} "
             f"in both stacks; exactly one is the owner, the other linked"
         )
+    if s.environment == p.environment:
+        # Names hold the environment: prod's geo-backup group in the standby region would be the
+        # standby's own group, and the subscription's activity-log setting one for both stacks.
+        problems.append(
+            f"Pulumi.{rendering.stack}.yaml: continuity:environment is {s.environment} in both stacks; "
+            "their resource names would collide"
+        )
     if s.tenancy != p.tenancy:
         # The standby reads each project's secret from its peer, and a failover must find the same
         # projects, tables and groups on the other side.

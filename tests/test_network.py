@@ -221,14 +221,17 @@ def _with(rendering, **changes):
 
     settings = rendering.settings
     for path, value in changes.items():
-        section, field = path.split("__")
+        section, _, field = path.partition("__")
+        if not field:
+            settings = settings.model_copy(update={section: value})
+            continue
         settings = settings.model_copy(
             update={section: getattr(settings, section).model_copy(update={field: value})}
         )
     return SimpleNamespace(stack=rendering.stack, settings=settings)
 
 
-def test_the_gate_wants_one_zone_owner_and_the_peer_origin_the_peer_has(prod, dr):
+def test_the_gate_wants_one_zone_owner_two_environments_and_the_peer_origin_the_peer_has(prod, dr):
     from components.settings import Origin, PrivateDnsRole
     from gate.pipeline import stack_file_consistency
 
@@ -237,6 +240,10 @@ def test_the_gate_wants_one_zone_owner_and_the_peer_origin_the_peer_has(prod, dr
     assert two_owners == (
         "Pulumi.dr.yaml: continuity:network.privateDns is owner in both stacks; "
         "exactly one is the owner, the other linked"
+    )
+    (same_environment,) = stack_file_consistency(_with(dr, environment="prod"), prod)
+    assert same_environment == (
+        "Pulumi.dr.yaml: continuity:environment is prod in both stacks; their resource names would collide"
     )
     (origin,) = stack_file_consistency(_with(dr, peer__origin=Origin.REPLICA), prod)
     assert (
