@@ -777,6 +777,15 @@ def test_allowed_ranges_are_public_ipv4_and_never_any_azure_service(cidr, refusa
         assert problem.startswith(f"continuity:network.allowedCidrs[0]: '{cidr}' ") and refusal in problem
 
 
+def test_a_private_range_is_refused_saying_why():
+    overrides = edit("continuity:network", lambda net: net.__setitem__("allowedCidrs", ["10.1.0.0/16"]))
+    assert problems_of(overrides) == [
+        "continuity:network.allowedCidrs[0]: '10.1.0.0/16' is not a public range (it overlaps 10.0.0.0/8): "
+        "Azure refuses private ranges in IP rules, and clients in the networks reach the data stores "
+        "through their private endpoints"
+    ]
+
+
 def _borealis_group(**changes: str) -> dict[str, Any]:
     return edit("continuity:tenancy", lambda t: t["projects"]["borealis"]["group"].update(changes))
 
