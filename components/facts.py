@@ -103,6 +103,15 @@ WORKSPACE_RETENTION_DAYS = (30, 730)
 TABLE_RETENTION_DAYS = (4, 730)
 TOTAL_RETENTION_MAX_DAYS = 4383
 TOTAL_RETENTION_YEARS = (1095, 1460, 1826, 2191, 2556, 2922, 3288, 3653, 4018, 4383)
+
+
+def total_retention_allowed(days: object) -> bool:
+    """Whether Azure takes `days` as a table's total retention: 4..730, or one of the whole years."""
+    return isinstance(days, int) and (
+        TABLE_RETENTION_DAYS[0] <= days <= TABLE_RETENTION_DAYS[1] or days in TOTAL_RETENTION_YEARS
+    )
+
+
 # Log Analytics data export cannot read these tables; a rule naming them succeeds and exports nothing.
 # https://learn.microsoft.com/azure/azure-monitor/logs/logs-data-export#unsupported-tables
 UNEXPORTABLE_TABLES = ("AzureDiagnostics",)

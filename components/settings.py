@@ -46,13 +46,16 @@ from .facts import (
     RESERVED_TAG_KEYS,
     SEVERITIES,
     STORAGE_SIZES_GB,
+    TABLE_RETENTION_DAYS,
     TOTAL_RETENTION_MAX_DAYS,
+    TOTAL_RETENTION_YEARS,
     UNEXPORTABLE_TABLES,
     WEBHOOK_RECEIVER,
     WEEKDAYS,
     WORKSPACE_RETENTION_DAYS,
     Severity,
     overlapping_zone,
+    total_retention_allowed,
 )
 from .naming import LONGEST_ENVIRONMENT, LONGEST_NAME
 from .regions import region_info
@@ -324,6 +327,18 @@ def _exportable(table: str) -> str:
     return table
 
 
+def _total_retention(value: Duration) -> Duration:
+    """A table's total retention as Azure takes it (facts.total_retention_allowed): a year of the
+    project's durations is 365 days, so 5y (1825) is not Azure's five years (1826)."""
+    if not total_retention_allowed(int(value.days)):
+        years = ", ".join(f"{days}d" for days in TOTAL_RETENTION_YEARS)
+        raise ValueError(
+            f"{value} is {int(value.days)} days; Azure keeps a table {TABLE_RETENTION_DAYS[0]}-"
+            f"{TABLE_RETENTION_DAYS[1]} days in all, or beyond two years whole years as it counts them: {years}"
+        )
+    return value
+
+
 class Logs(Model):
     retention: Annotated[
         Days,
@@ -334,6 +349,7 @@ class Logs(Model):
         Days,
         _duration_at_least(f"{MIN_SECURITY_LOG_DAYS}d"),
         _duration_at_most(f"{TOTAL_RETENTION_MAX_DAYS}d"),
+        AfterValidator(_total_retention),
     ] = Duration(365, "d")
     # Locked cannot be undone (nor the period shortened); leave Unlocked until the period is agreed.
     lock_archive: bool = False

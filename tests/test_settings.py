@@ -953,3 +953,39 @@ def test_the_writer_zone_shares_no_namespace_with_a_private_link_zone(zone, clas
             f"continuity:network.writerZone: '{zone}' shares the namespace of {clash}, a zone the "
             "platform links to both networks"
         )
+
+
+@pytest.mark.parametrize(
+    "retention, accepted",
+    [
+        ("365d", True),
+        ("730d", True),
+        ("2y", True),  # 730 days
+        ("731d", False),
+        ("3y", True),  # 1095 days: Azure's three years too
+        ("1095d", True),
+        ("1096d", False),
+        ("5y", False),  # 1825 days; Azure's five years are 1826
+        ("1826d", True),
+        ("12y", False),  # 4380 days; Azure's twelve are 4383
+        ("4383d", True),
+    ],
+)
+def test_audit_retention_is_a_total_retention_azure_takes(retention, accepted):
+    """ "between 4 and 730; or 1095, 1460, 1826, 2191, 2556, 2922, 3288, 3653, 4018, or 4383"
+    (azure-monitor/logs/data-retention-configure): the settings refuse what the table PUT would."""
+    overrides = edit("continuity:logs", lambda logs: logs.__setitem__("auditRetention", retention))
+    if accepted:
+        assert str(loads(overrides).logs.audit_retention) == retention
+    else:
+        (problem,) = problems_of(overrides)
+        assert problem.startswith(f"continuity:logs.auditRetention: {retention} is ")
+
+
+def test_a_total_retention_azure_refuses_is_refused_saying_what_it_takes():
+    (problem,) = problems_of(edit("continuity:logs", lambda logs: logs.__setitem__("auditRetention", "5y")))
+    assert problem == (
+        "continuity:logs.auditRetention: 5y is 1825 days; Azure keeps a table 4-730 days in all, or beyond "
+        "two years whole years as it counts them: 1095d, 1460d, 1826d, 2191d, 2556d, 2922d, 3288d, 3653d, "
+        "4018d, 4383d"
+    )

@@ -14,10 +14,10 @@ from components.facts import (
     STORAGE_SIZES_GB,
     TABLE_RETENTION_DAYS,
     TOTAL_RETENTION_MAX_DAYS,
-    TOTAL_RETENTION_YEARS,
     UNEXPORTABLE_TABLES,
     WORKSPACE_RETENTION_DAYS,
     ZONE_STORAGE_SKUS,
+    total_retention_allowed,
 )
 from components.regions import region_info
 from components.skus import UnknownSku, replica_shortfalls
@@ -91,11 +91,7 @@ def values_in_range(resource: Resource, cfg: NoConfig) -> Iterator[str]:
         interactive, total = resource.get("retentionInDays"), resource.get("totalRetentionInDays")
         if _outside(interactive, *TABLE_RETENTION_DAYS):
             yield f"table retention {interactive} is outside {_span(TABLE_RETENTION_DAYS)} days"
-        if (
-            total is not None
-            and _outside(total, *TABLE_RETENTION_DAYS)
-            and total not in TOTAL_RETENTION_YEARS
-        ):
+        if total is not None and not total_retention_allowed(total):
             yield (
                 f"total retention {total} days is not {_span(TABLE_RETENTION_DAYS)} or a whole number of "
                 f"years up to {TOTAL_RETENTION_MAX_DAYS}"
