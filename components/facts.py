@@ -107,8 +107,11 @@ TOTAL_RETENTION_YEARS = (1095, 1460, 1826, 2191, 2556, 2922, 3288, 3653, 4018, 4
 
 def total_retention_allowed(days: object) -> bool:
     """Whether Azure takes `days` as a table's total retention: 4..730, or one of the whole years."""
-    return isinstance(days, int) and (
-        TABLE_RETENTION_DAYS[0] <= days <= TABLE_RETENTION_DAYS[1] or days in TOTAL_RETENTION_YEARS
+    # A number as JSON carries it (365.0 reads as 365); not a bool, which Python counts as one.
+    return (
+        isinstance(days, (int, float))
+        and not isinstance(days, bool)
+        and (TABLE_RETENTION_DAYS[0] <= days <= TABLE_RETENTION_DAYS[1] or days in TOTAL_RETENTION_YEARS)
     )
 
 

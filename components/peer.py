@@ -62,8 +62,9 @@ def check_fits_source(key: str, database: Database, source: Mapping[str, Any], p
         problems.append(f"{where}: the source in {peer_stack}: {error}")
     if problems:
         raise ReplicaMismatch(
-            "a replica must be at least as large as its source, with the same version and "
-            "targets (scale the replica up first, docs/runbooks/scaling.md): " + "; ".join(problems)
+            "a replica must be at least as large as its source, neither on the Burstable tier, with the "
+            "same version and targets (scale the replica up first, docs/runbooks/scaling.md): "
+            + "; ".join(problems)
         )
 
 

@@ -46,7 +46,9 @@ SKUS: dict[str, Compute] = {
     **_both("E8ds_v5", Compute("MemoryOptimized", 8, 64)),
 }
 
-# General Purpose and Memory Optimized may be switched either way; Burstable hosts no replica.
+# General Purpose and Memory Optimized may be switched either way; Burstable neither hosts a replica
+# nor has one: "Read Replicas are currently supported for the General Purpose and Memory Optimized
+# server compute tiers. The Burstable server compute tier is not supported" (concepts-read-replicas).
 TIER_RANK = {"Burstable": 0, "GeneralPurpose": 1, "MemoryOptimized": 2}
 REPLICA_TIERS = ("GeneralPurpose", "MemoryOptimized")
 
@@ -72,9 +74,12 @@ def replica_shortfalls(
     source_tier: str,
     source_storage_gb: int,
 ) -> list[str]:
-    """Why a replica is smaller than its source, one reason per dimension (empty when it fits)."""
+    """Why a replica cannot serve its source: a tier without replicas, or smaller than the source,
+    one reason per dimension (empty when it fits)."""
     replica, source = compute(replica_sku), compute(source_sku)
     reasons = []
+    if source_tier not in REPLICA_TIERS:
+        reasons.append(f"the source's tier {source_tier} cannot have a read replica")
     if replica_tier not in REPLICA_TIERS:
         reasons.append(f"tier {replica_tier} cannot host a read replica")
     elif TIER_RANK[replica_tier] < TIER_RANK[source_tier]:

@@ -112,7 +112,15 @@ def test_an_unknown_region_is_refused_with_the_known_ones():
         (
             ("B2ms", "Burstable", 256),
             ("B2ms", "Burstable", 256),
-            ["tier Burstable cannot host a read replica"],
+            [
+                "the source's tier Burstable cannot have a read replica",
+                "tier Burstable cannot host a read replica",
+            ],
+        ),
+        (
+            ("D4ds_v5", "GeneralPurpose", 256),
+            ("B2ms", "Burstable", 256),
+            ["the source's tier Burstable cannot have a read replica"],
         ),
         (
             ("D2ds_v5", "GeneralPurpose", 128),

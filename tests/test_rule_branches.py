@@ -801,7 +801,7 @@ def test_a_replica_without_a_peer_source_is_not_compared():
 
 def test_a_replica_of_unknown_size_is_compared_as_zero():
     assert _fits(_replica(storage={}), PEER) == [
-        "this replica is smaller than its source: 0 GiB storage is less than the source's 256 GiB"
+        "this replica cannot serve its source: 0 GiB storage is less than the source's 256 GiB"
     ]
     peer_without_storage = {"knowledge": {**PEER["knowledge"], "storageGb": None}}
     assert _fits(_replica(storage={}), peer_without_storage) == []
@@ -811,7 +811,7 @@ def test_sizes_that_cannot_be_compared_are_reported():
     unknown = {"knowledge": {**PEER["knowledge"], "sku": "Standard_Z9"}}
     (message,) = _fits(_replica(), unknown)
     assert message.startswith(
-        "this replica is smaller than its source: sizes cannot be compared: "
+        "this replica cannot serve its source: sizes cannot be compared: "
         "SKU Standard_Z9 is not in the platform's SKU table"
     )
 

@@ -207,8 +207,9 @@ def test_a_replica_smaller_than_its_source_is_refused(prod, sku, tier, storage, 
     # The check gates the replica's source id, so no replica is declared from a smaller spec.
     with pytest.raises(RenderError) as caught:
         render_variant("dr", {"continuity:databases": databases}, peer=prod)
-    assert "a replica must be at least as large as its source, with the same version and targets" in str(
-        caught.value
+    assert (
+        "a replica must be at least as large as its source, neither on the Burstable tier, with the same "
+        "version and targets" in str(caught.value)
     )
     assert f"continuity:databases.knowledge: {fragment}" in str(caught.value)
 

@@ -304,7 +304,7 @@ PEER_SERVERS = {
     "CTY-DEP-009",
     concern="deployability",
     title="Replicas at least as large as their sources",
-    description="Every replica is at least as large as its source in tier, vCores, memory and storage, with the same version.",
+    description="Every replica is at least as large as its source in tier, vCores, memory and storage, with the same version; neither is on the Burstable tier, which has no read replicas.",
     remediation="Scale the replica up first and the primary down first (docs/runbooks/scaling.md); keep versions equal.",
     severity="high",
     controls=c.merge(c.CHANGE, c.CONTINUITY),
@@ -338,4 +338,4 @@ def replica_fits_source(server: Resource, cfg: PeerServers) -> Iterator[str]:
         reasons = [f"sizes cannot be compared: {error}"]
     side = "this replica" if kind is ServerKind.STANDBY else "the peer's replica"
     for reason in reasons:
-        yield f"{side} is smaller than its source: {reason}"
+        yield f"{side} cannot serve its source: {reason}"
