@@ -851,6 +851,14 @@ def _cross_field_problems(settings: Settings) -> list[str]:
             f"{key}peer.region: must differ from {key}region ({settings.region}): "
             "a standby in the same region protects nothing"
         )
+    pair = region_info(settings.region).pair
+    if settings.origin is Origin.PRIMARY and settings.peer.region not in (settings.region, pair):
+        # The primaries' geo-redundant backups go to the paired region; their key vault goes to the
+        # peer region (components.platform), so the two must be one.
+        problems.append(
+            f"{key}peer.region: {settings.peer.region} is not {settings.region}'s geo-paired region {pair}, "
+            "where the primaries' geo-redundant backups are kept and their key vault must be"
+        )
     if settings.network.private_dns is PrivateDnsRole.LINKED and settings.peer.origin is None:
         problems.append(
             f"{key}peer.origin: required when {key}network.privateDns is 'linked' (the peer's origin, "

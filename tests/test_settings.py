@@ -989,3 +989,28 @@ def test_a_total_retention_azure_refuses_is_refused_saying_what_it_takes():
         "two years whole years as it counts them: 1095d, 1460d, 1826d, 2191d, 2556d, 2922d, 3288d, 3653d, "
         "4018d, 4383d"
     )
+
+
+@pytest.mark.parametrize(
+    "peer_region, accepted",
+    [("australiasoutheast", True), ("westus2", False), ("australiacentral", False)],
+)
+def test_a_primary_stack_s_peer_is_its_geo_paired_region(peer_region, accepted):
+    """Geo-redundant backups are "replicated to a geo-paired region" (concepts-backup-restore); the
+    stack keeps their key vault in its peer region, so the two must be one."""
+    overrides = edit("continuity:peer", lambda peer: peer.__setitem__("region", peer_region))
+    if accepted:
+        assert loads(overrides).peer.region == peer_region
+    else:
+        (problem,) = problems_of(overrides)
+        assert problem == (
+            f"continuity:peer.region: {peer_region} is not australiaeast's geo-paired region australiasoutheast, "
+            "where the primaries' geo-redundant backups are kept and their key vault must be"
+        )
+
+
+def test_geo_pairs_within_the_region_table_go_both_ways():
+    from components.regions import REGIONS
+
+    pairs = {(region, info.pair) for region, info in REGIONS.items() if info.pair in REGIONS}
+    assert len(pairs) >= 14 and all((pair, region) in pairs for region, pair in pairs)
