@@ -15,7 +15,7 @@ from conftest import PROJECT_DIR, render_variant
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.facts import PRIVATE_LINK_ZONES
+from components.facts import PRIVATE_LINK_ZONES, ip_rule_values
 from components.network import WRITER_TTL_SECONDS
 from components.settings import SettingsError
 from gate.neutral import as_stack
@@ -241,6 +241,16 @@ def test_the_gate_wants_one_zone_owner_two_environments_and_the_peer_origin_the_
         "Pulumi.dr.yaml: continuity:network.privateDns is owner in both stacks; "
         "exactly one is the owner, the other linked"
     )
+    (address_space,) = stack_file_consistency(_with(dr, peer__address_space="10.99.0.0/16"), prod)
+    assert address_space == (
+        "Pulumi.dr.yaml: continuity:peer.addressSpace is 10.99.0.0/16 but Pulumi.prod.yaml "
+        "continuity:network.addressSpace is 10.20.0.0/16"
+    )
+    (writer_zone,) = stack_file_consistency(_with(dr, network__writer_zone="other.internal"), prod)
+    assert writer_zone == (
+        "Pulumi.dr.yaml: continuity:network.writerZone is other.internal but Pulumi.prod.yaml says "
+        "continuity.internal; the stacks share one zone"
+    )
     (same_environment,) = stack_file_consistency(_with(dr, environment="prod"), prod)
     assert same_environment == (
         "Pulumi.dr.yaml: continuity:environment is prod in both stacks; their resource names would collide"
@@ -274,9 +284,9 @@ def test_allowed_ranges_reach_vaults_and_the_archive_as_azure_takes_them_and_pas
     storage-network-security-limitations): those are written as addresses, in vaults too, and the
     access rules still find every rule inside the configured ranges."""
     network = json.loads(read_stack_config(PROJECT_DIR, "prod").values["continuity:network"])
-    network["allowedCidrs"] = ["203.0.113.7/32", "198.51.100.6/31", "192.0.2.9/24"]
+    network["allowedCidrs"] = ["203.0.113.7/32", "198.51.100.6/31", "192.0.2.9/24", "198.51.100.12/30"]
     rendering = render_variant("prod", {"continuity:network": network})
-    written = ["203.0.113.7", "198.51.100.6", "198.51.100.7", "192.0.2.0/24"]
+    written = ["203.0.113.7", "198.51.100.6", "198.51.100.7", "192.0.2.0/24", "198.51.100.12/30"]
     vaults = [v.plain_inputs["properties"]["networkAcls"] for v in rendering.of_type(VAULT)]
     assert len(vaults) >= 2 and all([r["value"] for r in acls["ipRules"]] == written for acls in vaults)
     archive = audit_archive(rendering).plain_inputs["networkRuleSet"]
@@ -284,3 +294,17 @@ def test_allowed_ranges_reach_vaults_and_the_archive_as_azure_takes_them_and_pas
     allowed = {"allowedCidrs": network["allowedCidrs"]}
     access = {rule_id: allowed for rule_id in ("CTY-ACC-002", "CTY-ACC-003", "CTY-ACC-004")}
     assert [(r.rule_id, m) for r, _, m in evaluate(as_stack(rendering), access) if r.rule_id in access] == []
+
+
+@pytest.mark.parametrize(
+    "cidr, values",
+    [
+        ("203.0.113.7", ["203.0.113.7"]),
+        ("203.0.113.7/32", ["203.0.113.7"]),
+        ("203.0.113.7/31", ["203.0.113.6", "203.0.113.7"]),
+        ("203.0.113.5/30", ["203.0.113.4/30"]),
+        ("203.0.113.77/24", ["203.0.113.0/24"]),
+    ],
+)
+def test_an_allowed_range_becomes_the_ip_rules_azure_takes(cidr, values):
+    assert ip_rule_values(cidr) == values

@@ -765,6 +765,7 @@ def test_a_project_name_s_message_says_why_it_is_short():
         ("172.31.255.255", "it overlaps 172.16.0.0/12"),
         ("172.0.0.0/8", "it overlaps 172.16.0.0/12"),
         ("192.168.4.0/24", "it overlaps 192.168.0.0/16"),
+        ("128.0.0.0/1", "it overlaps 172.16.0.0/12"),  # and 192.168.0.0/16: the first is named
         ("2001:db8::/32", "is not an IPv4 address or CIDR range"),
     ],
 )
@@ -835,20 +836,42 @@ def test_a_project_s_group_takes_no_role_the_platform_or_another_project_has(ove
     assert problem in found
 
 
+BOREALIS_ID = "9d3f4b62-5c7e-4a8f-9b0c-1d2e3f4a5b62"
+OTHER_ID = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+
+
 @pytest.mark.parametrize(
-    "admin",
+    "admin, project",
     [
-        {"objectId": ATLAS_ID, "principalName": "dba-team"},
-        {"objectId": "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", "principalName": "grp-project-atlas"},
+        ({"objectId": ATLAS_ID, "principalName": "dba-team"}, "atlas"),
+        ({"objectId": ATLAS_ID.upper(), "principalName": "dba-team"}, "atlas"),
+        ({"objectId": OTHER_ID, "principalName": "grp-project-atlas"}, "atlas"),
+        ({"objectId": OTHER_ID, "principalName": "GRP-Project-Atlas"}, "atlas"),
+        ({"objectId": BOREALIS_ID, "principalName": "dba-team"}, "borealis"),
+        ({"objectId": OTHER_ID, "principalName": "grp-project-borealis"}, "borealis"),
     ],
-    ids=["same-object-id", "same-principal-name"],
+    ids=[
+        "same-id",
+        "same-id-other-case",
+        "same-name",
+        "same-name-other-case",
+        "second-project-id",
+        "second-project-name",
+    ],
 )
-def test_the_database_admin_is_no_project_s_group(admin):
+def test_the_database_admin_is_no_project_s_group(admin, project):
     (problem,) = problems_of({"continuity:databaseAdmin": admin})
     assert problem == (
-        "continuity: databaseAdmin is tenancy.projects.atlas.group: the database administrator reads "
+        f"continuity: databaseAdmin is tenancy.projects.{project}.group: the database administrator reads "
         "every project's rows"
     )
+
+
+def test_a_database_admin_of_its_own_is_accepted():
+    admin = loads(
+        {"continuity:databaseAdmin": {"objectId": OTHER_ID, "principalName": "dba-team"}}
+    ).database_admin
+    assert admin is not None and admin.principal_name == "dba-team"
 
 
 def test_a_group_name_differing_from_every_role_is_accepted():
@@ -941,6 +964,8 @@ def test_the_environment_fits_every_vault_and_storage_account_name(environment, 
         ("azure.com", "privatelink.postgres.database.azure.com"),
         ("core.windows.net", "privatelink.blob.core.windows.net"),
         ("link.blob.core.windows.net", None),  # a sibling, not a parent: shares no namespace
+        ("myprivatelink.postgres.database.azure.com", None),  # ends like one, is not inside it
+        ("privatelink.postgres.database.azure.com.internal", None),
     ],
 )
 def test_the_writer_zone_shares_no_namespace_with_a_private_link_zone(zone, clash):
@@ -1014,3 +1039,30 @@ def test_geo_pairs_within_the_region_table_go_both_ways():
 
     pairs = {(region, info.pair) for region, info in REGIONS.items() if info.pair in REGIONS}
     assert len(pairs) >= 14 and all((pair, region) in pairs for region, pair in pairs)
+
+
+@pytest.mark.parametrize(
+    "sku, tier, problem",
+    [
+        (
+            "Standard_D4ds_v5",
+            "MemoryOptimized",
+            "sku Standard_D4ds_v5 belongs to the GeneralPurpose tier, not MemoryOptimized",
+        ),
+        (
+            "Standard_E4ds_v5",
+            "GeneralPurpose",
+            "sku Standard_E4ds_v5 belongs to the MemoryOptimized tier, not GeneralPurpose",
+        ),
+        (
+            "Standard_Z99",
+            "GeneralPurpose",
+            "SKU Standard_Z99 is not in the platform's SKU table (components/skus.py)",
+        ),
+    ],
+)
+def test_a_server_s_sku_is_known_and_of_its_tier(sku, tier, problem):
+    (found,) = problems_of(
+        edit("continuity:databases", lambda dbs: dbs["knowledge"].update(sku=sku, tier=tier))
+    )
+    assert found.startswith(f"continuity:databases.knowledge: {problem}")
