@@ -370,16 +370,36 @@ class Logs(Model):
 Weekday = Literal["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
 
 
+# Ten years, the longest a vaulted backup is kept, in each calendar unit a retention may use.
+LONGEST_VAULT_RETENTION = {"d": 3650, "w": 521, "mo": 120, "y": 10}
+
+
+def _vault_retention(value: Duration) -> Duration:
+    """A backup vault retention in calendar units, as Azure Backup writes them (P30D, P20W, P12M, P7Y:
+    `az dataprotection backup-policy retention-rule create-lifecycle --retention-duration-type Days|
+    Weeks|Months|Years`), at most ten years counted in its own unit (121mo is 3630 days but P121M)."""
+    longest = LONGEST_VAULT_RETENTION.get(value.unit)
+    if longest is None:
+        raise ValueError(f"{value} must be in days, weeks, months or years (d, w, mo, y)")
+    if value.value > longest:
+        raise ValueError(f"{value} is more than ten years: at most {longest}{value.unit}")
+    return value
+
+
 class LongTermRetention(Model):
     weekday: Weekday = "Sunday"
     time_utc: str = Field(default="02:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     # Every weekly backup is kept this long...
-    default: Annotated[Duration, _duration_at_least("7d"), _duration_at_most("10y")] = Duration(3, "mo")
-    # ...the first of each month this long, the first of each year this long.
-    monthly: Annotated[Duration, _duration_at_least("1mo"), _duration_at_most("10y")] | None = Duration(
-        12, "mo"
+    default: Annotated[Duration, _duration_at_least("7d"), AfterValidator(_vault_retention)] = Duration(
+        3, "mo"
     )
-    yearly: Annotated[Duration, _duration_at_least("1y"), _duration_at_most("10y")] | None = Duration(7, "y")
+    # ...the first of each month this long, the first of each year this long.
+    monthly: Annotated[Duration, _duration_at_least("1mo"), AfterValidator(_vault_retention)] | None = (
+        Duration(12, "mo")
+    )
+    yearly: Annotated[Duration, _duration_at_least("1y"), AfterValidator(_vault_retention)] | None = Duration(
+        7, "y"
+    )
 
 
 class EntraPrincipal(Model):

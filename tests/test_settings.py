@@ -1066,3 +1066,35 @@ def test_a_server_s_sku_is_known_and_of_its_tier(sku, tier, problem):
         edit("continuity:databases", lambda dbs: dbs["knowledge"].update(sku=sku, tier=tier))
     )
     assert found.startswith(f"continuity:databases.knowledge: {problem}")
+
+
+def _retention(field: str, value: str) -> dict[str, Any]:
+    return edit(
+        "continuity:backup", lambda b: b.setdefault("longTermRetention", {}).__setitem__(field, value)
+    )
+
+
+@pytest.mark.parametrize(
+    "field, value, problem",
+    [
+        ("default", "7d", None),
+        ("default", "3650d", None),
+        ("default", "521w", None),
+        ("monthly", "120mo", None),
+        ("yearly", "10y", None),
+        ("default", "168h", "168h must be in days, weeks, months or years (d, w, mo, y)"),
+        ("default", "10080min", "10080min must be in days, weeks, months or years (d, w, mo, y)"),
+        ("monthly", "121mo", "121mo is more than ten years: at most 120mo"),
+        ("default", "3651d", "3651d is more than ten years: at most 3650d"),
+        ("default", "522w", "522w is more than ten years: at most 521w"),
+        ("yearly", "11y", "11y is more than ten years: at most 10y"),
+    ],
+)
+def test_vault_retentions_are_calendar_units_up_to_ten_years(field, value, problem):
+    """Azure Backup's retention durations are Days, Weeks, Months or Years (`az dataprotection
+    backup-policy retention-rule create-lifecycle --retention-duration-type`): 168h would be PT168H."""
+    overrides = _retention(field, value)
+    if problem is None:
+        assert str(getattr(loads(overrides).backup.long_term_retention, field)) == value
+    else:
+        assert problems_of(overrides) == [f"continuity:backup.longTermRetention.{field}: {problem}"]
