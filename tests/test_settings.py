@@ -1098,3 +1098,45 @@ def test_vault_retentions_are_calendar_units_up_to_ten_years(field, value, probl
         assert str(getattr(loads(overrides).backup.long_term_retention, field)) == value
     else:
         assert problems_of(overrides) == [f"continuity:backup.longTermRetention.{field}: {problem}"]
+
+
+@pytest.mark.parametrize(
+    "days, allowed",
+    [
+        *(
+            (3, False),
+            (4, True),
+            (730, True),
+            (731, False),
+            (1095, True),
+            (1096, False),
+            (4383, True),
+            (4384, False),
+        ),
+        *(
+            (365.0, True),
+            (True, False),
+            ("365", False),
+            (None, False),
+        ),  # numbers as JSON carries them, or none
+    ],
+)
+def test_a_total_retention_is_4_to_730_days_or_one_of_azure_s_whole_years(days, allowed):
+    from components.facts import total_retention_allowed
+
+    assert total_retention_allowed(days) is allowed
+
+
+@pytest.mark.parametrize(
+    "day, hour, minute, label",
+    [
+        (0, 3, 0, "Sunday 03:00 UTC"),
+        (6, 23, 30, "Saturday 23:30 UTC"),
+        (7, 1, 5, "day 7 01:05 UTC"),
+        (-1, 0, 0, "day -1 00:00 UTC"),
+    ],
+)
+def test_a_maintenance_window_is_named_by_its_weekday_and_utc_start(day, hour, minute, label):
+    from components.facts import maintenance_label
+
+    assert maintenance_label(day, hour, minute) == label
