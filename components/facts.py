@@ -187,6 +187,11 @@ KEY_VAULT_SOFT_DELETE_DEFAULT_DAYS = 90
 # A backup vault keeps soft-deleted data "14 days and can be extended up to 180 days"
 # (backup/secure-by-default).
 BACKUP_VAULT_SOFT_DELETE_DAYS = (14, 180)
+# A vaulted PostgreSQL backup is kept up to ten years (backup/backup-azure-database-postgresql-flex-
+# overview, long-term retention), here in each calendar unit a retention may be written in: Azure
+# Backup's retention durations are Days, Weeks, Months or Years (`az dataprotection backup-policy
+# retention-rule create-lifecycle --retention-duration-type`).
+LONGEST_VAULT_RETENTION = {"d": 3650, "w": 521, "mo": 120, "y": 10}
 
 # --- storage -------------------------------------------------------------------------------------
 # Time-based immutability: 1..146000 days (storage/blobs/immutable-time-based-retention-policy-overview).

@@ -20,7 +20,7 @@ AUDIT_ACCOUNT, STAGING_ACCOUNT = "audit", "ltr"
 ACCOUNT_PURPOSES = (AUDIT_ACCOUNT, STAGING_ACCOUNT)
 # Key Vault names are 3-24 characters, storage account names 3-24 lowercase letters and digits
 # (azure-resource-manager/management/resource-name-rules). The longest name the environment is part
-# of, "kvgeo-cty-<environment>-<region code>-<suffix>", leaves it 5 characters.
+# of, "kvgeo-cty-<environment>-<region code>-<suffix>" (three letters, four characters), leaves it 5.
 LONGEST_NAME = 24
 LONGEST_ENVIRONMENT = LONGEST_NAME - len(f"{GEO_VAULT}-{PROJECT_CODE}--aue-0000")
 
@@ -60,9 +60,8 @@ class Naming:
 
     def storage_account(self, purpose: str) -> str:
         name = f"st{PROJECT_CODE}{purpose}{self.environment}{region_code(self.region)}{self.suffix}"
-        assert len(name) <= LONGEST_NAME and name.isalnum(), (
-            name
-        )  # storage: 3-24 lowercase letters and digits
+        # Storage account names: 3-24 lowercase letters and digits.
+        assert len(name) <= LONGEST_NAME and name.isalnum(), name
         return name
 
     def server_prefix(self, database: str, generation: int) -> str:

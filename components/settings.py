@@ -37,6 +37,7 @@ from .facts import (
     DATA_CLASSIFICATIONS,
     FORBIDDEN_TAG_NAME_CHARACTERS,
     IMMUTABILITY_DAYS,
+    LONGEST_VAULT_RETENTION,
     MANDATORY_TAG_KEYS,
     MAX_TAG_NAME,
     MAX_TAG_VALUE,
@@ -368,10 +369,6 @@ class Logs(Model):
 
 
 Weekday = Literal["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
-
-
-# Ten years, the longest a vaulted backup is kept, in each calendar unit a retention may use.
-LONGEST_VAULT_RETENTION = {"d": 3650, "w": 521, "mo": 120, "y": 10}
 
 
 def _vault_retention(value: Duration) -> Duration:
