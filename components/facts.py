@@ -166,6 +166,11 @@ PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 ANY_AZURE_SERVICE = "0.0.0.0"
 
 
+def private_range_overlapping(network: ipaddress.IPv4Network) -> str | None:
+    """The first RFC 1918 block `network` overlaps, if any."""
+    return next((block for block in PRIVATE_RANGES if network.overlaps(ipaddress.IPv4Network(block))), None)
+
+
 def ip_rule_values(cidr: str) -> list[str]:
     """A storage account's or Key Vault's IP rules for one allowed range: the network in CIDR form,
     and a /31 or /32 as single addresses ("Small address ranges that use /31 or /32 prefix sizes

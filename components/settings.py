@@ -42,7 +42,6 @@ from .facts import (
     MAX_TAG_NAME,
     MAX_TAG_VALUE,
     OWNER_ROLE,
-    PRIVATE_RANGES,
     PROJECT_ROLE_PREFIX,
     RESERVED_TAG_KEYS,
     SEVERITIES,
@@ -56,6 +55,7 @@ from .facts import (
     WORKSPACE_RETENTION_DAYS,
     Severity,
     overlapping_zone,
+    private_range_overlapping,
     total_retention_allowed,
 )
 from .naming import LONGEST_ENVIRONMENT, LONGEST_NAME
@@ -238,10 +238,10 @@ def _public_ipv4_range(value: str) -> str:
             f"'{value}' holds {ANY_AZURE_SERVICE}, which a PostgreSQL firewall rule reads as any Azure "
             "service, other customers' included"
         )
-    private = [p for p in PRIVATE_RANGES if network.overlaps(ipaddress.IPv4Network(p))]
+    private = private_range_overlapping(network)
     if private:
         raise ValueError(
-            f"'{value}' is not a public range (it overlaps {private[0]}): Azure refuses private ranges "
+            f"'{value}' is not a public range (it overlaps {private}): Azure refuses private ranges "
             "in IP rules, and clients in the networks reach the data stores through their private endpoints"
         )
     return value

@@ -615,6 +615,17 @@ CASES = [
         ),
     ),
     Case("CTY-DEP-001", "prod", "100 GiB storage", edit(SERVER, "knowledge", "storage.storageSizeGB", 100)),
+    Case(
+        "CTY-DEP-001",
+        "prod",
+        "a /32 storage IP rule",
+        edit(
+            STORAGE,
+            "observability-archive",
+            "networkRuleSet.ipRules",
+            [{"iPAddressOrRange": "203.0.113.7/32"}],
+        ),
+    ),
     Case("CTY-DEP-002", "prod", "HA on Burstable", edit(SERVER, "knowledge", "sku.tier", "Burstable")),
     Case("CTY-DEP-003", "prod", "geo-backup key in the home region", _geo_key_in_home_region),
     Case(

@@ -434,6 +434,47 @@ def test_key_vault_network(props, allowed, messages):
 
 
 @pytest.mark.parametrize(
+    "value, storage_message, vault_message",
+    [
+        ("203.0.113.7", None, None),
+        ("203.0.113.0/30", None, None),
+        (
+            "203.0.113.7/32",
+            "IP rule 203.0.113.7/32: storage takes no /31 or /32 prefix; write the addresses alone",
+            None,
+        ),
+        (
+            "203.0.113.6/31",
+            "IP rule 203.0.113.6/31: storage takes no /31 or /32 prefix; write the addresses alone",
+            None,
+        ),
+        (
+            "10.1.2.3",
+            "IP rule 10.1.2.3 overlaps the private range 10.0.0.0/8, which Azure refuses in IP rules",
+            "same",
+        ),
+        (
+            "172.31.0.0/16",
+            "IP rule 172.31.0.0/16 overlaps the private range 172.16.0.0/12, which Azure refuses in IP rules",
+            "same",
+        ),
+        (
+            "192.168.0.1/32",
+            "IP rule 192.168.0.1/32 overlaps the private range 192.168.0.0/16, which Azure refuses in IP rules",
+            "same",
+        ),
+        ("not-an-address", None, None),  # CTY-ACC-002/004 name it
+    ],
+)
+def test_ip_rules_azure_refuses_are_named(value, storage_message, vault_message):
+    vault_message = storage_message if vault_message == "same" else vault_message
+    account = {"networkRuleSet": {"ipRules": [{"iPAddressOrRange": value}]}}
+    vault = {"properties": {"networkAcls": {"ipRules": [{"value": value}]}}}
+    assert found("CTY-DEP-001", STORAGE, account) == ([storage_message] if storage_message else [])
+    assert found("CTY-DEP-001", VAULT, vault) == ([vault_message] if vault_message else [])
+
+
+@pytest.mark.parametrize(
     "rule_value, allowed, inside",
     [
         ("203.0.113.7", ["203.0.113.7/32"], True),  # a /32 is written as its address

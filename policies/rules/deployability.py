@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator
 from typing import Any, TypedDict
 
@@ -17,6 +18,7 @@ from components.facts import (
     UNEXPORTABLE_TABLES,
     WORKSPACE_RETENTION_DAYS,
     ZONE_STORAGE_SKUS,
+    private_range_overlapping,
     total_retention_allowed,
 )
 from components.regions import region_info
@@ -70,7 +72,7 @@ def _span(limits: tuple[int, int]) -> str:
     "CTY-DEP-001",
     concern="deployability",
     title="Values within Azure's ranges",
-    description="Retention periods, sizes and soft-delete days lie within the ranges Azure accepts.",
+    description="Retention periods, sizes, soft-delete days and IP rules lie within what Azure accepts.",
     remediation="Use a value inside the range named in the message.",
     severity="high",
     controls=c.CHANGE,
@@ -108,14 +110,34 @@ def values_in_range(resource: Resource, cfg: NoConfig) -> Iterator[str]:
         )
         if days is not None and _outside(days, *IMMUTABILITY_DAYS):
             yield f"immutability period {days} is outside {_span(IMMUTABILITY_DAYS)} days"
-    elif resource.type == VAULT and _outside(
-        resource.get("properties.softDeleteRetentionInDays", KEY_VAULT_SOFT_DELETE_DEFAULT_DAYS),
-        *KEY_VAULT_SOFT_DELETE_DAYS,
-    ):
-        yield (
-            f"soft delete retention {resource.get('properties.softDeleteRetentionInDays')} is outside "
-            f"{_span(KEY_VAULT_SOFT_DELETE_DAYS)} days"
-        )
+        rules = resource.get("networkRuleSet.ipRules") or []
+        yield from _ip_rules_refused([r.get("iPAddressOrRange") for r in rules], storage=True)
+    elif resource.type == VAULT:
+        if _outside(
+            resource.get("properties.softDeleteRetentionInDays", KEY_VAULT_SOFT_DELETE_DEFAULT_DAYS),
+            *KEY_VAULT_SOFT_DELETE_DAYS,
+        ):
+            yield (
+                f"soft delete retention {resource.get('properties.softDeleteRetentionInDays')} is outside "
+                f"{_span(KEY_VAULT_SOFT_DELETE_DAYS)} days"
+            )
+        rules = resource.get("properties.networkAcls.ipRules") or []
+        yield from _ip_rules_refused([r.get("value") for r in rules], storage=False)
+
+
+def _ip_rules_refused(values: list[object], storage: bool) -> Iterator[str]:
+    """IP rules Azure refuses: private ranges (vaults and storage), and /31 or /32 prefixes (storage),
+    as components.facts cites. A rule that is no address is CTY-ACC-002/004's to name."""
+    for value in values:
+        try:
+            network = ipaddress.IPv4Network(str(value), strict=False)
+        except ValueError:
+            continue
+        private = private_range_overlapping(network)
+        if private:
+            yield f"IP rule {value} overlaps the private range {private}, which Azure refuses in IP rules"
+        elif storage and "/" in str(value) and network.prefixlen >= 31:
+            yield f"IP rule {value}: storage takes no /31 or /32 prefix; write the addresses alone"
 
 
 @rule(
