@@ -464,6 +464,11 @@ def test_key_vault_network(props, allowed, messages):
             "same",
         ),
         ("not-an-address", None, None),  # CTY-ACC-002/004 name it
+        (
+            "10.1.2.3/16",
+            "IP rule 10.1.2.3/16 overlaps the private range 10.0.0.0/8, which Azure refuses in IP rules",
+            "same",
+        ),
     ],
 )
 def test_ip_rules_azure_refuses_are_named(value, storage_message, vault_message):
@@ -996,3 +1001,10 @@ def test_a_promoted_replica_records_an_objective_it_cannot_meet_without_ha(objec
     )
     about_objective = [m for m in messages if "objective" in m]
     assert about_objective == ([recorded] if recorded else [])
+
+
+def test_a_rule_that_is_no_address_does_not_hide_the_refused_ones_after_it():
+    vault = {"properties": {"networkAcls": {"ipRules": [{"value": "not-an-address"}, {"value": "10.0.0.1"}]}}}
+    assert found("CTY-DEP-001", VAULT, vault) == [
+        "IP rule 10.0.0.1 overlaps the private range 10.0.0.0/8, which Azure refuses in IP rules"
+    ]
