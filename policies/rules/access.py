@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from typing import TypedDict
 
 from . import controls as c
-from .facts import FIREWALL_RULE, SERVER, STORAGE, VAULT, WORKSPACE
+from .facts import FIREWALL_RULE, SERVER, STORAGE, VAULT, WORKSPACE, ip_rule_network
 from .model import Resource, Stack
 from .registry import NoConfig, Violation, rule
 
@@ -23,21 +23,14 @@ def _unlisted_ranges(ranges: Iterable[object], cfg: AllowedCidrs) -> Iterator[st
     """IP rules that no allowed range holds. A rule may be written otherwise than its range (a /32 as
     the single address, components.facts.ip_rule_values), so ranges are compared as networks. Azure's
     IP rules are IPv4 only: anything else, or a rule that is no address at all, is never inside."""
-    allowed = [network for network in map(_ipv4, cfg["allowedCidrs"]) if network is not None]
-    extra = sorted({str(r) for r in ranges if not _inside(_ipv4(r), allowed)})
+    allowed = [network for network in map(ip_rule_network, cfg["allowedCidrs"]) if network is not None]
+    extra = sorted({str(r) for r in ranges if not _inside(ip_rule_network(r), allowed)})
     if extra:
         yield f"address ranges {extra} are not in the allowed list"
 
 
 def _inside(network: ipaddress.IPv4Network | None, allowed: list[ipaddress.IPv4Network]) -> bool:
     return network is not None and any(network.subnet_of(a) for a in allowed)
-
-
-def _ipv4(value: object) -> ipaddress.IPv4Network | None:
-    try:
-        return ipaddress.IPv4Network(str(value), strict=False)
-    except ValueError:
-        return None
 
 
 @rule(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterator
 from typing import Any, TypedDict
 
@@ -39,6 +38,7 @@ from .facts import (
     WORKSPACE,
     ServerKind,
     database_key,
+    ip_rule_network,
     server_kind,
 )
 from .model import Resource, Stack
@@ -129,9 +129,8 @@ def _ip_rules_refused(values: list[object], storage: bool) -> Iterator[str]:
     """IP rules Azure refuses: private ranges (vaults and storage), and /31 or /32 prefixes (storage),
     as components.facts cites. A rule that is no address is CTY-ACC-002/004's to name."""
     for value in values:
-        try:
-            network = ipaddress.IPv4Network(str(value), strict=False)
-        except ValueError:
+        network = ip_rule_network(value)
+        if network is None:
             continue
         private = private_range_overlapping(network)
         if private:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from enum import Enum
 
 from components.durations import Duration
@@ -86,5 +87,14 @@ def duration_tag(resource: Resource, tag: str) -> Duration | None:
         return None
     try:
         return Duration.parse(value)
+    except ValueError:
+        return None
+
+
+def ip_rule_network(value: object) -> ipaddress.IPv4Network | None:
+    """An IP rule's range as a network (a single address is a /32); None when it is no IPv4 address
+    or range, which Azure's IP rules never are."""
+    try:
+        return ipaddress.IPv4Network(str(value), strict=False)
     except ValueError:
         return None
