@@ -1162,3 +1162,10 @@ def test_every_secret_of_the_project_vault_is_judged_after_one_that_is_not_a_pro
             f"readable by ['']; it must be readable by project borealis's principal ({BOREALIS}) alone",
         ),
     ]
+
+
+def test_a_vault_of_other_secrets_before_the_project_vault_does_not_end_the_check():
+    """Stacks list resources in registration order, which renders do not fix: the project vault
+    may come after any other vault."""
+    found = check("CTY-ISO-002", res(VAULT, "kv", {}), _pvault(), _psecret("stray", None), projects=PROJECTS)
+    assert found == [("stray", "not a project secret (tag project=None names no project of the stack)")]
